@@ -1,0 +1,40 @@
+# Two commands matter: `make run` and `make test`. Both install what is missing first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSSTAMP := .setup-system.stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA_DIR ?= $(or $(SONGFORGE_DATA_DIR),./data)
+
+.PHONY: setup system venv run test lint bench clean
+
+setup: system venv
+
+# System packages: FluidSynth and a GM SoundFont for rendering, FFmpeg libraries for decoding.
+system:
+	@bash scripts/setup-system.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: setup
+	@echo "Songforge: http://$(HOST):$(PORT)  (data in $(DATA_DIR))"
+	@echo "Get a token in another shell:  $(BIN)/songforge token create --data-dir $(DATA_DIR) --name me"
+	$(BIN)/songforge serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Music engines behind one small interface (see `base`)."""

@@ -1,0 +1,165 @@
+"""The relational schema: one table per thing a tenant owns, plus the callback outbox.
+
+Every row that belongs to a tenant carries `tenant_id`, and every lookup filters on it: that,
+not the shape of an id, is what keeps tenants apart. Times are integer milliseconds since the
+epoch, as the API reports them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Tenant(Base):
+    """An API token. The token itself is never stored, only its SHA-256."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    token_prefix: Mapped[str] = mapped_column(String(16), default="")
+    # Needed in clear to sign callbacks (Standard Webhooks); shown once by `token create`.
+    signing_secret: Mapped[str] = mapped_column(String(128))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    max_jobs: Mapped[int] = mapped_column(Integer, default=10)
+    engine: Mapped[str] = mapped_column(String(64), default="embedded")
+    request_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Job(Base):
+    """One generated track (one variation). A request makes several, sharing `batch_id`."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_list", "tenant_id", "user_id", "kind", "created_ms", "item_id"),
+        Index("ix_jobs_state", "state", "queued_ms"),
+    )
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # song | instrumental
+    engine: Mapped[str] = mapped_column(String(64), default="embedded")
+    # queued -> running -> completed | failed  (API status: 0 while queued/running, 30, 10)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str] = mapped_column(String(32), default="queued")
+    request: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seed: Mapped[int] = mapped_column(BigInteger, default=0)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    material: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lyrics: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    blobs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"wav": key, "mp3": key, "stems": key}
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    reply_ref: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    max_jobs: Mapped[int] = mapped_column(Integer, default=10)
+    tracked: Mapped[bool] = mapped_column(Boolean, default=True)  # False after DELETE /scheduler/{id}
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    queued_ms: Mapped[int] = mapped_column(BigInteger)
+    started_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    finished_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class MidiItem(Base):
+    __tablename__ = "midi_items"
+    __table_args__ = (Index("ix_midi_list", "tenant_id", "user_id", "created_ms", "item_id"),)
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    blob_key: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # tempo, notes, duration...
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Voice(Base):
+    """A cloned voice: an uploaded sample and, once analysed, its profile."""
+
+    __tablename__ = "voices"
+    __table_args__ = (Index("ix_voice_list", "tenant_id", "user_id", "created_ms", "item_id"),)
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[int] = mapped_column(Integer, default=0)  # spec: processing .. 30 ready, failed
+    blob_key: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class StemsTask(Base):
+    """A user's upload to split into stems."""
+
+    __tablename__ = "stems_tasks"
+    __table_args__ = (Index("ix_stems_list", "tenant_id", "user_id", "created_ms", "item_id"),)
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|completed|failed
+    content_type: Mapped[str] = mapped_column(String(100), default="")
+    audio_type: Mapped[str] = mapped_column(String(16), default="")
+    source_key: Mapped[str] = mapped_column(String(300))
+    blobs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CallbackDelivery(Base):
+    """The outbox: one row per callback attempt chain, claimed atomically by whoever sends it."""
+
+    __tablename__ = "callback_deliveries"
+    __table_args__ = (Index("ix_cb_due", "state", "next_attempt_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)  # webhook-id header
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    job_id: Mapped[str] = mapped_column(String(400))
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # order of events within one job
+    url: Mapped[str] = mapped_column(String(1024))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_final: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|dropped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_ms: Mapped[int] = mapped_column(BigInteger)
+    claimed_until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
