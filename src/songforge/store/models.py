@@ -136,6 +136,8 @@ class StemsTask(Base):
     blobs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Open API dialect (/open-apis/v1 stems): callback_url, source url, file token; None otherwise.
+    openapi: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
@@ -161,5 +163,28 @@ class CallbackDelivery(Base):
     claimed_until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Open API dialect: when set, only HTTP 200 with exactly this body (the platform's `success`)
+    # counts as delivered; anything else is retried. None keeps the plain 2xx rule.
+    ack_body: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKey(Base):
+    """An Open API key (`Tempo-<32 chars>-3w`) for the /open-apis/v1 dialect, bound to a tenant.
+
+    Only the SHA-256 is kept; `prefix` (the first characters after `Tempo-`) lets `key list` and
+    `key revoke` name a key without showing it again. `user_id` is the tenant account the key's
+    jobs run under, fixed on first use so that a later second account never moves them.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(16), default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

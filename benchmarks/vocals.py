@@ -1,0 +1,276 @@
+"""How well the offline singer sings: intelligibility, pitch and timing on the exact vocals stem.
+
+Run: .venv/bin/python benchmarks/vocals.py [--songs N]
+
+For each of 12 songs (given English lyrics, several voices, keys, tempos and chord loops; 8 bars of
+verse and 8 of chorus) `sing()` produces the vocals stem, and we measure:
+- WER: pocketsphinx (its bundled US English model) decodes each sung line, cut at the line's LRC times
+  (+-0.15 s), and the words are aligned against the lyrics (Levenshtein over words). Beside it, the same
+  recognizer on the same lines spoken plainly by the same festival voice: the speech ceiling.
+- pitch: librosa pyin (10 ms hop) on the stem; for every written note, the voiced frames between 50 ms
+  after its start (past the ~40 ms glide) and 20 ms before its end are compared with the note, in cents.
+  We report the median absolute deviation over all those frames and the share of notes whose median
+  deviation is within 50 cents.
+- timing: for every note that starts after a rest or on a new pitch, the sung onset is the first pyin
+  frame within 50 cents of the note, searched from 100 ms before the written start; we report the share
+  within 30 ms of the score and the median absolute error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+import librosa
+import numpy as np
+from scipy.signal import resample_poly
+
+from songforge.engines.singing import plan_lyrics, sing
+from songforge.engines.singing.speech import sanitize, speak_lines
+from songforge.engines.singing.voices import artist_voice
+
+SONGS = [
+    ("voice_aurora", "C:major", 120, "C G Am F", """[Verse]
+I walk along the empty street
+The city lights are burning low
+I hear a song beneath my feet
+And every window starts to glow
+[Chorus]
+Stay with me until the morning
+Hold my hand and sing along
+We can dance without a warning
+Everything we need is in this song"""),
+    ("voice_atlas", "E:minor", 140, "Em C G D", """[Verse]
+The thunder rolls across the plain
+We ride against the falling rain
+Our engines roar into the night
+We never stop, we never hide
+[Chorus]
+Raise your hands and shout it loud
+We are the fire in the crowd
+Nothing here can hold us down
+We will never leave this town"""),
+    ("voice_velvet", "F:major", 84, "Fmaj7 Dm7 Gm7 C7", """[Verse]
+Coffee in the morning light
+Your sweater hanging on the chair
+The radio is playing soft
+And I can smell you in the air
+[Chorus]
+Baby, you are all I need
+Every word you say is true
+Take it slowly, take it easy
+I will always come back home to you"""),
+    ("voice_ember", "Bb:major", 96, "Bb Gm Eb F", """[Verse]
+I was lost in the rain and cold
+Till you came and held my hand
+Now the story can be told
+Of a love I understand
+[Chorus]
+You lift me higher than the sky
+You give me wings so I can fly
+When the world is cold and grey
+You are the sun that lights my day"""),
+    ("voice_luna", "D:major", 76, "D Bm G A", """[Verse]
+Silver moon above the sea
+Waves are whispering to me
+Close your eyes and drift away
+Dream until the break of day
+[Chorus]
+Float with me across the stars
+Leave behind the city cars
+In the quiet of the night
+We will follow the light"""),
+    ("voice_drift", "A:minor", 88, "Am F C G", """[Verse]
+Paper cups and broken strings
+Pictures of forgotten things
+Every summer fades to blue
+Every road leads back to you
+[Chorus]
+I don't mind the rain tonight
+I don't need the morning light
+Let the old songs play again
+Let me stay here until then"""),
+    ("voice_maple", "G:major", 104, "G C D G", """[Verse]
+Down the valley by the mill
+There's a cabin on the hill
+Mama's singing by the door
+Like she always did before
+[Chorus]
+Take me home to Tennessee
+Where the river runs so free
+Where the fields are gold and green
+Prettiest place I've ever seen"""),
+    ("voice_granite", "D:minor", 72, "Dm Bb F A7", """[Verse]
+The lonely train is calling out
+Across the dark and silent land
+I left my heart in Baton Rouge
+With a ring still on her hand
+[Chorus]
+Oh my darling, don't you cry
+I will see you by and by
+When the morning sun is high
+I'll come home before I die"""),
+    ("voice_nova", "A:minor", 128, "Am F C G", """[Verse]
+Lights are flashing on the floor
+Bodies moving to the beat
+Open up another door
+Feel the rhythm in your feet
+[Chorus]
+Turn it up and let it go
+Feel the bass and feel the flow
+We are young and we are free
+Dance the night away with me"""),
+    ("voice_flare", "E:major", 116, "E B C#m A", """[Verse]
+Sunshine on the boulevard
+Windows down and music loud
+Every heart is beating hard
+Everybody in the crowd
+[Chorus]
+This is our summer, this is our time
+Every little moment feels like mine
+Hold on tight and don't let go
+This is the best day that we know"""),
+    ("voice_aurora", "Eb:major", 160, "Eb Bb Cm Ab", """[Verse]
+Running fast across the bridge
+Jumping over every ridge
+Nothing's gonna slow us down
+We are racing through the town
+[Chorus]
+Go, go, go, we never stop
+We will make it to the top
+Faster, faster, feel the speed
+You are everything I need"""),
+    ("voice_atlas", "G:minor", 66, "Gm Eb Bb D", """[Verse]
+Snow is falling on the hill
+All the world is white and still
+Candles burning in the hall
+Shadows dancing on the wall
+[Chorus]
+Hold me close this winter night
+Keep me safe and hold me tight
+When the cold wind starts to blow
+I will never let you go"""),
+]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def _edits(ref: list[str], hyp: list[str]) -> int:
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+            prev, d[j] = d[j], cur
+    return d[len(hyp)]
+
+
+class Recognizer:
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.dec = Decoder(samprate=16000, loglevel="FATAL")
+
+    def __call__(self, audio: np.ndarray, sr: int) -> str:
+        x = resample_poly(audio.astype(np.float64), 16000, sr) if sr != 16000 else audio
+        pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes()
+        self.dec.start_utt()
+        self.dec.process_raw(pcm, full_utt=True)
+        self.dec.end_utt()
+        hyp = self.dec.hyp()
+        return hyp.hypstr if hyp else ""
+
+
+def measure(idx: int, rec: Recognizer) -> dict:
+    voice_id, key, bpm, chords, lyrics = SONGS[idx]
+    voice = artist_voice(voice_id)
+    assert voice is not None
+    sections = plan_lyrics(lyrics, "", idx)
+    bars = chords.split() * 4
+    t0 = time.perf_counter()
+    v = sing(sections=sections, key=key, bpm=bpm, bar_chords=bars,
+             section_bars=[("verse", 0, 8), ("chorus", 8, 8)], voice=voice, seed=idx)
+    synth_s = time.perf_counter() - t0
+    sr = 44100
+    mono = v.audio[:, 0].astype(np.float64)
+
+    # Intelligibility, sung and spoken.
+    ref_n = sung_err = spoken_err = 0
+    spoken = speak_lines([sanitize(t) for _, _, t in v.lines], v.extra["base"])
+    for (s, e, text), sp in zip(v.lines, spoken, strict=True):
+        a, b = max(0, int((s - 0.15) * sr)), int((e + 0.15) * sr)
+        ref = _words(text)
+        ref_n += len(ref)
+        sung_err += _edits(ref, _words(rec(mono[a:b], sr)))
+        spoken_err += _edits(ref, _words(rec(sp.audio, sp.sr)))
+
+    # Pitch and timing from pyin.
+    y = resample_poly(mono, 160, 441)
+    f0, voiced, _ = librosa.pyin(y, fmin=65, fmax=1100, sr=16000, frame_length=1024, hop_length=160)
+    times = np.arange(len(f0)) * 0.01
+    devs: list[float] = []
+    note_ok = notes_n = 0
+    onset_errs: list[float] = []
+    prev_end, prev_midi = -1.0, -1
+    for start, dur, midi in v.melody:
+        hz = librosa.midi_to_hz(midi)
+        m = (times >= start + 0.05) & (times <= start + dur - 0.02) & voiced
+        if np.any(m):
+            c = 1200 * np.log2(f0[m] / hz)
+            devs.extend(np.abs(c).tolist())
+            notes_n += 1
+            note_ok += abs(float(np.median(c))) <= 50
+        if start - prev_end > 0.01 or midi != prev_midi:
+            w = (times >= start - 0.1) & (times <= start + 0.15)
+            idxs = np.nonzero(w & voiced)[0]
+            hit = [i for i in idxs if abs(1200 * np.log2(f0[i] / hz)) <= 50]
+            if hit:
+                onset_errs.append(times[hit[0]] - start)
+        prev_end, prev_midi = start + dur, midi
+    return {
+        "song": idx + 1, "voice": voice_id, "bpm": bpm, "key": key, "dur_s": len(mono) / sr,
+        "synth_s": synth_s, "words": ref_n, "sung_err": sung_err, "spoken_err": spoken_err,
+        "devs": devs, "notes": notes_n, "notes_ok": note_ok, "onsets": onset_errs,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--songs", type=int, default=len(SONGS))
+    args = ap.parse_args()
+    rec = Recognizer()
+    rows = []
+    print(f"{'song':>4} {'voice':<14} {'bpm':>4} {'dur':>5} {'synth':>6} {'sungWER':>8} {'speechWER':>9} "
+          f"{'medCents':>8} {'notes<50c':>9} {'onset<30ms':>10} {'medOnset':>8}")
+    for i in range(min(args.songs, len(SONGS))):
+        r = measure(i, rec)
+        rows.append(r)
+        on = np.abs(np.array(r["onsets"])) if r["onsets"] else np.array([np.nan])
+        print(f"{r['song']:>4} {r['voice']:<14} {r['bpm']:>4} {r['dur_s']:>5.1f} {r['synth_s']:>5.2f}s "
+              f"{100 * r['sung_err'] / r['words']:>7.1f}% {100 * r['spoken_err'] / r['words']:>8.1f}% "
+              f"{np.median(r['devs']):>8.1f} {100 * r['notes_ok'] / max(r['notes'], 1):>8.1f}% "
+              f"{100 * np.mean(on <= 0.03):>9.1f}% {1000 * np.median(on):>6.0f}ms", flush=True)
+    words = sum(r["words"] for r in rows)
+    devs = np.concatenate([np.array(r["devs"]) for r in rows])
+    ons = np.abs(np.concatenate([np.array(r["onsets"]) for r in rows]))
+    dur = sum(r["dur_s"] for r in rows)
+    synth = sum(r["synth_s"] for r in rows)
+    print(f"TOTAL {len(rows)} songs, {dur:.0f} s of vocals, {words} words, synthesis {synth:.1f} s "
+          f"({dur / synth:.1f}x real time)")
+    print(f"  sung WER {100 * sum(r['sung_err'] for r in rows) / words:.1f}% "
+          f"(speech ceiling, same recognizer on the same lines spoken: "
+          f"{100 * sum(r['spoken_err'] for r in rows) / words:.1f}%)  target <= 40%")
+    print(f"  pitch: median |deviation| {np.median(devs):.1f} cents over {len(devs)} voiced frames "
+          f"(target < 25); notes within 50 cents "
+          f"{100 * sum(r['notes_ok'] for r in rows) / sum(r['notes'] for r in rows):.1f}% (target >= 90%)")
+    print(f"  timing: {100 * np.mean(ons <= 0.03):.1f}% of {len(ons)} measurable note onsets within 30 ms; "
+          f"median error {1000 * np.median(ons):.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

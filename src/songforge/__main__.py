@@ -1,0 +1,5 @@
+"""`python -m songforge ...` is the same as the `songforge` command."""
+
+from songforge.cli import main
+
+main()

@@ -1,0 +1,227 @@
+"""The ASGI application: routers, error bodies, and the background parts the server owns.
+
+Every error leaves as {"error": "...", "code": N}, including validation errors, unknown routes and
+unexpected exceptions, so clients written for the hosted service never see an HTML error page.
+Generation never happens here: worker processes run it (see `songforge.workers.local`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from songforge.api.deps import _TenantCache
+from songforge.api.errors import ApiError, api_error_handler
+from songforge.config import Settings
+from songforge.store.blobs import LocalBlobStore
+from songforge.store.db import Database
+
+log = logging.getLogger("songforge.api")
+
+PREFIX = "/v1/tempolor"
+
+_HTTP_MESSAGES = {
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Request body too large",
+    415: "Unsupported Media Type",
+}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or "request"
+        parts.append(f"Parameter {field}: {err.get('msg', 'is invalid')}")
+    return "; ".join(parts) or "Invalid request"
+
+
+async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"error": _validation_message(exc), "code": 400}, status_code=400)
+
+
+async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    message = detail or _HTTP_MESSAGES.get(exc.status_code, "Error")
+    return JSONResponse(
+        {"error": message, "code": exc.status_code},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse({"error": "Internal server error", "code": 500}, status_code=500)
+
+
+def _optional(module: str, attr: str) -> Any:
+    """B's modules land independently; the server runs without them until they exist."""
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        log.warning("optional component %s.%s unavailable: %s", module, attr, exc)
+        return None
+
+
+LANDING = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Songforge</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+code,pre{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}</style></head>
+<body>
+<h1>Songforge</h1>
+<p>Self-hosted music generation serving the TemPolor API (<code>/v1/tempolor</code>) on your own hardware.</p>
+<ul><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/openapi.json">openapi.json</a></li>
+<li><a href="/healthz">/healthz</a></li></ul>
+<h2>Get a token</h2>
+<p>On the server machine, run:</p>
+<pre>.venv/bin/songforge token create --name me</pre>
+<p>The token is printed on the last line. Then:</p>
+<pre>curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
+  -d '{"requestParams": {}}' http://HOST:PORT/v1/tempolor/accounts
+curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
+  -d '{"prompt": "A relaxing lo-fi beat with piano and soft drums"}' \\
+  http://HOST:PORT/v1/tempolor/music/instrumental</pre>
+</body></html>
+"""
+
+
+def _document_error_bodies(app: FastAPI) -> None:
+    """FastAPI documents a 422 for every route with parameters; ours answer 400 with the error
+    body instead, so the schema says that."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path in schema.get("paths", {}).values():
+            for op in path.values():
+                responses = op.get("responses", {})
+                unprocessable = responses.pop("422", None)
+                if unprocessable is not None and "400" not in responses:
+                    responses["400"] = {
+                        "description": "Bad Request",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                        },
+                    }
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        from songforge.api.useapi.schemas import DOCUMENTED_BODIES
+
+        for model in DOCUMENTED_BODIES:
+            components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings, *, run_workers: bool = True, run_background: bool = True) -> FastAPI:
+    """`run_workers=False` and `run_background=False` serve the API alone (tests, benchmarks that
+    bring their own workers); `songforge serve` runs everything."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from songforge.store.migrate import upgrade_database
+
+        await asyncio.to_thread(upgrade_database, settings.db_url)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
+        pool = None
+        if run_background:
+            loop_fn = _optional("songforge.core.callbacks", "run_delivery_loop")
+            if loop_fn is not None:
+                tasks.append(asyncio.create_task(loop_fn(app.state.db, settings, stop)))
+        if run_workers and settings.workers > 0:
+            from songforge.workers.local import WorkerPool
+
+            pool = WorkerPool(settings)
+            await asyncio.to_thread(pool.start)
+            app.state.worker_pool = pool
+            tasks.append(asyncio.create_task(pool.supervise(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                try:
+                    await asyncio.wait_for(t, timeout=10)
+                except (TimeoutError, asyncio.CancelledError):
+                    t.cancel()
+                except Exception:  # noqa: BLE001 - shutting down; the error is logged
+                    log.exception("background task failed during shutdown")
+            if pool is not None:
+                await asyncio.to_thread(pool.stop)
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="Songforge",
+        version="0.1.0",
+        description=(
+            "Self-hosted music generation with the TemPolor API shapes (`/v1/tempolor`). "
+            "Authenticate with `Authorization: Bearer <token>`; create a token with "
+            '`songforge token create`. Every error is `{"error": "...", "code": N}`.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings.db_url)
+    app.state.blobs = LocalBlobStore(settings.blob_dir)
+    app.state.tenant_cache = _TenantCache()
+
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
+
+    from songforge.api.useapi import accounts, downloads, music, scheduler
+
+    app.include_router(accounts.router, prefix=PREFIX)
+    app.include_router(scheduler.router, prefix=PREFIX)
+    uploads_router = _optional("songforge.api.useapi.uploads", "router")
+    if uploads_router is not None:
+        # Before music.router: its /music/{job_id} would otherwise swallow /music/midi etc.
+        app.include_router(uploads_router, prefix=PREFIX)
+    app.include_router(downloads.router, prefix=PREFIX)
+    app.include_router(music.router, prefix=PREFIX)
+    app.include_router(downloads.files_router)
+    # Web studio (issue 8), added by the studio engineer so its browser tests can run; lead: keep or move.
+    from songforge.api import studio
+
+    app.include_router(studio.router)
+    # (added by the Open API engineer) the official platform's dialect, /open-apis/v1.
+    from songforge.api.openapi_v1 import PREFIX as OPENAPI_PREFIX
+    from songforge.api.openapi_v1 import router as openapi_router
+
+    app.include_router(openapi_router, prefix=OPENAPI_PREFIX)
+
+    _document_error_bodies(app)
+
+    @app.get("/healthz", tags=["service"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def landing() -> str:
+        return LANDING
+
+    return app

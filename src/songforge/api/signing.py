@@ -1,0 +1,66 @@
+"""Signed, expiring download links that work without the Bearer token.
+
+A link is `/files/<blob key>?expires=<unix s>&sig=<hex HMAC-SHA256(secret, "<path>\\n<expires>")>`.
+The secret is generated once and kept under the data dir (mode 0600), so links survive a
+restart and every server process sharing the data dir agrees on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+FILES_PREFIX = "/files/"
+_SECRET_NAME = "download-secret.key"
+_cache: dict[Path, bytes] = {}
+
+
+def server_secret(data_dir: Path) -> bytes:
+    path = (Path(data_dir) / _SECRET_NAME).resolve()
+    cached = _cache.get(path)
+    if cached is not None:
+        return cached
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_name(f".{_SECRET_NAME}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic create-if-absent: a concurrent first start keeps one secret
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = bytes.fromhex(path.read_text().strip())
+    _cache[path] = key
+    return key
+
+
+def _mac(secret: bytes, path: str, expires: int) -> str:
+    return hmac.new(secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign_path(secret: bytes, blob_key: str, ttl_seconds: int, now: float | None = None) -> str:
+    """Path and query for `blob_key`, valid for `ttl_seconds`."""
+    expires = int((now if now is not None else time.time()) + ttl_seconds)
+    path = FILES_PREFIX + quote(blob_key)
+    return f"{path}?expires={expires}&sig={_mac(secret, path, expires)}"
+
+
+def signed_url(data_dir: Path, base_url: str, blob_key: str, ttl_seconds: int) -> str:
+    """A full URL for `blob_key` (other routers, e.g. stems results, use this too)."""
+    return base_url.rstrip("/") + sign_path(server_secret(data_dir), blob_key, ttl_seconds)
+
+
+def verify(secret: bytes, path: str, expires: str | None, sig: str | None, now: float | None = None) -> bool:
+    if not expires or not sig or not expires.isdigit():
+        return False
+    if int(expires) < (now if now is not None else time.time()):
+        return False
+    return hmac.compare_digest(_mac(secret, path, int(expires)), sig)

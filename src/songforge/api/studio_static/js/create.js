@@ -1,0 +1,178 @@
+// The song and instrumental forms: checked like the API checks them, sent as the JSON the API
+// documents, and the API's own error text shown next to the field it names.
+
+import { allPages, sameOrigin } from "./api.js";
+import { $, $$, announce, busy, el } from "./ui.js";
+import { fieldOfMessage, TONALITIES, validateInstrumental, validateSong } from "./validate.js";
+
+const PICKS = { artist: "artistVoiceItemId", cloned: "clonedVoiceItemId", midi: "midiItemId" };
+
+export class CreateForms {
+  constructor(app) {
+    this.app = app;
+    this.song = $("#song-form");
+    this.inst = $("#instrumental-form");
+    this.sourcesLoadedFor = null;
+
+    for (const r of $$('input[name="kind"]')) {
+      r.addEventListener("change", () => {
+        const kind = $('input[name="kind"]:checked').value;
+        this.inst.hidden = kind !== "instrumental";
+        this.song.hidden = kind !== "song";
+      });
+    }
+    const key = $("#i-key");
+    key.append(el("option", { value: "" }, "Auto (from the prompt)"));
+    for (const t of TONALITIES) key.append(el("option", { value: t }, t.replace(":", " ")));
+
+    for (const ta of $$("textarea[maxlength]")) {
+      const counter = document.getElementById(`${ta.id}-count`);
+      const update = () => {
+        if (!counter) return;
+        counter.textContent = `${ta.value.length} / ${counter.dataset.max}`;
+        counter.classList.toggle("over", ta.value.length > Number(counter.dataset.max));
+      };
+      ta.addEventListener("input", update);
+      update();
+    }
+    for (const b of $$(".tagbar .tag")) b.addEventListener("click", () => this.insertTag(b.dataset.tag));
+    for (const r of $$('input[name="base"]')) r.addEventListener("change", () => this.showBase());
+    $("#s-artist-preview").addEventListener("click", () => this.preview());
+    $("#s-artist").addEventListener("change", () => this.stopPreview());
+    $("#s-artist-audio").addEventListener("ended", () => this.stopPreview());
+
+    this.inst.addEventListener("submit", (e) => { e.preventDefault(); this.submit("instrumental"); });
+    this.song.addEventListener("submit", (e) => { e.preventDefault(); this.submit("song"); });
+  }
+
+  show() {
+    if (this.sourcesLoadedFor !== this.app.userId) this.loadSources();
+  }
+
+  /** Voices and MIDI files the song form can pick, for the selected account. */
+  async loadSources() {
+    const uid = this.app.userId;
+    if (!uid) return;
+    this.sourcesLoadedFor = uid;
+    const fill = async (select, path, label, value, keep = () => true) => {
+      select.replaceChildren(el("option", { value: "" }, "Loading…"));
+      try {
+        const recs = (await allPages(this.app.api, path, { user_id: uid })).filter(keep);
+        select.replaceChildren(el("option", { value: "" }, recs.length ? "Choose…" : "None available"));
+        for (const r of recs) select.append(el("option", { value: value(r), dataset: { src: r.vocalUrl || r.resourceUrl || "" } }, label(r)));
+      } catch (e) {
+        select.replaceChildren(el("option", { value: "" }, `Unavailable: ${e.message}`));
+      }
+    };
+    await Promise.all([
+      fill($("#s-artist"), "/music/artist-voices/", (r) => [r.name, (r.labels || []).join(", ")].filter(Boolean).join(" — "), (r) => r.itemId),
+      fill($("#s-cloned"), "/music/cloned-voices/", (r) => r.name, (r) => r.clonedVoiceItemId,
+        (r) => r.status === undefined || r.status === 30),
+      fill($("#s-midi"), "/music/midi/", (r) => r.name, (r) => r.midiItemId),
+    ]);
+  }
+
+  insertTag(tag) {
+    const ta = $("#s-lyrics");
+    const { selectionStart: a, selectionEnd: b, value } = ta;
+    const before = value.slice(0, a);
+    const prefix = before === "" || before.endsWith("\n") ? "" : "\n";
+    const insert = `${prefix}${tag}\n`;
+    ta.value = before + insert + value.slice(b);
+    ta.focus();
+    ta.selectionStart = ta.selectionEnd = a + insert.length;
+    ta.dispatchEvent(new Event("input"));
+  }
+
+  base() { return $('input[name="base"]:checked')?.value || "none"; }
+
+  showBase() {
+    for (const d of $$(".base-pick")) d.hidden = d.dataset.base !== this.base();
+    this.stopPreview();
+  }
+
+  preview() {
+    const audio = $("#s-artist-audio");
+    const button = $("#s-artist-preview");
+    if (!audio.paused) { this.stopPreview(); return; }
+    const opt = $("#s-artist").selectedOptions[0];
+    const src = opt?.dataset.src;
+    if (!src) { $("#s-base-error").textContent = "Choose an artist voice to preview."; return; }
+    $("#s-base-error").textContent = "";
+    audio.src = sameOrigin(src);
+    audio.play().then(() => {
+      button.textContent = "Stop preview";
+      button.setAttribute("aria-pressed", "true");
+    }).catch((e) => { $("#s-base-error").textContent = `Preview failed: ${e.message}`; });
+  }
+
+  stopPreview() {
+    const audio = $("#s-artist-audio");
+    audio.pause();
+    $("#s-artist-preview").textContent = "Preview";
+    $("#s-artist-preview").setAttribute("aria-pressed", "false");
+  }
+
+  body(kind) {
+    const form = kind === "song" ? this.song : this.inst;
+    const v = (name) => form.elements[name]?.value ?? "";
+    const body = { user_id: this.app.userId, prompt: v("prompt") };
+    if (kind === "instrumental") {
+      if (v("model_instrumental")) body.model_instrumental = v("model_instrumental");
+      if (v("tonality")) body.tonality = v("tonality");
+      // A number input reports "" for text it cannot parse; keep that visible as an invalid bpm.
+      const bpm = form.elements.bpm;
+      if (bpm.validity.badInput) body.bpm = "not a number";
+      else if (bpm.value !== "") body.bpm = Number(bpm.value);
+      if (v("chords").trim()) body.chords = v("chords").trim();
+    } else {
+      if (v("lyrics").trim()) body.lyrics = v("lyrics");
+      if (v("model_song")) body.model_song = v("model_song");
+      const pick = PICKS[this.base()];
+      if (pick) body[pick] = v(pick);
+    }
+    return body;
+  }
+
+  showErrors(form, kind, errors) {
+    const prefix = kind === "song" ? "s" : "i";
+    const map = { prompt: "prompt", lyrics: "lyrics", tonality: "key", bpm: "bpm", chords: "chords", base: "base" };
+    for (const [field, id] of Object.entries(map)) {
+      const box = document.getElementById(`${prefix}-${id}-error`);
+      if (!box) continue;
+      box.textContent = errors[field] || "";
+      const input = document.getElementById(`${prefix}-${id}`);
+      if (input) input.setAttribute("aria-invalid", errors[field] ? "true" : "false");
+    }
+    const first = Object.keys(map).find((f) => errors[f]);
+    if (first) document.getElementById(`${prefix}-${map[first]}`)?.focus();
+  }
+
+  async submit(kind) {
+    const form = kind === "song" ? this.song : this.inst;
+    const formError = $(".form-error", form);
+    formError.textContent = "";
+    const body = this.body(kind);
+    const errors = kind === "song" ? validateSong(body) : validateInstrumental(body);
+    const pick = PICKS[this.base()];
+    if (kind === "song" && pick && !body[pick]) errors.base = "Choose one from the list, or pick Automatic.";
+    this.showErrors(form, kind, errors);
+    if (Object.keys(errors).length) {
+      formError.textContent = "Please fix the marked fields.";
+      return;
+    }
+    await busy(form, async () => {
+      try {
+        const res = await this.app.api.request("POST", `/music/${kind}`, { json: body });
+        announce(`Started ${res.jobs.length} ${kind === "song" ? "song" : "instrumental"} variation${res.jobs.length === 1 ? "" : "s"}`);
+        this.app.go("library");
+        await this.app.library.addJobs(kind, res.jobs);
+      } catch (e) {
+        // The API's own words: next to the field it names, and above the button.
+        formError.textContent = e.message;
+        const field = fieldOfMessage(e.message);
+        if (field) this.showErrors(form, kind, { [field]: e.message });
+      }
+    });
+  }
+}

@@ -1,0 +1,195 @@
+// The library: the account's tracks of one type, newest first, one API page at a time as the list
+// scrolls (the API's opaque cursor), with generating tracks polled until they are final.
+
+import { $, announce, confirmDelete, el, mmss, when } from "./ui.js";
+
+const POLL_MS = 1500;
+
+export class Library {
+  constructor(app) {
+    this.app = app;
+    this.list = $("#track-list");
+    this.sentinel = $("#library-sentinel");
+    this.more = $("#load-more");
+    this.errorBox = $("#library-error");
+    this.type = "song";
+    this.rows = new Map(); // job_id -> {li, record}
+    this.generation = 0; // bumps on every reset so stale pages are dropped
+    this.reset();
+
+    for (const r of document.querySelectorAll('input[name="lib-type"]')) {
+      r.addEventListener("change", () => { if (r.checked) this.setType(r.value); });
+    }
+    this.more.addEventListener("click", () => this.loadMore());
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && this.visible()) this.loadMore();
+    }, { rootMargin: "200px" }).observe(this.sentinel);
+    setInterval(() => this.poll(), POLL_MS);
+  }
+
+  visible() { return !$("#library").hidden; }
+
+  reset() {
+    this.generation += 1;
+    this.cursor = "";
+    this.hasNext = true;
+    this.loading = false;
+    this.loaded = false;
+    this.rows.clear();
+    this.list.replaceChildren();
+    this.errorBox.textContent = "";
+    $("#library-empty").hidden = true;
+    this.more.hidden = true;
+  }
+
+  setType(type) {
+    this.type = type;
+    for (const r of document.querySelectorAll('input[name="lib-type"]')) r.checked = r.value === type;
+    this.reset();
+    if (this.visible()) this.loadMore();
+  }
+
+  show() {
+    if (!this.loaded) this.loadMore();
+  }
+
+  async loadMore() {
+    if (this.loading || !this.hasNext || !this.app.userId) return;
+    this.loading = true;
+    const gen = this.generation;
+    this.list.setAttribute("aria-busy", "true");
+    try {
+      const page = await this.app.api.get("/music/", {
+        user_id: this.app.userId, type: this.type, cursor: this.cursor,
+      });
+      if (gen !== this.generation) return;
+      for (const rec of page.records || []) this.upsert(rec, false);
+      this.hasNext = Boolean(page.hasNext && page.cursor);
+      this.cursor = page.cursor || "";
+      this.loaded = true;
+      this.errorBox.textContent = "";
+    } catch (e) {
+      if (gen !== this.generation) return;
+      // 404 "no records" style answers are an empty library, not an error.
+      if (e.status === 404) { this.hasNext = false; this.loaded = true; } else this.errorBox.textContent = e.message;
+    } finally {
+      if (gen === this.generation) {
+        this.loading = false;
+        this.list.removeAttribute("aria-busy");
+        this.more.hidden = !this.hasNext;
+        $("#library-empty").hidden = this.rows.size > 0 || this.hasNext;
+        // Keep filling while the sentinel is still on screen (tall screens, short pages).
+        if (this.hasNext && this.sentinelOnScreen()) setTimeout(() => this.loadMore(), 0);
+      }
+    }
+  }
+
+  sentinelOnScreen() {
+    const r = this.sentinel.getBoundingClientRect();
+    return this.visible() && r.top < window.innerHeight + 200;
+  }
+
+  /** Show a record: replace its row if present, else add it (at the top for new jobs). */
+  upsert(record, atTop) {
+    const existing = this.rows.get(record.job_id);
+    const li = this.render(record);
+    if (existing) existing.li.replaceWith(li);
+    else if (atTop) this.list.prepend(li);
+    else this.list.append(li);
+    this.rows.set(record.job_id, { li, record });
+    if (this.app.player.record?.job_id === record.job_id) li.classList.add("current");
+    $("#library-empty").hidden = true;
+  }
+
+  /** New jobs from the create form: show their type and put them on top right away. */
+  async addJobs(kind, jobIds) {
+    if (this.type !== kind) this.setType(kind);
+    for (const jobId of [...jobIds].reverse()) {
+      try {
+        const rec = await this.app.api.get(`/music/${encodeURIComponent(jobId)}`);
+        this.upsert(rec, true);
+      } catch (e) {
+        this.errorBox.textContent = e.message;
+      }
+    }
+  }
+
+  render(rec) {
+    const m = rec.musicMaterial || {};
+    const dto = rec.ltmMaterialExtendDto || {};
+    const done = rec.status_name === "COMPLETED";
+    const failed = rec.status_name === "FAILED";
+    const title = rec.titleEn || (done ? "Untitled" : failed ? "Failed" : "Generating…");
+    const titleId = `t-${rec.itemId}`;
+    const facts = [
+      ["Style", m.style], ["Key", m.key], ["BPM", m.bpm || ""], ["Length", m.dur ? mmss(m.dur) : ""],
+      ["Model", dto.modelShowName], ["Created", when(rec.createTime)],
+    ].filter(([, v]) => v);
+    const li = el("li", {
+      class: "track", dataset: { jobId: rec.job_id, status: rec.status_name }, "aria-labelledby": titleId,
+    },
+    el("p", { class: "title", id: titleId }, title),
+    el("ul", { class: "facts", "aria-label": "Details" },
+      facts.map(([k, v]) => el("li", {}, el("span", { class: "visually-hidden" }, `${k}: `), String(v)))),
+    el("div", { class: "actions" },
+      el("button", {
+        type: "button", class: "play", disabled: !done,
+        "aria-label": `Play ${title}`, onclick: () => this.app.player.open(rec),
+      }, "Play"),
+      el("button", {
+        type: "button", class: "secondary delete", "aria-label": `Delete ${title}`,
+        onclick: () => this.remove(rec),
+      }, "Delete")));
+    if (!rec.status_final) {
+      const stage = rec.stage === "queued" ? "Waiting in the queue" : "Generating";
+      li.append(el("div", { class: "progress" },
+        el("progress", { max: 100, value: rec.progress || 0, "aria-label": `${stage}: ${title}` }),
+        el("span", {}, `${stage} ${rec.progress || 0}%`)));
+    }
+    if (failed) li.append(el("p", { class: "failed" }, `Failed: ${rec.error || "no reason given"}`));
+    return li;
+  }
+
+  async poll() {
+    if (!this.app.userId) return;
+    const pending = [...this.rows.values()].filter(({ record }) => !record.status_final);
+    const gen = this.generation;
+    await Promise.all(pending.map(async ({ record }) => {
+      try {
+        const rec = await this.app.api.get(`/music/${encodeURIComponent(record.job_id)}`);
+        if (gen !== this.generation || !this.rows.has(rec.job_id)) return;
+        // Re-rendering must not steal keyboard focus from the row being worked with.
+        const active = document.activeElement;
+        const which = ["play", "delete"].find((c) => active?.classList?.contains(c));
+        const focused = which && this.rows.get(rec.job_id).li.contains(active);
+        this.upsert(rec, false);
+        if (focused) this.rows.get(rec.job_id).li.querySelector(`button.${which}`)?.focus();
+        if (rec.status_final) {
+          announce(`${rec.titleEn || "A track"} ${rec.status_name === "COMPLETED" ? "is ready" : "failed"}`);
+        }
+      } catch (e) {
+        if (e.status === 404) this.drop(record.job_id);
+      }
+    }));
+  }
+
+  drop(jobId) {
+    this.rows.get(jobId)?.li.remove();
+    this.rows.delete(jobId);
+    $("#library-empty").hidden = this.rows.size > 0 || this.hasNext;
+  }
+
+  async remove(rec) {
+    const title = rec.titleEn || "this track";
+    if (!(await confirmDelete(`Delete “${title}” and its files? This cannot be undone.`))) return;
+    try {
+      await this.app.api.request("DELETE", `/music/${encodeURIComponent(rec.job_id)}`);
+      this.app.player.forget(rec.job_id);
+      this.drop(rec.job_id);
+      announce(`Deleted ${title}`);
+      this.list.querySelector("button")?.focus();
+    } catch (e) {
+      this.errorBox.textContent = e.message;
+    }
+  }
+}

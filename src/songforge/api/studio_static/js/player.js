@@ -1,0 +1,167 @@
+// The player: one <audio> element (its own controls stay visible, so it works by keyboard and with
+// screen readers) drawn as a waveform by wavesurfer.js, timed lyrics, and the download buttons.
+
+import WaveSurfer from "../vendor/wavesurfer.esm.js";
+import { $, $$, announce, el, mmss } from "./ui.js";
+import { activeLine, parseTimedLyrics } from "./lyrics.js";
+
+export class Player {
+  constructor(app) {
+    this.app = app;
+    this.panel = $("#player");
+    this.audio = $("#player-audio");
+    this.toggle = $("#player-toggle");
+    this.error = $("#player-error");
+    this.lyricsList = $("#lyrics");
+    this.record = null;
+    this.lines = [];
+    this.active = -1;
+    this.ws = null;
+
+    this.toggle.addEventListener("click", () => this.playPause());
+    $("#player-close").addEventListener("click", () => this.close());
+    for (const b of $$("[data-format]", this.panel)) {
+      b.addEventListener("click", () => this.download(b.dataset.format, b));
+    }
+    this.audio.addEventListener("play", () => this.syncToggle());
+    this.audio.addEventListener("pause", () => this.syncToggle());
+    this.audio.addEventListener("ended", () => this.syncToggle());
+    this.audio.addEventListener("timeupdate", () => this.highlight());
+    this.audio.addEventListener("error", () => {
+      if (this.record) this.error.textContent = "This track could not be loaded for playback.";
+    });
+  }
+
+  ensureWaveform() {
+    if (this.ws) return this.ws;
+    const css = getComputedStyle(document.documentElement);
+    this.ws = WaveSurfer.create({
+      container: "#waveform",
+      media: this.audio,
+      height: 64,
+      waveColor: css.getPropertyValue("--wave").trim() || "#b4aef0",
+      progressColor: css.getPropertyValue("--wave-done").trim() || "#4f3fd0",
+      cursorColor: css.getPropertyValue("--ink").trim() || "#000",
+      barWidth: 2,
+      barGap: 1,
+      barRadius: 2,
+      dragToSeek: true,
+    });
+    this.ws.on("error", () => {
+      // The <audio> element still plays; only the drawing is missing.
+      $("#waveform").dataset.state = "error";
+    });
+    this.ws.on("ready", () => { $("#waveform").dataset.state = "ready"; });
+    return this.ws;
+  }
+
+  async open(record) {
+    this.record = record;
+    this.error.textContent = "";
+    this.panel.hidden = false;
+    document.body.classList.add("has-player");
+    const title = record.titleEn || "Untitled";
+    $("#player-title").textContent = title;
+    const m = record.musicMaterial || {};
+    $("#player-meta").textContent = [m.style, m.key, m.bpm ? `${m.bpm} BPM` : "", mmss(m.dur)]
+      .filter((x) => x && x !== "–").join(" · ");
+    this.renderLyrics(record);
+    $$(".track.current").forEach((n) => n.classList.remove("current"));
+    document.querySelector(`.track[data-job-id="${CSS.escape(record.job_id)}"]`)?.classList.add("current");
+    try {
+      const url = await this.app.api.downloadUrl(record.job_id, "mp3");
+      $("#waveform").dataset.state = "loading";
+      await this.ensureWaveform().load(url).catch(() => {});
+      announce(`Loaded ${title}`);
+    } catch (e) {
+      this.error.textContent = e.message;
+    }
+    this.syncToggle();
+  }
+
+  renderLyrics(record) {
+    const dto = record.ltmMaterialExtendDto || {};
+    this.lines = parseTimedLyrics(dto.lrcTimestamp);
+    this.active = -1;
+    this.lyricsList.replaceChildren();
+    if (this.lines.length) {
+      this.lines.forEach((l, i) => {
+        this.lyricsList.append(el("li", {
+          class: l.section ? "section" : "", dataset: { index: i, time: l.time },
+        }, l.text));
+      });
+    } else if (dto.lyricsPrompt && record.type !== "instrumental") {
+      for (const line of dto.lyricsPrompt.split(/\r?\n/).filter((x) => x.trim())) {
+        this.lyricsList.append(el("li", { class: /^\s*\[.*\]\s*$/.test(line) ? "section" : "" }, line));
+      }
+    }
+    this.lyricsList.hidden = this.lyricsList.children.length === 0;
+  }
+
+  highlight() {
+    if (!this.lines.length) return;
+    const idx = activeLine(this.lines, this.audio.currentTime);
+    if (idx === this.active) return;
+    const items = this.lyricsList.children;
+    items[this.active]?.classList.remove("active");
+    items[this.active]?.removeAttribute("aria-current");
+    this.active = idx;
+    const li = items[idx];
+    if (li) {
+      li.classList.add("active");
+      li.setAttribute("aria-current", "true");
+      li.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  playPause() {
+    if (!this.audio.src) return;
+    if (this.audio.paused) {
+      this.audio.play().catch((e) => { this.error.textContent = `Playback failed: ${e.message}`; });
+    } else {
+      this.audio.pause();
+    }
+  }
+
+  syncToggle() {
+    const playing = !this.audio.paused && !this.audio.ended;
+    this.toggle.textContent = playing ? "Pause" : "Play";
+    this.toggle.setAttribute("aria-pressed", String(playing));
+  }
+
+  async download(format, button) {
+    if (!this.record) return;
+    this.error.textContent = "";
+    button.disabled = true;
+    try {
+      const url = await this.app.api.downloadUrl(this.record.job_id, format);
+      const ext = format === "stems" ? "zip" : format;
+      const safe = (this.record.titleEn || this.record.itemId || "track").replace(/[^\w.-]+/g, "_");
+      const a = el("a", { href: url, download: `${safe}.${ext}`, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      announce(`Downloading ${format.toUpperCase()}`);
+    } catch (e) {
+      this.error.textContent = e.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** Called when a track is deleted: a player must not keep offering a file that is gone. */
+  forget(jobId) {
+    if (this.record?.job_id === jobId) this.close();
+  }
+
+  close() {
+    this.audio.pause();
+    this.ws?.empty();
+    this.audio.removeAttribute("src");
+    this.audio.load();
+    this.record = null;
+    this.panel.hidden = true;
+    document.body.classList.remove("has-player");
+    $$(".track.current").forEach((n) => n.classList.remove("current"));
+  }
+}

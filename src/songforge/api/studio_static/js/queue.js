@@ -1,0 +1,104 @@
+// Accounts (with their maxJobs) and the scheduler: what runs now and what waits, refreshed while
+// the tab is open. Built on GET /scheduler/available, which reports both in one answer.
+
+import { $, announce, busy, confirmDelete, el, formError, when } from "./ui.js";
+
+const REFRESH_MS = 2000;
+
+export class Queue {
+  constructor(app) {
+    this.app = app;
+    this.timer = null;
+    $("#account-form").addEventListener("submit", (e) => { e.preventDefault(); this.createAccount(); });
+  }
+
+  show() {
+    this.refresh();
+  }
+
+  async refresh() {
+    clearTimeout(this.timer);
+    if ($("#queue").hidden) return;
+    let view = { executing: [], available: [] };
+    try {
+      view = await this.app.api.get("/scheduler/available");
+      $("#sched-error").textContent = "";
+    } catch (e) {
+      $("#sched-error").textContent = e.message;
+    }
+    this.renderAccounts(view.available || []);
+    this.renderJobs(view.executing || []);
+    this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
+  }
+
+  renderAccounts(available) {
+    const byUser = new Map(available.map((a) => [a.user_id, a]));
+    const body = $("#accounts-table tbody");
+    body.replaceChildren(...Object.values(this.app.accounts).map((acc) => {
+      const slots = byUser.get(acc.user_id) || {};
+      return el("tr", { dataset: { userId: acc.user_id } },
+        el("th", { scope: "row" }, acc.user_id),
+        el("td", {}, String(acc.maxJobs)),
+        el("td", {}, String(slots.executing ?? "–")),
+        el("td", {}, String(slots.available ?? "–")),
+        el("td", {}, when(acc.updated)),
+        el("td", {}, el("button", {
+          type: "button", class: "link-danger", "aria-label": `Delete account ${acc.user_id}`,
+          onclick: () => this.deleteAccount(acc.user_id),
+        }, "Delete")));
+    }));
+  }
+
+  renderJobs(executing) {
+    const item = (j) => el("li", { dataset: { jobId: j.job_id } },
+      el("div", { class: "line" },
+        el("code", {}, j.job_id.replace(/^.*-job:/, "job ")),
+        el("span", { class: "help" },
+          j.state === "queued"
+            ? `#${j.queuePosition || "?"} in line · waiting ${j.elapsed || ""}`
+            : `${j.progress ?? 0}% · ${j.elapsed || ""}`)),
+      j.state === "queued" ? null : el("progress", { max: 100, value: j.progress || 0, "aria-label": `Progress of ${j.job_id}` }));
+    const running = executing.filter((j) => j.state !== "queued");
+    const waiting = executing.filter((j) => j.state === "queued")
+      .sort((a, b) => (a.queuePosition || 0) - (b.queuePosition || 0));
+    $("#sched-running").replaceChildren(...(running.length ? running.map(item) : [el("li", { class: "help" }, "Nothing is running.")]));
+    $("#sched-waiting").replaceChildren(...(waiting.length ? waiting.map(item) : [el("li", { class: "help" }, "Nothing is waiting.")]));
+  }
+
+  async createAccount() {
+    const form = $("#account-form");
+    formError(form, "");
+    const userId = form.elements.user_id.value.trim();
+    const maxRaw = form.elements.maxJobs.value;
+    const max = Number(maxRaw);
+    if (maxRaw === "" || !Number.isInteger(max) || max < 1 || max > 100) {
+      formError(form, "Parameter maxJobs must be an integer between 1 and 100");
+      form.elements.maxJobs.focus();
+      return;
+    }
+    const requestParams = userId ? { user_id: userId } : {};
+    await busy(form, async () => {
+      try {
+        const acc = await this.app.api.request("POST", "/accounts", { json: { requestParams, maxJobs: max } });
+        form.elements.user_id.value = "";
+        announce(`Account ${acc.user_id} ready`);
+        await this.app.loadAccounts(acc.user_id);
+        this.refresh();
+      } catch (e) {
+        formError(form, e.message);
+      }
+    });
+  }
+
+  async deleteAccount(userId) {
+    if (!(await confirmDelete(`Delete account “${userId}”? New requests can no longer use it.`))) return;
+    try {
+      await this.app.api.request("DELETE", `/accounts/${encodeURIComponent(userId)}`);
+      announce(`Deleted account ${userId}`);
+      await this.app.loadAccounts();
+      this.refresh();
+    } catch (e) {
+      $("#sched-error").textContent = e.message;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+"""Helpers the routers share: body parsing and job lookup under the caller's tenant."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from songforge.api.errors import ApiError
+from songforge.core.ids import parse_id
+from songforge.core.records import job_id_of
+from songforge.store.models import Job
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The body as a dict from JSON or form data. `curl -d '{...}'` sends JSON labelled as a
+    urlencoded form, so a form body that looks like JSON is read as JSON."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in _FORM_TYPES:
+        if ctype == "application/x-www-form-urlencoded":
+            raw = await request.body()
+            if raw.lstrip().startswith(b"{"):
+                return _json(raw)
+        try:
+            form = await request.form()
+        except Exception as exc:  # noqa: BLE001 - malformed multipart is the client's error
+            raise ApiError(400, f"Request body is not valid form data: {exc}") from None
+        out: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                out[key] = value
+        return out
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    return _json(raw)
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return data
+
+
+def parse_job_id(job_id: str) -> str:
+    try:
+        return parse_id(job_id, "job").item_id
+    except ValueError:
+        raise ApiError(400, "job_id has incorrect format") from None
+
+
+def find_job(session: Session, tenant_id: str, job_id: str) -> Job:
+    """The caller's job, or 404 as if it did not exist (another tenant's jobs included)."""
+    item_id = parse_job_id(job_id)
+    job = session.get(Job, item_id)
+    if job is None or job.tenant_id != tenant_id or job_id_of(job) != job_id:
+        raise ApiError(404, f"No record found for {job_id}")
+    return job

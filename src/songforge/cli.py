@@ -1,0 +1,221 @@
+"""The `songforge` command: serve the API, manage tokens and the database, render from a shell."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from songforge.config import Settings, default_data_dir
+
+app = typer.Typer(help="Songforge: self-hosted music generation with the TemPolor API.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Create, list and revoke API tokens (one tenant per token).", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
+# (added by the Open API engineer) `songforge key create|list|revoke` for /open-apis/v1.
+from songforge.cli_keys import key_app  # noqa: E402
+
+app.add_typer(key_app, name="key")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+DataDir = typer.Option(
+    None, "--data-dir", help="Where everything is kept [default: ./data or $SONGFORGE_DATA_DIR]"
+)
+DbUrl = typer.Option(None, "--database-url", help="SQLAlchemy URL [default: SQLite under the data dir]")
+
+
+def _settings(data_dir: Path | None, database_url: str | None = None, **kw: object) -> Settings:
+    settings = Settings(data_dir=data_dir or default_data_dir(), **kw)  # type: ignore[arg-type]
+    if database_url:
+        settings.database_url = database_url
+    return settings
+
+
+def _open_db(settings: Settings):  # type: ignore[no-untyped-def]
+    from songforge.store.db import Database
+    from songforge.store.migrate import upgrade_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.db_url)
+    return Database(settings.db_url)
+
+
+def _engine_ready() -> str | None:
+    """None when the embedded engine can render; otherwise what is missing."""
+    try:
+        from songforge.engines.embedded import check_ready
+    except ImportError as exc:
+        return f"the embedded engine is not installed: {exc}"
+    try:
+        check_ready()
+    except Exception as exc:  # noqa: BLE001 - any failure is reported as the reason
+        return str(exc) or type(exc).__name__
+    return None
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
+    port: int = typer.Option(8000, "--port", help="Port to listen on"),
+    data_dir: Path | None = DataDir,
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes [default: one per core]"),
+    allow_private_callbacks: bool | None = typer.Option(
+        None,
+        "--allow-private-callbacks/--no-allow-private-callbacks",
+        help="Allow replyUrl targets on private/loopback addresses [default: only on a loopback --host]",
+    ),
+    database_url: str | None = DbUrl,
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run the HTTP API and its generation workers."""
+    import uvicorn
+
+    from songforge.api.app import create_app
+
+    settings = _settings(data_dir, database_url, host=host, port=port)
+    if workers is not None:
+        if workers < 0:
+            err.print("[red]--workers must be 0 or more[/red]")
+            raise typer.Exit(2)
+        settings.workers = workers
+    settings.allow_private_callbacks = allow_private_callbacks
+    if settings.workers > 0:
+        problem = _engine_ready()
+        if problem:
+            err.print(f"[red]Cannot start: {problem}[/red]")
+            raise typer.Exit(1)
+    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
+    err.print(
+        f"Songforge on http://{host}:{port}  data: {settings.data_dir.resolve()}  workers: {settings.workers}"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@token_app.command("create")
+def token_create(
+    data_dir: Path | None = DataDir,
+    name: str = typer.Option("", "--name", help="A label to recognise the token by"),
+    database_url: str | None = DbUrl,
+) -> None:
+    """Create a token. The token is printed alone on the last line; keep it, it is not stored."""
+    from songforge.core.tenants import create_token
+
+    db = _open_db(_settings(data_dir, database_url))
+    try:
+        with db.session() as s:
+            created = create_token(s, name)
+    finally:
+        db.dispose()
+    out.print(f"Tenant:          {created.tenant_id} ({created.name or 'unnamed'})")
+    out.print(f"Signing secret:  {created.signing_secret}  (verifies replyUrl callbacks, Standard Webhooks)")
+    out.print("Token (shown once; use as 'Authorization: Bearer <token>'):")
+    print(created.token, flush=True)
+
+
+@token_app.command("list")
+def token_list(data_dir: Path | None = DataDir, database_url: str | None = DbUrl) -> None:
+    """List tokens (their prefixes; tokens themselves are never stored)."""
+    from songforge.core.clock import iso_utc
+    from songforge.core.tenants import list_tokens
+
+    db = _open_db(_settings(data_dir, database_url))
+    try:
+        with db.session() as s:
+            rows = [(t.id, t.name, t.token_prefix, t.created_ms, t.revoked_ms) for t in list_tokens(s)]
+    finally:
+        db.dispose()
+    table = Table("tenant", "name", "prefix", "created", "status")
+    for tid, name, prefix, created, revoked in rows:
+        table.add_row(
+            tid,
+            name,
+            f"sf_{prefix}_…",
+            iso_utc(created),
+            f"revoked {iso_utc(revoked)}" if revoked else "active",
+        )
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ref: str = typer.Argument(..., help="Token prefix, tenant id, or name"),
+    data_dir: Path | None = DataDir,
+    database_url: str | None = DbUrl,
+) -> None:
+    """Revoke a token; running servers stop accepting it within seconds."""
+    from songforge.core.tenants import revoke_token
+
+    db = _open_db(_settings(data_dir, database_url))
+    try:
+        with db.session() as s:
+            tenant = revoke_token(s, ref)
+            out.print(f"Revoked token sf_{tenant.token_prefix}_… (tenant {tenant.id})")
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Path | None = DataDir, database_url: str | None = DbUrl) -> None:
+    """Apply schema migrations (the server also does this when it starts)."""
+    from songforge.store.migrate import current_revision
+
+    settings = _settings(data_dir, database_url)
+    _open_db(settings).dispose()
+    out.print(f"Database at revision {current_revision(settings.db_url)}")
+
+
+@app.command()
+def instrumental(
+    prompt: str = typer.Argument(..., help="What the music should be"),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the WAV"),
+    key: str | None = typer.Option(None, "--key", help="Tonality, e.g. C:major, F#:minor"),
+    bpm: int | None = typer.Option(None, "--bpm", min=50, max=190),
+    chords: str | None = typer.Option(None, "--chords", help='e.g. "C F G Am"'),
+    model: str = typer.Option("i4", "--model", help="i3, i3.5 beta or i4"),
+    seed: int | None = typer.Option(None, "--seed"),
+    midi: Path | None = typer.Option(None, "--midi", help="A MIDI file to build on"),
+) -> None:
+    """Render an instrumental to a file without the server."""
+    try:
+        from songforge.engines.embedded.cli import render_instrumental
+    except ImportError as exc:
+        err.print(f"[red]The embedded engine is not available: {exc}[/red]")
+        raise typer.Exit(1) from None
+    problem = _engine_ready()
+    if problem:
+        err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(1)
+    try:
+        render_instrumental(prompt, key, bpm, chords, model, seed, midi, output)
+    except Exception as exc:  # noqa: BLE001 - reported as the command's error
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"Wrote {output}")
+
+
+def main() -> None:
+    app(prog_name="songforge")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

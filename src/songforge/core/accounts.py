@@ -1,0 +1,135 @@
+"""Accounts: the per-tenant configurations that requests act for (the hosted service's
+TemPolor web accounts; here, a name plus limits and the engine that serves it)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from songforge.core.clock import iso_utc, now_ms
+from songforge.engines.base import ENGINE_NAMES
+from songforge.store.models import Account
+
+DEFAULT_MAX_JOBS = 10
+MAX_JOBS_RANGE = (1, 100)
+DEFAULT_ENGINE = "embedded"
+_USER_ID_MAX = 128
+
+
+class AccountError(ValueError):
+    """A request the account rules reject; the message is shown to the client (400)."""
+
+
+def parse_max_jobs(value: Any, field: str = "maxJobs") -> int | None:
+    """None when absent; otherwise an int in 1..100 or AccountError naming the rule."""
+    if value is None or value == "":
+        return None
+    number = as_int(value)
+    if number is None:
+        raise AccountError(f"Parameter {field} must be an integer between 1 and 100")
+    lo, hi = MAX_JOBS_RANGE
+    if not lo <= number <= hi:
+        raise AccountError(f"Parameter {field} must be between {lo} and {hi}")
+    return number
+
+
+def as_int(value: Any) -> int | None:
+    """An integer from JSON (int, integral float) or form data (decimal string); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("+-").isdigit():
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None
+
+
+def _user_id_from(params: dict[str, Any]) -> str:
+    for key in ("user_id", "ucid"):
+        value = params.get(key)
+        if value is not None and str(value).strip():
+            user_id = str(value).strip()
+            if len(user_id) > _USER_ID_MAX or not all(c.isalnum() or c in "._@+" for c in user_id):
+                raise AccountError(
+                    f"Parameter requestParams.{key} must be at most {_USER_ID_MAX} letters, digits or ._@+"
+                )
+            return user_id
+    return str(10**8 + secrets.randbelow(9 * 10**8))
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    return {
+        "user_id": account.user_id,
+        "updated": account.updated_ms,
+        "updatedUTC": iso_utc(account.updated_ms),
+        "maxJobs": account.max_jobs,
+        "requestParams": account.request_params or {},
+    }
+
+
+def upsert_account(session: Session, tenant_id: str, request_params: Any, max_jobs: Any) -> Account:
+    """Creates the account or updates it in place (POST /accounts is create-or-update)."""
+    if request_params is None:
+        raise AccountError("Parameter requestParams is required")
+    if not isinstance(request_params, dict):
+        raise AccountError("Parameter requestParams must be an object")
+    limit = parse_max_jobs(max_jobs)
+    engine = request_params.get("engine", DEFAULT_ENGINE)
+    if engine is None or engine == "":
+        engine = DEFAULT_ENGINE
+    if not isinstance(engine, str) or engine not in ENGINE_NAMES:
+        raise AccountError(
+            f"Parameter requestParams.engine must be one of: {', '.join(ENGINE_NAMES)} (got {engine!r})"
+        )
+    user_id = _user_id_from(request_params)
+    account = session.scalar(
+        select(Account).where(Account.tenant_id == tenant_id, Account.user_id == user_id)
+    )
+    now = now_ms()
+    if account is None:
+        account = Account(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            max_jobs=limit if limit is not None else DEFAULT_MAX_JOBS,
+            engine=engine,
+            request_params=request_params,
+            updated_ms=now,
+        )
+        session.add(account)
+    else:
+        if limit is not None:
+            account.max_jobs = limit
+        account.engine = engine
+        account.request_params = request_params
+        account.updated_ms = now
+    session.flush()
+    return account
+
+
+def list_accounts(session: Session, tenant_id: str) -> list[Account]:
+    return list(
+        session.scalars(select(Account).where(Account.tenant_id == tenant_id).order_by(Account.user_id))
+    )
+
+
+def get_account(session: Session, tenant_id: str, user_id: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.tenant_id == tenant_id, Account.user_id == user_id))
+
+
+def delete_account(session: Session, tenant_id: str, user_id: str) -> bool:
+    result = session.execute(
+        delete(Account).where(Account.tenant_id == tenant_id, Account.user_id == user_id)
+    )
+    return bool(result.rowcount)

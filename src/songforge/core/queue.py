@@ -1,0 +1,242 @@
+"""The job queue in the database: claiming, leases, progress, the final state, and recovery.
+
+Workers claim the oldest queued job with a conditional UPDATE (only one claimant can turn a
+given row from queued to running), then hold a lease they renew while generating. Every later
+write is conditional on still holding it, so a worker that was presumed dead cannot overwrite
+the outcome of the attempt that replaced it. A job whose lease runs out is queued again, at
+most `MAX_ATTEMPTS` times in all, then ends FAILED with the reason.
+
+Callbacks are written to the outbox in the same transaction as the change they report.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from songforge.core.clock import now_ms
+from songforge.core.records import job_id_of, job_record
+from songforge.store.db import Database
+from songforge.store.models import Job
+
+log = logging.getLogger("songforge.queue")
+
+LEASE_MS = 30_000
+MAX_ATTEMPTS = 3
+
+
+def _notify(session: Session, job: Job, *, is_final: bool) -> None:
+    # (added by the Open API engineer) /open-apis/v1 jobs carry their own callback_url and the
+    # platform's payload shape; they have no reply_url, so the code below skips them.
+    from songforge.core.openapi_callbacks import notify_job
+
+    notify_job(session, job, is_final=is_final)
+    if not job.reply_url or not job.tracked:
+        return
+    try:
+        from songforge.core.callbacks import enqueue
+    except ImportError:  # pragma: no cover - callbacks ship with the server
+        log.warning("callbacks module unavailable; not notifying %s", job.item_id)
+        return
+    payload = job_record(job)
+    payload["replyRef"] = job.reply_ref or ""
+    enqueue(
+        session,
+        tenant_id=job.tenant_id,
+        job_id=job_id_of(job),
+        item_id=job.item_id,
+        url=job.reply_url,
+        payload=payload,
+        is_final=is_final,
+    )
+
+
+def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | None:
+    """Takes the oldest queued job (machine-wide FIFO) or returns None when there is none."""
+    for _ in range(8):
+        with db.session() as s:
+            item_id = s.scalar(
+                select(Job.item_id)
+                .where(Job.state == "queued")
+                .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
+                .limit(1)
+            )
+            if item_id is None:
+                return None
+            t = now if now is not None else now_ms()
+            won = s.execute(
+                update(Job)
+                .where(Job.item_id == item_id, Job.state == "queued")
+                .values(
+                    state="running",
+                    worker_id=worker_id,
+                    lease_until_ms=t + LEASE_MS,
+                    started_ms=t,
+                    attempts=Job.attempts + 1,
+                    progress=0,
+                    stage="starting",
+                    updated_ms=t,
+                )
+            ).rowcount
+            if won:
+                job = s.get(Job, item_id, populate_existing=True)
+                assert job is not None
+                _notify(s, job, is_final=False)
+                s.expunge(job)
+                return job
+    return None
+
+
+def renew_lease(db: Database, item_id: str, worker_id: str) -> bool:
+    t = now_ms()
+    with db.session() as s:
+        return bool(
+            s.execute(
+                update(Job)
+                .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == "running")
+                .values(lease_until_ms=t + LEASE_MS)
+            ).rowcount
+        )
+
+
+def set_progress(
+    db: Database, item_id: str, worker_id: str, progress: int, stage: str, *, notify: bool
+) -> bool:
+    """Records progress (and renews the lease). False when this worker no longer owns the job."""
+    t = now_ms()
+    with db.session() as s:
+        ok = s.execute(
+            update(Job)
+            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == "running")
+            .values(
+                progress=max(0, min(99, progress)),
+                stage=stage[:32],
+                lease_until_ms=t + LEASE_MS,
+                updated_ms=t,
+            )
+        ).rowcount
+        if ok and notify:
+            job = s.get(Job, item_id, populate_existing=True)
+            if job is not None:
+                _notify(s, job, is_final=False)
+        return bool(ok)
+
+
+def complete(db: Database, item_id: str, worker_id: str, fields: dict[str, Any]) -> bool:
+    """Marks the job COMPLETED with its results in one transaction. False when the job was
+    deleted or taken over meanwhile; the caller then removes the files it wrote."""
+    t = now_ms()
+    with db.session() as s:
+        ok = s.execute(
+            update(Job)
+            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == "running")
+            .values(
+                state="completed",
+                progress=100,
+                stage="completed",
+                error=None,
+                lease_until_ms=None,
+                finished_ms=t,
+                updated_ms=t,
+                **fields,
+            )
+        ).rowcount
+        if ok:
+            job = s.get(Job, item_id, populate_existing=True)
+            if job is not None:
+                _notify(s, job, is_final=True)
+        return bool(ok)
+
+
+def fail(db: Database, item_id: str, worker_id: str | None, reason: str) -> bool:
+    """Marks the job FAILED with `reason`. With worker_id None, fails it whoever holds it."""
+    t = now_ms()
+    with db.session() as s:
+        cond = [Job.item_id == item_id, Job.state.in_(("queued", "running"))]
+        if worker_id is not None:
+            cond.append(Job.worker_id == worker_id)
+        ok = s.execute(
+            update(Job)
+            .where(*cond)
+            .values(
+                state="failed",
+                stage="failed",
+                error=reason[:2000],
+                lease_until_ms=None,
+                finished_ms=t,
+                updated_ms=t,
+            )
+        ).rowcount
+        if ok:
+            job = s.get(Job, item_id, populate_existing=True)
+            if job is not None:
+                _notify(s, job, is_final=True)
+        return bool(ok)
+
+
+def _recover(s: Session, job: Job, t: int, why: str) -> str:
+    if job.attempts < MAX_ATTEMPTS:
+        ok = s.execute(
+            update(Job)
+            .where(Job.item_id == job.item_id, Job.state == "running", Job.worker_id == job.worker_id)
+            .values(
+                state="queued",
+                worker_id=None,
+                lease_until_ms=None,
+                progress=0,
+                stage="queued",
+                updated_ms=t,
+                extra={
+                    **(job.extra or {}),
+                    "requeued": (job.extra or {}).get("requeued", 0) + 1,
+                    "last_requeue": why,
+                },
+            )
+        ).rowcount
+        return "requeued" if ok else "skipped"
+    reason = f"Generation stopped: {why}, {job.attempts} attempts made"
+    ok = s.execute(
+        update(Job)
+        .where(Job.item_id == job.item_id, Job.state == "running", Job.worker_id == job.worker_id)
+        .values(
+            state="failed", stage="failed", error=reason, lease_until_ms=None, finished_ms=t, updated_ms=t
+        )
+    ).rowcount
+    if ok:
+        fresh = s.get(Job, job.item_id, populate_existing=True)
+        if fresh is not None:
+            _notify(s, fresh, is_final=True)
+        return "failed"
+    return "skipped"
+
+
+def reap_expired(db: Database, now: int | None = None) -> dict[str, int]:
+    """Requeues (or fails) running jobs whose worker stopped renewing its lease."""
+    t = now if now is not None else now_ms()
+    counts = {"requeued": 0, "failed": 0, "skipped": 0}
+    with db.session() as s:
+        stale = list(s.scalars(select(Job).where(Job.state == "running", Job.lease_until_ms < t)))
+    for job in stale:
+        with db.session() as s:
+            counts[_recover(s, job, t, "the worker stopped responding")] += 1
+    return counts
+
+
+def recover_orphans(db: Database, live_prefix: str) -> dict[str, int]:
+    """At server start: jobs still marked running by workers of an earlier boot (the server
+    was stopped or killed mid-job) are requeued or failed without waiting for their leases."""
+    t = now_ms()
+    counts = {"requeued": 0, "failed": 0, "skipped": 0}
+    with db.session() as s:
+        orphans = [
+            j
+            for j in s.scalars(select(Job).where(Job.state == "running"))
+            if not (j.worker_id or "").startswith(live_prefix)
+        ]
+    for job in orphans:
+        with db.session() as s:
+            counts[_recover(s, job, t, "the server restarted while generating")] += 1
+    return counts

@@ -1,0 +1,129 @@
+"""The job record the API returns (GET /music/{job_id}, GET /music/, callbacks).
+
+One function builds it so that polling clients and callback receivers see exactly the same
+shape. Field names and the constant-valued fields follow the hosted service's model so that
+clients written for it keep working; the values describe what this server really did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from songforge.config import Settings
+from songforge.core.ids import make_id
+from songforge.store.models import Job
+
+STATUS_GENERATING = 0
+STATUS_FAILED = 10
+STATUS_COMPLETED = 30
+
+_STATUS = {
+    "queued": (STATUS_GENERATING, "GENERATING", False),
+    "running": (STATUS_GENERATING, "GENERATING", False),
+    "failed": (STATUS_FAILED, "FAILED", True),
+    "completed": (STATUS_COMPLETED, "COMPLETED", True),
+}
+
+# The hosted service reports an internal model name next to the one users pick; ours names the
+# engine profile that actually served the request.
+_CHILD_TYPE = {"song": "lyric_to_material", "instrumental": "text_to_material"}
+
+_MATERIAL_DEFAULTS: dict[str, Any] = {
+    "style": "",
+    "chord": "",
+    "mood": "",
+    "inst": "",
+    "instInfo": "",
+    "scene": "",
+    "otherInfo": "",
+    "otherInfoCn": "",
+    "key": "",
+    "bpm": 0,
+    "dur": 0,
+    "seed": 0,
+}
+
+
+def status_of(state: str) -> tuple[int, str, bool]:
+    return _STATUS.get(state, _STATUS["queued"])
+
+
+def job_id_of(job: Job) -> str:
+    return make_id(job.tenant_id, job.user_id, job.item_id, "job")
+
+
+def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
+    """The full spec record for `job`. `settings` is accepted for callers that build links;
+    the record itself only carries storage keys, never signed URLs (those expire)."""
+    status, status_name, status_final = status_of(job.state)
+    req = job.request or {}
+    material = dict(_MATERIAL_DEFAULTS)
+    material["otherInfo"] = req.get("prompt", "")
+    if req.get("tonality"):
+        material["key"] = req["tonality"]
+    if req.get("bpm"):
+        material["bpm"] = req["bpm"]
+    if req.get("chords"):
+        material["chord"] = req["chords"]
+    material.update({k: v for k, v in (job.material or {}).items() if v is not None})
+    material["seed"] = job.seed
+    material["batchId"] = job.batch_id
+    blobs = job.blobs or {}
+    completed = job.state == "completed"
+    prompt = req.get("prompt", "")
+    model_show = req.get("model", "")
+    uses_voice = bool(req.get("artistVoiceItemId") or req.get("clonedVoiceItemId"))
+    uses_midi = bool(req.get("midiItemId"))
+    record: dict[str, Any] = {
+        "bizType": "ai_material_music",
+        "childType": _CHILD_TYPE.get(job.kind, "text_to_material"),
+        "matChildType": _CHILD_TYPE.get(job.kind, "text_to_material"),
+        "sourceType": "sm_user_gen",
+        "itemId": job.item_id,
+        "job_id": job_id_of(job),
+        "genItemId": job.item_id,
+        "userId": job.user_id,
+        "type": job.kind,
+        "titleEn": job.title or "",
+        "cover": "",
+        "mp3OssId": blobs.get("mp3", "") if completed else "",
+        "wavOssId": blobs.get("wav", "") if completed else "",
+        "ossWatermarkMp3": "",
+        "officialPlaylistSong": False,
+        "status": status,
+        "status_name": status_name,
+        "status_final": status_final,
+        "progress": 100 if completed else max(0, min(99, int(job.progress or 0))),
+        "stage": job.stage,
+        "downloadTotal": 0,
+        "likeTotal": 0,
+        "collectTotal": 0,
+        "musicMaterial": material,
+        "readStatus": False,
+        "downloadStatus": False,
+        "createTime": job.created_ms,
+        "updateTime": job.updated_ms,
+        "materialQualityScore": 0,
+        "ltmMaterialExtendDto": {
+            "lyricsPrompt": job.lyrics if job.lyrics is not None else (req.get("lyrics") or ""),
+            "description": prompt,
+            "ltmVocalModel": uses_voice,
+            "ltmMidiModel": uses_midi,
+            "genItemId": job.item_id,
+            "prompt": prompt,
+            "genMode": 1 if uses_midi else 0,
+            "model": f"{job.engine}:{req.get('profile', model_show)}",
+            "modelShowName": model_show,
+        },
+        "editType": "gen",
+        "operatorType": "gen",
+        "rootItemId": job.item_id,
+        "parentItemId": job.item_id,
+        "canExtend": completed,
+        "canEditLyrics": completed and job.kind == "song",
+        "canFixVocals": completed and job.kind == "song",
+        "canReplaced": False,
+    }
+    if job.state == "failed":
+        record["error"] = job.error or "Generation failed"
+    return record

@@ -1,0 +1,685 @@
+"""From a plan (style, key, tempo, chords, length) to notes per stem.
+
+The composer works in beats. A `Score` holds one list of `Part`s per stem; `render` turns parts
+into MIDI. Everything random draws from one seeded generator, in a fixed order, so the same
+request and seed always give the same notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from songforge.engines.embedded import patterns as pat
+from songforge.engines.embedded.chords import Chord
+from songforge.engines.embedded.styles import Style
+from songforge.engines.embedded.theory import Key, nearest_pitch, roman_to_chord
+
+BEATS_PER_BAR = 4
+
+
+@dataclass
+class Note:
+    start: float  # beats
+    dur: float  # beats
+    pitch: int
+    vel: int
+
+
+@dataclass
+class Part:
+    name: str
+    program: int
+    is_drum: bool = False
+    pan: int = 64  # MIDI CC10
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    name: str
+    start: int  # bar
+    bars: int
+    energy: float  # 0..1
+
+
+@dataclass
+class Plan:
+    """Everything decided before composing (the engine fills it from request, prompt and MIDI)."""
+
+    style: Style
+    key: Key
+    bpm: int
+    bars: int
+    seed: int
+    energy: float = 0.6
+    progression: list[list[Chord]] | None = None  # explicit: repeated over the whole form
+    lead_prog: int | None = None
+    keys_prog: int | None = None
+    bass_prog: int | None = None
+    pad_prog: int | None = None
+    sections: list[tuple[str, int]] | None = None  # (name, bars) when a lyric plan fixes the form
+    melody: list[Note] | None = None  # seeded melody (beats from bar 0), looped over melodic sections
+    melody_bars: int = 0
+
+
+@dataclass
+class Score:
+    bpm: int
+    key: Key
+    bars: int
+    sections: list[Section]
+    bar_chords: list[list[Chord]]  # chords per bar (a bar may hold several)
+    stems: dict[str, list[Part]]
+    swing: float
+    progression_text: str
+
+    @property
+    def seconds(self) -> float:
+        return self.bars * BEATS_PER_BAR * 60.0 / self.bpm
+
+
+_ENERGY = {"intro": 0.45, "verse": 0.65, "head": 0.75, "chorus": 0.95, "drop": 1.0, "solo": 0.85,
+           "bridge": 0.6, "break": 0.4, "build": 0.75, "outro": 0.45, "pre-chorus": 0.75}
+_MELODIC = {"verse", "chorus", "head", "solo", "drop", "bridge", "pre-chorus"}
+
+
+def section_energy(name: str) -> float:
+    return _ENERGY.get(name.lower().split()[0] if name else "verse", 0.7)
+
+
+# ---------------------------------------------------------------- form
+
+def build_form(style: Style, bars: int, unit: int) -> list[Section]:
+    """Fit the style's section sequence into `bars`, in whole units (a unit is one progression pass
+    or a 4-bar phrase). Short pieces keep intro, a main section and the outro; long ones cycle
+    verse/chorus before the outro."""
+    if bars <= 0:
+        return []
+    names = list(style.sections)
+    if bars < unit * 3:
+        # too short for a full form: intro (if room) + chorus + outro remainder
+        secs: list[tuple[str, int]] = []
+        if bars >= 8:
+            intro = 2 if bars < 16 else 4
+            secs.append(("intro", intro))
+            rest = bars - intro
+            outro = 2 if rest >= 6 else 0
+            secs.append(("chorus" if "chorus" in names else names[1], rest - outro))
+            if outro:
+                secs.append(("outro", outro))
+        else:
+            secs.append(("chorus" if "chorus" in names else names[-2], bars))
+        return _place(secs)
+    main = [n for n in names if n not in ("intro", "outro")]
+    intro_bars = unit if unit <= 4 else 4
+    outro_bars = unit if unit <= 4 else 4
+    if bars - intro_bars - outro_bars < unit * 2:
+        intro_bars = outro_bars = max(2, unit // 2)
+    remaining = bars - intro_bars - outro_bars
+    per = unit * (2 if unit <= 4 else 1)
+    secs = [("intro", intro_bars)]
+    i = 0
+    while remaining > 0:
+        n = main[i] if i < len(main) else ("chorus" if "chorus" in main else main[i % len(main)])
+        length = min(per, remaining)
+        if remaining - length < unit and remaining - length > 0:
+            length = remaining  # fold a short tail into the last section
+        secs.append((n, length))
+        remaining -= length
+        i += 1
+    secs.append(("outro", outro_bars))
+    return _place(secs)
+
+
+def _place(secs: list[tuple[str, int]]) -> list[Section]:
+    out, bar = [], 0
+    for name, n in secs:
+        if n <= 0:
+            continue
+        out.append(Section(name, bar, n, section_energy(name)))
+        bar += n
+    return out
+
+
+# ---------------------------------------------------------------- harmony
+
+def choose_progressions(style: Style, key: Key, rng: np.random.Generator) -> dict[str, list[list[Chord]]]:
+    """A progression per section kind; verse and chorus differ when the style offers two."""
+    progs = style.minor_progs if key.mode == "minor" else style.major_progs
+    order = rng.permutation(len(progs))
+    verse = progs[order[0]]
+    chorus = progs[order[1 % len(progs)]]
+    bridge = progs[order[2 % len(progs)]]
+
+    def bars(text: str) -> list[list[Chord]]:
+        return [[roman_to_chord(r, key)] for r in text.split()]
+
+    return {"verse": bars(verse), "chorus": bars(chorus), "bridge": bars(bridge)}
+
+
+_SECTION_PROG = {"intro": "chorus", "verse": "verse", "head": "verse", "chorus": "chorus", "drop": "chorus",
+                 "solo": "verse", "bridge": "bridge", "break": "bridge", "build": "verse", "outro": "chorus",
+                 "pre-chorus": "bridge"}
+
+
+def harmonise(plan: Plan, sections: list[Section], rng: np.random.Generator) -> list[list[Chord]]:
+    if plan.progression:
+        prog = plan.progression
+        return [prog[b % len(prog)] for b in range(plan.bars)]
+    progs = choose_progressions(plan.style, plan.key, rng)
+    tonic = roman_to_chord("i" if plan.key.mode == "minor" else "I", plan.key)
+    out: list[list[Chord]] = []
+    for sec in sections:
+        kind = _SECTION_PROG.get(sec.name.split()[0].lower(), "verse")
+        prog = progs[kind]
+        out.extend(prog[b % len(prog)] for b in range(sec.bars))
+    if out and not plan.progression:
+        for sec in sections:
+            if sec.name == "intro":
+                for b in range(sec.start, sec.start + min(sec.bars, 2)):
+                    out[b] = [tonic]
+        out[-1] = [tonic]  # end on the tonic: the key is heard where the piece stops
+    return out
+
+
+def progression_text(plan: Plan, bar_chords: list[list[Chord]]) -> str:
+    """The progression the record reports: the explicit one, or the distinct cycle used."""
+    if plan.progression:
+        from songforge.engines.embedded.chords import format_bars
+
+        return format_bars(plan.progression)
+    seen: list[str] = []
+    for bar in bar_chords:
+        for c in bar:
+            if not seen or seen[-1] != c.symbol:
+                seen.append(c.symbol)
+    return " ".join(seen[:16])
+
+
+def chord_at(bar_chords: list[list[Chord]], beat: float) -> Chord:
+    bar = min(int(beat // BEATS_PER_BAR), len(bar_chords) - 1)
+    chords = bar_chords[bar]
+    pos = (beat - bar * BEATS_PER_BAR) / BEATS_PER_BAR
+    return chords[min(int(pos * len(chords)), len(chords) - 1)]
+
+
+def voice(chord: Chord, prev: list[int] | None, lo: int = 52, hi: int = 76, size: int = 4) -> list[int]:
+    """A close voicing of the chord within [lo, hi] that moves least from the previous voicing."""
+    pcs = [(chord.root + i) % 12 for i in chord.intervals]
+    pcs = list(dict.fromkeys(pcs))
+    if len(pcs) > size:
+        # drop the fifth first (least defining), then upper extensions
+        fifth = (chord.root + 7) % 12
+        if fifth in pcs and len(pcs) > size:
+            pcs.remove(fifth)
+        pcs = pcs[:size]
+    candidates = []
+    for inv in range(len(pcs)):
+        order = pcs[inv:] + pcs[:inv]
+        for base in range(lo, lo + 12):
+            if base % 12 != order[0]:
+                continue
+            notes = [base]
+            for pc in order[1:]:
+                n = notes[-1] + ((pc - notes[-1]) % 12 or 12)
+                notes.append(n)
+            if notes[-1] <= hi:
+                candidates.append(notes)
+    if not candidates:
+        base = nearest_pitch(pcs[0], lo + 4)
+        return [nearest_pitch(pc, base + 4) for pc in pcs]
+    if prev is None:
+        centre = (lo + hi) / 2
+        return min(candidates, key=lambda c: abs(np.mean(c) - centre))
+    pm = float(np.mean(prev))
+    return min(candidates, key=lambda c: sum(min(abs(n - p) for p in prev) for n in c) + 0.3 * abs(np.mean(c) - pm))
+
+
+# ---------------------------------------------------------------- parts
+
+class Composer:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.style = plan.style
+        self.key = plan.key
+        self.rng = np.random.default_rng(plan.seed)
+
+    def compose(self) -> Score:
+        plan, style = self.plan, self.style
+        if plan.sections:
+            sections = _place(list(plan.sections))
+        else:
+            unit = len(plan.progression) if plan.progression else 4
+            if not plan.progression and any(len(p.split()) == 12 for p in style.major_progs + style.minor_progs):
+                unit = 12
+            if plan.melody_bars:
+                unit = max(unit, min(plan.melody_bars, 8))
+            unit = max(2, min(unit, 16))
+            sections = build_form(style, plan.bars, unit)
+        bars = sum(s.bars for s in sections)
+        plan.bars = bars
+        bar_chords = harmonise(plan, sections, self.rng)
+        self.bar_chords = bar_chords
+        self.sections = sections
+        energy_scale = 0.75 + 0.35 * plan.energy
+        for s in sections:
+            s.energy = min(1.0, s.energy * energy_scale)
+        stems = {
+            "drums": self.drums(),
+            "bass": self.bass(),
+            "keys": self.keys(),
+            "lead": self.lead(),
+        }
+        swing = style.swing
+        if swing:
+            for parts in stems.values():
+                for part in parts:
+                    _apply_swing(part.notes, swing)
+        for parts in stems.values():
+            for part in parts:
+                self._humanise(part)
+        return Score(bpm=plan.bpm, key=self.key, bars=bars, sections=sections, bar_chords=bar_chords,
+                     stems=stems, swing=swing, progression_text=progression_text(plan, bar_chords))
+
+    # ---- drums
+    def drums(self) -> list[Part]:
+        style = self.style
+        if style.drums is None:
+            return []
+        fam = pat.DRUMS[style.drums]
+        part = Part("drums", style.kit, is_drum=True)
+        n_sections = len(self.sections)
+        for si, sec in enumerate(self.sections):
+            kind = sec.name.split()[0].lower()
+            if kind in ("intro", "outro", "break"):
+                grids = dict(fam["light"])
+            elif kind in ("chorus", "drop", "solo") or sec.energy > 0.85:
+                grids = {**fam["base"], **fam["full"]}
+            else:
+                grids = dict(fam["base"])
+            vel_scale = 0.6 + 0.4 * sec.energy
+            for b in range(sec.bars):
+                bar = sec.start + b
+                last = b == sec.bars - 1 and si < n_sections - 1
+                for drum, grid in grids.items():
+                    for step, ch in enumerate(grid):
+                        if ch == "-":
+                            continue
+                        if last and step >= 8 and drum not in (pat.KICK, pat.HAT, pat.PEDAL, pat.SHAKER):
+                            continue
+                        beat = bar * 4 + step / 4
+                        part.notes.append(Note(beat, 0.25, drum, int(pat.VEL[ch] * vel_scale)))
+                if b == 0 and (si > 0 and kind not in ("break", "outro")):
+                    part.notes.append(Note(bar * 4, 1.0, pat.CRASH, int(105 * vel_scale)))
+                if last:
+                    self._fill(part, bar, vel_scale)
+        self._clarify_beat(part)
+        end = self.plan.bars * 4
+        part.notes.append(Note(end, 1.0, pat.KICK, 90))
+        part.notes.append(Note(end, 2.0, pat.CRASH, 90))
+        return [part]
+
+    def _clarify_beat(self, part: Part) -> None:
+        """Make the written beat the strongest periodicity. Slow tempos lose their off-beat eighths
+        (otherwise they are heard at double tempo); fast ones get a kick or snare on every beat and
+        quieter off-beats (otherwise they are heard at half tempo)."""
+        bpm = self.plan.bpm
+        if bpm < 85:
+            part.notes = [n for n in part.notes if abs(n.start - round(n.start)) < 1e-6 or
+                          n.pitch in (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)]
+        if bpm < 85 or bpm >= 130:
+            strong = {int(round(n.start)) for n in part.notes
+                      if n.pitch in (pat.KICK, pat.SNARE, pat.CLAP, pat.RIM) and abs(n.start - round(n.start)) < 1e-6}
+            for beat in range(self.plan.bars * 4):
+                if beat not in strong:
+                    part.notes.append(Note(float(beat), 0.25, pat.KICK, 96 if bpm >= 130 else 80))
+        if bpm >= 130:
+            for n in part.notes:
+                if abs(n.start - round(n.start)) > 1e-6 and n.pitch not in (pat.SNARE, pat.TOM_LO, pat.TOM_MID,
+                                                                                pat.TOM_HI):
+                    n.vel = int(n.vel * 0.6)
+
+    def _fill(self, part: Part, bar: int, vel_scale: float) -> None:
+        kind = int(self.rng.integers(0, 3))
+        base = bar * 4 + 2
+        if kind == 0:  # snare run
+            steps = [(i, pat.SNARE) for i in range(8)]
+        elif kind == 1:  # toms down
+            steps = [(i, (pat.TOM_HI, pat.TOM_HI, pat.TOM_MID, pat.TOM_MID, pat.TOM_LO, pat.TOM_LO,
+                          pat.SNARE, pat.SNARE)[i]) for i in range(8)]
+        else:  # snare on 8ths then 16ths
+            steps = [(0, pat.SNARE), (2, pat.SNARE), (4, pat.SNARE), (5, pat.SNARE), (6, pat.TOM_MID),
+                     (7, pat.TOM_LO)]
+        for i, drum in steps:
+            vel = int((70 + 6 * i) * vel_scale)
+            part.notes.append(Note(base + i * 0.25, 0.25, drum, min(127, vel)))
+
+    # ---- bass
+    def bass(self) -> list[Part]:
+        style = self.style
+        prog = self.plan.bass_prog if self.plan.bass_prog is not None else style.bass_prog
+        part = Part("bass", prog)
+        rhythm = pat.BASS.get(style.bass, pat.BASS["pop"])
+        lo, hi = (28, 52) if prog not in (42, 0) else (36, 60)
+        if style.bass == "lh":
+            lo, hi = 36, 55
+        for sec in self.sections:
+            kind = sec.name.split()[0].lower()
+            vel = int(70 + 40 * sec.energy)
+            for b in range(sec.bars):
+                bar = sec.start + b
+                if style.bass == "walking":
+                    self._walk(part, bar, vel, lo, hi)
+                    continue
+                use = rhythm
+                if kind in ("intro", "outro", "break") and len(rhythm) > 2:
+                    use = [(0, 2, "R"), (2, 2, "R")] if kind != "outro" else [(0, 4, "R")]
+                for start, dur, role in use:
+                    beat = bar * 4 + start
+                    pitch = self._bass_pitch(beat, role, lo, hi)
+                    part.notes.append(Note(beat, dur * 0.95, pitch, vel if start % 1 == 0 else vel - 12))
+        end = self.plan.bars * 4
+        part.notes.append(Note(end, 2.0, self._bass_pitch(end - 0.01, "R", lo, hi), 90))
+        return [part]
+
+    def _bass_pitch(self, beat: float, role: str, lo: int, hi: int) -> int:
+        chord = chord_at(self.bar_chords, beat)
+        centre = lo + 7
+        if role == "R":
+            return nearest_pitch(chord.bass, centre, lo, hi)
+        if role == "5":
+            fifth = 7 if 7 in chord.intervals else (6 if 6 in chord.intervals else (8 if 8 in chord.intervals else 7))
+            return nearest_pitch((chord.root + fifth) % 12, centre + 3, lo, hi)
+        if role == "3":
+            third = 3 if chord.is_minor else 4
+            return nearest_pitch((chord.root + third) % 12, centre + 2, lo, hi)
+        if role == "8":
+            return min(hi + 12, nearest_pitch(chord.bass, centre, lo, hi) + 12)
+        # approach: a step above or below the next bar's bass
+        nxt = chord_at(self.bar_chords, min((beat // 4 + 1) * 4, len(self.bar_chords) * 4 - 0.01))
+        target = nearest_pitch(nxt.bass, centre, lo, hi)
+        return target + (1 if self.rng.random() < 0.5 else -1) * (2 if self.rng.random() < 0.6 else 1)
+
+    def _walk(self, part: Part, bar: int, vel: int, lo: int, hi: int) -> None:
+        chords = self.bar_chords[bar]
+        chord = chords[0]
+        root = nearest_pitch(chord.bass, lo + 8, lo, hi)
+        pcs = sorted({(chord.root + i) % 12 for i in chord.intervals})
+        third = nearest_pitch(pcs[1] if len(pcs) > 1 else chord.root, root + 4, lo, hi + 5)
+        fifth = nearest_pitch((chord.root + 7) % 12, root + 7, lo, hi + 5)
+        nxt = self.bar_chords[min(bar + 1, len(self.bar_chords) - 1)][0]
+        target = nearest_pitch(nxt.bass, root, lo, hi)
+        approach = target + (1 if self.rng.random() < 0.5 else -1)
+        line = [root, third if self.rng.random() < 0.5 else fifth, fifth if self.rng.random() < 0.6 else third,
+                approach]
+        if len(chords) > 1:
+            second = nearest_pitch(chords[1].bass, root, lo, hi)
+            line[2] = second
+        for i, p in enumerate(line):
+            part.notes.append(Note(bar * 4 + i, 0.9, int(p), vel - (0 if i % 2 == 0 else 10)))
+
+    # ---- keys
+    def keys(self) -> list[Part]:
+        style = self.style
+        prog = self.plan.keys_prog if self.plan.keys_prog is not None else style.keys_prog
+        family = style.keys
+        if 24 <= prog <= 31 and family in ("block", "pulse8", "comp", "alberti", "arp"):
+            family = "strum8" if prog < 29 else "power"
+        if prog < 24 and family in ("power", "strum", "strum8"):
+            family = "pulse8"
+        part = Part("keys", prog, pan=54)
+        parts = [part]
+        prev: list[int] | None = None
+        lo, hi = (52, 76)
+        if family == "power":
+            lo, hi = (40, 62)
+        for sec in self.sections:
+            kind = sec.name.split()[0].lower()
+            vel_base = 55 + 45 * sec.energy
+            for b in range(sec.bars):
+                bar = sec.start + b
+                if family in ("arp", "arp16", "alberti", "montuno", "ostinato"):
+                    prev = self._arp_bar(part, bar, family, vel_base, kind)
+                    continue
+                rhythm = pat.KEYS_RHYTHM.get(family, pat.KEYS_RHYTHM["block"])
+                if kind in ("intro", "outro", "break") and family not in ("skank",):
+                    rhythm = pat.KEYS_RHYTHM["block"] if family != "quartet" else rhythm
+                for start, dur, acc in rhythm:
+                    beat = bar * 4 + start
+                    chord = chord_at(self.bar_chords, beat)
+                    if family == "power":
+                        root = nearest_pitch(chord.root, 45, lo, hi)
+                        fifth = 7 if 7 in chord.intervals else 6
+                        notes = [root, root + fifth, root + 12]
+                    else:
+                        notes = voice(chord, prev, lo, hi)
+                        prev = notes
+                    spread = 0.02 if family.startswith("strum") else 0.0
+                    for i, p in enumerate(notes):
+                        part.notes.append(Note(beat + i * spread, dur, p, int(vel_base * acc)))
+        pad = self.plan.pad_prog if self.plan.pad_prog is not None else style.pad_prog
+        if style.key in ("cinematic",) and pad is None:
+            pad = 48
+        if pad is not None:
+            pad_part = Part("pad", pad, pan=74)
+            prev = None
+            for sec in self.sections:
+                kind = sec.name.split()[0].lower()
+                if kind not in ("chorus", "drop", "bridge", "intro", "outro", "break", "build", "solo") \
+                        and style.key not in ("ambient", "cinematic", "rnb", "trance"):
+                    continue
+                for b in range(sec.bars):
+                    bar = sec.start + b
+                    for chord_i, chord in enumerate(self.bar_chords[bar]):
+                        n = len(self.bar_chords[bar])
+                        notes = voice(chord, prev, 55, 79, size=3)
+                        prev = notes
+                        for p in notes:
+                            pad_part.notes.append(Note(bar * 4 + chord_i * 4 / n, 4 / n, p,
+                                                       int(40 + 35 * sec.energy)))
+            parts.append(pad_part)
+        if self.key.mode == "minor":
+            parts.append(self._tonic_pedal())
+        # a last chord ringing over the tail
+        end = self.plan.bars * 4
+        for p in voice(chord_at(self.bar_chords, end - 0.01), prev, 52, 76):
+            part.notes.append(Note(end, 3.0, p, 70))
+        return parts
+
+    def _tonic_pedal(self) -> Part:
+        """A quiet sustained tonic (a pedal point) under minor-key arrangements: without it a minor
+        progression is easily heard as its relative major."""
+        part = Part("pedal", 48 if self.style.key not in ("house", "techno", "trance", "dnb", "dubstep",
+                                                           "synthwave", "trap") else 89, pan=64)
+        low = nearest_pitch(self.key.tonic, 50, 45, 56)
+        for sec in self.sections:
+            for b in range(sec.bars):
+                bar = sec.start + b
+                vel = int(42 + 30 * sec.energy)
+                part.notes.append(Note(bar * 4, 3.98, low, vel))
+                part.notes.append(Note(bar * 4, 3.98, low + 12, int(vel * 0.8)))
+        return part
+
+    def _arp_bar(self, part: Part, bar: int, family: str, vel_base: float, kind: str) -> list[int]:
+        chords = self.bar_chords[bar]
+        step = 0.25 if family in ("arp16",) else 0.5
+        if self.plan.bpm < 85:
+            step = 1.0 if family != "arp16" else 0.5
+        n = int(4 / step)
+        out: list[int] = []
+        for i in range(n):
+            beat = bar * 4 + i * step
+            chord = chord_at(self.bar_chords, beat)
+            if family == "alberti":
+                v = voice(chord, None, 48, 67, size=3)
+                order = [v[0], v[2], v[1], v[2]]
+                p = order[i % 4]
+            elif family == "ostinato":
+                root = nearest_pitch(chord.root, 50, 45, 60)
+                p = [root, root + 12, root + 7, root + 12][i % 4] if 7 in chord.intervals else root + 12 * (i % 2)
+            elif family == "montuno":
+                v = voice(chord, None, 60, 79, size=3)
+                p = [v[0], v[2], v[1], v[2] + 0, v[0] + 12, v[2], v[1], v[2]][i % 8]
+            else:
+                v = voice(chord, None, 57, 81, size=4) if family == "arp16" else voice(chord, None, 55, 79, 3)
+                seq = v + v[-2:0:-1]
+                p = seq[i % len(seq)]
+            out.append(p)
+            acc = 1.0 if (i * step) % 1 == 0 else 0.8
+            part.notes.append(Note(beat, step * (1.6 if family in ("arp", "alberti") else 0.9), int(p),
+                                   int(vel_base * acc * (0.85 if kind in ("intro", "outro") else 1.0))))
+        if len(chords) and family in ("ostinato",):
+            for p in voice(chords[0], None, 60, 79, 3):
+                part.notes.append(Note(bar * 4, 4, p, int(vel_base * 0.6)))
+        return out[-4:]
+
+    # ---- lead
+    def lead(self) -> list[Part]:
+        style = self.style
+        prog = self.plan.lead_prog if self.plan.lead_prog is not None else style.lead_prog
+        part = Part("lead", prog, pan=70)
+        lo, hi = _lead_range(prog)
+        motifs: dict[str, list[tuple[float, float, int]]] = {}
+        for sec in self.sections:
+            kind = sec.name.split()[0].lower()
+            if kind not in _MELODIC and kind != "build":
+                if kind == "intro" and sec.bars >= 4 and style.lead_density > 0.3:
+                    pass  # fall through: a thin statement of the chorus motif
+                else:
+                    continue
+            if self.plan.melody:
+                self._seeded_melody(part, sec)
+                continue
+            key_name = "chorus" if kind in ("chorus", "drop", "intro") else kind
+            density = style.lead_density + (0.15 if key_name in ("chorus", "drop", "solo") else 0.0)
+            if kind == "intro":
+                density *= 0.5
+            if key_name not in motifs:
+                motifs[key_name] = self._rhythm(min(0.95, density), sec.bars)
+            rhythm = motifs[key_name]
+            shift = 4 if key_name in ("chorus", "drop") else (2 if key_name == "bridge" else 0)
+            vel = int(70 + 40 * sec.energy)
+            self._melody(part, sec, rhythm, lo + shift, hi + shift, vel, key_name)
+        return [part]
+
+    def _rhythm(self, density: float, bars: int) -> list[tuple[float, float, int]]:
+        """A two-bar rhythm (onset beat, length, contour step) reused through the section."""
+        cells = [((0.0,), 0.15), ((0.0, 0.5), 0.3), ((0.0, 0.75), 0.12), ((0.0, 0.5, 0.75), 0.12),
+                 ((0.5,), 0.1), ((), 0.12), ((0.0, 0.25, 0.5, 0.75), 0.09 * density)]
+        probs = np.array([w for _, w in cells])
+        # density moves weight from rests and long notes to busier cells
+        probs = probs * np.array([1.2 - density, 0.6 + density, 1, 0.5 + density, 1, 1.3 - density, density])
+        probs = np.clip(probs, 0.01, None)
+        probs /= probs.sum()
+        onsets: list[float] = []
+        for beat in range(8):
+            if beat == 7:
+                continue  # breathe at the end of the phrase
+            idx = self.rng.choice(len(cells), p=probs) if beat != 0 else 0
+            onsets.extend(beat + o for o in cells[idx][0])
+        if not onsets:
+            onsets = [0.0]
+        out = []
+        steps = self.rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3], size=len(onsets))
+        for i, o in enumerate(onsets):
+            nxt = onsets[i + 1] if i + 1 < len(onsets) else 8.0
+            out.append((o, min(nxt - o, 2.0), int(steps[i])))
+        return out
+
+    def _melody(self, part: Part, sec: Section, rhythm: list[tuple[float, float, int]], lo: int, hi: int,
+                vel: int, kind: str) -> None:
+        scale = self.key.scale
+        centre = (lo + hi) / 2
+        # absolute scale-degree index; degree 0 = tonic
+        def pitch_of(d: int) -> int:
+            return self.key.tonic + 12 * (d // 7) + scale[d % 7] + 12 * 5
+
+        def degree_near(p: float) -> int:
+            best = min(range(-14, 28), key=lambda d: abs(pitch_of(d) - p))
+            return best
+
+        d = degree_near(centre)
+        phrase_bars = 2
+        n_phr = max(1, sec.bars // phrase_bars)
+        for ph in range(n_phr):
+            base = (sec.start + ph * phrase_bars) * 4
+            last_phrase = ph == n_phr - 1
+            variation = ph % 4 == 2  # the third phrase answers with an inverted contour
+            for i, (onset, dur, step) in enumerate(rhythm):
+                beat = base + onset
+                if beat >= (sec.start + sec.bars) * 4:
+                    break
+                d += -step if variation else step
+                p = pitch_of(d)
+                if p > hi:
+                    d -= 3
+                elif p < lo:
+                    d += 3
+                p = pitch_of(d)
+                chord = chord_at(self.bar_chords, beat)
+                pcs = chord.pitch_classes
+                strong = onset % 2 == 0 or (i == len(rhythm) - 1)
+                if strong:
+                    p = min((nearest_pitch(pc, p, lo - 2, hi + 2) for pc in pcs), key=lambda q: abs(q - p))
+                    d = degree_near(p)
+                else:
+                    pc = p % 12
+                    if pc not in pcs:
+                        for alt in (pc + 1, pc - 1):
+                            if alt % 12 in pcs and alt % 12 not in self.key.pitch_classes():
+                                p = p + (alt - pc)
+                                break
+                length = dur * 0.92
+                if last_phrase and i == len(rhythm) - 1:
+                    length = max(length, 1.5)
+                    tonic_pc = chord.root
+                    p = nearest_pitch(tonic_pc, p, lo - 2, hi + 2)
+                part.notes.append(Note(beat, length, int(p), vel if strong else vel - 10))
+
+    def _seeded_melody(self, part: Part, sec: Section) -> None:
+        melody = self.plan.melody or []
+        m_bars = max(1, self.plan.melody_bars)
+        vel_scale = 0.8 + 0.2 * sec.energy
+        for b in range(sec.bars):
+            src_bar = b % m_bars
+            for n in melody:
+                if src_bar * 4 <= n.start < (src_bar + 1) * 4:
+                    start = (sec.start + b) * 4 + (n.start - src_bar * 4)
+                    part.notes.append(Note(start, n.dur, n.pitch, int(min(127, n.vel * vel_scale))))
+
+    # ---- humanising
+    def _humanise(self, part: Part) -> None:
+        if not part.notes:
+            return
+        n = len(part.notes)
+        jitter = self.rng.normal(0, 0.006, size=n)
+        vj = self.rng.integers(-5, 6, size=n)
+        for note, j, v in zip(part.notes, jitter, vj, strict=True):
+            if not part.is_drum or note.pitch not in (pat.KICK, pat.SNARE, pat.CLAP):
+                note.start = max(0.0, note.start + float(j))
+            note.vel = int(max(20, min(127, note.vel + int(v))))
+
+
+def _lead_range(program: int) -> tuple[int, int]:
+    if program in (32, 33, 34, 35, 36, 37, 38, 42, 43, 57, 58, 70):
+        return 48, 67
+    if 8 <= program <= 15 or program in (72, 73, 74, 75, 78, 79, 108):
+        return 69, 88
+    if 64 <= program <= 67 or program in (56, 60, 61, 71, 68):
+        return 60, 79
+    return 64, 83
+
+
+def _apply_swing(notes: list[Note], swing: float) -> None:
+    """Delay off-beat eighths (swing >= .2, jazz feel) or off-beat sixteenths (lighter hip-hop feel)."""
+    for n in notes:
+        frac = n.start % 1.0
+        if swing >= 0.2:
+            if abs(frac - 0.5) < 0.02:
+                n.start += swing * 0.5
+        else:
+            q = n.start % 0.5
+            if abs(q - 0.25) < 0.02:
+                n.start += swing * 0.25

@@ -1,0 +1,80 @@
+"""Songs: the form follows the lyric sections and the singing module adds a vocals stem.
+
+`songforge.engines.singing` is written separately; it is imported lazily and any failure to
+import it leaves an instrumental arrangement (no vocals stem) rather than a failed job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from songforge.engines.base import SAMPLE_RATE, GenerationRequest
+from songforge.engines.embedded.composer import BEATS_PER_BAR, Plan, Score
+
+log = logging.getLogger(__name__)
+BARS_PER_LINE = 2
+
+
+@dataclass
+class SongPlan:
+    sections: list[Any]  # LyricSection objects from the singing module
+
+
+@dataclass
+class Vocals:
+    audio: np.ndarray
+    lyrics: str
+    lines: list[tuple[float, float, str]]
+
+
+def plan_song(request: GenerationRequest, plan: Plan, seed: int) -> SongPlan | None:
+    """Set the plan's form from the lyric sections; None when the singing module is unavailable."""
+    try:
+        from songforge.engines.singing import plan_lyrics
+    except ImportError:
+        log.warning("singing module unavailable; rendering the song as an instrumental")
+        return None
+    sections = plan_lyrics(request.lyrics, request.prompt, seed)
+    if not sections:
+        return None
+    bar_s = BEATS_PER_BAR * 60.0 / plan.bpm
+    budget = plan.bars
+    form: list[tuple[str, int]] = [("intro", 2 if budget * bar_s > 30 else 1)]
+    used = form[0][1] + 2
+    kept = []
+    for sec in sections:
+        n = max(2, BARS_PER_LINE * max(1, len(sec.lines)))
+        if used + n > budget and kept:
+            break
+        kept.append(sec)
+        form.append((str(sec.name).lower() or "verse", n))
+        used += n
+    form.append(("outro", 2))
+    plan.sections = form
+    return SongPlan(sections=kept)
+
+
+def sing_song(song: SongPlan | None, request: GenerationRequest, score: Score, seed: int,
+              n_samples: int) -> Vocals | None:
+    if song is None:
+        return None
+    try:
+        from songforge.engines.singing import sing
+
+        bar_chords = [bar[0].symbol for bar in score.bar_chords]
+        section_bars = [(s.name, s.start, s.bars) for s in score.sections if s.name not in ("intro", "outro")]
+        sung = sing(sections=song.sections, key=score.key.name, bpm=float(score.bpm), bar_chords=bar_chords,
+                    section_bars=section_bars, voice=request.voice, seed=seed, sample_rate=SAMPLE_RATE)
+    except ImportError:
+        return None
+    audio = np.zeros((n_samples, 2), dtype=np.float32)
+    src = np.asarray(sung.audio, dtype=np.float32)
+    if src.ndim == 1:
+        src = np.repeat(src[:, None], 2, axis=1)
+    n = min(n_samples, len(src))
+    audio[:n] = src[:n, :2]
+    return Vocals(audio=audio, lyrics=sung.lyrics, lines=list(sung.lines))

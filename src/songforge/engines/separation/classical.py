@@ -1,0 +1,234 @@
+"""Weight-free separation into vocals, drums, bass and other, by spectrogram masking.
+
+Each method estimates a magnitude spectrogram per source from cues that need no training: drums are
+what is smooth across frequency and short in time (harmonic/percussive median filtering), bass is the
+harmonic energy below a crossover, vocals are harmonic energy that is centred in the stereo image
+("centre") or that does not repeat the way the accompaniment does ("repet", REPET-SIM). The estimates
+become Wiener-style soft masks normalised to sum to one, applied to the complex stereo STFT, so the four
+stems always add back up to the input (to float rounding) and no energy is invented or lost.
+
+Constants were chosen by measurement with `benchmarks/separation.py`, not by ear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+from scipy.signal import istft, stft
+
+STEMS = ("vocals", "drums", "bass", "other")
+EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class Params:
+    n_fft: int = 4096
+    hop: int = 1024
+    # HPSS median-filter lengths: frames across time (harmonic), bins across frequency (percussive).
+    harm_frames: int = 17
+    perc_bins: int = 17
+    bass_cut_hz: float = 180.0  # harmonic energy below this is bass
+    bass_width_oct: float = 0.35  # crossover slope, in octaves
+    vocal_lo_hz: float = 150.0
+    vocal_hi_hz: float = 10000.0
+    centre_power: float = 4.0  # sharpens the stereo-similarity cue
+    mask_power: float = 2.0  # 2 = Wiener (power ratio) masks
+    # REPET-SIM
+    repet_neighbours: int = 12
+    repet_min_gap_s: float = 1.0
+    repet_feature_bands: int = 96
+
+
+DEFAULT_PARAMS = Params()
+
+ProgressFn = Callable[[int, str], None]
+
+
+def _stft(audio: np.ndarray, p: Params) -> np.ndarray:
+    """(channels, freq, frames) complex; padded at both ends so the inverse restores every sample."""
+    _, _, spec = stft(
+        audio.T, nperseg=p.n_fft, noverlap=p.n_fft - p.hop, window="hann", boundary="even", padded=True
+    )
+    return spec.astype(np.complex64, copy=False)
+
+
+def _istft(spec: np.ndarray, n: int, p: Params) -> np.ndarray:
+    _, out = istft(spec, nperseg=p.n_fft, noverlap=p.n_fft - p.hop, window="hann", boundary=True)
+    out = out[:, :n]
+    if out.shape[1] < n:
+        out = np.pad(out, ((0, 0), (0, n - out.shape[1])))
+    return out.T.astype(np.float32)
+
+
+def _freqs(sr: int, p: Params) -> np.ndarray:
+    return np.arange(p.n_fft // 2 + 1) * sr / p.n_fft
+
+
+def _lowpass_weight(freqs: np.ndarray, cut_hz: float, width_oct: float) -> np.ndarray:
+    """A smooth 0..1 weight, 1 well below `cut_hz`: a hard split would leave bass harmonics ringing."""
+    octaves = np.log2(np.maximum(freqs, 1.0) / cut_hz)
+    return 1.0 / (1.0 + np.exp(octaves / max(width_oct / 4.0, 1e-3)))
+
+
+def _band_weight(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return (1.0 - _lowpass_weight(freqs, lo, 0.5)) * _lowpass_weight(freqs, hi, 0.5)
+
+
+def hpss_magnitudes(mag: np.ndarray, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Median-filtered harmonic and percussive magnitude estimates (Fitzgerald 2010)."""
+    harm = median_filter(mag, size=(1, p.harm_frames), mode="reflect")
+    perc = median_filter(mag, size=(p.perc_bins, 1), mode="reflect")
+    return harm, perc
+
+
+def centre_similarity(spec: np.ndarray) -> np.ndarray:
+    """Inter-channel similarity in [0, 1] per bin (Avendano & Jot): 1 where left and right agree.
+
+    For mono-compatible material everything is centred and the cue carries no information, which is
+    why the REPET method exists as well.
+    """
+    if spec.shape[0] < 2:
+        return np.ones(spec.shape[1:], dtype=np.float32)
+    left, right = spec[0], spec[1]
+    power = np.abs(left) ** 2 + np.abs(right) ** 2
+    # Real part of the normalised cross-spectrum: in-phase equal-level content scores 1, panned or
+    # out-of-phase content less.
+    similarity = 2.0 * np.real(left * np.conj(right)) / (power + EPS)
+    return np.clip(similarity, 0.0, 1.0).astype(np.float32)
+
+
+def _band_features(mag: np.ndarray, sr: int, p: Params) -> np.ndarray:
+    """Log-spaced band energies, unit-normalised per frame, for frame-to-frame similarity."""
+    freqs = _freqs(sr, p)
+    edges = np.geomspace(60.0, min(sr / 2, 12000.0), p.repet_feature_bands + 1)
+    idx = np.clip(np.searchsorted(freqs, edges), 0, len(freqs) - 1)
+    cum = np.concatenate([np.zeros((1, mag.shape[1]), mag.dtype), np.cumsum(mag, axis=0)], axis=0)
+    bands = []
+    for lo, hi in zip(idx[:-1], idx[1:], strict=True):
+        hi = max(hi, lo + 1)
+        bands.append((cum[hi] - cum[lo]) / (hi - lo))
+    feats = np.log1p(np.asarray(bands, dtype=np.float32) * 100.0)
+    feats -= feats.mean(axis=1, keepdims=True)
+    feats /= np.linalg.norm(feats, axis=0, keepdims=True) + EPS
+    return feats  # (bands, frames)
+
+
+def repet_sim_background(mag: np.ndarray, sr: int, p: Params, *, chunk: int = 512) -> np.ndarray:
+    """REPET-SIM (Rafii & Pardo 2012): the repeating background is the median of the most similar
+    frames elsewhere in the song; what exceeds it (vocals, solos) does not repeat.
+
+    Similarity is computed on compact band features in blocks, so memory stays O(frames x k).
+    """
+    feats = _band_features(mag, sr, p)
+    n = mag.shape[1]
+    k = min(p.repet_neighbours, max(n - 1, 1))
+    gap = int(round(p.repet_min_gap_s * sr / p.hop))
+    background = np.empty_like(mag)
+    frames = np.arange(n)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        sim = feats[:, start:stop].T @ feats  # (block, n)
+        rows = np.arange(start, stop)[:, None]
+        sim[np.abs(frames[None, :] - rows) < max(gap, 1)] = -np.inf
+        if n - 2 * gap <= k:
+            background[:, start:stop] = mag[:, start:stop]
+            continue
+        nbrs = np.argpartition(-sim, k - 1, axis=1)[:, :k]  # (block, k)
+        gathered = mag[:, nbrs]  # (freq, block, k)
+        background[:, start:stop] = np.median(gathered, axis=2)
+    return np.minimum(background, mag)
+
+
+def estimate_magnitudes(
+    spec: np.ndarray, sr: int, method: str, p: Params = DEFAULT_PARAMS
+) -> dict[str, np.ndarray]:
+    """Per-source magnitude estimates (freq, frames) that the masks are built from."""
+    mag = np.mean(np.abs(spec), axis=0)
+    harm, perc = hpss_magnitudes(mag, p)
+    freqs = _freqs(sr, p)[:, None]
+    low = _lowpass_weight(freqs, p.bass_cut_hz, p.bass_width_oct)
+    vocal_band = _band_weight(freqs, p.vocal_lo_hz, p.vocal_hi_hz)
+    bass = harm * low
+    upper = harm * (1.0 - low)
+    if method == "centre":
+        share = centre_similarity(spec) ** p.centre_power * vocal_band
+    elif method == "repet":
+        background = repet_sim_background(harm, sr, p)
+        share = np.clip(1.0 - background / (harm + EPS), 0.0, 1.0) * vocal_band
+    elif method == "repet-centre":
+        background = repet_sim_background(harm, sr, p)
+        rep = np.clip(1.0 - background / (harm + EPS), 0.0, 1.0)
+        share = np.sqrt(rep * centre_similarity(spec) ** p.centre_power) * vocal_band
+    else:
+        raise ValueError(f"unknown classical method {method!r}")
+    return {"vocals": upper * share, "drums": perc, "bass": bass, "other": upper * (1.0 - share)}
+
+
+def soft_masks(estimates: dict[str, np.ndarray], power: float) -> dict[str, np.ndarray]:
+    """Masks proportional to estimate**power that sum to one in every bin (silence goes to "other")."""
+    powered = {name: np.power(est, power, dtype=np.float32) for name, est in estimates.items()}
+    total = sum(powered.values())
+    empty = total <= EPS
+    masks = {}
+    for name, val in powered.items():
+        m = val / np.where(empty, 1.0, total)
+        if name == "other":
+            m = np.where(empty, 1.0, m)
+        masks[name] = m.astype(np.float32)
+    return masks
+
+
+def apply_masks(
+    audio: np.ndarray, spec: np.ndarray, masks: dict[str, np.ndarray], p: Params
+) -> dict[str, np.ndarray]:
+    """Mask the complex STFT and invert; the last stem is the remainder so the sum is exact."""
+    n = audio.shape[0]
+    out: dict[str, np.ndarray] = {}
+    names = [s for s in STEMS if s in masks]
+    for name in names[:-1]:
+        out[name] = _istft(spec * masks[name][None, :, :], n, p)
+    rest = audio.astype(np.float32).copy()
+    for name in names[:-1]:
+        rest -= out[name]
+    out[names[-1]] = rest
+    return {name: out[name] for name in names}
+
+
+def separate_classical(
+    audio: np.ndarray,
+    sr: int,
+    method: str = "repet-centre",
+    *,
+    params: Params = DEFAULT_PARAMS,
+    progress: ProgressFn | None = None,
+) -> dict[str, np.ndarray]:
+    """Separate float32 (n, 2) audio; every stem is float32 (n, 2) and they sum to the input."""
+    report = progress or (lambda _pct, _stage: None)
+    n = audio.shape[0]
+    if n < params.n_fft:
+        # Shorter than one analysis window: pad with silence, separate, and cut back.
+        padded = np.pad(audio, ((0, params.n_fft - n), (0, 0)))
+        stems = separate_classical(padded, sr, method, params=params, progress=progress)
+        return {name: np.ascontiguousarray(s[:n]) for name, s in stems.items()}
+    report(5, "analysing")
+    spec = _stft(audio, params)
+    report(25, "modelling")
+    estimates = estimate_magnitudes(spec, sr, method, params)
+    masks = soft_masks(estimates, params.mask_power)
+    report(70, "resynthesising")
+    stems = apply_masks(audio, spec, masks, params)
+    report(100, "done")
+    return stems
+
+
+def ideal_ratio_masks(
+    audio: np.ndarray, references: dict[str, np.ndarray], p: Params = DEFAULT_PARAMS, power: float = 2.0
+) -> dict[str, np.ndarray]:
+    """The oracle: masks computed from the true stems. Only benchmarks can call this; it bounds what any
+    masking method on this STFT could reach."""
+    spec = _stft(audio, p)
+    estimates = {name: np.mean(np.abs(_stft(ref, p)), axis=0) for name, ref in references.items()}
+    return apply_masks(audio, spec, soft_masks(estimates, power), p)

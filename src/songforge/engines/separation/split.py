@@ -1,0 +1,81 @@
+"""The whole stems-splitter job for one uploaded file: probe, check, decode, separate, zip.
+
+The HTTP route and the upload worker call `split_file`; it raises `DecodeError` (with `.status` 400 or
+413) for uploads it refuses, before any separation work is spent, and writes the zip atomically so a
+failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from songforge.audio.decode import DecodeLimits, check_content_type, check_limits, decode, probe
+from songforge.audio.encode import write_stems_zip
+from songforge.engines.separation import SAMPLE_RATE, STEMS, separate
+
+ProgressFn = Callable[[int, str], None]
+
+# The upload's own extension, for the verbatim copy of the original in the zip.
+_EXTENSIONS = {"mp3": "mp3", "wav": "wav", "m4a": "m4a", "flac": "flac"}
+
+
+def stem_format(kind: str, lossless: bool) -> str:
+    """Stems keep a lossless upload lossless (WAV stays WAV, FLAC and ALAC become FLAC); a lossy
+    upload gets 16-bit WAV, since re-encoding to a lossy format would stack a second generation of
+    artefacts on top of the separation's own."""
+    if kind == "wav":
+        return "wav"
+    if lossless:
+        return "flac"
+    return "wav"
+
+
+def split_file(
+    source_path: Path,
+    content_type: str,
+    out_zip: Path,
+    *,
+    limits: DecodeLimits | None = None,
+    method: str = "auto",
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Split an upload into a zip of stems; returns the fields the stems-splitter response needs.
+
+    The zip holds `vocals`, `drums`, `bass`, `other` in `stem_format(...)` plus `original.<ext>`, the
+    uploaded bytes unchanged.
+    """
+    report = progress or (lambda _pct, _stage: None)
+    limits = limits or DecodeLimits()
+    source_path = Path(source_path)
+    started = time.monotonic()
+    report(0, "probing")
+    info = probe(source_path)
+    check_content_type(info, content_type)
+    check_limits(info, limits)
+    report(2, "decoding")
+    audio = decode(source_path, limits, target_sr=SAMPLE_RATE, stereo=True)
+    duration = audio.shape[0] / SAMPLE_RATE
+
+    def separating(pct: int, stage: str) -> None:
+        report(5 + int(pct * 0.85), stage)
+
+    stems = separate(audio, SAMPLE_RATE, method=method, progress=separating)
+    del audio
+    fmt = stem_format(info.kind, info.lossless)
+    report(92, "encoding")
+    original_name = f"original.{_EXTENSIONS[info.kind]}"
+    write_stems_zip(out_zip, stems, SAMPLE_RATE, fmt=fmt, extra={original_name: source_path})
+    report(100, "done")
+    return {
+        "audioType": info.kind,
+        "detail": list(STEMS),
+        "duration": round(duration, 3),
+        "files": [f"{name}.{fmt}" for name in STEMS] + [original_name],
+        "stemFormat": fmt,
+        "sampleRate": SAMPLE_RATE,
+        "sourceCodec": info.codec,
+        "elapsedSeconds": round(time.monotonic() - started, 3),
+    }

@@ -1,0 +1,186 @@
+"""The vocal line: rhythm from the syllables' stress, pitches from the bar's chord and the voice's range.
+
+Rhythm keeps a sung syllable near speech rate (about 0.2-0.45 s per syllable whatever the tempo):
+the field notes measured that long stretched syllables are what makes synthetic singing
+unintelligible, so slow songs get subdivided rhythms and long notes only where a line ends.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from songforge.engines.base import EngineError
+
+
+@dataclass
+class Note:
+    start: float  # beats from the song's start
+    dur: float  # beats
+    midi: int
+    syllable: int  # index of the syllable within its line
+    line: int  # index of the line in the song (over all sections)
+
+
+@dataclass
+class SyllableInfo:
+    stress: int
+    word_start: bool
+    word_syllables: int
+
+
+# Where each section sits relative to the voice's comfortable middle (semitones): the chorus lifts.
+_SECTION_LIFT = {"verse": -2, "pre-chorus": 1, "chorus": 3, "bridge": 1, "intro": 0, "outro": -1, "inst": 0}
+TARGET_SYLLABLE_S = 0.3
+
+
+def key_scale(key: str) -> tuple[int, tuple[int, ...]]:
+    from songforge.engines.embedded.theory import parse_tonality
+
+    k = parse_tonality(key)
+    return k.tonic, k.scale
+
+
+def chord_pcs(symbol: str, tonic: int, scale: tuple[int, ...]) -> set[int]:
+    from songforge.engines.embedded.chords import parse_chord
+
+    try:
+        ch = parse_chord(symbol)
+    except EngineError:
+        return {(tonic + scale[i]) % 12 for i in (0, 2, 4)}
+    # Melody notes sit on the triad (plus the seventh if present), not on the slash bass.
+    return {(ch.root + i) % 12 for i in ch.intervals}
+
+
+def _strong(syl: SyllableInfo) -> bool:
+    """Stressed syllables of words, and one-syllable words other than the commonest function words,
+    want the strong beats."""
+    if syl.word_syllables > 1:
+        return syl.stress > 0
+    return syl.stress > 0
+
+
+def line_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float, rng: random.Random
+                ) -> list[tuple[float, float]]:
+    """(start, duration) in beats, relative to the phrase start, one per syllable."""
+    n = len(syls)
+    beat_s = 60.0 / bpm
+    rest = 1.0 if phrase_beats >= 4 else 0.5
+    avail = max(phrase_beats - rest, 0.5)
+    unit = None
+    for u in (1.0, 0.5, 0.25):
+        if u * beat_s > 0.5:
+            continue
+        if n * u <= avail:
+            unit = u
+            break
+    if unit is None:
+        unit = avail / n  # crowded line: squeeze evenly
+    spare = int(round((avail - n * unit) / unit)) if unit >= 0.25 else 0
+    # Lines start on the downbeat, or after one slot when there is plenty of room (a little breath).
+    pos = 0.0
+    if spare > n // 2 + 2 and rng.random() < 0.5:
+        pos = unit
+        spare -= 1
+    starts: list[float] = []
+    keep_for_end = min(spare, max(1, int(round(2.0 / unit))))  # leave room to hold the last syllable
+    spare_mid = spare - keep_for_end
+    for i, s in enumerate(syls):
+        on_beat = abs(pos - round(pos)) < 1e-6
+        if i > 0 and _strong(s) and not on_beat and spare_mid > 0:
+            step = (1.0 - (pos % 1.0)) / unit
+            k = int(round(step))
+            if k <= spare_mid:
+                pos += k * unit
+                spare_mid -= k
+        starts.append(pos)
+        pos += unit
+        if spare_mid > 0 and i < n - 1 and _strong(s) and rng.random() < 0.35:
+            pos += unit  # lengthen a stressed syllable now and then
+            spare_mid -= 1
+    out = []
+    for i, st in enumerate(starts):
+        end = starts[i + 1] if i + 1 < n else avail
+        out.append((st, max(end - st, min(unit, 0.25))))
+    return out
+
+
+def _candidates(pcs: set[int], lo: int, hi: int) -> list[int]:
+    return [p for p in range(lo, hi + 1) if p % 12 in pcs]
+
+
+def compose(
+    *,
+    lines: list[tuple[str, int, list[SyllableInfo]]],  # (section name, line index in section, syllables)
+    line_slots: list[tuple[float, float]],  # (start beat, length in beats) per line
+    key: str,
+    bpm: float,
+    bar_chords: list[str],
+    beats_per_bar: int,
+    low_midi: int,
+    high_midi: int,
+    seed: int,
+) -> list[Note]:
+    """Notes for every line. A line's notes depend only on its section, index and syllables (and the
+    seed), so every chorus is sung to the same tune."""
+    tonic, scale = key_scale(key)
+    scale_pcs = {(tonic + s) % 12 for s in scale}
+    lo, hi = low_midi + 1, high_midi - 1
+    if hi - lo < 7:
+        lo, hi = low_midi, high_midi
+    mid = (lo + hi) / 2
+    notes: list[Note] = []
+    for li, ((section, idx, syls), (start, length)) in enumerate(zip(lines, line_slots, strict=True)):
+        if not syls:
+            continue
+        rng = random.Random(f"{seed}:{section}:{idx}:{len(syls)}")
+        rhythm = line_rhythm(syls, length, bpm, rng)
+        centre = mid + _SECTION_LIFT.get(section, 0) + (1 if idx % 2 else 0)
+        centre = min(max(centre, lo + 3), hi - 3)
+        prev = int(round(centre)) - rng.choice((0, 2, 3))
+        prev2 = -1
+        n = len(syls)
+        for si, ((rs, rd), syl) in enumerate(zip(rhythm, syls, strict=True)):
+            t = start + rs
+            bar = int(t // beats_per_bar)
+            chord = chord_pcs(bar_chords[bar % len(bar_chords)], tonic, scale) if bar_chords else scale_pcs
+            # Arch: rise towards the middle of the line, settle at its end.
+            x = si / max(n - 1, 1)
+            target = centre + 4.0 * (1 - (2 * x - 1) ** 2) - (2.0 if si == n - 1 and section != "chorus" else 0)
+            strong = _strong(syl) or abs(rs - round(rs)) < 1e-6 or si == n - 1
+            pool = _candidates(chord if strong else (scale_pcs | chord), lo, hi) or _candidates(scale_pcs, lo, hi)
+            best, best_score = pool[0], 1e9
+            for p in pool:
+                leap = abs(p - prev)
+                score = 0.35 * leap + 0.5 * abs(p - target) + (3.0 if leap > 5 else 0.0) + rng.random() * 1.5
+                if p == prev:
+                    score += 3.0 if p == prev2 else 1.2  # avoid droning on one pitch
+                if score < best_score:
+                    best, best_score = p, score
+            beat_s = 60.0 / bpm
+            if si == n - 1 and rd * beat_s > 1.2 and rng.random() < 0.6:
+                # Hold the last syllable over two notes: a step into the chord tone (a melisma).
+                first = max(0.5, round(rd / 3 * 2) / 2)
+                approach = [p for p in _candidates(scale_pcs, lo, hi) if 0 < abs(p - best) <= 2]
+                if approach and first < rd:
+                    a = rng.choice(approach)
+                    notes.append(Note(t, first, a, si, li))
+                    notes.append(Note(t + first, rd - first, best, si, li))
+                    prev2, prev = a, best
+                    continue
+            notes.append(Note(t, rd, best, si, li))
+            prev2, prev = prev, best
+    return notes
+
+
+def line_slots(n_lines: int, start_bar: int, n_bars: int, beats_per_bar: int) -> list[tuple[float, float]]:
+    """Spread a section's lines over its bars: whole bars per line when there are enough bars, else
+    equal shares of the section's beats."""
+    if n_lines <= 0:
+        return []
+    total = n_bars * beats_per_bar
+    if n_lines <= n_bars:
+        bars = [start_bar + (i * n_bars) // n_lines for i in range(n_lines)] + [start_bar + n_bars]
+        return [(bars[i] * beats_per_bar, (bars[i + 1] - bars[i]) * beats_per_bar) for i in range(n_lines)]
+    share = total / n_lines
+    return [(start_bar * beats_per_bar + i * share, share) for i in range(n_lines)]

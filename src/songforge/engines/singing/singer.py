@@ -1,0 +1,336 @@
+"""Speech to singing with the WORLD vocoder: re-time each syllable to its notes and impose their pitch.
+
+For every syllable festival spoke, the onset consonants are placed just before the note (so the vowel,
+where the pitch is heard, starts on the beat), the coda consonants at the end of the note, and only the
+vowel's middle is stretched to fill the note. Consonants keep their spoken length unless the next
+note comes too soon, in which case they are shortened together. F0 is the written melody (smoothed
+over about 40 ms at note changes, with delayed vibrato on long notes); the spectral envelope is
+optionally warped along the frequency axis and tilted to give each voice its timbre.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, resample_poly, sosfilt
+
+from songforge.engines.base import EngineError, VoiceProfile
+from songforge.engines.singing import LyricSection, SungVocals
+from songforge.engines.singing import lyrics as lyrics_mod
+from songforge.engines.singing.melody import Note, SyllableInfo, compose, line_slots
+from songforge.engines.singing.speech import SpokenLine, Syllable, sanitize, speak_lines
+from songforge.engines.singing.world import pw
+
+WORK_SR = 24000
+FRAME_MS = 5.0
+FRAME_S = FRAME_MS / 1000.0
+GLIDE_FRAMES = 8  # ~40 ms moving average of the pitch step function
+
+
+@dataclass
+class _Analysed:
+    f0: np.ndarray
+    sp: np.ndarray
+    ap: np.ndarray
+    syllables: list[Syllable]
+
+
+def _analyse(line: SpokenLine) -> _Analysed:
+    x = line.audio.astype(np.float64)
+    if line.sr != WORK_SR:
+        g = math.gcd(WORK_SR, line.sr)
+        x = resample_poly(x, WORK_SR // g, line.sr // g)
+    f0, t = pw.dio(x, WORK_SR, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_MS)
+    f0 = pw.stonemask(x, f0, t, WORK_SR)
+    sp = pw.cheaptrick(x, f0, t, WORK_SR)
+    ap = pw.d4c(x, f0, t, WORK_SR)
+    return _Analysed(f0=f0, sp=sp, ap=ap, syllables=line.syllables)
+
+
+def _nucleus(syl: Syllable) -> int:
+    for i, p in enumerate(syl.phones):
+        if p.vowel:
+            return i
+    return len(syl.phones) // 2
+
+
+@dataclass
+class _Seg:
+    out0: float
+    out1: float
+    src0: float
+    src1: float
+    vowel: bool
+
+
+def _plan_segments(syls: list[Syllable], spans: list[tuple[float, float]]) -> list[_Seg]:
+    """Map source (speech) time to output (song) time for one line. `spans` is each syllable's
+    (first note start, last note end) in seconds."""
+    n = len(syls)
+    onset_d, coda_d, vowel = [], [], []
+    for s in syls:
+        k = _nucleus(s)
+        v = s.phones[k]
+        onset_d.append(max(v.start - s.start, 0.0))
+        coda_d.append(max(s.end - v.end, 0.0))
+        vowel.append((v.start, v.end))
+    on_o = list(onset_d)
+    co_o = list(coda_d)
+    for i in range(n):
+        t0, t1 = spans[i]
+        keep = max(0.05, 0.4 * (t1 - t0))
+        co_o[i] = min(co_o[i], max(t1 - t0 - keep, 0.0))
+        if i + 1 < n:
+            budget = max(spans[i + 1][0] - t0 - keep, 0.0)
+            need = co_o[i] + on_o[i + 1]
+            if need > budget > 0 or budget == 0:
+                scale = budget / need if need > 0 else 0.0
+                co_o[i] *= scale
+                on_o[i + 1] *= scale
+    on_o[0] = min(on_o[0], spans[0][0])
+    segs: list[_Seg] = []
+    for i, s in enumerate(syls):
+        t0, t1 = spans[i]
+        v0, v1 = vowel[i]
+        if on_o[i] > 0:
+            segs.append(_Seg(t0 - on_o[i], t0, s.start, v0, False))
+        vend = t1 - co_o[i]
+        if i + 1 < n:
+            vend = min(vend, spans[i + 1][0] - on_o[i + 1] - co_o[i])
+        vend = max(vend, t0 + 0.03)
+        length, dv = vend - t0, v1 - v0
+        if length > dv * 1.2 and dv > 0.02:
+            h = 0.3 * dv
+            segs.append(_Seg(t0, t0 + h, v0, v0 + h, True))
+            segs.append(_Seg(t0 + h, vend - h, v0 + h, v1 - h, True))
+            segs.append(_Seg(vend - h, vend, v1 - h, v1, True))
+        else:
+            segs.append(_Seg(t0, vend, v0, v1, True))
+        if co_o[i] > 0:
+            segs.append(_Seg(vend, vend + co_o[i], v1, s.end, False))
+    return segs
+
+
+def _f0_track(notes: list[Note], times: np.ndarray, bpm: float, vib_rate: float, vib_cents: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(midi per frame, vibrato cents per frame) for a line: a step function of the notes,
+    held before the first and after each note, smoothed at note changes."""
+    spb = 60.0 / bpm
+    starts = np.array([n.start * spb for n in notes])
+    ends = np.array([(n.start + n.dur) * spb for n in notes])
+    idx = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(notes) - 1)
+    midi = np.array([notes[i].midi for i in idx], dtype=np.float64)
+    kernel = np.ones(GLIDE_FRAMES) / GLIDE_FRAMES
+    padded = np.pad(midi, (GLIDE_FRAMES // 2, GLIDE_FRAMES - GLIDE_FRAMES // 2 - 1), mode="edge")
+    smooth = np.convolve(padded, kernel, mode="valid")
+    vib = np.zeros_like(times)
+    for s, e in zip(starts, ends, strict=True):
+        if e - s < 0.45:
+            continue
+        m = (times >= s + 0.2) & (times < e)
+        ramp = np.clip((times[m] - s - 0.2) / 0.25, 0, 1)
+        vib[m] = vib_cents * ramp * np.sin(2 * np.pi * vib_rate * (times[m] - s - 0.2))
+    return smooth, vib
+
+
+def _warp_envelope(sp: np.ndarray, formant: float, tilt_db: float) -> np.ndarray:
+    k = sp.shape[1]
+    out = sp
+    if abs(formant - 1.0) > 1e-3:
+        src = np.arange(k) / formant
+        lo = np.clip(np.floor(src).astype(int), 0, k - 1)
+        hi = np.clip(lo + 1, 0, k - 1)
+        frac = np.clip(src - lo, 0, 1)
+        out = out[:, lo] * (1 - frac) + out[:, hi] * frac
+    if abs(tilt_db) > 1e-3:
+        freqs = np.linspace(0, WORK_SR / 2, k)
+        octaves = np.log2(np.maximum(freqs, 1000.0) / 1000.0)
+        out = out * (10 ** (tilt_db * octaves / 10.0))[None, :]
+    return out
+
+
+def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], bpm: float,
+                 params: dict) -> tuple[float, np.ndarray, float, float]:
+    """Sing one line. Returns (output start time s, audio at WORK_SR, first sound s, last sound s)."""
+    spb = 60.0 / bpm
+    syls = an.syllables
+    spans = [(ns[0].start * spb, (ns[-1].start + ns[-1].dur) * spb) for ns in syl_notes]
+    segs = _plan_segments(syls, spans)
+    t_first = segs[0].out0
+    t_last = max(s.out1 for s in segs)
+    out0 = t_first - 0.02
+    n_frames = int(math.ceil((t_last - out0 + 0.05) / FRAME_S))
+    times = out0 + np.arange(n_frames) * FRAME_S
+    src = np.full(n_frames, -1.0)
+    is_vowel = np.zeros(n_frames, dtype=bool)
+    for s in segs:
+        m = (times >= s.out0) & (times < s.out1)
+        if not np.any(m) or s.out1 <= s.out0:
+            continue
+        frac = (times[m] - s.out0) / (s.out1 - s.out0)
+        src[m] = (s.src0 + frac * (s.src1 - s.src0)) / FRAME_S
+        is_vowel[m] = s.vowel
+    n_src = an.sp.shape[0]
+    active = src >= 0
+    fi = np.clip(src, 0, n_src - 1.001)
+    lo = np.floor(fi).astype(int)
+    fr = (fi - lo)[:, None]
+    sp = an.sp[lo] * (1 - fr) + an.sp[lo + 1] * fr
+    ap = an.ap[lo] * (1 - fr) + an.ap[lo + 1] * fr
+    src_voiced = (an.f0[lo] > 0) | (an.f0[np.minimum(lo + 1, n_src - 1)] > 0)
+    midi, vib = _f0_track(notes, times, bpm, params["vibrato_rate"], params["vibrato_cents"])
+    f0 = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
+    voiced = active & (is_vowel | src_voiced)
+    f0 = np.where(voiced, f0, 0.0)
+    sp = _warp_envelope(sp, params["formant"], params["tilt_db"])
+    breath = params["breathiness"]
+    if breath > 0:
+        band = np.linspace(0, 1, ap.shape[1])[None, :] ** 0.5
+        ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
+    sp[~active] = 1e-14
+    ap[~active] = 1.0
+    audio = pw.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
+                          WORK_SR, FRAME_MS)
+    fade = int(0.01 * WORK_SR)
+    audio[:fade] *= np.linspace(0, 1, fade)
+    audio[-fade:] *= np.linspace(1, 0, fade)
+    return out0, audio, t_first, spans[-1][1]
+
+
+def _breath(rng: np.random.Generator, dur: float) -> np.ndarray:
+    n = int(dur * WORK_SR)
+    noise = rng.standard_normal(n)
+    sos = butter(2, [600, 5000], btype="bandpass", fs=WORK_SR, output="sos")
+    b = sosfilt(sos, noise) * np.hanning(n)
+    return b * 0.012
+
+
+def _voice_params(voice: VoiceProfile | None) -> dict:
+    extra = dict(voice.extra) if voice else {}
+    gender = voice.gender if voice else "female"
+    return {
+        "base": extra.get("base") or ("kal" if gender == "male" else "slt"),
+        "formant": float(extra.get("formant", 1.0)),
+        "tilt_db": float(extra.get("tilt_db", 0.0)),
+        "breathiness": float(extra.get("breathiness", 0.05)),
+        "vibrato_rate": float(extra.get("vibrato_rate", 5.5)),
+        "vibrato_cents": float(extra.get("vibrato_cents", 20.0)),
+    }
+
+
+def sing(
+    *,
+    sections: list[LyricSection],
+    key: str,
+    bpm: float,
+    bar_chords: list[str],
+    section_bars: list[tuple[str, int, int]],
+    voice: VoiceProfile | None,
+    seed: int,
+    sample_rate: int = 44100,
+    beats_per_bar: int = 4,
+) -> SungVocals:
+    if len(section_bars) != len(sections):
+        raise EngineError("section_bars must list one (name, start bar, bars) per lyric section")
+    if not 30 <= bpm <= 300:
+        raise EngineError(f"Tempo {bpm} BPM is outside what can be sung (30..300)")
+    if voice is None:
+        from songforge.engines.singing.voices import pick_voice
+
+        voice = pick_voice("", sections, seed)
+    params = _voice_params(voice)
+    spb = 60.0 / bpm
+    total_bars = max((sb + nb for _, sb, nb in section_bars), default=0)
+    total_s = total_bars * beats_per_bar * spb
+
+    # Lines to sing, with their slots in beats.
+    sung: list[tuple[str, int, str]] = []  # (section, index in section, text)
+    slots: list[tuple[float, float]] = []
+    for sec, (_, start_bar, n_bars) in zip(sections, section_bars, strict=True):
+        lines = [ln for ln in sec.lines if sanitize(ln)]
+        if not lines or n_bars <= 0:
+            continue
+        for i, (ln, slot) in enumerate(zip(lines, line_slots(len(lines), start_bar, n_bars, beats_per_bar),
+                                           strict=True)):
+            sung.append((sec.name, i, ln))
+            slots.append(slot)
+
+    unique = list(dict.fromkeys(sanitize(t) for _, _, t in sung))
+    spoken = {s.text: s for s in speak_lines(unique, params["base"])}
+    infos = []
+    for _, _, text in sung:
+        syls = spoken[sanitize(text)].syllables
+        infos.append([SyllableInfo(s.stress, s.word_start, s.word_syllables) for s in syls])
+    notes = compose(
+        lines=[(sec, i, inf) for (sec, i, _), inf in zip(sung, infos, strict=True)],
+        line_slots=slots, key=key, bpm=bpm, bar_chords=bar_chords, beats_per_bar=beats_per_bar,
+        low_midi=voice.low_midi, high_midi=voice.high_midi, seed=seed,
+    )
+    by_line: dict[int, list[Note]] = {}
+    for n in notes:
+        by_line.setdefault(n.line, []).append(n)
+
+    buf = np.zeros(int(total_s * WORK_SR) + WORK_SR, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    analysed: dict[str, _Analysed] = {}
+    rendered: dict[tuple, tuple[float, np.ndarray, float, float]] = {}
+    timed_lines: list[tuple[float, float, str]] = []
+    prev_end = -10.0
+    for li, (_, _, text) in enumerate(sung):
+        line_notes = by_line.get(li)
+        if not line_notes:
+            continue
+        key_text = sanitize(text)
+        if key_text not in analysed:
+            analysed[key_text] = _analyse(spoken[key_text])
+        an = analysed[key_text]
+        syl_notes: list[list[Note]] = [[] for _ in an.syllables]
+        for n in line_notes:
+            syl_notes[n.syllable].append(n)
+        # The same line sung to the same notes (a repeated chorus) is rendered once and shifted.
+        origin = line_notes[0].start
+        sig = (key_text, tuple((round(n.start - origin, 4), n.dur, n.midi) for n in line_notes))
+        if sig not in rendered:
+            o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, params)
+            base_t = origin * spb
+            rendered[sig] = (o - base_t, a, f - base_t, la - base_t)
+        rel0, audio, rel_first, rel_last = rendered[sig]
+        out0, first, last = rel0 + origin * spb, rel_first + origin * spb, rel_last + origin * spb
+        i0 = int(round(out0 * WORK_SR))
+        if i0 < 0:
+            audio = audio[-i0:]
+            i0 = 0
+        end = min(i0 + len(audio), len(buf))
+        buf[i0:end] += audio[: end - i0]
+        if first - prev_end > 0.45:
+            dur = min(0.3, first - prev_end - 0.1)
+            b = _breath(rng, dur)
+            bi = int((first - 0.05 - dur) * WORK_SR)
+            if bi >= 0:
+                buf[bi:bi + len(b)] += b
+        timed_lines.append((round(max(first, 0.0), 3), round(last, 3), text))
+        prev_end = last
+
+    buf = buf[: int(total_s * WORK_SR)] if total_s > 0 else buf[:0]
+    peak = float(np.max(np.abs(buf))) if len(buf) else 0.0
+    if peak > 0:
+        buf *= 0.7 / peak
+    sos = butter(2, 80, btype="highpass", fs=WORK_SR, output="sos")
+    buf = sosfilt(sos, buf)
+    if sample_rate != WORK_SR:
+        g = math.gcd(sample_rate, WORK_SR)
+        buf = resample_poly(buf, sample_rate // g, WORK_SR // g)
+    target = int(round(total_s * sample_rate))
+    buf = np.pad(buf, (0, max(0, target - len(buf))))[:target].astype(np.float32)
+    melody = [(round(n.start * spb, 4), round(n.dur * spb, 4), n.midi) for n in notes]
+    secs = [LyricSection(s.name, list(s.lines), s.voice) for s in sections]
+    return SungVocals(
+        audio=np.stack([buf, buf], axis=1),
+        lyrics=lyrics_mod.lyrics_text(secs),
+        lines=timed_lines,
+        melody=melody,
+        extra={"voice": voice.item_id, "base": params["base"], "notes": notes,
+               "syllables": [len(i) for i in infos]},
+    )

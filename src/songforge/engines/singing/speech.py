@@ -1,0 +1,170 @@
+"""Festival speaks each lyric line once; we keep its audio and its word/syllable/phone timings.
+
+The timings are what make singing from speech possible: the singer needs to know where every
+consonant and vowel is so that it can keep consonants at spoken length and stretch only vowels.
+One festival process speaks all the lines of a song (start-up costs about half a second).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from songforge.engines.base import EngineError
+
+# festival voice commands, by the short names the catalogue uses.
+FESTIVAL_VOICES = {
+    "slt": "voice_cmu_us_slt_arctic_hts",
+    "kal": "voice_kal_diphone",
+    "ked": "voice_ked_diphone",
+}
+FESTIVAL_TIMEOUT_S = 120
+
+
+@dataclass
+class Phone:
+    name: str
+    start: float
+    end: float
+    vowel: bool
+
+
+@dataclass
+class Syllable:
+    word: str
+    stress: int  # 0 unstressed, 1 primary, 2 secondary
+    phones: list[Phone]
+    word_start: bool  # first syllable of its word
+    word_syllables: int = 1  # how many syllables its word has
+
+    @property
+    def start(self) -> float:
+        return self.phones[0].start
+
+    @property
+    def end(self) -> float:
+        return self.phones[-1].end
+
+
+@dataclass
+class SpokenLine:
+    text: str
+    audio: np.ndarray  # mono float32
+    sr: int
+    syllables: list[Syllable] = field(default_factory=list)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9' ,.!?-]+")
+
+
+def sanitize(text: str) -> str:
+    """What festival may read: letters, digits, apostrophes and plain punctuation. Quotes, brackets and
+    backslashes are removed, so user text can never close the Scheme string it is placed in."""
+    text = text.replace("’", "'").replace("‘", "'").replace("&", " and ")
+    text = _UNSAFE.sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def festival_path() -> str:
+    path = shutil.which("festival")
+    if not path:
+        raise EngineError("Singing needs festival; run scripts/setup-system.sh to install it")
+    return path
+
+
+_SCHEME_DUMP = """
+(define (sf-dump utt)
+  (mapcar (lambda (w)
+    (format t "W %s\\n" (item.name w))
+    (mapcar (lambda (syl)
+       (format t "S %s\\n" (item.feat syl "stress"))
+       (mapcar (lambda (seg)
+          (format t "P %s %f %f %s\\n" (item.name seg) (item.feat seg "segment_start")
+                  (item.feat seg "end") (item.feat seg "ph_vc")))
+          (item.daughters syl)))
+     (item.daughters (item.relation w 'SylStructure))))
+    (utt.relation.items utt 'Word))
+  t)
+"""
+
+
+def speak_lines(lines: list[str], base: str = "slt", stretch: float = 1.0) -> list[SpokenLine]:
+    """Speak each (already sanitized, non-empty) line; returns audio and timings per line.
+
+    `stretch` > 1 slows the diphone voices (festival's Duration_Stretch); the HTS voice ignores it.
+    """
+    if base not in FESTIVAL_VOICES:
+        raise EngineError(f"Unknown festival voice {base!r}")
+    if not lines:
+        return []
+    with tempfile.TemporaryDirectory(prefix="sf-speech-") as tmp:
+        d = Path(tmp)
+        script = [f"({FESTIVAL_VOICES[base]})", f"(Parameter.set 'Duration_Stretch {stretch:.3f})", _SCHEME_DUMP]
+        for i, line in enumerate(lines):
+            safe = sanitize(line)
+            if not safe:
+                raise EngineError(f"Nothing to sing in line {line!r}")
+            wav = d / f"{i}.wav"
+            script.append(f'(format t "L {i}\\n")')
+            script.append(f'(set! utt (SynthText "{safe}"))')
+            script.append(f'(utt.save.wave utt "{wav}" \'riff)')
+            script.append("(sf-dump utt)")
+        (d / "run.scm").write_text("\n".join(script) + "\n")
+        try:
+            proc = subprocess.run(
+                [festival_path(), "-b", str(d / "run.scm")],
+                capture_output=True,
+                text=True,
+                timeout=FESTIVAL_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError("The speech synthesizer timed out") from exc
+        out = _parse_dump(proc.stdout, len(lines))
+        spoken = []
+        for i, line in enumerate(lines):
+            wav = d / f"{i}.wav"
+            if not wav.exists():
+                raise EngineError(f"The speech synthesizer failed: {proc.stderr.strip()[-300:]}")
+            audio, sr = sf.read(str(wav), dtype="float32", always_2d=False)
+            if audio.ndim > 1:
+                audio = audio.mean(axis=1)
+            spoken.append(SpokenLine(text=line, audio=audio, sr=int(sr), syllables=out[i]))
+    return spoken
+
+
+def _parse_dump(text: str, n: int) -> list[list[Syllable]]:
+    result: list[list[Syllable]] = [[] for _ in range(n)]
+    cur: list[Syllable] | None = None
+    word = ""
+    word_syls: list[Syllable] = []
+    for raw in text.splitlines():
+        parts = raw.split()
+        if not parts:
+            continue
+        tag = parts[0]
+        if tag == "L" and len(parts) == 2:
+            cur = result[int(parts[1])]
+        elif cur is None:
+            continue
+        elif tag == "W":
+            word = parts[1] if len(parts) > 1 else ""
+            word_syls = []
+        elif tag == "S" and len(parts) == 2:
+            syl = Syllable(word=word, stress=int(float(parts[1])), phones=[], word_start=not word_syls)
+            word_syls.append(syl)
+            for s in word_syls:
+                s.word_syllables = len(word_syls)
+            cur.append(syl)
+        elif tag == "P" and len(parts) == 5 and cur:
+            cur[-1].phones.append(Phone(parts[1], float(parts[2]), float(parts[3]), parts[4] == "+"))
+    for syls in result:
+        syls[:] = [s for s in syls if s.phones]
+    return result

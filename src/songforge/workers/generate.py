@@ -1,0 +1,248 @@
+"""Running one music job in a worker process: engine call, encoding, storage, final state.
+
+Files are written to a scratch directory, moved into the blob store under `jobs/<item_id>/`,
+and only then is the job marked COMPLETED, in one transaction with its results: a reader never
+sees COMPLETED without its files, and a crash part-way leaves a job that recovery runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from songforge.core import queue
+from songforge.core.ids import parse_id
+from songforge.engines.base import (
+    SAMPLE_RATE,
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    VoiceProfile,
+    get_engine,
+)
+from songforge.store.models import Job, MidiItem, Voice
+from songforge.workers.context import WorkerContext
+
+log = logging.getLogger("songforge.worker")
+
+HEARTBEAT_SECONDS = 5.0
+PROGRESS_MIN_INTERVAL = 0.25
+NOTIFY_STEP = 10
+# Test-only cap on generated length (seconds); unset in production.
+MAX_SECONDS_ENV = "SONGFORGE_MAX_SECONDS_OVERRIDE"
+
+
+class JobAbandoned(Exception):
+    """This worker no longer owns the job (deleted, untracked-and-reclaimed, or lease lost)."""
+
+
+def _item_part(value: str, kind: str) -> str:
+    try:
+        return parse_id(value, kind).item_id
+    except ValueError:
+        return value
+
+
+def _voice_profile(ctx: WorkerContext, job: Job) -> VoiceProfile | None:
+    req = job.request or {}
+    if req.get("clonedVoiceItemId"):
+        item_id = _item_part(req["clonedVoiceItemId"], "voice")
+        with ctx.db.session() as s:
+            voice = s.get(Voice, item_id)
+            if voice is None or voice.tenant_id != job.tenant_id:
+                raise EngineError("The source material does not exist.")
+            profile = dict(voice.profile or {})
+        fields = {
+            k: profile.pop(k) for k in ("gender", "low_midi", "high_midi", "median_midi") if k in profile
+        }
+        return VoiceProfile(item_id=item_id, extra=profile, **fields)
+    if req.get("artistVoiceItemId"):
+        try:
+            from songforge.api.useapi.uploads import artist_voice_profile  # type: ignore[attr-defined]
+        except ImportError:
+            return VoiceProfile(item_id=str(req["artistVoiceItemId"]))
+        profile = artist_voice_profile(req["artistVoiceItemId"])
+        if profile is None:
+            raise EngineError("The source material does not exist.")
+        return profile
+    return None
+
+
+def _midi_path(ctx: WorkerContext, job: Job) -> Path | None:
+    ref = (job.request or {}).get("midiItemId")
+    if not ref:
+        return None
+    with ctx.db.session() as s:
+        item = s.get(MidiItem, _item_part(ref, "midi"))
+        if item is None or item.tenant_id != job.tenant_id:
+            raise EngineError("The source material does not exist.")
+        key = item.blob_key
+    path = ctx.blobs.path(key)
+    if not path.is_file():
+        raise EngineError("The uploaded MIDI file is missing from storage.")
+    return path
+
+
+def _max_seconds(req: dict[str, Any], cap: str | None) -> float | None:
+    """(added by the Open API engineer) A requested `duration` (the Open API's `#duration` prompt
+    tag) is the track's exact length: the engine fills `max_seconds` when it is given. The
+    test-only cap still wins."""
+    limit = float(cap) if cap else None
+    duration = req.get("duration")
+    if isinstance(duration, int | float) and duration > 0:
+        return min(float(duration), limit) if limit is not None else float(duration)
+    return limit
+
+
+def build_request(ctx: WorkerContext, job: Job) -> GenerationRequest:
+    req = job.request or {}
+    cap = os.environ.get(MAX_SECONDS_ENV)
+    return GenerationRequest(
+        kind=job.kind,  # type: ignore[arg-type]
+        prompt=req.get("prompt", ""),
+        model=req.get("model", "i4"),
+        seed=job.seed,
+        tonality=req.get("tonality"),
+        bpm=req.get("bpm"),
+        chords=req.get("chords"),
+        lyrics=req.get("lyrics"),
+        midi_path=_midi_path(ctx, job),
+        voice=_voice_profile(ctx, job),
+        max_seconds=_max_seconds(req, cap),
+    )
+
+
+class _Progress:
+    """Throttles the engine's progress reports into DB writes and callback events."""
+
+    def __init__(self, ctx: WorkerContext, job: Job) -> None:
+        self.ctx = ctx
+        self.job = job
+        self.last_write = 0.0
+        self.last_pct = -1
+        self.last_stage = ""
+        self.last_notified = -NOTIFY_STEP
+        self.lock = threading.Lock()
+        self.lost = False
+
+    def __call__(self, percent: int, stage: str) -> None:
+        if self.lost:
+            raise JobAbandoned(self.job.item_id)
+        pct = max(0, min(99, int(percent)))
+        now = time.monotonic()
+        stage_changed = stage != self.last_stage
+        if not stage_changed and (pct == self.last_pct or now - self.last_write < PROGRESS_MIN_INTERVAL):
+            return
+        notify = stage_changed or pct >= self.last_notified + NOTIFY_STEP
+        with self.lock:
+            owned = queue.set_progress(
+                self.ctx.db, self.job.item_id, self.ctx.worker_id, pct, stage, notify=notify
+            )
+        if not owned:
+            self.lost = True
+            raise JobAbandoned(self.job.item_id)
+        self.last_write, self.last_pct, self.last_stage = now, pct, stage
+        if notify:
+            self.last_notified = pct
+
+
+def _heartbeat(ctx: WorkerContext, job: Job, progress: _Progress, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            with progress.lock:
+                if not queue.renew_lease(ctx.db, job.item_id, ctx.worker_id):
+                    progress.lost = True
+                    return
+        except Exception:  # noqa: BLE001 - a missed beat is retried; the lease has slack
+            log.exception("lease renewal failed for %s", job.item_id)
+
+
+def encode_outputs(result: GenerationResult, title: str, item_id: str, scratch: Path) -> dict[str, Path]:
+    from songforge.audio.encode import write_mp3, write_stems_zip, write_wav
+
+    files = {
+        "wav": scratch / f"{item_id}.wav",
+        "mp3": scratch / f"{item_id}.mp3",
+        "stems": scratch / f"{item_id}-stems.zip",
+    }
+    write_wav(files["wav"], result.mix, result.sample_rate)
+    write_mp3(files["mp3"], result.mix, result.sample_rate, title=title or item_id)
+    write_stems_zip(files["stems"], result.stems, result.sample_rate, fmt="wav")
+    return files
+
+
+def _result_fields(job: Job, result: GenerationResult, blobs: dict[str, str]) -> dict[str, Any]:
+    material = {k: v for k, v in (result.material or {}).items() if isinstance(k, str)}
+    frames = int(result.mix.shape[0]) if hasattr(result.mix, "shape") else 0
+    material.setdefault("dur", round(frames / (result.sample_rate or SAMPLE_RATE)))
+    material["seed"] = job.seed
+    return {
+        "title": (result.title or "")[:300],
+        "material": material,
+        "lyrics": result.lyrics,
+        "extra": {**(job.extra or {}), **{k: v for k, v in (result.extra or {}).items() if _jsonable(v)}},
+        "blobs": blobs,
+    }
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None), list, dict))
+
+
+def run_music_job(ctx: WorkerContext, job: Job) -> str:
+    """Runs a claimed job to its final state. Returns "completed", "failed" or "abandoned"."""
+    progress = _Progress(ctx, job)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(ctx, job, progress, stop), daemon=True)
+    beat.start()
+    scratch = Path(tempfile.mkdtemp(prefix=f".job-{job.item_id}-", dir=ctx.settings.data_dir))
+    try:
+        try:
+            request = build_request(ctx, job)
+            engine = get_engine(job.engine)
+            progress(1, "composing")
+            result = engine.generate(request, progress)
+            progress(95, "encoding")
+            files = encode_outputs(result, result.title, job.item_id, scratch)
+        except JobAbandoned:
+            return _abandon(ctx, job)
+        except EngineError as exc:
+            queue.fail(ctx.db, job.item_id, ctx.worker_id, str(exc) or "The engine could not generate this")
+            return "failed"
+        except KeyError as exc:
+            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Unknown engine {exc}")
+            return "failed"
+        except Exception as exc:  # noqa: BLE001 - any failure must end the job with a reason
+            log.exception("job %s failed", job.item_id)
+            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Generation failed: {type(exc).__name__}: {exc}")
+            return "failed"
+        prefix = f"jobs/{job.item_id}"
+        blobs = {}
+        for name, path in files.items():
+            key = f"{prefix}/{path.name}"
+            ctx.blobs.put_file(key, path)
+            blobs[name] = key
+        stop.set()
+        with progress.lock:
+            done = queue.complete(ctx.db, job.item_id, ctx.worker_id, _result_fields(job, result, blobs))
+        if not done:
+            return _abandon(ctx, job)
+        return "completed"
+    finally:
+        stop.set()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _abandon(ctx: WorkerContext, job: Job) -> str:
+    """The job was deleted or taken over. Remove our files only if no row owns them any more."""
+    with ctx.db.session() as s:
+        gone = s.get(Job, job.item_id) is None
+    if gone:
+        ctx.blobs.delete_prefix(f"jobs/{job.item_id}")
+    return "abandoned"

@@ -1,0 +1,186 @@
+"""Local worker processes: N processes that take jobs from the database queue.
+
+Generation is CPU-heavy and runs synchronous library code, so it lives in separate processes
+(never the server's event loop), at a lower CPU priority so the API keeps answering status
+reads quickly while the machine is busy. The server supervises them: a worker that dies is
+restarted, and jobs whose worker stopped renewing its lease are requeued or failed.
+
+Workers die with the server: each asks the kernel for SIGKILL when its parent goes (Linux) and
+also checks its parent pid, so a `kill -9` of the server never leaves orphans generating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing as mp
+import os
+import secrets
+import signal
+import time
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from sqlalchemy import update
+
+from songforge.config import Settings
+from songforge.core import queue
+from songforge.core.clock import now_ms
+from songforge.store.models import Job
+from songforge.workers import uploads_dispatch
+from songforge.workers.context import WorkerContext
+
+log = logging.getLogger("songforge.workers")
+
+IDLE_POLL_SECONDS = 0.2
+WORKER_NICE = 10
+REAP_EVERY_SECONDS = 5.0
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(settings: Settings, worker_id: str, parent_pid: int) -> None:
+    """Entry point of one worker process."""
+    _die_with_parent()
+    if os.getppid() != parent_pid:
+        return
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
+    stopping = False
+
+    def _on_term(_sig: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctx = WorkerContext.from_settings(settings, worker_id)
+    try:
+        while not stopping and os.getppid() == parent_pid:
+            if not run_one(ctx):
+                time.sleep(IDLE_POLL_SECONDS)
+    finally:
+        ctx.db.dispose()
+
+
+def run_one(ctx: WorkerContext) -> bool:
+    """Claims and runs one unit of work. False when there was nothing to do."""
+    job = queue.claim_next(ctx.db, ctx.worker_id)
+    if job is not None:
+        from songforge.workers.generate import run_music_job
+
+        outcome = run_music_job(ctx, job)
+        log.info("job %s %s", job.item_id, outcome)
+        return True
+    return uploads_dispatch.run_one(ctx)
+
+
+class WorkerPool:
+    """Starts and supervises the worker processes of one server."""
+
+    def __init__(self, settings: Settings, count: int | None = None) -> None:
+        self.settings = settings
+        self.count = max(0, count if count is not None else settings.workers)
+        self.boot_id = "w" + secrets.token_hex(4)
+        self._ctx = mp.get_context("spawn")
+        self.procs: dict[str, BaseProcess] = {}
+        self._serial = 0
+
+    def _spawn(self, slot: int) -> None:
+        self._serial += 1
+        worker_id = f"{self.boot_id}-{slot}-{self._serial}"
+        proc = self._ctx.Process(
+            target=worker_main,
+            args=(self.settings, worker_id, os.getpid()),
+            name=f"songforge-{worker_id}",
+            daemon=True,
+        )
+        proc.start()
+        self.procs[f"{slot}"] = proc
+
+    def start(self) -> None:
+        ctx = WorkerContext.from_settings(self.settings, self.boot_id)
+        try:
+            counts = queue.recover_orphans(ctx.db, self.boot_id)
+            uploads_dispatch.recover(ctx)
+            if counts["requeued"] or counts["failed"]:
+                log.warning("recovered interrupted jobs: %s", counts)
+        finally:
+            ctx.db.dispose()
+        for slot in range(self.count):
+            self._spawn(slot)
+
+    def check(self) -> None:
+        """Restarts dead workers and requeues jobs whose worker stopped renewing its lease."""
+        for slot, proc in list(self.procs.items()):
+            if not proc.is_alive():
+                log.warning("worker %s exited (%s); restarting", proc.name, proc.exitcode)
+                self._spawn(int(slot))
+
+    def reap(self) -> None:
+        ctx = WorkerContext.from_settings(self.settings, self.boot_id)
+        try:
+            counts = queue.reap_expired(ctx.db)
+            if counts["requeued"] or counts["failed"]:
+                log.warning("reaped stale jobs: %s", counts)
+        finally:
+            ctx.db.dispose()
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        last_reap = 0.0
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+                break
+            except TimeoutError:
+                pass
+            try:
+                self.check()
+                if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
+                    last_reap = time.monotonic()
+                    await asyncio.to_thread(self.reap)
+            except Exception:  # noqa: BLE001 - supervision must outlive one bad round
+                log.exception("worker supervision round failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stops the workers and puts the jobs they held back in the queue, without counting
+        the interrupted attempt: a graceful restart should not use up a job's retries."""
+        for proc in self.procs.values():
+            if proc.is_alive():
+                proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1)
+        self.procs.clear()
+        ctx = WorkerContext.from_settings(self.settings, self.boot_id)
+        try:
+            with ctx.db.session() as s:
+                s.execute(
+                    update(Job)
+                    .where(Job.state == "running", Job.worker_id.like(f"{self.boot_id}-%"))
+                    .values(
+                        state="queued",
+                        worker_id=None,
+                        lease_until_ms=None,
+                        progress=0,
+                        stage="queued",
+                        attempts=Job.attempts - 1,
+                        updated_ms=now_ms(),
+                    )
+                )
+        finally:
+            ctx.db.dispose()

@@ -1,0 +1,249 @@
+"""The worker side of uploads: analysing cloned-voice samples and splitting tracks into stems.
+
+`songforge.workers.uploads_dispatch` claims a row (voice status VOICE_QUEUED -> VOICE_RUNNING,
+stems state "queued" -> "running") and calls `process_voice` / `process_stems_task` with its id.
+The handlers are idempotent: they rebuild their output from the stored upload, so a task that was
+interrupted by a crash and queued again at restart simply runs again. They give up, with a reason,
+after MAX_ATTEMPTS starts, so a file that kills its worker cannot loop forever. Every final write
+is conditional on the row still being in its running state: a row deleted or finished meanwhile is
+left alone, and its output blobs are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import update
+
+from songforge.core.clock import now_ms
+from songforge.store.models import StemsTask, Voice
+from songforge.workers.context import WorkerContext
+
+log = logging.getLogger("songforge.workers.uploads")
+
+# Voice.status values. The API reports queued and running alike as 0 ("processing"), as it does
+# for music jobs; 10 and 30 match the music status table (FAILED, COMPLETED/ready).
+VOICE_QUEUED = 0
+VOICE_RUNNING = 1
+VOICE_FAILED = 10
+VOICE_READY = 30
+
+STEMS_QUEUED, STEMS_RUNNING, STEMS_COMPLETED, STEMS_FAILED = "queued", "running", "completed", "failed"
+
+MAX_ATTEMPTS = 3
+VOICE_MIN_SECONDS = 5.0
+VOICE_MAX_SECONDS = 300.0
+ANALYSIS_SR = 44100
+
+
+class UploadFailed(Exception):
+    """A reason shown to the user in the record's `error`."""
+
+
+# --------------------------------------------------------------------------- voices
+
+
+def fallback_voice_analysis(audio: np.ndarray, sr: int) -> dict[str, Any]:
+    """Pitch-range analysis with librosa's pYIN, used when the singing engine's `analyse_voice`
+    is not installed. It finds what a singer most needs (range, median pitch, likely register)
+    and refuses samples where too little is voiced to be a voice."""
+    import librosa
+
+    mono = np.asarray(audio, dtype=np.float32)
+    if mono.ndim == 2:
+        mono = mono.mean(axis=1)
+    target = 16000
+    if sr != target:
+        mono = librosa.resample(mono, orig_sr=sr, target_sr=target)
+    # Thirty seconds are enough to find a range, and keep pYIN's cost (about 0.3 s per second of
+    # audio on these machines) bounded.
+    mono = mono[: target * 30]
+    f0, voiced, _prob = librosa.pyin(
+        mono, fmin=65.0, fmax=1050.0, sr=target, frame_length=1024, hop_length=320
+    )
+    f0v = f0[voiced & np.isfinite(f0)]
+    voiced_seconds = len(f0v) * 320 / target
+    if voiced_seconds < 1.5 or len(f0v) < 0.1 * len(f0):
+        raise UploadFailed("No voice detected in the sample (too little pitched sound)")
+    midi = librosa.hz_to_midi(f0v)
+    median = float(np.median(midi))
+    return {
+        "method": "pyin-pitch-range",
+        "gender": "male" if median < 53.0 else "female",  # below F3: a low (male) register
+        "low_midi": int(np.floor(np.percentile(midi, 5))),
+        "high_midi": int(np.ceil(np.percentile(midi, 95))),
+        "median_midi": round(median, 2),
+        "median_hz": round(float(np.median(f0v)), 2),
+        "voiced_seconds": round(voiced_seconds, 2),
+    }
+
+
+def _analyse(audio: np.ndarray, sr: int) -> dict[str, Any]:
+    try:
+        from songforge.engines.singing import analyse_voice
+    except ImportError:
+        return fallback_voice_analysis(audio, sr)
+    from songforge.engines.base import EngineError
+
+    try:
+        profile = analyse_voice(audio, sr)
+    except EngineError as exc:
+        raise UploadFailed(str(exc)) from None
+    except ImportError as exc:  # the contract exists but its implementation has not landed
+        log.warning("analyse_voice unavailable (%s); using the pYIN fallback", exc)
+        return fallback_voice_analysis(audio, sr)
+    return dict(profile)
+
+
+def _finish_voice(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> bool:
+    with ctx.db.session() as s:
+        won = s.execute(
+            update(Voice)
+            .where(Voice.item_id == item_id, Voice.status == VOICE_RUNNING)
+            .values(updated_ms=now_ms(), **values)
+        ).rowcount
+    return bool(won)
+
+
+def process_voice(ctx: WorkerContext, item_id: str) -> None:
+    """Decodes a claimed voice sample, analyses it and marks it ready (30) or failed (10)."""
+    from songforge.audio.decode import DecodeError, DecodeLimits, decode
+
+    with ctx.db.session() as s:
+        voice = s.get(Voice, item_id)
+        if voice is None or voice.status != VOICE_RUNNING:
+            return
+        attempts = int((voice.profile or {}).get("attempts", 0)) + 1
+        voice.profile = {"attempts": attempts}
+        blob_key, content_type = voice.blob_key, voice.content_type
+    try:
+        if attempts > MAX_ATTEMPTS:
+            raise UploadFailed(f"Analysis was interrupted {MAX_ATTEMPTS} times; giving up")
+        limits = DecodeLimits(max_duration_s=VOICE_MAX_SECONDS + 1)
+        try:
+            audio = decode(
+                ctx.blobs.path(blob_key), limits, ANALYSIS_SR, stereo=False, content_type=content_type
+            )
+        except DecodeError as exc:
+            raise UploadFailed(str(exc)) from None
+        mono = audio[:, 0]
+        seconds = len(mono) / ANALYSIS_SR
+        if not VOICE_MIN_SECONDS <= seconds <= VOICE_MAX_SECONDS:
+            raise UploadFailed(f"The voice sample must be 5 seconds to 5 minutes long; it is {seconds:.1f} s")
+        profile = _analyse(mono, ANALYSIS_SR)
+        profile.setdefault("duration_s", round(seconds, 2))
+    except UploadFailed as exc:
+        _finish_voice(ctx, item_id, {"status": VOICE_FAILED, "error": str(exc)})
+        return
+    except Exception as exc:  # a bug must end as a visible failure, not a stuck "processing"
+        log.exception("voice %s analysis crashed", item_id)
+        _finish_voice(ctx, item_id, {"status": VOICE_FAILED, "error": f"Voice analysis failed: {exc}"})
+        return
+    _finish_voice(ctx, item_id, {"status": VOICE_READY, "profile": profile, "error": None})
+
+
+# --------------------------------------------------------------------------- stems
+
+STEM_FILE_FORMAT = {"wav": "wav", "flac": "flac"}  # lossless uploads keep their format
+
+
+def stems_zip_key(item_id: str) -> str:
+    return f"stems/{item_id}/stems.zip"
+
+
+def _finish_stems(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> bool:
+    with ctx.db.session() as s:
+        won = s.execute(
+            update(StemsTask)
+            .where(StemsTask.item_id == item_id, StemsTask.state == STEMS_RUNNING)
+            .values(updated_ms=now_ms(), **values)
+        ).rowcount
+        if won and values.get("state") in (STEMS_COMPLETED, STEMS_FAILED):
+            # (added by the Open API engineer) /open-apis/v1 stems tasks get the platform's
+            # callback, written in the same transaction as the final state.
+            from songforge.core.openapi_callbacks import notify_stems
+
+            task = s.get(StemsTask, item_id, populate_existing=True)
+            if task is not None:
+                notify_stems(s, task)
+    return bool(won)
+
+
+def _progress(ctx: WorkerContext, item_id: str, attempts: int) -> Any:
+    last = [-1]
+
+    def report(percent: int, stage: str) -> None:
+        if percent - last[0] < 5 and percent < 100:
+            return
+        last[0] = percent
+        with ctx.db.session() as s:
+            s.execute(
+                update(StemsTask)
+                .where(StemsTask.item_id == item_id, StemsTask.state == STEMS_RUNNING)
+                .values(
+                    detail={"attempts": attempts, "progress": int(percent), "stage": stage},
+                    updated_ms=now_ms(),
+                )
+            )
+
+    return report
+
+
+def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
+    """Decodes a claimed upload, separates it and stores a zip of the stems plus the original.
+
+    Stems are written in the upload's format when that is lossless WAV or FLAC, else as 16-bit
+    WAV (re-encoding a lossy upload to a lossy format would lose quality twice)."""
+    from songforge.audio.decode import DecodeError, DecodeLimits, decode, probe
+    from songforge.audio.encode import write_stems_zip
+    from songforge.engines.separation import SAMPLE_RATE, separate
+
+    with ctx.db.session() as s:
+        task = s.get(StemsTask, item_id)
+        if task is None or task.state != STEMS_RUNNING:
+            return
+        attempts = int((task.detail or {}).get("attempts", 0)) + 1
+        task.detail = {"attempts": attempts, "progress": 0, "stage": "decoding"}
+        source_key, content_type = task.source_key, task.content_type
+    key = stems_zip_key(item_id)
+    scratch = Path(tempfile.mkdtemp(prefix=".stems-", dir=ctx.blobs.root))
+    try:
+        if attempts > MAX_ATTEMPTS:
+            raise UploadFailed(f"Separation was interrupted {MAX_ATTEMPTS} times; giving up")
+        source = ctx.blobs.path(source_key)
+        try:
+            info = probe(source)
+            audio = decode(
+                source, DecodeLimits.from_env(), SAMPLE_RATE, stereo=True, content_type=content_type
+            )
+        except DecodeError as exc:
+            raise UploadFailed(str(exc)) from None
+        stems = separate(audio, SAMPLE_RATE, progress=_progress(ctx, item_id, attempts))
+        fmt = STEM_FILE_FORMAT.get(info.kind, "wav") if info.lossless else "wav"
+        zip_path = scratch / "stems.zip"
+        write_stems_zip(zip_path, stems, SAMPLE_RATE, fmt=fmt, extra={f"original.{info.kind}": source})
+        ctx.blobs.put_file(key, zip_path)
+        detail = {
+            "attempts": attempts,
+            "progress": 100,
+            "stage": "done",
+            "stems": list(stems),
+            "format": fmt,
+            "duration_s": round(len(audio) / SAMPLE_RATE, 3),
+        }
+        if not _finish_stems(
+            ctx, item_id, {"state": STEMS_COMPLETED, "blobs": {"zip": key}, "detail": detail}
+        ):
+            ctx.blobs.delete_prefix(f"stems/{item_id}")  # deleted meanwhile: leave nothing behind
+    except UploadFailed as exc:
+        _finish_stems(ctx, item_id, {"state": STEMS_FAILED, "error": str(exc)})
+    except Exception as exc:
+        log.exception("stems task %s crashed", item_id)
+        _finish_stems(ctx, item_id, {"state": STEMS_FAILED, "error": f"Stem separation failed: {exc}"})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
