@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Songforge needs, only when something is missing.
+# Installs the Debian packages Songforge needs, only when something is missing, so that
+# `make run` / `make test` work on a fresh machine and cost nothing on a prepared one.
 set -euo pipefail
 need=()
-command -v fluidsynth >/dev/null 2>&1 || need+=(fluidsynth)
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+# Rendering: FluidSynth and a General MIDI SoundFont. Decoding/encoding: FFmpeg.
+have_cmd fluidsynth || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
-command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+have_cmd ffmpeg || need+=(ffmpeg)
+have_cmd curl || need+=(curl)
+# Singing (engines/singing): festival with its HTS female and diphone male voices.
+have_cmd festival || need+=(festival)
+[ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || need+=(festvox-us-slt-hts)
+[ -d /usr/share/festival/voices/english/kal_diphone ] || need+=(festvox-kallpc16k)
+[ -d /usr/share/festival/voices/english/ked_diphone ] || need+=(festvox-kdlpc16k)
+# The studio's browser tests: Debian's Chromium, driven by Playwright (never its own browser download).
+have_cmd chromium || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

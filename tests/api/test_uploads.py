@@ -70,7 +70,9 @@ def mix_wav(seconds: float = 4.0, sr: int = 44100) -> bytes:
 
 class Env:
     def __init__(self, tmp: Path) -> None:
-        self.settings = Settings(data_dir=tmp / "data", max_midi_bytes=64 * 1024, max_audio_bytes=3 * 1024 * 1024)
+        self.settings = Settings(
+            data_dir=tmp / "data", max_midi_bytes=64 * 1024, max_audio_bytes=3 * 1024 * 1024
+        )
         self.settings.upload_wait_seconds = 0.3  # type: ignore[attr-defined]
         self.app = create_app(self.settings, run_workers=False, run_background=False)
         self.client = TestClient(self.app, raise_server_exceptions=False)
@@ -126,7 +128,10 @@ def test_midi_round_trip(env: Env) -> None:
     assert body["isFirst"] is True
     vo = body["midiRenderVO"]
     assert vo["opType"] == "upload" and vo["ucid"] == "alice" and vo["name"] == "my background music"
-    assert vo["midiItemId"] == f"user:{env.t1.tenant_id}-tempolor:alice-midi:" + vo["midiItemId"].rsplit(":", 1)[1]
+    assert (
+        vo["midiItemId"]
+        == f"user:{env.t1.tenant_id}-tempolor:alice-midi:" + vo["midiItemId"].rsplit(":", 1)[1]
+    )
     # The link works without the token and returns exactly the uploaded bytes.
     path = vo["midiUrl"].split("://", 1)[1].split("/", 1)[1]
     got = env.client.get("/" + path)
@@ -202,7 +207,10 @@ def test_size_cap_applies_to_streamed_bodies_without_length(env: Env) -> None:
             yield b"\0" * 16384
 
     r = env.client.post(
-        P + "/music/midi/", params={"name": "x"}, content=chunks(), headers={**env.h1, "Content-Type": "audio/midi"}
+        P + "/music/midi/",
+        params={"name": "x"},
+        content=chunks(),
+        headers={**env.h1, "Content-Type": "audio/midi"},
     )
     assert r.status_code == 413 and r.json()["code"] == 413
     assert env.blob_files() == [] and env.count(MidiItem) == 0
@@ -257,10 +265,13 @@ def test_cloned_voice_lifecycle(env: Env) -> None:
     assert sample.status_code == 200 and sample.content == voice_wav()
     with env.db.session() as s:
         profile = s.get(Voice, body["itemId"]).profile
-    assert {"low_midi", "high_midi", "median_midi"} <= set(profile) or profile  # analysed, not empty
+    assert profile and set(profile) != {"attempts"}  # the analysis was stored
 
     assert env.client.get(P + "/music/cloned-voices/", headers=env.h2).json()["records"] == []
-    assert env.client.delete(P + f"/music/cloned-voices/{body['clonedVoiceItemId']}", headers=env.h2).status_code == 404
+    assert (
+        env.client.delete(P + f"/music/cloned-voices/{body['clonedVoiceItemId']}", headers=env.h2).status_code
+        == 404
+    )
     d = env.client.delete(P + f"/music/cloned-voices/{body['clonedVoiceItemId']}", headers=env.h1)
     assert d.json() == {"result": True}
     assert env.blob_files() == [] and env.count(Voice) == 0
@@ -389,7 +400,9 @@ def test_truncated_mp3_fails_in_the_worker_with_a_reason(env: Env, tmp_path: Pat
         (b"ID3" + b"\xff" * 5000, "audio/mpeg", 400, "audio"),
     ],
 )
-def test_bad_stems_uploads_leave_nothing(env: Env, data: bytes, ctype: str, status: int, message: str) -> None:
+def test_bad_stems_uploads_leave_nothing(
+    env: Env, data: bytes, ctype: str, status: int, message: str
+) -> None:
     r = env.post("/music/stems-splitter", data, ctype)
     assert r.status_code == status, r.text
     assert message in r.json()["error"]

@@ -135,7 +135,8 @@ class Receiver:
             if len(calls) >= count:
                 return calls
             time.sleep(0.1)
-        raise AssertionError(f"{path}: {len(self.calls_to(path))} calls, wanted {count}")
+        got = [(c["answered"], c["json"]) for c in self.calls_to(path)]
+        raise AssertionError(f"{path}: {len(got)} calls, wanted {count}: {got}")
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -38,8 +38,8 @@ def test_tagged_lyrics_keep_sections_lines_and_voices() -> None:
 
 
 def test_untagged_repeated_stanza_is_the_chorus() -> None:
-    secs = plan_lyrics("one line here\nanother\n\nhook line\nhook two\n\nthird verse\nmore\n\nhook line\nhook two",
-                       "", 0)
+    text = "one line here\nanother\n\nhook line\nhook two\n\nthird verse\nmore\n\nhook line\nhook two"
+    secs = plan_lyrics(text, "", 0)
     assert [s.name for s in secs] == ["verse", "chorus", "verse", "chorus"]
 
 

@@ -21,8 +21,10 @@ router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(str(resources.files("songforge.api") / "studio_static"))
 
 # `blob:` lets the player hand unzipped stems to <audio>; `data:` only for inline SVG icons.
+# Inline styles are allowed because wavesurfer.js styles its shadow DOM with a <style> element;
+# scripts stay restricted to our own files.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
     "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )

@@ -61,9 +61,9 @@ def _user_id_from(params: dict[str, Any]) -> str:
         value = params.get(key)
         if value is not None and str(value).strip():
             user_id = str(value).strip()
-            if len(user_id) > _USER_ID_MAX or not all(c.isalnum() or c in "._@+" for c in user_id):
+            if len(user_id) > _USER_ID_MAX or not all(c.isalnum() or c in "._@+-" for c in user_id):
                 raise AccountError(
-                    f"Parameter requestParams.{key} must be at most {_USER_ID_MAX} letters, digits or ._@+"
+                    f"Parameter requestParams.{key} must be at most {_USER_ID_MAX} letters, digits or ._@+-"
                 )
             return user_id
     return str(10**8 + secrets.randbelow(9 * 10**8))

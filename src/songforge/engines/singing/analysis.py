@@ -102,7 +102,8 @@ def analyse_voice(audio: np.ndarray, sr: int) -> dict:
     band = (freqs > 300) & (freqs < 7000)
     slope = float(np.polyfit(np.log2(freqs[band]), 20 * np.log10(vspec[band]), 1)[0])
     flat = float(np.mean(librosa.feature.spectral_flatness(S=spec[:, voiced[: spec.shape[1]]])))
-    gender = "male" if median < 60 else "female"
+    # ~185 Hz: above most men's speaking pitch, below most women's; a rough call the user can override.
+    gender = "male" if median < 54.5 else "female"
     envelope_db = 20 * np.log10(vspec / vspec.max())
     bands = np.linspace(0, len(envelope_db) - 1, 33).astype(int)
     return {

@@ -146,9 +146,11 @@ def compose(
             chord = chord_pcs(bar_chords[bar % len(bar_chords)], tonic, scale) if bar_chords else scale_pcs
             # Arch: rise towards the middle of the line, settle at its end.
             x = si / max(n - 1, 1)
-            target = centre + 4.0 * (1 - (2 * x - 1) ** 2) - (2.0 if si == n - 1 and section != "chorus" else 0)
+            settle = 2.0 if si == n - 1 and section != "chorus" else 0.0
+            target = centre + 4.0 * (1 - (2 * x - 1) ** 2) - settle
             strong = _strong(syl) or abs(rs - round(rs)) < 1e-6 or si == n - 1
-            pool = _candidates(chord if strong else (scale_pcs | chord), lo, hi) or _candidates(scale_pcs, lo, hi)
+            pool = _candidates(chord if strong else (scale_pcs | chord), lo, hi)
+            pool = pool or _candidates(scale_pcs, lo, hi)
             best, best_score = pool[0], 1e9
             for p in pool:
                 leap = abs(p - prev)

@@ -106,7 +106,8 @@ def speak_lines(lines: list[str], base: str = "slt", stretch: float = 1.0) -> li
         return []
     with tempfile.TemporaryDirectory(prefix="sf-speech-") as tmp:
         d = Path(tmp)
-        script = [f"({FESTIVAL_VOICES[base]})", f"(Parameter.set 'Duration_Stretch {stretch:.3f})", _SCHEME_DUMP]
+        script = [f"({FESTIVAL_VOICES[base]})", f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
+                  _SCHEME_DUMP]
         for i, line in enumerate(lines):
             safe = sanitize(line)
             if not safe:
