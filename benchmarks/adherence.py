@@ -94,7 +94,9 @@ for r in range(12):
         TRIADS.append((r, q, frozenset((r + i) % 12 for i in ivs), v / np.linalg.norm(v)))
 
 
-def chord_hits(chroma: np.ndarray, frame_times: np.ndarray, bpm: float, bar_chords: list[str]) -> tuple[int, int]:
+def chord_hits(
+    chroma: np.ndarray, frame_times: np.ndarray, bpm: float, bar_chords: list[str]
+) -> tuple[int, int]:
     bar_s = 240.0 / bpm
     hits = total = 0
     for b, symbols in enumerate(bar_chords[:-1]):  # the last bar rings into the fade
@@ -120,20 +122,34 @@ def main() -> None:
     args = ap.parse_args()
     engine = EmbeddedEngine()
     meter = pyln.Meter(44100)
-    print(f"Adherence of the embedded engine: {args.cases} requests, max_seconds={args.seconds:g} "
-          "(shortened so the run takes minutes), seed = case index")
-    print("tempo: librosa.beat.beat_track defaults; key: chroma_cqt + Krumhansl-Kessler; chords: bar-mean "
-          "chroma_cqt vs 24 triads (pass if the triad is inside the chord); loudness: pyloudnorm")
-    hdr = (f"{'#':>2} {'prompt':30} {'req key':9} {'est key':9} {'bpm':>4} {'est':>6} {'chords':14} "
-           f"{'bars ok':>8} {'LUFS':>6} {'dBTP':>6} {'sec':>5}")
+    print(
+        f"Adherence of the embedded engine: {args.cases} requests, max_seconds={args.seconds:g} "
+        "(shortened so the run takes minutes), seed = case index"
+    )
+    print(
+        "tempo: librosa.beat.beat_track defaults; key: chroma_cqt + Krumhansl-Kessler; chords: bar-mean "
+        "chroma_cqt vs 24 triads (pass if the triad is inside the chord); loudness: pyloudnorm"
+    )
+    hdr = (
+        f"{'#':>2} {'prompt':30} {'req key':9} {'est key':9} {'bpm':>4} {'est':>6} {'chords':14} "
+        f"{'bars ok':>8} {'LUFS':>6} {'dBTP':>6} {'sec':>5}"
+    )
     print(hdr)
     print("-" * len(hdr))
     n_tempo = n_tempo_oct = n_key = n_loud = n_clip_ok = 0
     ch_hits = ch_total = req_hits = req_total = 0
     times = []
     for i, (prompt, key, bpm, chords) in enumerate(CASES[: args.cases]):
-        req = GenerationRequest(kind="instrumental", prompt=prompt, model="i3", seed=i, tonality=key, bpm=bpm,
-                                chords=chords, max_seconds=args.seconds)
+        req = GenerationRequest(
+            kind="instrumental",
+            prompt=prompt,
+            model="i3",
+            seed=i,
+            tonality=key,
+            bpm=bpm,
+            chords=chords,
+            max_seconds=args.seconds,
+        )
         t = time.perf_counter()
         res = engine.generate(req, lambda p, s: None)
         times.append(time.perf_counter() - t)
@@ -161,19 +177,28 @@ def main() -> None:
         n_key += key_ok
         n_loud += abs(lufs + 14) <= 1
         n_clip_ok += clip_ok
-        print(f"{i:>2} {prompt[:30]:30} {key:9} {ek:9}{'' if key_ok else '*'}"
-              f"{bpm:>4} {tempo:>6.1f}{'' if tempo_ok else '*'} {(chords or '(engine)')[:14]:14} "
-              f"{h:>3}/{tot:<4} {lufs:>6.1f} {tp:>6.2f} {times[-1]:>5.1f}")
+        print(
+            f"{i:>2} {prompt[:30]:30} {key:9} {ek:9}{'' if key_ok else '*'}"
+            f"{bpm:>4} {tempo:>6.1f}{'' if tempo_ok else '*'} {(chords or '(engine)')[:14]:14} "
+            f"{h:>3}/{tot:<4} {lufs:>6.1f} {tp:>6.2f} {times[-1]:>5.1f}"
+        )
     n = args.cases
     print("-" * len(hdr))
     print(f"tempo within 4%:            {n_tempo}/{n} = {100 * n_tempo / n:.0f}%  (target >= 95%)")
     print(f"  allowing half/double/3:2: {n_tempo_oct}/{n} = {100 * n_tempo_oct / n:.0f}%")
     print(f"key exact:                  {n_key}/{n} = {100 * n_key / n:.0f}%  (target >= 90%)")
     if req_total:
-        print(f"bars matching requested chord: {req_hits}/{req_total} = {100 * req_hits / req_total:.0f}%"
-              "  (target >= 80%)")
-    print(f"bars matching the chord played (all cases): {ch_hits}/{ch_total} = {100 * ch_hits / ch_total:.0f}%")
-    print(f"loudness within 1 LU of -14: {n_loud}/{n}; no clipping (peak < 0 dBFS, TP <= -1 dBTP): {n_clip_ok}/{n}")
+        print(
+            f"bars matching requested chord: {req_hits}/{req_total} = {100 * req_hits / req_total:.0f}%"
+            "  (target >= 80%)"
+        )
+    print(
+        f"bars matching the chord played (all cases): {ch_hits}/{ch_total} = {100 * ch_hits / ch_total:.0f}%"
+    )
+    print(
+        f"loudness within 1 LU of -14: {n_loud}/{n}; "
+        f"no clipping (peak < 0 dBFS, TP <= -1 dBTP): {n_clip_ok}/{n}"
+    )
     print(f"render time: mean {np.mean(times):.2f} s per {args.seconds:g} s request")
 
 

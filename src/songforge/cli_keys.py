@@ -38,7 +38,8 @@ def _find_tenant(session, ref: str) -> str:  # type: ignore[no-untyped-def]
     if ref.startswith("sf_"):
         ref = ref[3:].split("_", 1)[0]
     matches = [
-        t for t in list_tokens(session)
+        t
+        for t in list_tokens(session)
         if t.revoked_ms is None and (t.id == ref or (t.name and t.name == ref) or t.token_prefix == ref)
     ]
     if len(matches) != 1:

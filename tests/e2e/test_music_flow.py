@@ -19,7 +19,8 @@ from songforge.api import signing
 pytestmark = pytest.mark.slow
 
 
-def test_auth_is_required_everywhere(server) -> None:  # type: ignore[no-untyped-def]
+def test_auth_is_required_everywhere(tenant_server) -> None:  # type: ignore[no-untyped-def]
+    server = tenant_server
     for method, path in [
         ("GET", "/accounts"),
         ("POST", "/accounts"),
@@ -35,7 +36,8 @@ def test_auth_is_required_everywhere(server) -> None:  # type: ignore[no-untyped
             assert r.json() == {"error": "Unauthorized", "code": 401}
 
 
-def test_instrumental_lifecycle(server) -> None:  # type: ignore[no-untyped-def]
+def test_instrumental_lifecycle(tenant_server) -> None:  # type: ignore[no-untyped-def]
+    server = tenant_server
     with server.client() as c:
         assert c.post("/accounts", json={"maxJobs": 3}).json() == {
             "error": "Parameter requestParams is required",
@@ -164,7 +166,8 @@ def test_instrumental_lifecycle(server) -> None:  # type: ignore[no-untyped-def]
         assert c.get("/accounts").status_code == 404
 
 
-def test_song_request_forms_and_sources(server) -> None:  # type: ignore[no-untyped-def]
+def test_song_request_forms_and_sources(tenant_server) -> None:  # type: ignore[no-untyped-def]
+    server = tenant_server
     with server.client() as c:
         make_account(c, "singer")
         # multipart/form-data like the vendor's Postman collection
@@ -207,7 +210,8 @@ def test_song_request_forms_and_sources(server) -> None:  # type: ignore[no-unty
                 assert rec["ltmMaterialExtendDto"]["lyricsPrompt"]
 
 
-def test_openapi_landing_and_health(server) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_landing_and_health(tenant_server) -> None:  # type: ignore[no-untyped-def]
+    server = tenant_server
     assert httpx.get(server.base_url + "/healthz").json() == {"status": "ok"}
     landing = httpx.get(server.base_url + "/")
     assert landing.status_code == 200 and "/docs" in landing.text and "token create" in landing.text

@@ -13,11 +13,6 @@ from e2e_helpers import make_account
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def idle_server(make_server):  # type: ignore[no-untyped-def]
-    return make_server(workers=0)
-
-
 def _submit(c: httpx.Client, **extra: object) -> httpx.Response:
     return c.post("/music/instrumental", json={"prompt": "calm piano", **extra})
 

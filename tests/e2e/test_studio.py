@@ -8,6 +8,7 @@ Chromium comes from apt and Playwright only drives it (`make setup` installs bot
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -21,7 +22,6 @@ import httpx
 import mido
 import numpy as np
 import pytest
-from e2e_helpers import wait_final
 
 from conftest import ServerProcess
 
@@ -68,18 +68,6 @@ def _require_browser() -> Any:
 
 
 @pytest.fixture(scope="module")
-def studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the module: the browser tests share it and each signs in with its own token,
-    so they cannot see each other's tracks."""
-    server = ServerProcess(tmp_path_factory.mktemp("studio-data"), workers=1, max_seconds=6.0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_playwright = _require_browser()
     with sync_playwright() as pw:
@@ -118,12 +106,19 @@ class Studio:
         self.page.get_by_role("navigation", name="Studio sections").get_by_role("link", name=name).click()
 
 
-@pytest.fixture
-def studio(browser: Any, studio_server: ServerProcess, request: pytest.FixtureRequest) -> Iterator[Studio]:
-    token, _secret, _tenant = studio_server.create_token(request.node.name[:60])
+@contextlib.contextmanager
+def studio_session(
+    browser: Any, server: ServerProcess, name: str, token: str | None = None
+) -> Iterator[Studio]:
+    """A fresh browser context signed in as nobody yet, with the given (default: a new) tenant token.
+
+    On the way out it saves a screenshot and fails the test if the page reached for another origin
+    or logged a JavaScript error."""
+    if token is None:
+        token, _secret, _tenant = server.create_token(name[:60])
     context = browser.new_context(viewport={"width": 1200, "height": 860}, accept_downloads=True)
     page = context.new_page()
-    origin = studio_server.base_url
+    origin = server.base_url
     foreign: list[str] = []
     js_errors: list[str] = []
 
@@ -139,19 +134,26 @@ def studio(browser: Any, studio_server: ServerProcess, request: pytest.FixtureRe
     page.on("request", on_request)
     page.on("console", on_console)
     page.on("pageerror", lambda e: js_errors.append(str(e)))
-    s = Studio(page, studio_server, token)
+    s = Studio(page, server, token)
     try:
         yield s
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        shot = ARTIFACTS / (re.sub(r"[^\w.-]+", "_", name) + ".png")
         try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            page.screenshot(path=str(shot), full_page=True)
         finally:
             s.api.close()
             context.close()
     assert not foreign, f"the studio made requests outside the server: {foreign}"
-    assert not js_errors, f"JavaScript errors: {js_errors}\n{studio_server.log()}"
+    assert not js_errors, f"JavaScript errors: {js_errors}\n{server.log()}"
+
+
+@pytest.fixture
+def studio(browser: Any, shared_server: ServerProcess, request: pytest.FixtureRequest) -> Iterator[Studio]:
+    """The studio on the module's shared server (one worker), as a new tenant."""
+    with studio_session(browser, shared_server, request.node.name) as s:
+        yield s
 
 
 def wait_js(page: Any, expression: str, timeout: float = 10_000) -> Any:
@@ -199,8 +201,8 @@ def _wav_bytes(seconds: float = 6.0, sr: int = 44100) -> bytes:
 # -------------------------------------------------------------------------------------- tests
 
 
-def test_static_files_stay_inside_the_studio_folder(studio_server: ServerProcess) -> None:
-    base = studio_server.base_url
+def test_static_files_stay_inside_the_studio_folder(shared_server: ServerProcess) -> None:
+    base = shared_server.base_url
     page = httpx.get(base + "/studio")
     assert page.status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
@@ -343,35 +345,97 @@ def test_create_instrumental_wait_play_download_delete(studio: Studio, tmp_path:
     assert rows.count() == 1
 
 
-def test_library_pages_through_the_cursor_and_filters(studio: Studio) -> None:
-    page = studio.page
-    user_id = studio.sign_in_with_account()
-    jobs = []
-    for i in range(6):  # the server pages 20 at a time; submit directly to have some of each kind
-        r = studio.api.post(
-            "/music/instrumental", json={"prompt": f"tiny loop {i}", "model_instrumental": "i3"}
+def test_library_scrolls_through_the_cursor_and_filters(browser: Any, idle_server: ServerProcess) -> None:
+    """More tracks than one API page (20), on a server without workers so they stay queued: the
+    list shows the first page, fetches the next one when scrolled to the end, and shows waiting."""
+    api = idle_server.client()
+    with contextlib.closing(api):
+        assert (
+            api.post("/accounts", json={"requestParams": {"user_id": "pager"}, "maxJobs": 30}).status_code
+            == 200
         )
-        assert r.status_code == 200, r.text
-        jobs += r.json()["jobs"]
-    page.get_by_role("link", name="Library").click()
-    page.get_by_label("Instrumentals").check()
-    wait_js(page, "document.querySelectorAll('#track-list > li.track').length === 12")
-    shown = page.locator("#track-list > li.track").evaluate_all("els => els.map(e => e.dataset.jobId)")
-    listed = []
-    cursor = ""
-    while True:
-        body = studio.api.get(
-            "/music/", params={"type": "instrumental", "cursor": cursor, "user_id": user_id}
-        ).json()
-        listed += [r["job_id"] for r in body["records"]]
-        if not body["hasNext"]:
-            break
-        cursor = body["cursor"]
-    assert shown == listed  # newest first, exactly the API's order
-    page.get_by_label("Songs").check()
-    page.get_by_text("No tracks yet").wait_for()
-    for job in jobs:
-        wait_final(studio.api, job, timeout=180)
+        for i in range(11):
+            body = {"prompt": f"tiny loop {i}", "model_instrumental": "i3"}
+            assert api.post("/music/instrumental", json=body).status_code == 200
+        assert api.post("/music/song", json={"prompt": "one song"}).status_code == 200
+        listed: list[str] = []
+        cursor = ""
+        while True:
+            page_body = api.get("/music/", params={"type": "instrumental", "cursor": cursor}).json()
+            listed += [r["job_id"] for r in page_body["records"]]
+            if not page_body["hasNext"]:
+                break
+            cursor = page_body["cursor"]
+    assert len(listed) == 22
+
+    with studio_session(browser, idle_server, "test_library_scroll", token=idle_server.token) as studio:
+        page = studio.page
+        studio.open()
+        studio.sign_in()
+        studio.tab("Library")
+        page.get_by_label("Instrumentals").check()
+        rows = page.locator("#track-list > li.track")
+        wait_js(page, "document.querySelectorAll('#track-list > li.track').length === 20")
+        time.sleep(0.5)
+        assert rows.count() == 20  # one page until the end of the list comes into view
+        assert "Waiting in the queue 0%" in rows.first.inner_text()
+        page.locator("#library-sentinel").scroll_into_view_if_needed()
+        wait_js(page, "document.querySelectorAll('#track-list > li.track').length === 22")
+        shown = rows.evaluate_all("els => els.map(e => e.dataset.jobId)")
+        assert shown == listed  # newest first, exactly the API's order, no duplicates
+        assert page.locator("#load-more").is_hidden()
+        page.get_by_label("Songs").check()
+        wait_js(page, "document.querySelectorAll('#track-list > li.track').length === 2")
+
+
+def test_timed_lyrics_follow_the_playback_clock(studio: Studio) -> None:
+    """The lyric parser and the line picked at a given time, run in the page's own module."""
+    studio.open()
+    result = studio.page.evaluate(
+        """async () => {
+            const m = await import('/studio/static/js/lyrics.js');
+            const lrc = m.parseTimedLyrics(
+                '[00:01.00][Verse]\\n[00:02.50]first line\\n[00:04.00]second line');
+            const json = m.parseTimedLyrics(JSON.stringify([
+                {start: 3.0, end: 4.0, text: 'b'}, {start: 0.5, end: 2.0, text: 'a'}]));
+            return {
+                lrc: lrc.map(l => [l.time, l.text, l.section]),
+                json: json.map(l => [l.time, l.text]),
+                at: [0.2, 1.2, 2.6, 9].map(t => m.activeLine(lrc, t)),
+            };
+        }"""
+    )
+    assert result["lrc"] == [[1, "[Verse]", True], [2.5, "first line", False], [4, "second line", False]]
+    assert result["json"] == [[0.5, "a"], [3, "b"]]
+    assert result["at"] == [-1, 0, 1, 2]
+
+
+def test_voice_sample_upload_shows_its_analysis(studio: Studio, tmp_path: Path) -> None:
+    page = studio.page
+    studio.sign_in_with_account()
+    sample = tmp_path / "me.wav"
+    sample.write_bytes(_wav_bytes(seconds=6.0))
+    studio.tab("Uploads")
+    form = page.locator("#voice-form")
+    form.get_by_label("Name").fill("My voice")
+    form.get_by_label("Voice recording").set_input_files(str(sample))
+    form.get_by_role("button", name="Upload voice").click()
+    item = page.locator("#voice-list li", has_text="My voice")
+    item.wait_for()
+    wait_js(
+        page,
+        'document.querySelector(\'#voice-list li[data-status="30"], #voice-list li[data-status="10"]\')',
+        timeout=120_000,
+    )
+    record = studio.api.get("/music/cloned-voices/").json()["records"][0]
+    assert record["status"] == 30, record
+    assert "Ready" in item.inner_text()
+    for label in record["labels"]:
+        assert label in item.locator("dl").inner_text()
+    studio.tab("Create")
+    page.get_by_label("Song with vocals").check()
+    page.get_by_role("radio", name="My cloned voice").check()
+    assert "My voice" in page.locator("#s-cloned option").all_inner_texts()
 
 
 def test_upload_midi_and_pick_it_as_a_song_base(studio: Studio, tmp_path: Path) -> None:
@@ -474,12 +538,12 @@ def test_accounts_and_queue(studio: Studio) -> None:
         time.sleep(0.5)
 
 
-def test_phone_screen_and_keyboard(browser: Any, studio_server: ServerProcess) -> None:
-    token, _s, _t = studio_server.create_token("phone")
+def test_phone_screen_and_keyboard(browser: Any, shared_server: ServerProcess) -> None:
+    token, _s, _t = shared_server.create_token("phone")
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        page.goto(studio_server.base_url + "/studio")
+        page.goto(shared_server.base_url + "/studio")
         page.wait_for_selector("html[data-ready=true]")
         # Keyboard only: Tab from the top reaches the skip link, then the token field.
         page.keyboard.press("Tab")

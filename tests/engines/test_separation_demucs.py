@@ -18,10 +18,20 @@ from demucs.htdemucs import HTDemucs  # noqa: E402
 from songforge.engines.separation import SeparationError, separate  # noqa: E402
 from songforge.engines.separation.demucs import DemucsUnavailable, load_model  # noqa: E402
 
+pytestmark = pytest.mark.slow  # PyTorch import and CPU inference: ~30 s on 2 cores
+
 SR = 44100
 TINY = dict(
-    sources=["drums", "bass", "other", "vocals"], audio_channels=2, channels=4, depth=2, t_layers=1,
-    t_heads=1, bottom_channels=0, dconv_comp=2, segment=Fraction(2), samplerate=SR,
+    sources=["drums", "bass", "other", "vocals"],
+    audio_channels=2,
+    channels=4,
+    depth=2,
+    t_layers=1,
+    t_heads=1,
+    bottom_channels=0,
+    dconv_comp=2,
+    segment=Fraction(2),
+    samplerate=SR,
 )
 
 
@@ -30,7 +40,9 @@ def save_package(path: Path, sources: list[str] | None = None) -> Path:
     kwargs = dict(TINY, sources=sources or TINY["sources"])
     model = HTDemucs(**kwargs)
     package = {
-        "klass": HTDemucs, "args": (), "kwargs": kwargs,
+        "klass": HTDemucs,
+        "args": (),
+        "kwargs": kwargs,
         "state": {k: v.half() for k, v in model.state_dict().items()},
         "training_args": {"note": "plain container, as Demucs publishes"},
     }
@@ -46,7 +58,8 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demucs_path_returns_four_stems_of_input_length(weights: Path, monkeypatch) -> None:
     monkeypatch.setenv("SONGFORGE_DEMUCS_WEIGHTS", str(weights))
     t = np.arange(int(2.5 * SR)) / SR
-    mix = np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], axis=1).astype(np.float32) * 0.3
+    left, right = np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)
+    mix = (0.3 * np.stack([left, right], axis=1)).astype(np.float32)
     seen: list[int] = []
     stems = separate(mix, SR, method="auto", progress=lambda p, _s: seen.append(p))
     assert list(stems) == ["vocals", "drums", "bass", "other"]

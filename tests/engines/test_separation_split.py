@@ -52,8 +52,12 @@ def test_split_file_writes_stems_and_the_original(
 ) -> None:
     audio = music()
     src = tmp_path / upload
-    {"song.mp3": lambda: write_mp3(src, audio, SR, title="t"), "song.wav": lambda: write_wav(src, audio, SR),
-     "song.flac": lambda: write_flac(src, audio, SR), "song.m4a": lambda: alac(src, audio)}[upload]()
+    {
+        "song.mp3": lambda: write_mp3(src, audio, SR, title="t"),
+        "song.wav": lambda: write_wav(src, audio, SR),
+        "song.flac": lambda: write_flac(src, audio, SR),
+        "song.m4a": lambda: alac(src, audio),
+    }[upload]()
     seen: list[int] = []
     out = tmp_path / "out" / "stems.zip"
     result = split_file(src, content_type, out, limits=DecodeLimits(), progress=lambda p, _s: seen.append(p))

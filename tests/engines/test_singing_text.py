@@ -83,8 +83,13 @@ def test_pick_voice_follows_tags_and_prompt() -> None:
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("사랑해 너를 영원히", "Korean"), ("君のことが好きです", "Japanese"), ("我爱你中国", "Chinese"),
-     ("el amor de mi vida es una canción para ti y que", "Spanish"), ("Я тебя люблю", "Russian")],
+    [
+        ("사랑해 너를 영원히", "Korean"),
+        ("君のことが好きです", "Japanese"),
+        ("我爱你中国", "Chinese"),
+        ("el amor de mi vida es una canción para ti y que", "Spanish"),
+        ("Я тебя люблю", "Russian"),
+    ],
 )
 def test_check_language_refuses_what_we_cannot_sing(text: str, lang: str) -> None:
     with pytest.raises(EngineError, match=lang):

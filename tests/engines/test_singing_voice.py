@@ -28,16 +28,27 @@ Hold my hand and sing along
 def sung():
     sections = plan_lyrics("[Intro]\n" + LYRICS, "", 0)
     voice = artist_voice("voice_aurora")
-    return sing(sections=sections, key="A:minor", bpm=100, bar_chords=["Am", "F", "C", "G"] * 4,
-                section_bars=[("intro", 0, 2), ("verse", 2, 4), ("chorus", 6, 4)], voice=voice, seed=5), voice
+    return sing(
+        sections=sections,
+        key="A:minor",
+        bpm=100,
+        bar_chords=["Am", "F", "C", "G"] * 4,
+        section_bars=[("intro", 0, 2), ("verse", 2, 4), ("chorus", 6, 4)],
+        voice=voice,
+        seed=5,
+    ), voice
 
 
 def test_sing_length_lines_and_bars(sung) -> None:
     v, _ = sung
     spb = 60 / 100
     assert v.audio.shape == (int(round(10 * 4 * spb * 44100)), 2) and v.audio.dtype == np.float32
-    assert [t for _, _, t in v.lines] == ["I walk along the empty street", "The city lights are burning low",
-                                          "Stay with me until the morning", "Hold my hand and sing along"]
+    assert [t for _, _, t in v.lines] == [
+        "I walk along the empty street",
+        "The city lights are burning low",
+        "Stay with me until the morning",
+        "Hold my hand and sing along",
+    ]
     starts = [s for s, _, _ in v.lines]
     assert all(s < e for s, e, _ in v.lines) and starts == sorted(starts)
     assert v.lines[0][0] >= 2 * 4 * spb - 0.4 and v.lines[1][1] <= 6 * 4 * spb + 0.05  # verse in its bars
@@ -82,8 +93,15 @@ def test_sung_notes_are_in_tune(sung) -> None:
 
 def test_sing_rejects_mismatched_sections() -> None:
     with pytest.raises(EngineError):
-        sing(sections=plan_lyrics(LYRICS, "", 0), key="C:major", bpm=100, bar_chords=["C"],
-             section_bars=[("verse", 0, 4)], voice=None, seed=0)
+        sing(
+            sections=plan_lyrics(LYRICS, "", 0),
+            key="C:major",
+            bpm=100,
+            bar_chords=["C"],
+            section_bars=[("verse", 0, 4)],
+            voice=None,
+            seed=0,
+        )
 
 
 def _voice_like(f0_lo: float, f0_hi: float, seconds: float = 6.0, sr: int = 22050) -> np.ndarray:
@@ -95,7 +113,7 @@ def _voice_like(f0_lo: float, f0_hi: float, seconds: float = 6.0, sr: int = 2205
     y = np.zeros_like(t)
     for k in range(1, 30):
         fk = k * f0
-        amp = (1 / k) * (1 + 3 * np.exp(-((fk - 700) / 200) ** 2) + 2 * np.exp(-((fk - 1200) / 250) ** 2))
+        amp = (1 / k) * (1 + 3 * np.exp(-(((fk - 700) / 200) ** 2)) + 2 * np.exp(-(((fk - 1200) / 250) ** 2)))
         y += np.where(fk < sr / 2, amp * np.sin(k * phase), 0)
     return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
 

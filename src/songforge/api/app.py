@@ -24,6 +24,7 @@ from songforge.api.errors import ApiError, api_error_handler
 from songforge.config import Settings
 from songforge.store.blobs import LocalBlobStore
 from songforge.store.db import Database
+from songforge.store.fast_reads import JobReader
 
 log = logging.getLogger("songforge.api")
 
@@ -187,6 +188,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     app.state.db = Database(settings.db_url)
     app.state.blobs = LocalBlobStore(settings.blob_dir)
     app.state.tenant_cache = _TenantCache()
+    app.state.job_reader = JobReader(app.state.db)
 
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)

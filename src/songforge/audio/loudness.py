@@ -52,11 +52,11 @@ def peak_envelope(audio: np.ndarray, floor: float = 0.0, factor: int = 4) -> np.
     if idx.size == 0:
         return env
     padded = np.zeros((n + taps, x.shape[1]), dtype=np.float32)
-    padded[half:half + n] = x
+    padded[half : half + n] = x
     offsets = np.arange(taps)
     chunk = 1 << 16
     for c0 in range(0, idx.size, chunk):
-        sel = idx[c0:c0 + chunk]
+        sel = idx[c0 : c0 + chunk]
         # window so that phase k interpolates between sample i and i+1
         win = padded[sel[:, None] + offsets[None, :] + 1]  # (m, taps, ch)
         best = env[sel]

@@ -26,8 +26,9 @@ def limiter_curve(mix: np.ndarray, sr: int, ceiling_db: float = -1.2, window_s: 
     return uniform_filter1d(held, size=max(1, w // 2), mode="nearest").astype(np.float32)
 
 
-def master_gain(mix: np.ndarray, sr: int, target_lufs: float = -14.0, ceiling_db: float = -1.2,
-                passes: int = 2) -> tuple[np.ndarray, float]:
+def master_gain(
+    mix: np.ndarray, sr: int, target_lufs: float = -14.0, ceiling_db: float = -1.2, passes: int = 2
+) -> tuple[np.ndarray, float]:
     """The gain curve (n,) that brings `mix` to `target_lufs` with true peak under `ceiling_db`,
     and the loudness measured after applying it."""
     loud = integrated_loudness(mix, sr)

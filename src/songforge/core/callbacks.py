@@ -376,7 +376,9 @@ def record_outcome(db: Database, claim: Claimed, outcome: Outcome, delays: tuple
     else:
         values["state"] = FAILED
     with db.session() as s:
-        if "next_attempt_ms" in values and not claim.is_final and _has_newer(s, claim):
+        # Open API events (ack_body set) are each a separate fact (mp3 ready, wav ready): never superseded.
+        supersedable = claim.ack_body is None
+        if "next_attempt_ms" in values and not claim.is_final and supersedable and _has_newer(s, claim):
             del values["next_attempt_ms"]
             values["state"] = SUPERSEDED
         s.execute(

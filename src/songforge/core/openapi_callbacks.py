@@ -48,8 +48,9 @@ def _url_for(meta: dict[str, Any], item_id: str):  # noqa: ANN202 - a small clos
     return lambda key: file_url(base, item_id, token, key)
 
 
-def _enqueue(session: Session, tenant_id: str, job_id: str, item_id: str, url: str,
-             payloads: list[dict[str, Any]]) -> None:
+def _enqueue(
+    session: Session, tenant_id: str, job_id: str, item_id: str, url: str, payloads: list[dict[str, Any]]
+) -> None:
     from songforge.core.callbacks import enqueue
 
     for i, payload in enumerate(payloads):
@@ -81,15 +82,22 @@ def notify_job(session: Session, job: Job, *, is_final: bool) -> None:
         events = ["audio_complete", "wav_complete"]
     field = "songs" if job.kind == "song" else "instrumentals"
     payloads = [{field: [music_item(job, url_for, event)]} for event in events]
-    _enqueue(session, job.tenant_id, make_id(job.tenant_id, job.user_id, job.item_id), job.item_id, url,
-             payloads)
+    _enqueue(
+        session, job.tenant_id, make_id(job.tenant_id, job.user_id, job.item_id), job.item_id, url, payloads
+    )
 
 
 def notify_lyrics(session: Session, job: Job) -> None:
     meta = (job.request or {}).get("openapi") or {}
     if meta.get("callback_url"):
-        _enqueue(session, job.tenant_id, make_id(job.tenant_id, job.user_id, job.item_id), job.item_id,
-                 meta["callback_url"], [{"lyrics": [lyrics_item(job)]}])
+        _enqueue(
+            session,
+            job.tenant_id,
+            make_id(job.tenant_id, job.user_id, job.item_id),
+            job.item_id,
+            meta["callback_url"],
+            [{"lyrics": [lyrics_item(job)]}],
+        )
 
 
 def notify_stems(session: Session, task: StemsTask) -> None:
@@ -99,5 +107,11 @@ def notify_stems(session: Session, task: StemsTask) -> None:
     if not url or task.state not in ("completed", "failed"):
         return
     item = stems_item(task, _url_for(meta, task.item_id))
-    _enqueue(session, task.tenant_id, make_id(task.tenant_id, task.user_id, task.item_id, "stems"),
-             task.item_id, url, [{"stems": [item]}])
+    _enqueue(
+        session,
+        task.tenant_id,
+        make_id(task.tenant_id, task.user_id, task.item_id, "stems"),
+        task.item_id,
+        url,
+        [{"stems": [item]}],
+    )

@@ -27,8 +27,9 @@ class FetchError(ValueError):
     """Why the URL could not be fetched; safe to show the client."""
 
 
-async def fetch_to_file(url: str, dest: Path, *, allow_private: bool, max_bytes: int,
-                        total_timeout_s: float = TOTAL_TIMEOUT_S) -> str:
+async def fetch_to_file(
+    url: str, dest: Path, *, allow_private: bool, max_bytes: int, total_timeout_s: float = TOTAL_TIMEOUT_S
+) -> str:
     """Downloads `url` into `dest`; returns the response's Content-Type (may be empty)."""
     try:
         return await asyncio.wait_for(

@@ -42,8 +42,14 @@ def write(prompt: str, seed: int | None = None) -> WrittenLyrics:
     return WrittenLyrics(title=title, text=lyrics_text(sections).strip(), seed=seed)
 
 
-def store_lyrics(session: Session, account: Account, prompt: str, song_model: str | None,
-                 callback_url: str, written: WrittenLyrics) -> Job:
+def store_lyrics(
+    session: Session,
+    account: Account,
+    prompt: str,
+    song_model: str | None,
+    callback_url: str,
+    written: WrittenLyrics,
+) -> Job:
     now = now_ms()
     item_id = new_item_id()
     while session.get(Job, item_id) is not None:

@@ -87,8 +87,10 @@ def _parse_chords(value: str) -> str:
 
 _DURATION_FORMS = (
     (re.compile(r"^(\d+):([0-5]\d)$"), lambda m: int(m[1]) * 60 + int(m[2])),
-    (re.compile(r"^(\d+)\s*(?:m|min|mins|minutes?|分钟|分)\s*(?:(\d+)\s*(?:s|sec|secs|seconds?|秒)?)?$"),
-     lambda m: int(m[1]) * 60 + int(m[2] or 0)),
+    (
+        re.compile(r"^(\d+)\s*(?:m|min|mins|minutes?|分钟|分)\s*(?:(\d+)\s*(?:s|sec|secs|seconds?|秒)?)?$"),
+        lambda m: int(m[1]) * 60 + int(m[2] or 0),
+    ),
     (re.compile(r"^(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?|秒)?$"), lambda m: round(float(m[1]))),
 )
 

@@ -124,8 +124,11 @@ class EnvelopeRoute(APIRoute):
                 detail = _validation_detail(exc)
                 log.info("open-api %s status=400003 request_id=%s: %s", request.url.path, rid, detail)
                 return envelope(rid, Status.BAD_PARAMETER, detail, None)
-            except OperationalError:
-                # In practice a database that stayed locked past its busy timeout: try again later.
+            except OperationalError as exc:
+                if "locked" not in str(exc).lower():
+                    log.exception("open-api %s status=400001 request_id=%s", request.url.path, rid)
+                    return envelope(rid, Status.INTERNAL_ERROR, MESSAGES[Status.INTERNAL_ERROR], None)
+                # A database that stayed locked past its busy timeout: the platform's "try again later".
                 log.exception("open-api %s status=400006 request_id=%s", request.url.path, rid)
                 return envelope(rid, Status.SERVER_BUSY, MESSAGES[Status.SERVER_BUSY], None)
             except Exception:

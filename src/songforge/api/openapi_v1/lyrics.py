@@ -30,8 +30,9 @@ from songforge.store.models import ApiKey
 router = APIRouter(route_class=EnvelopeRoute)
 
 
-def _store(db: Database, caller: Caller, prompt: str, song_model: str | None, url: str,
-           written: WrittenLyrics) -> str:
+def _store(
+    db: Database, caller: Caller, prompt: str, song_model: str | None, url: str, written: WrittenLyrics
+) -> str:
     with db.session() as s:
         key = s.get(ApiKey, caller.key_id)
         assert key is not None

@@ -58,8 +58,9 @@ def _check_audio(path: Path) -> str:
     return info.kind
 
 
-def _create(db: Database, blobs: LocalBlobStore, caller: Caller, source: Path, kind: str,
-            meta: dict[str, Any]) -> str:
+def _create(
+    db: Database, blobs: LocalBlobStore, caller: Caller, source: Path, kind: str, meta: dict[str, Any]
+) -> str:
     with db.session() as s:
         key = s.get(ApiKey, caller.key_id)
         assert key is not None
@@ -128,8 +129,10 @@ async def stems_create(request: Request, caller: Caller = Depends(open_api_calle
 
 def _query(db: Database, tenant_id: str, ids: list[str]) -> list[StemsTask]:
     with db.session() as s:
-        rows = {t.item_id: t for t in s.query(StemsTask).filter(StemsTask.tenant_id == tenant_id,
-                                                                 StemsTask.item_id.in_(ids))}
+        rows = {
+            t.item_id: t
+            for t in s.query(StemsTask).filter(StemsTask.tenant_id == tenant_id, StemsTask.item_id.in_(ids))
+        }
         missing = [i for i in ids if i not in rows]
         if missing:
             raise not_found(missing)

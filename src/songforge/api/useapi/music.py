@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 
 from songforge.api.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.api.errors import ApiError
-from songforge.api.useapi.common import find_job, read_body
+from songforge.api.useapi.common import find_job, parse_job_id, read_body
 from songforge.api.useapi.schemas import (
     InstrumentalRequest,
     MusicList,
@@ -28,9 +28,10 @@ from songforge.config import Settings
 from songforge.core import scheduler
 from songforge.core.ids import make_id, parse_id
 from songforge.core.music_params import Kind, MusicParams, ParamError, parse_music_params
-from songforge.core.records import job_record
+from songforge.core.records import job_id_of, job_record
 from songforge.store.blobs import LocalBlobStore
 from songforge.store.db import Database
+from songforge.store.fast_reads import JobReader
 from songforge.store.models import Job, MidiItem, Tenant, Voice
 
 router = APIRouter(tags=["music"])
@@ -209,10 +210,11 @@ router.add_api_route("/music", list_music, methods=["GET"], response_model=None,
 async def get_music(job_id: str, request: Request) -> JSONResponse:
     # Hot path (clients poll it): no thread hop, one indexed query, no response-model filtering.
     tenant = current_tenant(request)
-    db: Database = request.app.state.db
-    with db.session() as s:
-        job = find_job(s, tenant.id, job_id)
-        return JSONResponse(job_record(job))
+    reader: JobReader = request.app.state.job_reader
+    job = reader.get(tenant.id, parse_job_id(job_id))
+    if job is None or job_id_of(job) != job_id:
+        raise ApiError(404, f"No record found for {job_id}")
+    return JSONResponse(job_record(job))
 
 
 @router.delete(

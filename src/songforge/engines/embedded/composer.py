@@ -80,8 +80,19 @@ class Score:
         return self.bars * BEATS_PER_BAR * 60.0 / self.bpm
 
 
-_ENERGY = {"intro": 0.45, "verse": 0.65, "head": 0.75, "chorus": 0.95, "drop": 1.0, "solo": 0.85,
-           "bridge": 0.6, "break": 0.4, "build": 0.75, "outro": 0.45, "pre-chorus": 0.75}
+_ENERGY = {
+    "intro": 0.45,
+    "verse": 0.65,
+    "head": 0.75,
+    "chorus": 0.95,
+    "drop": 1.0,
+    "solo": 0.85,
+    "bridge": 0.6,
+    "break": 0.4,
+    "build": 0.75,
+    "outro": 0.45,
+    "pre-chorus": 0.75,
+}
 _MELODIC = {"verse", "chorus", "head", "solo", "drop", "bridge", "pre-chorus"}
 
 
@@ -90,6 +101,7 @@ def section_energy(name: str) -> float:
 
 
 # ---------------------------------------------------------------- form
+
 
 def build_form(style: Style, bars: int, unit: int) -> list[Section]:
     """Fit the style's section sequence into `bars`, in whole units (a unit is one progression pass
@@ -145,6 +157,7 @@ def _place(secs: list[tuple[str, int]]) -> list[Section]:
 
 # ---------------------------------------------------------------- harmony
 
+
 def choose_progressions(style: Style, key: Key, rng: np.random.Generator) -> dict[str, list[list[Chord]]]:
     """A progression per section kind; verse and chorus differ when the style offers two."""
     progs = style.minor_progs if key.mode == "minor" else style.major_progs
@@ -159,9 +172,19 @@ def choose_progressions(style: Style, key: Key, rng: np.random.Generator) -> dic
     return {"verse": bars(verse), "chorus": bars(chorus), "bridge": bars(bridge)}
 
 
-_SECTION_PROG = {"intro": "chorus", "verse": "verse", "head": "verse", "chorus": "chorus", "drop": "chorus",
-                 "solo": "verse", "bridge": "bridge", "break": "bridge", "build": "verse", "outro": "chorus",
-                 "pre-chorus": "bridge"}
+_SECTION_PROG = {
+    "intro": "chorus",
+    "verse": "verse",
+    "head": "verse",
+    "chorus": "chorus",
+    "drop": "chorus",
+    "solo": "verse",
+    "bridge": "bridge",
+    "break": "bridge",
+    "build": "verse",
+    "outro": "chorus",
+    "pre-chorus": "bridge",
+}
 
 
 def harmonise(plan: Plan, sections: list[Section], rng: np.random.Generator) -> list[list[Chord]]:
@@ -234,10 +257,13 @@ def voice(chord: Chord, prev: list[int] | None, lo: int = 52, hi: int = 76, size
         centre = (lo + hi) / 2
         return min(candidates, key=lambda c: abs(np.mean(c) - centre))
     pm = float(np.mean(prev))
-    return min(candidates, key=lambda c: sum(min(abs(n - p) for p in prev) for n in c) + 0.3 * abs(np.mean(c) - pm))
+    return min(
+        candidates, key=lambda c: sum(min(abs(n - p) for p in prev) for n in c) + 0.3 * abs(np.mean(c) - pm)
+    )
 
 
 # ---------------------------------------------------------------- parts
+
 
 class Composer:
     def __init__(self, plan: Plan) -> None:
@@ -252,7 +278,9 @@ class Composer:
             sections = _place(list(plan.sections))
         else:
             unit = len(plan.progression) if plan.progression else 4
-            if not plan.progression and any(len(p.split()) == 12 for p in style.major_progs + style.minor_progs):
+            if not plan.progression and any(
+                len(p.split()) == 12 for p in style.major_progs + style.minor_progs
+            ):
                 unit = 12
             if plan.melody_bars:
                 unit = max(unit, min(plan.melody_bars, 8))
@@ -280,8 +308,16 @@ class Composer:
         for parts in stems.values():
             for part in parts:
                 self._humanise(part)
-        return Score(bpm=plan.bpm, key=self.key, bars=bars, sections=sections, bar_chords=bar_chords,
-                     stems=stems, swing=swing, progression_text=progression_text(plan, bar_chords))
+        return Score(
+            bpm=plan.bpm,
+            key=self.key,
+            bars=bars,
+            sections=sections,
+            bar_chords=bar_chords,
+            stems=stems,
+            swing=swing,
+            progression_text=progression_text(plan, bar_chords),
+        )
 
     # ---- drums
     def drums(self) -> list[Part]:
@@ -327,18 +363,29 @@ class Composer:
         quieter off-beats (otherwise they are heard at half tempo)."""
         bpm = self.plan.bpm
         if bpm < 85:
-            part.notes = [n for n in part.notes if abs(n.start - round(n.start)) < 1e-6 or
-                          n.pitch in (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)]
+            part.notes = [
+                n
+                for n in part.notes
+                if abs(n.start - round(n.start)) < 1e-6 or n.pitch in (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)
+            ]
         if bpm < 85 or bpm >= 130:
-            strong = {int(round(n.start)) for n in part.notes
-                      if n.pitch in (pat.KICK, pat.SNARE, pat.CLAP, pat.RIM) and abs(n.start - round(n.start)) < 1e-6}
+            strong = {
+                int(round(n.start))
+                for n in part.notes
+                if n.pitch in (pat.KICK, pat.SNARE, pat.CLAP, pat.RIM)
+                and abs(n.start - round(n.start)) < 1e-6
+            }
             for beat in range(self.plan.bars * 4):
                 if beat not in strong:
                     part.notes.append(Note(float(beat), 0.25, pat.KICK, 96 if bpm >= 130 else 80))
         if bpm >= 130:
             for n in part.notes:
-                if abs(n.start - round(n.start)) > 1e-6 and n.pitch not in (pat.SNARE, pat.TOM_LO, pat.TOM_MID,
-                                                                                pat.TOM_HI):
+                if abs(n.start - round(n.start)) > 1e-6 and n.pitch not in (
+                    pat.SNARE,
+                    pat.TOM_LO,
+                    pat.TOM_MID,
+                    pat.TOM_HI,
+                ):
                     n.vel = int(n.vel * 0.6)
 
     def _fill(self, part: Part, bar: int, vel_scale: float) -> None:
@@ -347,11 +394,31 @@ class Composer:
         if kind == 0:  # snare run
             steps = [(i, pat.SNARE) for i in range(8)]
         elif kind == 1:  # toms down
-            steps = [(i, (pat.TOM_HI, pat.TOM_HI, pat.TOM_MID, pat.TOM_MID, pat.TOM_LO, pat.TOM_LO,
-                          pat.SNARE, pat.SNARE)[i]) for i in range(8)]
+            steps = [
+                (
+                    i,
+                    (
+                        pat.TOM_HI,
+                        pat.TOM_HI,
+                        pat.TOM_MID,
+                        pat.TOM_MID,
+                        pat.TOM_LO,
+                        pat.TOM_LO,
+                        pat.SNARE,
+                        pat.SNARE,
+                    )[i],
+                )
+                for i in range(8)
+            ]
         else:  # snare on 8ths then 16ths
-            steps = [(0, pat.SNARE), (2, pat.SNARE), (4, pat.SNARE), (5, pat.SNARE), (6, pat.TOM_MID),
-                     (7, pat.TOM_LO)]
+            steps = [
+                (0, pat.SNARE),
+                (2, pat.SNARE),
+                (4, pat.SNARE),
+                (5, pat.SNARE),
+                (6, pat.TOM_MID),
+                (7, pat.TOM_LO),
+            ]
         for i, drum in steps:
             vel = int((70 + 6 * i) * vel_scale)
             part.notes.append(Note(base + i * 0.25, 0.25, drum, min(127, vel)))
@@ -390,7 +457,11 @@ class Composer:
         if role == "R":
             return nearest_pitch(chord.bass, centre, lo, hi)
         if role == "5":
-            fifth = 7 if 7 in chord.intervals else (6 if 6 in chord.intervals else (8 if 8 in chord.intervals else 7))
+            fifth = (
+                7
+                if 7 in chord.intervals
+                else (6 if 6 in chord.intervals else (8 if 8 in chord.intervals else 7))
+            )
             return nearest_pitch((chord.root + fifth) % 12, centre + 3, lo, hi)
         if role == "3":
             third = 3 if chord.is_minor else 4
@@ -412,8 +483,12 @@ class Composer:
         nxt = self.bar_chords[min(bar + 1, len(self.bar_chords) - 1)][0]
         target = nearest_pitch(nxt.bass, root, lo, hi)
         approach = target + (1 if self.rng.random() < 0.5 else -1)
-        line = [root, third if self.rng.random() < 0.5 else fifth, fifth if self.rng.random() < 0.6 else third,
-                approach]
+        line = [
+            root,
+            third if self.rng.random() < 0.5 else fifth,
+            fifth if self.rng.random() < 0.6 else third,
+            approach,
+        ]
         if len(chords) > 1:
             second = nearest_pitch(chords[1].bass, root, lo, hi)
             line[2] = second
@@ -467,8 +542,16 @@ class Composer:
             prev = None
             for sec in self.sections:
                 kind = sec.name.split()[0].lower()
-                if kind not in ("chorus", "drop", "bridge", "intro", "outro", "break", "build", "solo") \
-                        and style.key not in ("ambient", "cinematic", "rnb", "trance"):
+                if kind not in (
+                    "chorus",
+                    "drop",
+                    "bridge",
+                    "intro",
+                    "outro",
+                    "break",
+                    "build",
+                    "solo",
+                ) and style.key not in ("ambient", "cinematic", "rnb", "trance"):
                     continue
                 for b in range(sec.bars):
                     bar = sec.start + b
@@ -477,8 +560,9 @@ class Composer:
                         notes = voice(chord, prev, 55, 79, size=3)
                         prev = notes
                         for p in notes:
-                            pad_part.notes.append(Note(bar * 4 + chord_i * 4 / n, 4 / n, p,
-                                                       int(40 + 35 * sec.energy)))
+                            pad_part.notes.append(
+                                Note(bar * 4 + chord_i * 4 / n, 4 / n, p, int(40 + 35 * sec.energy))
+                            )
             parts.append(pad_part)
         if self.key.mode == "minor":
             parts.append(self._tonic_pedal())
@@ -491,8 +575,13 @@ class Composer:
     def _tonic_pedal(self) -> Part:
         """A quiet sustained tonic (a pedal point) under minor-key arrangements: without it a minor
         progression is easily heard as its relative major."""
-        part = Part("pedal", 48 if self.style.key not in ("house", "techno", "trance", "dnb", "dubstep",
-                                                           "synthwave", "trap") else 89, pan=64)
+        part = Part(
+            "pedal",
+            48
+            if self.style.key not in ("house", "techno", "trance", "dnb", "dubstep", "synthwave", "trap")
+            else 89,
+            pan=64,
+        )
         low = nearest_pitch(self.key.tonic, 50, 45, 56)
         for sec in self.sections:
             for b in range(sec.bars):
@@ -518,7 +607,11 @@ class Composer:
                 p = order[i % 4]
             elif family == "ostinato":
                 root = nearest_pitch(chord.root, 50, 45, 60)
-                p = [root, root + 12, root + 7, root + 12][i % 4] if 7 in chord.intervals else root + 12 * (i % 2)
+                p = (
+                    [root, root + 12, root + 7, root + 12][i % 4]
+                    if 7 in chord.intervals
+                    else root + 12 * (i % 2)
+                )
             elif family == "montuno":
                 v = voice(chord, None, 60, 79, size=3)
                 p = [v[0], v[2], v[1], v[2] + 0, v[0] + 12, v[2], v[1], v[2]][i % 8]
@@ -528,8 +621,14 @@ class Composer:
                 p = seq[i % len(seq)]
             out.append(p)
             acc = 1.0 if (i * step) % 1 == 0 else 0.8
-            part.notes.append(Note(beat, step * (1.6 if family in ("arp", "alberti") else 0.9), int(p),
-                                   int(vel_base * acc * (0.85 if kind in ("intro", "outro") else 1.0))))
+            part.notes.append(
+                Note(
+                    beat,
+                    step * (1.6 if family in ("arp", "alberti") else 0.9),
+                    int(p),
+                    int(vel_base * acc * (0.85 if kind in ("intro", "outro") else 1.0)),
+                )
+            )
         if len(chords) and family in ("ostinato",):
             for p in voice(chords[0], None, 60, 79, 3):
                 part.notes.append(Note(bar * 4, 4, p, int(vel_base * 0.6)))
@@ -566,8 +665,15 @@ class Composer:
 
     def _rhythm(self, density: float, bars: int) -> list[tuple[float, float, int]]:
         """A two-bar rhythm (onset beat, length, contour step) reused through the section."""
-        cells = [((0.0,), 0.15), ((0.0, 0.5), 0.3), ((0.0, 0.75), 0.12), ((0.0, 0.5, 0.75), 0.12),
-                 ((0.5,), 0.1), ((), 0.12), ((0.0, 0.25, 0.5, 0.75), 0.09 * density)]
+        cells = [
+            ((0.0,), 0.15),
+            ((0.0, 0.5), 0.3),
+            ((0.0, 0.75), 0.12),
+            ((0.0, 0.5, 0.75), 0.12),
+            ((0.5,), 0.1),
+            ((), 0.12),
+            ((0.0, 0.25, 0.5, 0.75), 0.09 * density),
+        ]
         probs = np.array([w for _, w in cells])
         # density moves weight from rests and long notes to busier cells
         probs = probs * np.array([1.2 - density, 0.6 + density, 1, 0.5 + density, 1, 1.3 - density, density])
@@ -588,10 +694,19 @@ class Composer:
             out.append((o, min(nxt - o, 2.0), int(steps[i])))
         return out
 
-    def _melody(self, part: Part, sec: Section, rhythm: list[tuple[float, float, int]], lo: int, hi: int,
-                vel: int, kind: str) -> None:
+    def _melody(
+        self,
+        part: Part,
+        sec: Section,
+        rhythm: list[tuple[float, float, int]],
+        lo: int,
+        hi: int,
+        vel: int,
+        kind: str,
+    ) -> None:
         scale = self.key.scale
         centre = (lo + hi) / 2
+
         # absolute scale-degree index; degree 0 = tonic
         def pitch_of(d: int) -> int:
             return self.key.tonic + 12 * (d // 7) + scale[d % 7] + 12 * 5

@@ -81,8 +81,11 @@ class EmbeddedEngine:
         style = brief.style
         cap = MODEL_MAX_SECONDS.get(request.model, 180.0)
         if request.max_seconds is not None:
-            cap = min(cap, float(request.max_seconds)) if request.model in MODEL_MAX_SECONDS \
+            cap = (
+                min(cap, float(request.max_seconds))
+                if request.model in MODEL_MAX_SECONDS
                 else float(request.max_seconds)
+            )
         if cap < 4:
             raise EngineError(f"A track needs at least 4 seconds; {cap:g} s were allowed")
 
@@ -134,8 +137,15 @@ class EmbeddedEngine:
         bars = max(1, int((d.target_seconds - TAIL_SECONDS) // bar_s))
         while bars > 1 and bars * bar_s + TAIL_SECONDS > d.seconds_cap:
             bars -= 1
-        plan = Plan(style=brief.style, key=d.key, bpm=d.bpm, bars=bars, seed=seed, energy=brief.energy,
-                    progression=d.progression)
+        plan = Plan(
+            style=brief.style,
+            key=d.key,
+            bpm=d.bpm,
+            bars=bars,
+            seed=seed,
+            energy=brief.energy,
+            progression=d.progression,
+        )
         for _name, program, role in brief.instruments:
             if role == "lead" and plan.lead_prog is None:
                 plan.lead_prog = program
@@ -183,8 +193,9 @@ class EmbeddedEngine:
         n_samples = int(round((score.bars * bar_s + TAIL_SECONDS) * SAMPLE_RATE))
         n_samples = min(n_samples, int(d.seconds_cap * SAMPLE_RATE))
         report(15, "rendering")
-        stems = render.render_stems(score.stems, score.bpm, score.bars * BEATS_PER_BAR + TAIL_SECONDS
-                                    * score.bpm / 60.0, n_samples)
+        stems = render.render_stems(
+            score.stems, score.bpm, score.bars * BEATS_PER_BAR + TAIL_SECONDS * score.bpm / 60.0, n_samples
+        )
         report(60, "rendering")
         vocal_info = None
         if song is not None:
@@ -203,10 +214,16 @@ class EmbeddedEngine:
         material = self._material(request, d, score, seed, len(mix))
         material["loudness"] = round(loud, 2)
         result = GenerationResult(
-            sample_rate=SAMPLE_RATE, mix=mix, stems=stems, title=make_title(request.prompt, d.brief),
+            sample_rate=SAMPLE_RATE,
+            mix=mix,
+            stems=stems,
+            title=make_title(request.prompt, d.brief),
             material=material,
-            extra={"sections": [(s.name, s.start, s.bars) for s in score.sections], "render_seconds": elapsed,
-                   "bar_chords": [" ".join(c.symbol for c in bar) for bar in score.bar_chords]},
+            extra={
+                "sections": [(s.name, s.start, s.bars) for s in score.sections],
+                "render_seconds": elapsed,
+                "bar_chords": [" ".join(c.symbol for c in bar) for bar in score.bar_chords],
+            },
         )
         if vocal_info is not None:
             result.lyrics = vocal_info.lyrics
@@ -236,16 +253,63 @@ class EmbeddedEngine:
         }
 
 
-_GM_NAMES = {0: "piano", 4: "electric piano", 6: "harpsichord", 8: "celesta", 9: "glockenspiel", 10: "music box",
-             11: "vibraphone", 12: "marimba", 16: "organ", 21: "accordion", 22: "harmonica", 24: "nylon guitar",
-             25: "acoustic guitar", 26: "jazz guitar", 27: "electric guitar", 28: "muted guitar",
-             29: "overdriven guitar", 30: "distorted guitar", 32: "upright bass", 33: "bass guitar",
-             34: "picked bass", 36: "slap bass", 38: "synth bass", 40: "violin", 41: "viola", 42: "cello",
-             46: "harp", 48: "strings", 52: "choir", 56: "trumpet", 57: "trombone", 60: "french horn",
-             61: "brass", 65: "alto saxophone", 66: "tenor saxophone", 68: "oboe", 70: "bassoon", 71: "clarinet",
-             72: "piccolo", 73: "flute", 75: "pan flute", 78: "whistle", 80: "square lead", 81: "saw lead",
-             88: "new age pad", 89: "warm pad", 90: "polysynth pad", 91: "choir pad", 98: "crystal",
-             104: "sitar", 105: "banjo", 108: "kalimba", 109: "bagpipes", 110: "fiddle", 114: "steel drums"}
+_GM_NAMES = {
+    0: "piano",
+    4: "electric piano",
+    6: "harpsichord",
+    8: "celesta",
+    9: "glockenspiel",
+    10: "music box",
+    11: "vibraphone",
+    12: "marimba",
+    16: "organ",
+    21: "accordion",
+    22: "harmonica",
+    24: "nylon guitar",
+    25: "acoustic guitar",
+    26: "jazz guitar",
+    27: "electric guitar",
+    28: "muted guitar",
+    29: "overdriven guitar",
+    30: "distorted guitar",
+    32: "upright bass",
+    33: "bass guitar",
+    34: "picked bass",
+    36: "slap bass",
+    38: "synth bass",
+    40: "violin",
+    41: "viola",
+    42: "cello",
+    46: "harp",
+    48: "strings",
+    52: "choir",
+    56: "trumpet",
+    57: "trombone",
+    60: "french horn",
+    61: "brass",
+    65: "alto saxophone",
+    66: "tenor saxophone",
+    68: "oboe",
+    70: "bassoon",
+    71: "clarinet",
+    72: "piccolo",
+    73: "flute",
+    75: "pan flute",
+    78: "whistle",
+    80: "square lead",
+    81: "saw lead",
+    88: "new age pad",
+    89: "warm pad",
+    90: "polysynth pad",
+    91: "choir pad",
+    98: "crystal",
+    104: "sitar",
+    105: "banjo",
+    108: "kalimba",
+    109: "bagpipes",
+    110: "fiddle",
+    114: "steel drums",
+}
 
 
 def _instrument_names(score: Score) -> list[str]:

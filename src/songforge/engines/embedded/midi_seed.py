@@ -17,8 +17,15 @@ from songforge.engines.embedded.chords import Chord, parse_chord
 from songforge.engines.embedded.composer import Note
 from songforge.engines.embedded.theory import PC_NAMES, Key, estimate_key, remap_pitch
 
-_TEMPLATES = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10), "maj7": (0, 4, 7, 11),
-              "dim": (0, 3, 6), "sus4": (0, 5, 7)}
+_TEMPLATES = {
+    "": (0, 4, 7),
+    "m": (0, 3, 7),
+    "7": (0, 4, 7, 10),
+    "m7": (0, 3, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "dim": (0, 3, 6),
+    "sus4": (0, 5, 7),
+}
 _PRIOR = {"": 0.06, "m": 0.05, "7": 0.0, "m7": 0.0, "maj7": 0.0, "dim": -0.05, "sus4": -0.05}
 
 
@@ -64,7 +71,9 @@ def load_midi(path: Path) -> MidiSeed:
 
     def to_beat(t: float) -> float:
         if len(beats) > 1:
-            return float(np.interp(t, beats, np.arange(len(beats)), right=(t - beats[-1]) / spb + len(beats) - 1))
+            return float(
+                np.interp(t, beats, np.arange(len(beats)), right=(t - beats[-1]) / spb + len(beats) - 1)
+            )
         return t / spb
 
     all_notes = [n for i in pitched for n in i.notes]

@@ -20,39 +20,51 @@ CEILING_DB = -1.5  # true peak, leaves margin under the -1 dBTP limit
 
 def _chain(stem: str, style_key: str) -> tuple[pb.Pedalboard, float]:
     """(effects, gain in dB) for a stem; a few style-specific touches."""
-    wet = {"ambient": 0.35, "cinematic": 0.3, "piano": 0.25, "quartet": 0.28, "lofi": 0.2}.get(style_key, 0.16)
+    wet = {"ambient": 0.35, "cinematic": 0.3, "piano": 0.25, "quartet": 0.28, "lofi": 0.2}.get(
+        style_key, 0.16
+    )
     if stem == "drums":
-        return pb.Pedalboard([
-            pb.HighpassFilter(30),
-            pb.PeakFilter(3500, 1.5, 0.9),
-            pb.Compressor(threshold_db=-14, ratio=3, attack_ms=8, release_ms=120),
-        ]), 0.0
+        return pb.Pedalboard(
+            [
+                pb.HighpassFilter(30),
+                pb.PeakFilter(3500, 1.5, 0.9),
+                pb.Compressor(threshold_db=-14, ratio=3, attack_ms=8, release_ms=120),
+            ]
+        ), 0.0
     if stem == "bass":
-        return pb.Pedalboard([
-            pb.HighpassFilter(35),
-            pb.LowpassFilter(4500),
-            pb.Compressor(threshold_db=-18, ratio=4, attack_ms=15, release_ms=150),
-        ]), -1.0
+        return pb.Pedalboard(
+            [
+                pb.HighpassFilter(35),
+                pb.LowpassFilter(4500),
+                pb.Compressor(threshold_db=-18, ratio=4, attack_ms=15, release_ms=150),
+            ]
+        ), -1.0
     if stem == "keys":
-        return pb.Pedalboard([
-            pb.HighpassFilter(110),
-            pb.PeakFilter(350, -2.0, 0.8),
-            pb.Compressor(threshold_db=-20, ratio=2.5, attack_ms=20, release_ms=200),
-            pb.Reverb(room_size=0.55, damping=0.5, wet_level=wet, dry_level=0.9, width=1.0),
-        ]), -2.0
+        return pb.Pedalboard(
+            [
+                pb.HighpassFilter(110),
+                pb.PeakFilter(350, -2.0, 0.8),
+                pb.Compressor(threshold_db=-20, ratio=2.5, attack_ms=20, release_ms=200),
+                pb.Reverb(room_size=0.55, damping=0.5, wet_level=wet, dry_level=0.9, width=1.0),
+            ]
+        ), -2.0
     if stem == "vocals":
-        return pb.Pedalboard([
-            pb.HighpassFilter(90),
-            pb.PeakFilter(3000, 2.0, 1.0),
-            pb.Compressor(threshold_db=-20, ratio=3, attack_ms=10, release_ms=150),
-            pb.Reverb(room_size=0.45, damping=0.5, wet_level=0.14, dry_level=0.95, width=0.8),
-        ]), 1.0
+        return pb.Pedalboard(
+            [
+                pb.HighpassFilter(90),
+                pb.PeakFilter(3000, 2.0, 1.0),
+                pb.Compressor(threshold_db=-20, ratio=3, attack_ms=10, release_ms=150),
+                pb.Reverb(room_size=0.45, damping=0.5, wet_level=0.14, dry_level=0.95, width=0.8),
+            ]
+        ), 1.0
     # lead
-    return pb.Pedalboard([
-        pb.HighpassFilter(150),
-        pb.Compressor(threshold_db=-18, ratio=2.5, attack_ms=10, release_ms=150),
-        pb.Reverb(room_size=0.5, damping=0.4, wet_level=wet, dry_level=0.9, width=1.0),
-    ]), -1.0
+    return pb.Pedalboard(
+        [
+            pb.HighpassFilter(150),
+            pb.Compressor(threshold_db=-18, ratio=2.5, attack_ms=10, release_ms=150),
+            pb.Reverb(room_size=0.5, damping=0.4, wet_level=wet, dry_level=0.9, width=1.0),
+        ]
+    ), -1.0
 
 
 def process_stems(stems: dict[str, np.ndarray], style_key: str, workers: int = 2) -> dict[str, np.ndarray]:
@@ -79,7 +91,7 @@ def fade(stems: dict[str, np.ndarray], fade_in_s: float, fade_out_s: float) -> N
         if ramp_in is not None:
             audio[:fi] *= ramp_in
         if ramp_out is not None:
-            audio[n - fo:] *= ramp_out
+            audio[n - fo :] *= ramp_out
 
 
 def master(stems: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], float]:

@@ -82,8 +82,9 @@ def write_midi(parts: list[Part], bpm: float, path: Path, end_beat: float) -> No
         mid.tracks.append(track)
     if not parts:
         track = mido.MidiTrack([mido.Message("control_change", channel=0, control=7, value=100)])
-        track.append(mido.Message("control_change", channel=0, control=64, value=0,
-                                  time=int(end_beat * TICKS)))
+        track.append(
+            mido.Message("control_change", channel=0, control=64, value=0, time=int(end_beat * TICKS))
+        )
         mid.tracks.append(track)
     mid.save(path)
 
@@ -92,15 +93,30 @@ def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
     """Render one MIDI file to float32 stereo at 44.1 kHz with the configured SoundFont."""
     check_ready()
     cmd = [
-        fluidsynth_binary() or "fluidsynth", "-n", "-i", "-q",
-        "-g", "0.6",
-        "-r", str(SAMPLE_RATE),
-        "-O", "float", "-T", "wav",
-        "-o", "synth.reverb.active=0", "-o", "synth.chorus.active=0",
-        "-o", "synth.dynamic-sample-loading=1",
-        "-o", "synth.cpu-cores=1",
-        "-F", str(wav_path),
-        str(soundfont_path()), str(midi_path),
+        fluidsynth_binary() or "fluidsynth",
+        "-n",
+        "-i",
+        "-q",
+        "-g",
+        "0.6",
+        "-r",
+        str(SAMPLE_RATE),
+        "-O",
+        "float",
+        "-T",
+        "wav",
+        "-o",
+        "synth.reverb.active=0",
+        "-o",
+        "synth.chorus.active=0",
+        "-o",
+        "synth.dynamic-sample-loading=1",
+        "-o",
+        "synth.cpu-cores=1",
+        "-F",
+        str(wav_path),
+        str(soundfont_path()),
+        str(midi_path),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or not wav_path.exists():
@@ -113,8 +129,9 @@ def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
     return audio[:, :2]
 
 
-def render_stems(stems: dict[str, list[Part]], bpm: float, end_beat: float, n_samples: int,
-                 workers: int = 2) -> dict[str, np.ndarray]:
+def render_stems(
+    stems: dict[str, list[Part]], bpm: float, end_beat: float, n_samples: int, workers: int = 2
+) -> dict[str, np.ndarray]:
     """All stems rendered (two FluidSynth processes at a time), trimmed or padded to `n_samples`."""
     with tempfile.TemporaryDirectory(prefix="songforge-render-") as tmp:
         tmpdir = Path(tmp)

@@ -58,8 +58,9 @@ def plan_song(request: GenerationRequest, plan: Plan, seed: int) -> SongPlan | N
     return SongPlan(sections=kept)
 
 
-def sing_song(song: SongPlan | None, request: GenerationRequest, score: Score, seed: int,
-              n_samples: int) -> Vocals | None:
+def sing_song(
+    song: SongPlan | None, request: GenerationRequest, score: Score, seed: int, n_samples: int
+) -> Vocals | None:
     if song is None:
         return None
     try:
@@ -67,8 +68,16 @@ def sing_song(song: SongPlan | None, request: GenerationRequest, score: Score, s
 
         bar_chords = [bar[0].symbol for bar in score.bar_chords]
         section_bars = [(s.name, s.start, s.bars) for s in score.sections if s.name not in ("intro", "outro")]
-        sung = sing(sections=song.sections, key=score.key.name, bpm=float(score.bpm), bar_chords=bar_chords,
-                    section_bars=section_bars, voice=request.voice, seed=seed, sample_rate=SAMPLE_RATE)
+        sung = sing(
+            sections=song.sections,
+            key=score.key.name,
+            bpm=float(score.bpm),
+            bar_chords=bar_chords,
+            section_bars=section_bars,
+            voice=request.voice,
+            seed=seed,
+            sample_rate=SAMPLE_RATE,
+        )
     except ImportError:
         return None
     audio = np.zeros((n_samples, 2), dtype=np.float32)

@@ -1,0 +1,83 @@
+"""A worker running claimed jobs in-process with the real engine and a real SQLite store."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from songforge.config import Settings
+from songforge.core import accounts, queue, scheduler, tenants
+from songforge.core.clock import now_ms
+from songforge.core.music_params import parse_music_params
+from songforge.store.migrate import upgrade_database
+from songforge.store.models import Job, MidiItem
+from songforge.workers.context import WorkerContext
+from songforge.workers.generate import run_music_job
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerContext:
+    monkeypatch.setenv("SONGFORGE_MAX_SECONDS_OVERRIDE", "5")
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir()
+    upgrade_database(settings.db_url)
+    context = WorkerContext.from_settings(settings, "wtest-0-1")
+    yield context
+    context.db.dispose()
+
+
+def _queue(ctx: WorkerContext, body: dict) -> list[Job]:
+    with ctx.db.session() as s:
+        tenant = tenants.create_token(s, "t").tenant_id
+        account = accounts.upsert_account(s, tenant, {"user_id": "u"}, None)
+    with ctx.db.session() as s:
+        return scheduler.submit(s, account=account, params=parse_music_params("instrumental", body))
+
+
+def test_completed_job_has_files_and_results(ctx: WorkerContext) -> None:
+    jobs = _queue(ctx, {"prompt": "bossa nova guitar", "model_instrumental": "i3", "bpm": 120})
+    job = queue.claim_next(ctx.db, ctx.worker_id)
+    assert job is not None and job.item_id in {j.item_id for j in jobs}
+    assert run_music_job(ctx, job) == "completed"
+    with ctx.db.session() as s:
+        done = s.get(Job, job.item_id)
+        assert done.state == "completed" and done.progress == 100 and done.title
+        assert done.material["bpm"] == 120 and done.material["dur"] > 0
+        blobs = dict(done.blobs)
+    assert set(blobs) == {"wav", "mp3", "stems"}
+    info = sf.info(str(ctx.blobs.path(blobs["wav"])))
+    assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_16")
+    assert 3 <= info.duration <= 6
+    assert zipfile.ZipFile(ctx.blobs.path(blobs["stems"])).namelist()
+    assert not list(ctx.settings.data_dir.glob(".job-*"))  # scratch space cleaned up
+
+
+def test_engine_error_ends_failed_with_reason(ctx: WorkerContext) -> None:
+    jobs = _queue(ctx, {"prompt": "x", "midiItemId": "abc123"})
+    with ctx.db.session() as s:  # the MIDI row exists but its file is gone from storage
+        s.add(
+            MidiItem(
+                item_id="abc123",
+                tenant_id=jobs[0].tenant_id,
+                user_id="u",
+                blob_key="midi/abc123.mid",
+                created_ms=now_ms(),
+            )
+        )
+    job = queue.claim_next(ctx.db, ctx.worker_id)
+    assert run_music_job(ctx, job) == "failed"
+    with ctx.db.session() as s:
+        failed = s.get(Job, job.item_id)
+        assert failed.state == "failed" and "MIDI" in (failed.error or "")
+
+
+def test_job_deleted_while_running_leaves_no_files(ctx: WorkerContext) -> None:
+    _queue(ctx, {"prompt": "ambient drone", "model_instrumental": "i3"})
+    job = queue.claim_next(ctx.db, ctx.worker_id)
+    with ctx.db.session() as s:
+        s.delete(s.get(Job, job.item_id))
+    assert run_music_job(ctx, job) == "abandoned"
+    assert not ctx.blobs.path(f"jobs/{job.item_id}").exists()
