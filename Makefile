@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSSTAMP := .setup-system.stamp
+NEURAL_STAMP := $(VENV)/.installed-neural
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= $(or $(SONGFORGE_DATA_DIR),./data)
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# The test suite also exercises the Demucs code path with a tiny model: it needs PyTorch (CPU).
+$(NEURAL_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,neural]'
+	@touch $(NEURAL_STAMP)
+
 venv: $(STAMP)
 
 run: setup
@@ -29,7 +34,7 @@ run: setup
 	@echo "Get a token in another shell:  $(BIN)/songforge token create --data-dir $(DATA_DIR) --name me"
 	$(BIN)/songforge serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: setup
+test: setup $(NEURAL_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 
