@@ -117,12 +117,15 @@ def test_progress_and_final_events_in_order_signed_with_a_retry(make_server) -> 
         wait_until(lambda: items[1] in receiver.finals(), timeout=60)
         time.sleep(0.5)  # nothing may arrive after the final event
         assert items[0] not in receiver.finals()  # untracked: no final callback
+        all_events = list(receiver.events)
         receiver.events = [(h, b) for h, b in receiver.events if json.loads(b)["itemId"] == items[1]]
         _check_order(receiver, server.signing_secret, [items[1]])
         assert len(receiver.payloads()) > 3  # progress steps, not only the final
         # The 500 was retried: the final event's message id arrived twice.
         final_ids = [h["webhook-id"] for h, b in receiver.events if json.loads(b)["status_final"]]
-        assert len(final_ids) == 2 and len(set(final_ids)) == 1
+        assert len(final_ids) == 2 and len(set(final_ids)) == 1, str(
+            [(json.loads(b)["itemId"], json.loads(b)["status_final"], h["webhook-id"][:10]) for h, b in all_events]
+        )
     finally:
         receiver.close()
 

@@ -345,6 +345,50 @@ def test_create_instrumental_wait_play_download_delete(studio: Studio, tmp_path:
     assert rows.count() == 1
 
 
+def test_song_with_artist_voice_preview_and_lyrics(studio: Studio) -> None:
+    page = studio.page
+    studio.sign_in_with_account()
+    page.get_by_label("Song with vocals").check()
+    page.locator("#s-prompt").fill("short bright pop")
+    lyrics = page.locator("#s-lyrics")
+    lyrics.fill("")
+    tags = page.get_by_role("toolbar", name="Insert a section tag")
+    tags.get_by_role("button", name="Verse").click()
+    page.keyboard.type("hello there\n")
+    tags.get_by_role("button", name="Chorus", exact=True).click()
+    page.keyboard.type("la la la")
+    assert page.locator("#s-lyrics-count").inner_text() == f"{len(lyrics.input_value())} / 3000"
+    page.locator("#s-model").select_option("v3")
+    page.get_by_role("radio", name="Artist voice").check()
+    voices = studio.api.get("/music/artist-voices/").json()["records"]
+    wait_js(page, f"document.querySelectorAll('#s-artist option').length === {len(voices) + 1}")
+    page.locator("#s-artist").select_option(voices[0]["itemId"])
+    page.get_by_role("button", name="Preview").click()
+    wait_js(page, "document.getElementById('s-artist-audio').currentTime > 0.1", timeout=60_000)
+    assert page.locator("#s-artist-preview").get_attribute("aria-pressed") == "true"
+    page.locator("#s-artist-preview").click()  # stop
+    page.get_by_role("button", name="Generate song").click()
+
+    page.wait_for_selector("#library:not([hidden])")
+    assert page.get_by_label("Songs").is_checked()
+    wait_js(
+        page,
+        "document.querySelectorAll('#track-list > li[data-status=COMPLETED]').length === 2",
+        timeout=GENERATION_TIMEOUT_MS,
+    )
+    row = page.locator("#track-list > li.track").first
+    record = studio.api.get(f"/music/{row.get_attribute('data-job-id')}").json()
+    sung = record["ltmMaterialExtendDto"]["lyricsPrompt"]  # what the engine fitted into the track
+    assert sung.startswith("[Verse]\nhello there")
+    row.get_by_role("button", name=re.compile("^Play")).click()
+    wait_js(page, "document.getElementById('player-audio').duration > 0", timeout=30_000)
+    shown = page.get_by_role("list", name="Lyrics").locator("li").all_inner_texts()
+    assert shown == [line for line in sung.splitlines() if line.strip()]
+    if record["ltmMaterialExtendDto"].get("lrcTimestamp"):
+        page.locator("#player-toggle").click()
+        page.locator("#lyrics li.active").wait_for(timeout=20_000)
+
+
 def test_library_scrolls_through_the_cursor_and_filters(browser: Any, idle_server: ServerProcess) -> None:
     """More tracks than one API page (20), on a server without workers so they stay queued: the
     list shows the first page, fetches the next one when scrolled to the end, and shows waiting."""

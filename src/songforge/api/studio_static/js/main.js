@@ -57,7 +57,7 @@ app.loadAccounts = async (prefer) => {
   app.accounts = accounts;
   const ids = Object.keys(accounts).sort();
   const select = $("#account-select");
-  select.replaceChildren(...ids.map((id) => new Option(`${id} (maxJobs ${accounts[id].maxJobs})`, id)));
+  select.replaceChildren(...ids.map((id) => new Option(`${id} · max ${accounts[id].maxJobs} jobs`, id)));
   const remembered = localStorage.getItem(ACCOUNT_KEY);
   const chosen = [prefer, app.userId, remembered].find((x) => x && ids.includes(x)) || ids[0] || null;
   setAccount(chosen);
