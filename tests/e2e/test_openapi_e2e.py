@@ -138,9 +138,11 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
         e = err("/song/extend", {"item_id": "doesnotexist", "start_time": 30, "callback_url": cb})
         assert e["status"] == 400008
         lyr = ok(c, "/lyrics/generate", {"prompt": "rain on the window", "callback_url": cb})["item_ids"][0]
-    other_token = songforge(server, "token", "create", "--name", "other").stdout.strip().splitlines()
-    other_tenant = next(line.split()[1] for line in other_token if line.startswith("Tenant:"))
-    with open_client(server, create_key(server, other_tenant)) as c2:
+    # A key of a new tenant (made with its Bearer token) cannot see the first tenant's work.
+    made = songforge(server, "key", "create").stdout.splitlines()
+    key2 = made[-1].strip()
+    token2 = next(line.split()[2] for line in made if line.startswith("Bearer token:"))
+    with open_client(server, key2) as c2:
         assert post(c2, "/lyrics/query", {"item_ids": [lyr]})["status"] == 400008
 
     # A revoked key stops working at once.
@@ -149,10 +151,7 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
     with open_client(server, key) as c:
         assert post(c, "/account/billing")["status"] == 400002
 
-    # 400007: the key's account is full (maxJobs 1, set through /v1/tempolor before the key's first use).
-    made = songforge(server, "key", "create").stdout.splitlines()
-    key2 = made[-1].strip()
-    token2 = next(line.split()[2] for line in made if line.startswith("Bearer token:"))
+    # 400007: the key's account (`openapi`, made on its first use) is full; maxJobs set through /v1/tempolor.
     with server.client(token2) as useapi:
         r = useapi.post("/accounts", json={"requestParams": {"user_id": "openapi"}, "maxJobs": 1})
         assert r.status_code == 200, r.text
@@ -236,15 +235,6 @@ def test_instrumental_tags_callbacks_retry_extend_and_cross_dialect(make_server,
                 and material["bpm"] == 85
                 and material["chord"].startswith("C Am F G")
             )
-            # ... and a /v1/tempolor job through the Open API.
-            made = useapi.post(
-                "/music/instrumental", json={"prompt": "jazz trio", "model_instrumental": "i3"}
-            )
-            assert made.status_code == 200, made.text
-            other = made.json()["itemIds"][0]
-        view = ok(c, "/instrumental/query", {"item_ids": [other, item]})["instrumentals"]
-        assert [v["item_id"] for v in view] == [other, item]
-        assert view[0]["model"] == "TemPolor i3" and view[0]["prompt"] == "jazz trio"
 
         # Extension: from a point inside the work, continuing its key and tempo.
         e = post(c, "/instrumental/extend", {"item_id": item, "start_time": 60, "callback_url": receiver.url})
@@ -270,6 +260,18 @@ def test_instrumental_tags_callbacks_retry_extend_and_cross_dialect(make_server,
             "audio_complete",
             "wav_complete",
         ]
+
+        # ... and a /v1/tempolor job through the Open API (last: its renders are not waited for).
+        with server.client() as useapi:
+            made = useapi.post(
+                "/music/instrumental", json={"prompt": "jazz trio", "model_instrumental": "i3"}
+            )
+            assert made.status_code == 200, made.text
+            other = made.json()["itemIds"][0]
+        view = ok(c, "/instrumental/query", {"item_ids": [other, item]})["instrumentals"]
+        assert [v["item_id"] for v in view] == [other, item]
+        assert view[0]["model"] == "TemPolor i3" and view[0]["prompt"] == "jazz trio"
+        assert view[0]["status"] == "running" and view[0]["audio_url"] == ""
 
 
 def test_song_and_lyrics_callbacks(make_server, receiver) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ def _running(c: httpx.Client) -> list[dict]:
 
 def test_kill_9_mid_generation_reruns_the_job(make_server) -> None:  # type: ignore[no-untyped-def]
     # Long enough music that the kill lands mid-generation.
-    server = make_server(workers=1, max_seconds=60)
+    server = make_server(workers=1, max_seconds=25)
     with server.client() as c:
         make_account(c)
         jobs = c.post(

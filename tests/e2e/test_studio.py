@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import re
+import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -201,6 +202,12 @@ def _wav_bytes(seconds: float = 6.0, sr: int = 44100) -> bytes:
 # -------------------------------------------------------------------------------------- tests
 
 
+def test_a_missing_browser_fails_and_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    with pytest.raises(pytest.fail.Exception, match="make setup"):
+        _require_browser()
+
+
 def test_static_files_stay_inside_the_studio_folder(shared_server: ServerProcess) -> None:
     base = shared_server.base_url
     page = httpx.get(base + "/studio")
@@ -382,7 +389,7 @@ def test_song_with_artist_voice_preview_and_lyrics(studio: Studio) -> None:
     assert sung.startswith("[Verse]\nhello there")
     row.get_by_role("button", name=re.compile("^Play")).click()
     wait_js(page, "document.getElementById('player-audio').duration > 0", timeout=30_000)
-    shown = page.get_by_role("list", name="Lyrics").locator("li").all_inner_texts()
+    shown = page.get_by_role("list", name="Lyrics").locator("li").all_text_contents()
     assert shown == [line for line in sung.splitlines() if line.strip()]
     if record["ltmMaterialExtendDto"].get("lrcTimestamp"):
         page.locator("#player-toggle").click()

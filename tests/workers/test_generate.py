@@ -81,3 +81,17 @@ def test_job_deleted_while_running_leaves_no_files(ctx: WorkerContext) -> None:
         s.delete(s.get(Job, job.item_id))
     assert run_music_job(ctx, job) == "abandoned"
     assert not ctx.blobs.path(f"jobs/{job.item_id}").exists()
+
+
+@pytest.mark.slow
+def test_default_length_without_the_test_cap(ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one place the suite runs the real default path: no SONGFORGE_MAX_SECONDS_OVERRIDE."""
+    monkeypatch.delenv("SONGFORGE_MAX_SECONDS_OVERRIDE")
+    _queue(ctx, {"prompt": "short lo-fi piano loop", "model_instrumental": "i3"})
+    job = queue.claim_next(ctx.db, ctx.worker_id)
+    assert run_music_job(ctx, job) == "completed"
+    with ctx.db.session() as s:
+        done = s.get(Job, job.item_id)
+        wav = ctx.blobs.path(done.blobs["wav"])
+    seconds = sf.info(str(wav)).duration
+    assert 30 < seconds <= 120.5  # far beyond the 5 s test cap, within i3's 2 minutes

@@ -14,12 +14,17 @@ from songforge.core.records import job_id_of
 from songforge.store.models import Job
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Parameter bodies are small (a 2000-char prompt, 3000 chars of lyrics); uploads have their own routes.
+MAX_PARAMS_BODY = 1024 * 1024
 
 
 async def read_body(request: Request) -> dict[str, Any]:
     """The body as a dict from JSON or form data. `curl -d '{...}'` sends JSON labelled as a
     urlencoded form, so a form body that looks like JSON is read as JSON."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_PARAMS_BODY:
+        raise ApiError(413, f"Request body too large (at most {MAX_PARAMS_BODY} bytes)")
     if ctype in _FORM_TYPES:
         if ctype == "application/x-www-form-urlencoded":
             raw = await request.body()

@@ -5,6 +5,12 @@ import { $, announce, busy, confirmDelete, el, formError, when } from "./ui.js";
 
 const REFRESH_MS = 2000;
 
+/** The account part of `user:<tenant>-tempolor:<user_id>-job:<item>`, for showing only. */
+function accountOf(jobId) {
+  const m = /-tempolor:(.*)-job:[^:]*$/.exec(jobId);
+  return m ? m[1] : "";
+}
+
 export class Queue {
   constructor(app) {
     this.app = app;
@@ -52,7 +58,7 @@ export class Queue {
   renderJobs(executing) {
     const item = (j) => el("li", { dataset: { jobId: j.job_id } },
       el("div", { class: "line" },
-        el("code", {}, j.job_id.replace(/^.*-job:/, "job ")),
+        el("span", {}, `${accountOf(j.job_id)} · `, el("code", {}, j.job_id.replace(/^.*-job:/, "job "))),
         el("span", { class: "help" },
           j.state === "queued"
             ? `#${j.queuePosition || "?"} in line · waiting ${j.elapsed || ""}`
