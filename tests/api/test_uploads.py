@@ -241,8 +241,8 @@ def test_user_id_required_with_several_accounts(env: Env) -> None:
 def test_voice_fallback_analysis_finds_the_range() -> None:
     audio, sr = sf.read(io.BytesIO(voice_wav(f0=196.0)), dtype="float32")
     profile = fallback_voice_analysis(audio, sr)
-    assert 52 <= profile["median_midi"] <= 58  # 196 Hz is G3 = MIDI 55
-    assert profile["low_midi"] < profile["median_midi"] < profile["high_midi"]
+    assert 52 <= profile["medianMidi"] <= 58  # 196 Hz is G3 = MIDI 55
+    assert profile["lowMidi"] < profile["medianMidi"] < profile["highMidi"]
     noise = np.random.default_rng(0).standard_normal(sr * 6).astype(np.float32) * 0.1
     with pytest.raises(Exception, match="No voice"):
         fallback_voice_analysis(noise, sr)

@@ -72,14 +72,15 @@ def fallback_voice_analysis(audio: np.ndarray, sr: int) -> dict[str, Any]:
         raise UploadFailed("No voice detected in the sample (too little pitched sound)")
     midi = librosa.hz_to_midi(f0v)
     median = float(np.median(midi))
+    # The key names of `songforge.engines.singing.analysis`, so `profile_to_voice` reads either.
     return {
         "method": "pyin-pitch-range",
-        "gender": "male" if median < 53.0 else "female",  # below F3: a low (male) register
-        "low_midi": int(np.floor(np.percentile(midi, 5))),
-        "high_midi": int(np.ceil(np.percentile(midi, 95))),
-        "median_midi": round(median, 2),
-        "median_hz": round(float(np.median(f0v)), 2),
-        "voiced_seconds": round(voiced_seconds, 2),
+        "gender": "male" if median < 54.5 else "female",  # below ~185 Hz: a low (male) register
+        "lowMidi": round(float(np.percentile(midi, 5)), 2),
+        "highMidi": round(float(np.percentile(midi, 95)), 2),
+        "medianMidi": round(median, 2),
+        "medianHz": round(float(np.median(f0v)), 1),
+        "voicedSeconds": round(voiced_seconds, 2),
     }
 
 

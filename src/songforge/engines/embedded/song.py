@@ -22,6 +22,7 @@ BARS_PER_LINE = 2
 @dataclass
 class SongPlan:
     sections: list[Any]  # LyricSection objects from the singing module
+    form_index: list[int]  # for each lyric section, its index in the plan's (and score's) sections
 
 
 @dataclass
@@ -43,19 +44,27 @@ def plan_song(request: GenerationRequest, plan: Plan, seed: int) -> SongPlan | N
         return None
     bar_s = BEATS_PER_BAR * 60.0 / plan.bpm
     budget = plan.bars
-    form: list[tuple[str, int]] = [("intro", 2 if budget * bar_s > 30 else 1)]
-    used = form[0][1] + 2
-    kept = []
+    # The lyrics may bring their own intro/outro; add the engine's only where they don't.
+    own_intro = str(sections[0].name).lower() == "intro"
+    own_outro = str(sections[-1].name).lower() == "outro"
+    form: list[tuple[str, int]] = []
+    if not own_intro:
+        form.append(("intro", 2 if budget * bar_s > 30 else 1))
+    used = sum(n for _, n in form) + (0 if own_outro else 2)
+    kept: list[Any] = []
+    index: list[int] = []
     for sec in sections:
         n = max(2, BARS_PER_LINE * max(1, len(sec.lines)))
         if used + n > budget and kept:
             break
         kept.append(sec)
+        index.append(len(form))
         form.append((str(sec.name).lower() or "verse", n))
         used += n
-    form.append(("outro", 2))
+    if not (own_outro and kept and kept[-1] is sections[-1]):
+        form.append(("outro", 2))
     plan.sections = form
-    return SongPlan(sections=kept)
+    return SongPlan(sections=kept, form_index=index)
 
 
 def sing_song(
@@ -67,7 +76,9 @@ def sing_song(
         from songforge.engines.singing import sing
 
         bar_chords = [bar[0].symbol for bar in score.bar_chords]
-        section_bars = [(s.name, s.start, s.bars) for s in score.sections if s.name not in ("intro", "outro")]
+        section_bars = [
+            (score.sections[i].name, score.sections[i].start, score.sections[i].bars) for i in song.form_index
+        ]
         sung = sing(
             sections=song.sections,
             key=score.key.name,

@@ -87,8 +87,8 @@ export class Queue {
       try {
         const acc = await this.app.api.request("POST", "/accounts", { json: { requestParams, maxJobs: max } });
         form.elements.user_id.value = "";
-        announce(`Account ${acc.user_id} ready`);
-        await this.app.loadAccounts(acc.user_id);
+        announce(`Account ${acc.user_id} ready; pick it in the Account list to use it`);
+        await this.app.loadAccounts();
         this.refresh();
       } catch (e) {
         formError(form, e.message);
