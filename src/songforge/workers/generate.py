@@ -58,10 +58,9 @@ def _voice_profile(ctx: WorkerContext, job: Job) -> VoiceProfile | None:
             if voice is None or voice.tenant_id != job.tenant_id:
                 raise EngineError("The source material does not exist.")
             profile = dict(voice.profile or {})
-        fields = {
-            k: profile.pop(k) for k in ("gender", "low_midi", "high_midi", "median_midi") if k in profile
-        }
-        return VoiceProfile(item_id=item_id, extra=profile, **fields)
+        from songforge.engines.singing import profile_to_voice
+
+        return profile_to_voice(item_id, profile)
     if req.get("artistVoiceItemId"):
         try:
             from songforge.api.useapi.uploads import artist_voice_profile  # type: ignore[attr-defined]
@@ -207,7 +206,8 @@ def run_music_job(ctx: WorkerContext, job: Job) -> str:
             request = build_request(ctx, job)
             engine = get_engine(job.engine)
             progress(1, "composing")
-            result = engine.generate(request, progress)
+            # The engine's 0..100 maps onto 1..90: encoding and storing follow, and progress never goes back.
+            result = engine.generate(request, lambda pct, stage: progress(1 + pct * 89 // 100, stage))
             progress(95, "encoding")
             files = encode_outputs(result, result.title, job.item_id, scratch)
         except JobAbandoned:

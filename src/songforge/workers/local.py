@@ -75,15 +75,20 @@ def worker_main(settings: Settings, worker_id: str, parent_pid: int) -> None:
 
 
 def run_one(ctx: WorkerContext) -> bool:
-    """Claims and runs one unit of work. False when there was nothing to do."""
-    job = queue.claim_next(ctx.db, ctx.worker_id)
-    if job is not None:
-        from songforge.workers.generate import run_music_job
+    """Claims and runs one unit of work. False when there was nothing to do.
 
-        outcome = run_music_job(ctx, job)
-        log.info("job %s %s", job.item_id, outcome)
+    Uploads (voice analysis, stems) go first: they are short, and their POST waits for them.
+    """
+    if uploads_dispatch.run_one(ctx):
         return True
-    return uploads_dispatch.run_one(ctx)
+    job = queue.claim_next(ctx.db, ctx.worker_id)
+    if job is None:
+        return False
+    from songforge.workers.generate import run_music_job
+
+    outcome = run_music_job(ctx, job)
+    log.info("job %s %s", job.item_id, outcome)
+    return True
 
 
 class WorkerPool:

@@ -33,6 +33,7 @@ from songforge.store.blobs import LocalBlobStore
 from songforge.store.db import Database
 from songforge.store.fast_reads import JobReader
 from songforge.store.models import Job, MidiItem, Tenant, Voice
+from songforge.workers.uploads import VOICE_FAILED, VOICE_READY
 
 router = APIRouter(tags=["music"])
 
@@ -40,7 +41,7 @@ PAGE_SIZE = 20
 SOURCE_MISSING = "The source material does not exist."
 
 
-def _owned_item(session: Any, model: type, tenant_id: str, ref: str, kind: str) -> None:
+def _owned_item(session: Any, model: type, tenant_id: str, ref: str, kind: str) -> Any:
     try:
         item_id = parse_id(ref, kind).item_id
     except ValueError:
@@ -48,13 +49,19 @@ def _owned_item(session: Any, model: type, tenant_id: str, ref: str, kind: str) 
     row = session.get(model, item_id) if item_id else None
     if row is None or row.tenant_id != tenant_id:
         raise ApiError(404, SOURCE_MISSING)
+    return row
 
 
 def _check_sources(session: Any, tenant_id: str, params: MusicParams) -> None:
     if params.midi_id:
         _owned_item(session, MidiItem, tenant_id, params.midi_id, "midi")
     if params.cloned_voice_id:
-        _owned_item(session, Voice, tenant_id, params.cloned_voice_id, "voice")
+        voice = _owned_item(session, Voice, tenant_id, params.cloned_voice_id, "voice")
+        if voice.status != VOICE_READY:
+            state = "failed" if voice.status == VOICE_FAILED else "still processing"
+            raise ApiError(
+                400, f"Parameter clonedVoiceItemId: the cloned voice is {state} (status {voice.status})"
+            )
     if params.artist_voice_id:
         try:
             from songforge.api.useapi.uploads import artist_voice_exists
