@@ -188,6 +188,8 @@ def test_song_request_forms_and_sources(tenant_server) -> None:  # type: ignore[
             r = c.post("/music/song", json=bad)
             assert r.status_code == 404, r.text
             assert r.json() == {"error": "The source material does not exist.", "code": 404}
+        r = c.post("/music/song", json={"prompt": "a ballad", "lyrics": "사랑해 너를 영원히\n너만을 바라봐"})
+        assert r.status_code == 400 and "Korean" in r.json()["error"], r.text
         r = c.post("/music/song", json={"lyrics": "no prompt"})
         assert r.json() == {"error": "Parameter prompt is required", "code": 400}
         r = c.post("/music/song", content=b"{not json", headers={"Content-Type": "application/json"})

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songforge.api.deps import _TenantCache
@@ -75,28 +75,6 @@ def _optional(module: str, attr: str) -> Any:
     except (ImportError, AttributeError) as exc:
         log.warning("optional component %s.%s unavailable: %s", module, attr, exc)
         return None
-
-
-LANDING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Songforge</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-code,pre{background:#f3f3f3;padding:.1rem .3rem;border-radius:4px}</style></head>
-<body>
-<h1>Songforge</h1>
-<p>Self-hosted music generation serving the TemPolor API (<code>/v1/tempolor</code>) on your own hardware.</p>
-<ul><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/openapi.json">openapi.json</a></li>
-<li><a href="/healthz">/healthz</a></li></ul>
-<h2>Get a token</h2>
-<p>On the server machine, run:</p>
-<pre>.venv/bin/songforge token create --name me</pre>
-<p>The token is printed on the last line. Then:</p>
-<pre>curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
-  -d '{"requestParams": {}}' http://HOST:PORT/v1/tempolor/accounts
-curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
-  -d '{"prompt": "A relaxing lo-fi beat with piano and soft drums"}' \\
-  http://HOST:PORT/v1/tempolor/music/instrumental</pre>
-</body></html>
-"""
 
 
 def _document_error_bodies(app: FastAPI) -> None:
@@ -206,7 +184,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     app.include_router(downloads.router, prefix=PREFIX)
     app.include_router(music.router, prefix=PREFIX)
     app.include_router(downloads.files_router)
-    # Web studio (issue 8), added by the studio engineer so its browser tests can run; lead: keep or move.
+    # The web studio, served at / (it is also the landing page) and /studio.
     from songforge.api import studio
 
     app.include_router(studio.router)
@@ -221,9 +199,5 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def landing() -> str:
-        return LANDING
 
     return app

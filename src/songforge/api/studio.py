@@ -64,8 +64,10 @@ def static_path(relative: str) -> Path:
     return candidate
 
 
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/studio", response_class=HTMLResponse)
 async def studio_page() -> Response:
+    """The studio is the landing page too: it links /docs and says how to get a token."""
     # no-cache: the page is tiny and must pick up new asset names after an upgrade.
     page = static_path("index.html")
     return FileResponse(

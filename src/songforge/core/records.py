@@ -114,6 +114,7 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
             "genMode": 1 if uses_midi else 0,
             "model": f"{job.engine}:{req.get('profile', model_show)}",
             "modelShowName": model_show,
+            "lrcTimestamp": lrc_text((job.extra or {}).get("lyrics_lines") or []),
         },
         "editType": "gen",
         "operatorType": "gen",
@@ -127,3 +128,16 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
     if job.state == "failed":
         record["error"] = job.error or "Generation failed"
     return record
+
+
+def lrc_text(lines: list[Any]) -> str:
+    """LRC lines (`[mm:ss.xx]text`) from the singer's exact (start_s, end_s, text) timings."""
+    out = []
+    for entry in lines:
+        try:
+            start, _end, text = float(entry[0]), entry[1], str(entry[2])
+        except (TypeError, ValueError, IndexError):
+            continue
+        minutes, seconds = divmod(max(0.0, start), 60.0)
+        out.append(f"[{int(minutes):02d}:{seconds:05.2f}]{text}")
+    return "\n".join(out)

@@ -70,7 +70,7 @@ class Job(Base):
     material: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     lyrics: Mapped[str | None] = mapped_column(Text, nullable=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    blobs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"wav": key, "mp3": key, "stems": key}
+    blobs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"wav": key, "mp3": key, ...}
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     reply_ref: Mapped[str | None] = mapped_column(String(1024), nullable=True)

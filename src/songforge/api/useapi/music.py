@@ -76,6 +76,14 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
         params = parse_music_params(kind, body)
     except ParamError as exc:
         raise ApiError(400, str(exc)) from None
+    if params.lyrics:
+        from songforge.engines.base import EngineError
+        from songforge.engines.singing.voices import check_language
+
+        try:
+            check_language(params.lyrics, params.model)
+        except EngineError as exc:
+            raise ApiError(400, f"Parameter lyrics: {exc}") from None
     if params.reply_url:
         from songforge.core.callbacks import validate_callback_url
 
