@@ -7,6 +7,7 @@ unintelligible, so slow songs get subdivided rhythms and long notes only where a
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -31,7 +32,9 @@ class SyllableInfo:
 
 # Where each section sits relative to the voice's comfortable middle (semitones): the chorus lifts.
 _SECTION_LIFT = {"verse": -2, "pre-chorus": 1, "chorus": 3, "bridge": 1, "intro": 0, "outro": -1, "inst": 0}
-TARGET_SYLLABLE_S = 0.3
+TARGET_SYLLABLE_S = 0.22  # festival speaks about 4.5 syllables a second
+MAX_HOLD_S = 1.0  # the longest a line's last syllable is held
+LENGTHEN_P = 0.25  # chance that a stressed syllable inside a line takes two grid steps
 
 
 def key_scale(key: str) -> tuple[int, tuple[int, ...]]:
@@ -67,13 +70,9 @@ def line_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float, rng: 
     beat_s = 60.0 / bpm
     rest = 1.0 if phrase_beats >= 4 else 0.5
     avail = max(phrase_beats - rest, 0.5)
-    unit = None
-    for u in (1.0, 0.5, 0.25):
-        if u * beat_s > 0.5:
-            continue
-        if n * u <= avail:
-            unit = u
-            break
+    # The grid step nearest a spoken syllable's length that still fits the line.
+    fitting = [u for u in (1.0, 0.5, 0.25) if n * u <= avail]
+    unit = min(fitting, key=lambda u: abs(math.log(u * beat_s / TARGET_SYLLABLE_S))) if fitting else None
     if unit is None:
         unit = avail / n  # crowded line: squeeze evenly
     spare = int(round((avail - n * unit) / unit)) if unit >= 0.25 else 0
@@ -83,7 +82,8 @@ def line_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float, rng: 
         pos = unit
         spare -= 1
     starts: list[float] = []
-    keep_for_end = min(spare, max(1, int(round(2.0 / unit))))  # leave room to hold the last syllable
+    # Room to hold the last syllable, up to MAX_HOLD_S: a longer held vowel is where the words get lost.
+    keep_for_end = min(spare, max(1, int(MAX_HOLD_S / (unit * beat_s))))
     spare_mid = spare - keep_for_end
     for i, s in enumerate(syls):
         on_beat = abs(pos - round(pos)) < 1e-6
@@ -95,12 +95,12 @@ def line_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float, rng: 
                 spare_mid -= k
         starts.append(pos)
         pos += unit
-        if spare_mid > 0 and i < n - 1 and _strong(s) and rng.random() < 0.35:
+        if spare_mid > 0 and i < n - 1 and _strong(s) and rng.random() < LENGTHEN_P:
             pos += unit  # lengthen a stressed syllable now and then
             spare_mid -= 1
     out = []
     for i, st in enumerate(starts):
-        end = starts[i + 1] if i + 1 < n else avail
+        end = starts[i + 1] if i + 1 < n else min(avail, st + max(unit, MAX_HOLD_S / beat_s))
         out.append((st, max(end - st, min(unit, 0.25))))
     return out
 

@@ -27,6 +27,12 @@ WORK_SR = 24000
 FRAME_MS = 5.0
 FRAME_S = FRAME_MS / 1000.0
 GLIDE_FRAMES = 8  # ~40 ms moving average of the pitch step function
+MIN_VOWEL_S = 0.06  # a vowel shorter than this is not heard as a sung note
+MAX_STRETCH = 1.6  # slower than this, festival's speech itself stops sounding natural
+STRETCH_STEP = 0.1  # lines are re-spoken at a few speeds only, so repeated lines share one analysis
+# "slowed": festival speaks each line at the pace it is sung, consonants keep their spoken length.
+# "stretch": speech at its own pace, vowels squeezed to >= 40% of each note (the first version).
+METHOD = "slowed"
 
 
 @dataclass
@@ -67,7 +73,64 @@ class _Seg:
 
 def _plan_segments(syls: list[Syllable], spans: list[tuple[float, float]]) -> list[_Seg]:
     """Map source (speech) time to output (song) time for one line. `spans` is each syllable's
-    (first note start, last note end) in seconds."""
+    (first note start, last note end) in seconds.
+
+    Consonants keep their spoken length; only when the gap between two vowel onsets cannot hold the
+    consonants between them plus a short vowel are those consonants compressed (together). The vowel's
+    first and last quarters (its transitions, which carry most of the consonants' cues) keep their
+    spoken speed and only its middle is stretched to fill the note.
+    """
+    n = len(syls)
+    onset_d, coda_d, vowel = [], [], []
+    for s in syls:
+        v = s.phones[_nucleus(s)]
+        onset_d.append(max(v.start - s.start, 0.0))
+        coda_d.append(max(s.end - v.end, 0.0))
+        vowel.append((v.start, v.end))
+    on_o = list(onset_d)
+    co_o = list(coda_d)
+    on_o[0] = min(on_o[0], spans[0][0])
+    for i in range(n):
+        t0, t1 = spans[i]
+        dv = vowel[i][1] - vowel[i][0]
+        if i + 1 < n:
+            gap = spans[i + 1][0] - t0
+            vmin = min(max(dv, MIN_VOWEL_S), 0.5 * gap)
+            need = co_o[i] + on_o[i + 1]
+            room = max(gap - vmin, 0.0)
+            if need > room:
+                scale = room / need if need > 0 else 0.0
+                co_o[i] *= scale
+                on_o[i + 1] *= scale
+        else:
+            vmin = min(max(dv, MIN_VOWEL_S), 0.5 * (t1 - t0))
+            co_o[i] = min(co_o[i], max(t1 - t0 - vmin, 0.0))
+    segs: list[_Seg] = []
+    for i, s in enumerate(syls):
+        t0, t1 = spans[i]
+        v0, v1 = vowel[i]
+        if on_o[i] > 0:
+            segs.append(_Seg(t0 - on_o[i], t0, s.start, v0, False))
+        vend = t1 - co_o[i]
+        if i + 1 < n:
+            vend = min(vend, spans[i + 1][0] - on_o[i + 1] - co_o[i])
+        vend = max(vend, t0 + 0.02)
+        length, dv = vend - t0, v1 - v0
+        h = min(0.25 * dv, 0.25 * length)
+        if length > dv * 1.2 and h > 0.005:
+            segs.append(_Seg(t0, t0 + h, v0, v0 + h, True))
+            segs.append(_Seg(t0 + h, vend - h, v0 + h, v1 - h, True))
+            segs.append(_Seg(vend - h, vend, v1 - h, v1, True))
+        else:
+            segs.append(_Seg(t0, vend, v0, v1, True))
+        if co_o[i] > 0:
+            segs.append(_Seg(vend, vend + co_o[i], v1, s.end, False))
+    return segs
+
+
+def _plan_stretch(syls: list[Syllable], spans: list[tuple[float, float]]) -> list[_Seg]:
+    """The first engineer's planner, kept as the benchmark's baseline: every vowel gets at least 40%
+    of its note, and the consonants around it are squeezed into the rest."""
     n = len(syls)
     onset_d, coda_d, vowel = [], [], []
     for s in syls:
@@ -157,7 +220,7 @@ def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], 
     spb = 60.0 / bpm
     syls = an.syllables
     spans = [(ns[0].start * spb, (ns[-1].start + ns[-1].dur) * spb) for ns in syl_notes]
-    segs = _plan_segments(syls, spans)
+    segs = (_plan_stretch if params["method"] == "stretch" else _plan_segments)(syls, spans)
     t_first = segs[0].out0
     t_last = max(s.out1 for s in segs)
     out0 = t_first - 0.02
@@ -217,7 +280,25 @@ def _voice_params(voice: VoiceProfile | None) -> dict:
         "breathiness": float(extra.get("breathiness", 0.05)),
         "vibrato_rate": float(extra.get("vibrato_rate", 5.5)),
         "vibrato_cents": float(extra.get("vibrato_cents", 20.0)),
+        "method": str(extra.get("method", METHOD)),
     }
+
+
+def _onset_gaps(onsets: list[float]) -> float:
+    """Median time from one vowel onset to the next within a line (the last syllable, which is
+    usually held, says nothing about the line's pace)."""
+    gaps = np.diff(onsets)
+    return float(np.median(gaps)) if len(gaps) else 0.0
+
+
+def _line_stretch(syls: list[Syllable], syl_notes: list[list[Note]], spb: float) -> float:
+    """How much slower than festival's speech a line is sung, capped: slowed speech keeps the
+    consonant-to-vowel balance of speech at slow tempos instead of ballooning only the vowels."""
+    sung = _onset_gaps([ns[0].start * spb for ns in syl_notes])
+    spoken = _onset_gaps([s.phones[_nucleus(s)].start for s in syls])
+    if sung <= 0 or spoken <= 0:
+        return 1.0
+    return float(np.clip(round(sung / spoken / STRETCH_STEP) * STRETCH_STEP, 1.0, MAX_STRETCH))
 
 
 def sing(
@@ -272,9 +353,34 @@ def sing(
     for n in notes:
         by_line.setdefault(n.line, []).append(n)
 
+    def notes_per_syllable(li: int, syls: list[Syllable]) -> list[list[Note]]:
+        per: list[list[Note]] = [[] for _ in syls]
+        for n in by_line[li]:
+            per[n.syllable].append(n)
+        return per
+
+    # Each line is spoken again at the pace it is sung (one more festival run for all of them).
+    line_key: dict[int, tuple[str, float]] = {}
+    for li, (_, _, text) in enumerate(sung):
+        if li in by_line:
+            kt = sanitize(text)
+            f = 1.0
+            if params["method"] == "slowed":
+                syls = spoken[kt].syllables
+                f = _line_stretch(syls, notes_per_syllable(li, syls), spb)
+            line_key[li] = (kt, f)
+    voices: dict[tuple[str, float], SpokenLine] = {(t, 1.0): spoken[t] for t in spoken}
+    todo = sorted({k for k in line_key.values() if k not in voices})
+    if todo:
+        for k, sp in zip(todo, speak_lines([t for t, _ in todo], params["base"], [f for _, f in todo]),
+                         strict=True):
+            # The same words give the same syllables at any speed; if not, keep the normal speech.
+            ok = len(sp.syllables) == len(spoken[k[0]].syllables)
+            voices[k] = sp if ok else spoken[k[0]]
+
     buf = np.zeros(int(total_s * WORK_SR) + WORK_SR, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    analysed: dict[str, _Analysed] = {}
+    analysed: dict[tuple[str, float], _Analysed] = {}
     rendered: dict[tuple, tuple[float, np.ndarray, float, float]] = {}
     timed_lines: list[tuple[float, float, str]] = []
     prev_end = -10.0
@@ -282,16 +388,14 @@ def sing(
         line_notes = by_line.get(li)
         if not line_notes:
             continue
-        key_text = sanitize(text)
-        if key_text not in analysed:
-            analysed[key_text] = _analyse(spoken[key_text])
-        an = analysed[key_text]
-        syl_notes: list[list[Note]] = [[] for _ in an.syllables]
-        for n in line_notes:
-            syl_notes[n.syllable].append(n)
+        key_text, stretch = line_key[li]
+        if (key_text, stretch) not in analysed:
+            analysed[(key_text, stretch)] = _analyse(voices[(key_text, stretch)])
+        an = analysed[(key_text, stretch)]
+        syl_notes = notes_per_syllable(li, an.syllables)
         # The same line sung to the same notes (a repeated chorus) is rendered once and shifted.
         origin = line_notes[0].start
-        sig = (key_text, tuple((round(n.start - origin, 4), n.dur, n.midi) for n in line_notes))
+        sig = (key_text, stretch, tuple((round(n.start - origin, 4), n.dur, n.midi) for n in line_notes))
         if sig not in rendered:
             o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, params)
             base_t = origin * spb
@@ -332,5 +436,6 @@ def sing(
         lines=timed_lines,
         melody=melody,
         extra={"voice": voice.item_id, "base": params["base"], "notes": notes,
-               "syllables": [len(i) for i in infos]},
+               "syllables": [len(i) for i in infos], "method": params["method"],
+               "stretch": [line_key[li][1] for li in sorted(line_key)]},
     )

@@ -95,24 +95,37 @@ _SCHEME_DUMP = """
 """
 
 
-def speak_lines(lines: list[str], base: str = "slt", stretch: float = 1.0) -> list[SpokenLine]:
+def _slow_down(base: str, stretch: float) -> str:
+    """Scheme that makes the next utterance `stretch` times slower. The diphone voices honour
+    Duration_Stretch; the HTS voice ignores it and takes hts_engine's speech-rate option (`-r`) instead."""
+    if base == "slt":
+        return ("(set! hts_engine_params (append cmu_us_slt_arctic_hts::hts_engine_params "
+                f"(list (list \"-r\" {1.0 / stretch:.4f}))))")
+    return f"(Parameter.set 'Duration_Stretch {stretch:.4f})"
+
+
+def speak_lines(lines: list[str], base: str = "slt", stretch: float | list[float] = 1.0) -> list[SpokenLine]:
     """Speak each (already sanitized, non-empty) line; returns audio and timings per line.
 
-    `stretch` > 1 slows the diphone voices (festival's Duration_Stretch); the HTS voice ignores it.
+    `stretch` > 1 slows the speech down (one factor for all lines, or one per line): singing from
+    slowed speech needs less vowel stretching, which is what costs intelligibility.
     """
     if base not in FESTIVAL_VOICES:
         raise EngineError(f"Unknown festival voice {base!r}")
     if not lines:
         return []
+    stretches = [float(stretch)] * len(lines) if isinstance(stretch, int | float) else list(stretch)
+    if len(stretches) != len(lines) or not all(0.5 <= s <= 3.0 for s in stretches):
+        raise EngineError("speak_lines needs one stretch in 0.5..3 per line")
     with tempfile.TemporaryDirectory(prefix="sf-speech-") as tmp:
         d = Path(tmp)
-        script = [f"({FESTIVAL_VOICES[base]})", f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
-                  _SCHEME_DUMP]
+        script = [f"({FESTIVAL_VOICES[base]})", _SCHEME_DUMP]
         for i, line in enumerate(lines):
             safe = sanitize(line)
             if not safe:
                 raise EngineError(f"Nothing to sing in line {line!r}")
             wav = d / f"{i}.wav"
+            script.append(_slow_down(base, stretches[i]))
             script.append(f'(format t "L {i}\\n")')
             script.append(f'(set! utt (SynthText "{safe}"))')
             script.append(f'(utt.save.wave utt "{wav}" \'riff)')
