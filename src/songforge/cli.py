@@ -183,33 +183,106 @@ def db_upgrade(data_dir: Path | None = DataDir, database_url: str | None = DbUrl
     out.print(f"Database at revision {current_revision(settings.db_url)}")
 
 
-@app.command()
-def instrumental(
-    prompt: str = typer.Argument(..., help="What the music should be"),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the WAV"),
-    key: str | None = typer.Option(None, "--key", help="Tonality, e.g. C:major, F#:minor"),
-    bpm: int | None = typer.Option(None, "--bpm", min=50, max=190),
-    chords: str | None = typer.Option(None, "--chords", help='e.g. "C F G Am"'),
-    model: str = typer.Option("i4", "--model", help="i3, i3.5 beta or i4"),
-    seed: int | None = typer.Option(None, "--seed"),
-    midi: Path | None = typer.Option(None, "--midi", help="A MIDI file to build on"),
-) -> None:
-    """Render an instrumental to a file without the server."""
-    try:
-        from songforge.engines.embedded.cli import render_instrumental
-    except ImportError as exc:
-        err.print(f"[red]The embedded engine is not available: {exc}[/red]")
-        raise typer.Exit(1) from None
+def _render_locally(request_kwargs: dict, output: Path) -> None:
+    """Shared by `instrumental` and `song`: engine readiness, rendering, errors as messages."""
+    from songforge.cli_render import render
+    from songforge.engines.base import GenerationRequest
+
     problem = _engine_ready()
     if problem:
         err.print(f"[red]{problem}[/red]")
         raise typer.Exit(1)
     try:
-        render_instrumental(prompt, key, bpm, chords, model, seed, midi, output)
+        result = render(GenerationRequest(**request_kwargs), output)
     except Exception as exc:  # noqa: BLE001 - reported as the command's error
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    out.print(f"Wrote {output}")
+    m = result.material
+    out.print(
+        f"Wrote {output}: {result.title!r}, {m.get('style')}, {m.get('key')}, {m.get('bpm')} BPM, "
+        f"{m.get('dur')} s, seed {m.get('seed')}"
+    )
+
+
+@app.command()
+def instrumental(
+    prompt: str = typer.Argument(..., help="What the music should be"),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .wav, .flac, .mp3 or .zip (stems)"),
+    key: str | None = typer.Option(None, "--key", help="Tonality, e.g. C:major, F#:minor"),
+    bpm: int | None = typer.Option(None, "--bpm", min=50, max=190),
+    chords: str | None = typer.Option(None, "--chords", help='e.g. "C F G Am"'),
+    model: str = typer.Option("i4", "--model", help="i3, i3.5 beta or i4"),
+    seed: int | None = typer.Option(None, "--seed", help="Same seed, same request: identical audio"),
+    midi: Path | None = typer.Option(None, "--midi", help="A MIDI file to build on"),
+) -> None:
+    """Render an instrumental to a file without the server."""
+    from songforge.cli_render import new_seed
+
+    _render_locally(
+        dict(
+            kind="instrumental",
+            prompt=prompt,
+            model=model,
+            seed=new_seed(seed),
+            tonality=key,
+            bpm=bpm,
+            chords=chords,
+            midi_path=midi,
+        ),
+        output,
+    )
+
+
+@app.command()
+def song(
+    prompt: str = typer.Argument(..., help="What the song should be about and sound like"),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .mp3, .wav, .flac or .zip (stems)"),
+    lyrics: Path | None = typer.Option(None, "--lyrics", help="A text file of lyrics ([Verse], [Chorus]...)"),
+    voice: str | None = typer.Option(None, "--voice", help="An artist voice itemId (see the API's list)"),
+    model: str = typer.Option("v4.8", "--model", help="v3, v3.5, v4.5 or v4.8"),
+    seed: int | None = typer.Option(None, "--seed", help="Same seed, same request: identical audio"),
+    midi: Path | None = typer.Option(None, "--midi", help="A MIDI file whose melody is sung"),
+) -> None:
+    """Render a song with sung vocals to a file without the server."""
+    from songforge.cli_render import new_seed
+    from songforge.engines.singing.voices import artist_voice
+
+    text = lyrics.read_text(encoding="utf-8") if lyrics else None
+    profile = None
+    if voice:
+        profile = artist_voice(voice)
+        if profile is None:
+            err.print(f"[red]Unknown artist voice {voice!r}[/red]")
+            raise typer.Exit(1)
+    _render_locally(
+        dict(
+            kind="song",
+            prompt=prompt,
+            model=model,
+            seed=new_seed(seed),
+            lyrics=text,
+            voice=profile,
+            midi_path=midi,
+        ),
+        output,
+    )
+
+
+@app.command()
+def stems(
+    source: Path = typer.Argument(..., exists=True, dir_okay=False, help="mp3, wav, m4a or flac"),
+    output: Path = typer.Option(..., "-o", "--output", help="The stems zip to write"),
+    method: str = typer.Option("auto", "--method", help="auto, a classical method, or demucs"),
+) -> None:
+    """Split a recording into vocals, drums, bass and other."""
+    from songforge.cli_render import split
+
+    try:
+        info = split(source, output, method=method)
+    except Exception as exc:  # noqa: BLE001 - reported as the command's error
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"Wrote {output}: {', '.join(info.get('detail', []))} ({info.get('audioType')})")
 
 
 def main() -> None:
