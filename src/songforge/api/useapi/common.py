@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -69,3 +71,20 @@ def find_job(session: Session, tenant_id: str, job_id: str) -> Job:
     if job is None or job.tenant_id != tenant_id or job_id_of(job) != job_id:
         raise ApiError(404, f"No record found for {job_id}")
     return job
+
+
+def encode_cursor(kind: str, created_ms: int, item_id: str) -> str:
+    """An opaque keyset cursor: lists stay stable while new items arrive."""
+    raw = json.dumps([kind, created_ms, item_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ckind, created_ms, item_id = json.loads(raw)
+        if ckind != kind or not isinstance(created_ms, int) or not isinstance(item_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "Invalid cursor parameter") from None
+    return created_ms, item_id

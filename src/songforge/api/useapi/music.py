@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +10,7 @@ from sqlalchemy import and_, or_, select
 
 from songforge.api.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.api.errors import ApiError
-from songforge.api.useapi.common import find_job, parse_job_id, read_body
+from songforge.api.useapi.common import decode_cursor, encode_cursor, find_job, parse_job_id, read_body
 from songforge.api.useapi.schemas import (
     InstrumentalRequest,
     MusicList,
@@ -160,22 +157,6 @@ async def post_instrumental(
     return await run_in_threadpool(_submit, "instrumental", body, tenant, db, settings)
 
 
-def _encode_cursor(kind: str, created_ms: int, item_id: str) -> str:
-    raw = json.dumps([kind, created_ms, item_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, kind: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ckind, created_ms, item_id = json.loads(raw)
-        if ckind != kind or not isinstance(created_ms, int) or not isinstance(item_id, str):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(400, "Invalid cursor parameter") from None
-    return created_ms, item_id
-
-
 def _list_music(
     tenant: Tenant, db: Database, user_id: str | None, type_: str | None, cursor: str | None
 ) -> dict[str, Any]:
@@ -186,14 +167,14 @@ def _list_music(
         account = resolve_account(s, tenant.id, user_id)
         q = select(Job).where(Job.tenant_id == tenant.id, Job.user_id == account.user_id, Job.kind == kind)
         if cursor:
-            c_ms, c_item = _decode_cursor(cursor, kind)
+            c_ms, c_item = decode_cursor(cursor, kind)
             # Keyset pagination: newest first, and jobs created after the first page never
             # shift later pages.
             q = q.where(or_(Job.created_ms < c_ms, and_(Job.created_ms == c_ms, Job.item_id < c_item)))
         rows = list(s.scalars(q.order_by(Job.created_ms.desc(), Job.item_id.desc()).limit(PAGE_SIZE + 1)))
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    next_cursor = _encode_cursor(kind, rows[-1].created_ms, rows[-1].item_id) if has_next else ""
+    next_cursor = encode_cursor(kind, rows[-1].created_ms, rows[-1].item_id) if has_next else ""
     return {"records": [job_record(j) for j in rows], "hasNext": has_next, "cursor": next_cursor}
 
 

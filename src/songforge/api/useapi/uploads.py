@@ -28,8 +28,6 @@ why at once.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import io
 import json
 import os
@@ -48,6 +46,7 @@ from starlette.concurrency import run_in_threadpool
 from songforge.api import signing
 from songforge.api.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.api.errors import ApiError
+from songforge.api.useapi.common import decode_cursor, encode_cursor
 from songforge.api.useapi.downloads import link_base
 from songforge.api.useapi.schemas import errors
 from songforge.config import Settings
@@ -154,36 +153,20 @@ def _link(request: Request, settings: Settings, key: str) -> str:
     )
 
 
-def _encode_cursor(kind: str, created_ms: int, item_id: str) -> str:
-    raw = json.dumps([kind, created_ms, item_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, kind: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ckind, created_ms, item_id = json.loads(raw)
-        if ckind != kind or not isinstance(created_ms, int) or not isinstance(item_id, str):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(400, "Invalid cursor parameter") from None
-    return created_ms, item_id
-
-
 def _page(
     session: Any, model: Any, kind: str, tenant_id: str, user_id: str, cursor: str | None
 ) -> tuple[list, str]:
     """Keyset pagination, newest first: items added after the first page never shift later ones."""
     q = select(model).where(model.tenant_id == tenant_id, model.user_id == user_id)
     if cursor:
-        c_ms, c_item = _decode_cursor(cursor, kind)
+        c_ms, c_item = decode_cursor(cursor, kind)
         q = q.where(or_(model.created_ms < c_ms, and_(model.created_ms == c_ms, model.item_id < c_item)))
     rows = list(
         session.scalars(q.order_by(model.created_ms.desc(), model.item_id.desc()).limit(PAGE_SIZE + 1))
     )
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return rows, (_encode_cursor(kind, rows[-1].created_ms, rows[-1].item_id) if has_next else "")
+    return rows, (encode_cursor(kind, rows[-1].created_ms, rows[-1].item_id) if has_next else "")
 
 
 def _own_item_id(value: str, kind: str, label: str) -> str:
