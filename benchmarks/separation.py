@@ -1,17 +1,25 @@
 """Separation quality and speed on mixtures whose true stems are known.
 
-How it is measured: 12 arrangements (genre, tempo, instruments, key and melody varied by a seed) are
-written as one MIDI file per stem with pretty_midi and rendered separately by the `fluidsynth` command
-line with FluidR3_GM, so every stem is exact and the mixture is their plain sum. Vocals are a wordless
-sung line (GM "Choir Aahs", "Voice Oohs", "Synth Voice") with phrases and rests, centred; bass centred;
-keys panned left; the lead instrument panned right and answering the vocal in its rests. Each method
-separates the mixture; we report per stem the plain SDR, 10*log10(|s|^2 / |s - s_hat|^2), and SI-SDR
-(scale-invariant), over the whole stereo stem, plus the trivial baseline (mixture / 4) and the ideal
-ratio mask (Wiener masks from the true stems: the ceiling of any masking method on this STFT). Speed is
-seconds of audio separated per wall-clock second, in this process, on this machine.
+How it is measured, on two sets of 20 s mixtures whose stems are exact and whose mixture is their sum:
 
-Run: .venv/bin/python benchmarks/separation.py [--cases 12] [--seconds 20] [--methods centre,repet,...]
-Renders are cached under benchmarks/out/separation/.
+* "embedded" (the product's own music): 12 songs from `EmbeddedEngine` (kind="song"), one per genre, at
+  tempos from 72 to 174 bpm, with sung vocals from the singing module and the engine's own mixing (reverb,
+  panning, mastering). Stems vocals/drums/bass as rendered, keys+lead -> other. The engine renders up to
+  32 s (longer for slow songs whose first verse does not fit) and we keep the 20 s window that starts one second before the singing does, so every case has
+  vocals. Cached as 24-bit FLAC under benchmarks/out/separation-embedded/.
+* "fluidsynth": 12 arrangements written as one MIDI file per stem with pretty_midi and rendered by the
+  `fluidsynth` command line with FluidR3_GM; vocals are a wordless GM choir/voice line, centred.
+  Cached under benchmarks/out/separation/.
+
+Each method separates the mixture; per stem we report the plain SDR, 10*log10(|s|^2 / |s - s_hat|^2), and
+SI-SDR (scale-invariant), over the whole stereo stem, plus the trivial baseline (mixture / 4) and the ideal
+ratio mask (Wiener masks from the true stems on the default STFT: the ceiling of any masking method there).
+Speed is seconds of audio separated per wall-clock second, in this process, with every method run on the
+same case back to back so that other load on the machine hits all of them alike; the 1-minute load
+average is printed before and after each table.
+
+Run: .venv/bin/python benchmarks/separation.py [--sets embedded,fluidsynth] [--cases 12] [--seconds 20]
+     [--methods centre,harmonic,...] [--quiet]
 """
 
 from __future__ import annotations
@@ -28,15 +36,13 @@ import numpy as np
 import pretty_midi
 import soundfile as sf
 
-from songforge.engines.separation.classical import (
-    STEMS,
-    ideal_ratio_masks,
-    separate_classical,
-)
+from songforge.engines.separation import separate
+from songforge.engines.separation.classical import STEMS, ideal_ratio_masks
 
 SR = 44100
 SF2 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 OUT = Path(__file__).resolve().parent / "out" / "separation"
+OUT_EMBEDDED = Path(__file__).resolve().parent / "out" / "separation-embedded"
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,64 @@ def build_case(index: int, seconds: float) -> tuple[str, np.ndarray, dict[str, n
     return f"{index:02d} {genre.name} {genre.bpm}bpm", mix, stems
 
 
+# (prompt, bpm): one genre each, tempos spread from slow to fast.
+EMBEDDED_SONGS = [
+    ("upbeat pop song", 112),
+    ("rock song with electric guitars", 132),
+    ("slow soul ballad", 72),
+    ("funk song", 104),
+    ("country song", 144),
+    ("jazz song", 126),
+    ("reggae song", 80),
+    ("hip hop song", 92),
+    ("house song", 124),
+    ("synthwave song", 100),
+    ("folk song", 96),
+    ("drum and bass song", 174),
+    ("metal song", 156),
+    ("blues song", 88),
+]
+
+
+def build_embedded_case(index: int, seconds: float) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    prompt, bpm = EMBEDDED_SONGS[index % len(EMBEDDED_SONGS)]
+    seed = 2000 + index
+    name = prompt.split(" song")[0].replace(" ", "-")
+    folder = OUT_EMBEDDED / f"{index:02d}-{name}-{bpm}bpm-{seconds:g}s"
+    paths = {stem: folder / f"{stem}.flac" for stem in STEMS}
+    if not all(p.exists() for p in paths.values()):
+        from songforge.engines.base import GenerationRequest
+        from songforge.engines.embedded import EmbeddedEngine
+
+        # A slow song's first lyric section may not fit a short cap; allow longer renders until one does.
+        for extra_s in (12, 24, 40):
+            request = GenerationRequest(
+                kind="song", prompt=prompt, seed=seed, bpm=bpm, max_seconds=seconds + extra_s
+            )
+            result = EmbeddedEngine().generate(request)
+            raw = result.stems
+            if "vocals" in raw and np.max(np.abs(raw["vocals"])) > 1e-3:
+                break
+        else:
+            raise RuntimeError(f"{prompt!r} (seed {seed}) came back without vocals")
+        voiced = np.flatnonzero(np.max(np.abs(raw["vocals"]), axis=1) > 1e-3)
+        n = int(seconds * SR)
+        total = len(result.mix)
+        start = max(0, min(int(voiced[0]) - SR, total - n))
+        parts = {
+            "vocals": raw["vocals"], "drums": raw["drums"], "bass": raw["bass"],
+            "other": raw["keys"] + raw["lead"],
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        for stem, audio in parts.items():
+            clip = audio[start : start + n]
+            clip = np.pad(clip, ((0, n - len(clip)), (0, 0)))
+            sf.write(paths[stem], clip, SR, subtype="PCM_24")
+    stems = {stem: sf.read(paths[stem], dtype="float32", always_2d=True)[0] for stem in STEMS}
+    mix = sum(stems.values()).astype(np.float32)
+    return f"{index:02d} {name} {bpm}bpm", mix, stems
+
+
 def sdr(ref: np.ndarray, est: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref**2) / (np.sum((ref - est) ** 2) + 1e-12) + 1e-12))
 
@@ -219,48 +283,45 @@ def run_method(method: str, mix: np.ndarray, stems: dict[str, np.ndarray]) -> tu
     elif method == "ideal-ratio-mask":
         est = ideal_ratio_masks(mix, stems)
     elif method == "demucs":
-        from songforge.engines.separation import separate
-
         est = separate(mix, SR, method="demucs")
     else:
-        est = separate_classical(mix, SR, method)
+        est = separate(mix, SR, method=method)
     wall = time.perf_counter() - start
     scores = {name: (sdr(stems[name], est[name]), si_sdr(stems[name], est[name])) for name in STEMS}
     return scores, wall
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", type=int, default=12)
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--methods", default="centre,repet,repet-centre")
-    ap.add_argument("--quiet", action="store_true", help="totals only")
-    args = ap.parse_args(argv)
-    methods = ["baseline(mix/4)", *args.methods.split(","), "ideal-ratio-mask"]
-    if os.environ.get("SONGFORGE_DEMUCS_WEIGHTS") and "demucs" not in methods:
-        methods.insert(-1, "demucs")
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
+
+def run_set(
+    title: str, build, cases: int, seconds: float, methods: list[str], quiet: bool
+) -> None:
     totals: dict[str, dict[str, list[tuple[float, float]]]] = {m: {s: [] for s in STEMS} for m in methods}
     walls = {m: 0.0 for m in methods}
     audio_s = 0.0
-    header = f"{'case':<22} {'method':<18} " + " ".join(f"{s:>13}" for s in STEMS) + f" {'mean':>13}"
-    print("SDR / SI-SDR in dB per stem (higher is better)")
-    print(header)
-    for index in range(args.cases):
-        label, mix, stems = build_case(index, args.seconds)
+    mixtures = [build(index, seconds) for index in range(cases)]  # render/cache before timing anything
+    load_before = _load()
+    if not quiet:
+        print(f"[{title}] SDR / SI-SDR in dB per stem (higher is better)")
+        print(f"{'case':<22} {'method':<18} " + " ".join(f"{s:>13}" for s in STEMS) + f" {'mean':>13}")
+    for label, mix, stems in mixtures:
         audio_s += len(mix) / SR
         for method in methods:
             scores, wall = run_method(method, mix, stems)
             walls[method] += wall
             for s in STEMS:
                 totals[method][s].append(scores[s])
-            if not args.quiet:
+            if not quiet:
                 cells = " ".join(f"{scores[s][0]:6.1f}/{scores[s][1]:6.1f}" for s in STEMS)
                 mean_sdr = np.mean([scores[s][0] for s in STEMS])
                 mean_si = np.mean([scores[s][1] for s in STEMS])
                 print(f"{label:<22} {method:<18} {cells} {mean_sdr:6.1f}/{mean_si:6.1f}")
     print()
-    print(f"Totals over {args.cases} mixtures ({audio_s:.0f} s of audio), mean SDR / SI-SDR in dB")
+    print(f"[{title}] {cases} mixtures, {audio_s:.0f} s of audio; mean SDR / SI-SDR in dB; "
+          f"{load_before} before, {_load()} after")
     print(f"{'method':<18} " + " ".join(f"{s:>13}" for s in STEMS) + f" {'mean':>13} {'speed':>10}")
     for method in methods:
         per = {s: np.mean(np.array(totals[method][s]), axis=0) for s in STEMS}
@@ -268,7 +329,26 @@ def main(argv: list[str] | None = None) -> int:
         mean = np.mean([per[s] for s in STEMS], axis=0)
         speed = audio_s / walls[method] if walls[method] > 0 else float("inf")
         print(f"{method:<18} {cells} {mean[0]:6.2f}/{mean[1]:6.2f} {speed:8.1f}x")
-    print(f"\nspeed = seconds of audio per wall second, {os.cpu_count()} cores, "
+    print()
+
+
+SETS = {"embedded": build_embedded_case, "fluidsynth": build_case}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sets", default="embedded,fluidsynth")
+    ap.add_argument("--cases", type=int, default=12)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--methods", default="centre,repet-centre,harmonic")
+    ap.add_argument("--quiet", action="store_true", help="totals only")
+    args = ap.parse_args(argv)
+    methods = ["baseline(mix/4)", *args.methods.split(","), "ideal-ratio-mask"]
+    if os.environ.get("SONGFORGE_DEMUCS_WEIGHTS") and "demucs" not in methods:
+        methods.insert(-1, "demucs")
+    for name in args.sets.split(","):
+        run_set(name, SETS[name], args.cases, args.seconds, methods, args.quiet)
+    print(f"speed = seconds of audio per wall second of separate(...), {os.cpu_count()} cores, "
           f"Python {sys.version.split()[0]}")
     return 0
 

@@ -1,6 +1,13 @@
 """How well the offline singer sings: intelligibility, pitch and timing on the exact vocals stem.
 
-Run: .venv/bin/python benchmarks/vocals.py [--songs N]
+Run: .venv/bin/python benchmarks/vocals.py [--songs N] [--no-baseline]
+
+Two singers are compared on the same songs: "shipped" (the melody follows festival's own speech
+rhythm, slowed by up to 1.5x and snapped to the beat grid, festival speaks each line at the pace it is
+sung, consonants keep their spoken length, the tune sits in the lower quarter of the voice's range)
+and "baseline" (the first version: syllables on a grid of their own with stressed syllables pushed onto
+beats, speech at its own pace, vowels given >= 40% of each note, the tune centred in the range). The
+baseline is measured for WER and synthesis time only.
 
 For each of 12 songs (given English lyrics, several voices, keys, tempos and chord loops; 8 bars of
 verse and 8 of chorus) `sing()` produces the vocals stem, and we measure:
@@ -11,6 +18,8 @@ verse and 8 of chorus) `sing()` produces the vocals stem, and we measure:
   after its start (past the ~40 ms glide) and 20 ms before its end are compared with the note, in cents.
   We report the median absolute deviation over all those frames and the share of notes whose median
   deviation is within 50 cents.
+- speed: wall and CPU seconds of `sing()` (CPU includes festival's processes, since the machine may
+  be shared), and for a 2-minute song (6 sections, 48 bars at 96 BPM) also the peak resident memory.
 - timing: for every note that starts after a rest or on a new pitch, the sung onset is the first pyin
   frame within 50 cents of the note, searched from 100 ms before the written start; we report the share
   within 30 ms of the score and the median absolute error.
@@ -19,15 +28,20 @@ verse and 8 of chorus) `sing()` produces the vocals stem, and we measure:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import resource
 import sys
 import time
+from collections.abc import Iterator
 
 import librosa
 import numpy as np
 from scipy.signal import resample_poly
 
+from songforge.engines.singing import melody as melody_mod
 from songforge.engines.singing import plan_lyrics, sing
+from songforge.engines.singing import singer as singer_mod
 from songforge.engines.singing.speech import sanitize, speak_lines
 from songforge.engines.singing.voices import artist_voice
 
@@ -155,6 +169,32 @@ I will never let you go"""),
 ]
 
 
+BASELINE = {
+    (melody_mod, "RHYTHM"): "grid", (melody_mod, "TESSITURA"): 0.5, (melody_mod, "ARCH"): 4.0,
+    (melody_mod, "MAX_HOLD_S"): 2.0, (melody_mod, "LENGTHEN_P"): 0.35, (melody_mod, "TARGET_SYLLABLE_S"): 0.3,
+    (singer_mod, "METHOD"): "stretch",
+}
+
+
+@contextlib.contextmanager
+def baseline() -> Iterator[None]:
+    """The first version's choices, restored afterwards."""
+    saved = {k: getattr(*k) for k in BASELINE}
+    for (mod, name), value in BASELINE.items():
+        setattr(mod, name, value)
+    try:
+        yield
+    finally:
+        for (mod, name), value in saved.items():
+            setattr(mod, name, value)
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
 
@@ -185,28 +225,47 @@ class Recognizer:
         return hyp.hypstr if hyp else ""
 
 
-def measure(idx: int, rec: Recognizer) -> dict:
+def _sing(idx: int):
     voice_id, key, bpm, chords, lyrics = SONGS[idx]
     voice = artist_voice(voice_id)
     assert voice is not None
     sections = plan_lyrics(lyrics, "", idx)
-    bars = chords.split() * 4
-    t0 = time.perf_counter()
-    v = sing(sections=sections, key=key, bpm=bpm, bar_chords=bars,
+    t0, c0 = time.perf_counter(), _cpu()
+    v = sing(sections=sections, key=key, bpm=bpm, bar_chords=chords.split() * 4,
              section_bars=[("verse", 0, 8), ("chorus", 8, 8)], voice=voice, seed=idx)
-    synth_s = time.perf_counter() - t0
+    return v, time.perf_counter() - t0, _cpu() - c0
+
+
+def _sung_errors(v, rec: Recognizer) -> tuple[int, int]:
+    """(word errors, reference words) of the recognizer on each sung line, cut at its LRC times."""
+    sr = 44100
+    mono = v.audio[:, 0].astype(np.float64)
+    errors = words = 0
+    for s, e, text in v.lines:
+        a, b = max(0, int((s - 0.15) * sr)), int((e + 0.15) * sr)
+        ref = _words(text)
+        words += len(ref)
+        errors += _edits(ref, _words(rec(mono[a:b], sr)))
+    return errors, words
+
+
+def measure(idx: int, rec: Recognizer, with_baseline: bool) -> dict:
+    voice_id, key, bpm, _, _ = SONGS[idx]
+    v, synth_s, synth_cpu = _sing(idx)
     sr = 44100
     mono = v.audio[:, 0].astype(np.float64)
 
     # Intelligibility, sung and spoken.
-    ref_n = sung_err = spoken_err = 0
+    sung_err, ref_n = _sung_errors(v, rec)
+    spoken_err = 0
     spoken = speak_lines([sanitize(t) for _, _, t in v.lines], v.extra["base"])
-    for (s, e, text), sp in zip(v.lines, spoken, strict=True):
-        a, b = max(0, int((s - 0.15) * sr)), int((e + 0.15) * sr)
-        ref = _words(text)
-        ref_n += len(ref)
-        sung_err += _edits(ref, _words(rec(mono[a:b], sr)))
-        spoken_err += _edits(ref, _words(rec(sp.audio, sp.sr)))
+    for (_, _, text), sp in zip(v.lines, spoken, strict=True):
+        spoken_err += _edits(_words(text), _words(rec(sp.audio, sp.sr)))
+    base = {"base_err": 0, "base_s": 0.0, "base_cpu": 0.0}
+    if with_baseline:
+        with baseline():
+            bv, bs, bc = _sing(idx)
+        base = {"base_err": _sung_errors(bv, rec)[0], "base_s": bs, "base_cpu": bc}
 
     # Pitch and timing from pyin.
     y = resample_poly(mono, 160, 441)
@@ -233,25 +292,73 @@ def measure(idx: int, rec: Recognizer) -> dict:
         prev_end, prev_midi = start + dur, midi
     return {
         "song": idx + 1, "voice": voice_id, "bpm": bpm, "key": key, "dur_s": len(mono) / sr,
-        "synth_s": synth_s, "words": ref_n, "sung_err": sung_err, "spoken_err": spoken_err,
+        "synth_s": synth_s, "synth_cpu": synth_cpu, **base, "words": ref_n, "sung_err": sung_err,
+        "spoken_err": spoken_err,
         "devs": devs, "notes": notes_n, "notes_ok": note_ok, "onsets": onset_errs,
     }
+
+
+TWO_MINUTES = """[Verse]
+I walk along the empty street
+The city lights are burning low
+I hear a song beneath my feet
+And every window starts to glow
+[Chorus]
+Stay with me until the morning
+Hold my hand and sing along
+We can dance without a warning
+Everything we need is in this song
+[Verse]
+The coffee's cold, the night is long
+I count the cars that pass me by
+I write your name inside a song
+And watch the clouds roll through the sky
+[Chorus]
+Stay with me until the morning
+Hold my hand and sing along
+We can dance without a warning
+Everything we need is in this song
+[Bridge]
+Every road has led me here
+Every star is shining near
+[Chorus]
+Stay with me until the morning
+Hold my hand and sing along
+We can dance without a warning
+Everything we need is in this song"""
+
+
+def two_minute_song() -> str:
+    sections = plan_lyrics(TWO_MINUTES, "", 0)
+    bars = [("verse", 0, 8), ("chorus", 8, 8), ("verse", 16, 8), ("chorus", 24, 8), ("bridge", 32, 8),
+            ("chorus", 40, 8)]
+    t0, c0 = time.perf_counter(), _cpu()
+    v = sing(sections=sections, key="C:major", bpm=96, bar_chords=["C", "G", "Am", "F"] * 12,
+             section_bars=bars, voice=artist_voice("voice_aurora"), seed=1)
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (f"2-minute song ({len(v.audio) / 44100:.0f} s, {len(v.lines)} lines, voice_aurora, 96 BPM): "
+            f"sing() {wall:.1f} s wall, {cpu:.1f} s CPU incl. festival; peak RSS of this process so far "
+            f"{peak:.0f} MB")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--songs", type=int, default=len(SONGS))
+    ap.add_argument("--no-baseline", action="store_true", help="skip the first version's singer")
     args = ap.parse_args()
     rec = Recognizer()
     rows = []
-    print(f"{'song':>4} {'voice':<14} {'bpm':>4} {'dur':>5} {'synth':>6} {'sungWER':>8} {'speechWER':>9} "
-          f"{'medCents':>8} {'notes<50c':>9} {'onset<30ms':>10} {'medOnset':>8}")
+    print(f"{'song':>4} {'voice':<14} {'bpm':>4} {'dur':>5} {'synth':>6} {'cpu':>5} {'sungWER':>8} "
+          f"{'baseWER':>8} {'speechWER':>9} {'medCents':>8} {'notes<50c':>9} {'onset<30ms':>10} "
+          f"{'medOnset':>8}")
     for i in range(min(args.songs, len(SONGS))):
-        r = measure(i, rec)
+        r = measure(i, rec, not args.no_baseline)
         rows.append(r)
         on = np.abs(np.array(r["onsets"])) if r["onsets"] else np.array([np.nan])
         print(f"{r['song']:>4} {r['voice']:<14} {r['bpm']:>4} {r['dur_s']:>5.1f} {r['synth_s']:>5.2f}s "
-              f"{100 * r['sung_err'] / r['words']:>7.1f}% {100 * r['spoken_err'] / r['words']:>8.1f}% "
+              f"{r['synth_cpu']:>4.1f}s {100 * r['sung_err'] / r['words']:>7.1f}% "
+              f"{100 * r['base_err'] / r['words']:>7.1f}% {100 * r['spoken_err'] / r['words']:>8.1f}% "
               f"{np.median(r['devs']):>8.1f} {100 * r['notes_ok'] / max(r['notes'], 1):>8.1f}% "
               f"{100 * np.mean(on <= 0.03):>9.1f}% {1000 * np.median(on):>6.0f}ms", flush=True)
     words = sum(r["words"] for r in rows)
@@ -259,8 +366,14 @@ def main() -> int:
     ons = np.abs(np.concatenate([np.array(r["onsets"]) for r in rows]))
     dur = sum(r["dur_s"] for r in rows)
     synth = sum(r["synth_s"] for r in rows)
-    print(f"TOTAL {len(rows)} songs, {dur:.0f} s of vocals, {words} words, synthesis {synth:.1f} s "
-          f"({dur / synth:.1f}x real time)")
+    cpu = sum(r["synth_cpu"] for r in rows)
+    print(f"TOTAL {len(rows)} songs, {dur:.0f} s of vocals, {words} words")
+    print(f"  shipped singer: synthesis {synth:.1f} s wall ({dur / synth:.1f}x real time), {cpu:.1f} s CPU "
+          f"({dur / cpu:.1f}x real time per core)")
+    if not args.no_baseline:
+        bs, bc = sum(r["base_s"] for r in rows), sum(r["base_cpu"] for r in rows)
+        print(f"  baseline singer: synthesis {bs:.1f} s wall, {bc:.1f} s CPU; "
+              f"sung WER {100 * sum(r['base_err'] for r in rows) / words:.1f}%")
     print(f"  sung WER {100 * sum(r['sung_err'] for r in rows) / words:.1f}% "
           f"(speech ceiling, same recognizer on the same lines spoken: "
           f"{100 * sum(r['spoken_err'] for r in rows) / words:.1f}%)  target <= 40%")
@@ -269,6 +382,7 @@ def main() -> int:
           f"{100 * sum(r['notes_ok'] for r in rows) / sum(r['notes'] for r in rows):.1f}% (target >= 90%)")
     print(f"  timing: {100 * np.mean(ons <= 0.03):.1f}% of {len(ons)} measurable note onsets within 30 ms; "
           f"median error {1000 * np.median(ons):.0f} ms")
+    print("  " + two_minute_song())
     return 0
 
 

@@ -30,7 +30,43 @@ err = Console(stderr=True, highlight=False)
 DataDir = typer.Option(
     None, "--data-dir", help="Where everything is kept [default: ./data or $SONGFORGE_DATA_DIR]"
 )
-DbUrl = typer.Option(None, "--database-url", help="SQLAlchemy URL [default: SQLite under the data dir]")
+DbUrl = typer.Option(
+    None,
+    "--database-url",
+    help="SQLAlchemy URL, e.g. postgresql://user@host/db [default: $SONGFORGE_DATABASE_URL, else SQLite "
+    "under the data dir]",
+)
+QueueUrl = typer.Option(
+    None,
+    "--queue",
+    help="Redis URL of the distributed job queue (Dramatiq), e.g. redis://host:6379/0 [default: "
+    "$SONGFORGE_QUEUE; unset: in-process workers]",
+)
+BlobStoreOpt = typer.Option(
+    None,
+    "--blob-store",
+    help="s3://bucket/prefix to keep files in S3 [default: $SONGFORGE_BLOB_STORE; unset: the data dir]",
+)
+S3Endpoint = typer.Option(
+    None, "--s3-endpoint", help="S3 endpoint URL (MinIO, Ceph...) [default: $AWS_ENDPOINT_URL, else AWS]"
+)
+
+
+def _scale_out(
+    settings: Settings, queue: str | None, blob_store: str | None, s3_endpoint: str | None
+) -> None:
+    if queue:
+        settings.queue_url = queue
+    if blob_store:
+        settings.blob_store = blob_store
+    if s3_endpoint:
+        settings.s3_endpoint = s3_endpoint
+    if settings.queue_url and not settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
+        err.print("[red]--queue must be a redis:// (or rediss://) URL[/red]")
+        raise typer.Exit(2)
+    if settings.blob_store and not settings.blob_store.startswith("s3://"):
+        err.print("[red]--blob-store must be s3://bucket/prefix[/red]")
+        raise typer.Exit(2)
 
 
 def _settings(data_dir: Path | None, database_url: str | None = None, **kw: object) -> Settings:
@@ -74,29 +110,33 @@ def serve(
         help="Allow replyUrl targets on private/loopback addresses [default: only on a loopback --host]",
     ),
     database_url: str | None = DbUrl,
+    queue: str | None = QueueUrl,
+    blob_store: str | None = BlobStoreOpt,
+    s3_endpoint: str | None = S3Endpoint,
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
-    """Run the HTTP API and its generation workers."""
+    """Run the HTTP API and its generation workers (with --queue: the API only; run `songforge
+    worker` processes for generation)."""
     import uvicorn
 
     from songforge.api.app import create_app
 
     settings = _settings(data_dir, database_url, host=host, port=port)
+    _scale_out(settings, queue, blob_store, s3_endpoint)
     if workers is not None:
         if workers < 0:
             err.print("[red]--workers must be 0 or more[/red]")
             raise typer.Exit(2)
         settings.workers = workers
     settings.allow_private_callbacks = allow_private_callbacks
-    if settings.workers > 0:
+    if settings.workers > 0 and not settings.queue_url:
         problem = _engine_ready()
         if problem:
             err.print(f"[red]Cannot start: {problem}[/red]")
             raise typer.Exit(1)
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
-    err.print(
-        f"Songforge on http://{host}:{port}  data: {settings.data_dir.resolve()}  workers: {settings.workers}"
-    )
+    where = f"queue: {settings.queue_url}" if settings.queue_url else f"workers: {settings.workers}"
+    err.print(f"Songforge on http://{host}:{port}  data: {settings.data_dir.resolve()}  {where}")
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -105,6 +145,51 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+
+
+@app.command()
+def worker(
+    queue: str | None = QueueUrl,
+    database_url: str | None = DbUrl,
+    blob_store: str | None = BlobStoreOpt,
+    s3_endpoint: str | None = S3Endpoint,
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Local scratch and S3 download cache [default: ./data or $SONGFORGE_DATA_DIR]",
+    ),
+    worker_id: str | None = typer.Option(None, "--id", help="Worker id [default: host-pid-random]"),
+    callbacks: bool = typer.Option(
+        True, "--callbacks/--no-callbacks", help="Also deliver replyUrl callbacks from the outbox"
+    ),
+    allow_private_callbacks: bool = typer.Option(
+        False,
+        "--allow-private-callbacks/--no-allow-private-callbacks",
+        help="Allow replyUrl targets on private/loopback addresses",
+    ),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run one generation worker fed by the distributed queue (run one per core or GPU)."""
+    settings = _settings(data_dir, database_url)
+    _scale_out(settings, queue, blob_store, s3_endpoint)
+    if not settings.queue_url:
+        err.print("[red]songforge worker needs --queue redis://... (or $SONGFORGE_QUEUE)[/red]")
+        raise typer.Exit(2)
+    if not settings.database_url:
+        err.print("[yellow]No --database-url: using SQLite under the data dir (one machine only)[/yellow]")
+    settings.allow_private_callbacks = allow_private_callbacks
+    problem = _engine_ready()
+    if problem:
+        err.print(f"[red]Cannot start: {problem}[/red]")
+        raise typer.Exit(1)
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    from songforge.workers.distributed import DistributedWorker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    DistributedWorker(settings, worker_id, callbacks=callbacks).run_forever()
 
 
 @token_app.command("create")

@@ -22,7 +22,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = field(default_factory=lambda: _env_int("SONGFORGE_WORKERS", os.cpu_count() or 1))
-    database_url: str | None = None  # default: sqlite under data_dir
+    # default: sqlite under data_dir
+    database_url: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_DATABASE_URL") or None)
+    # Scale-out (all unset in the embedded default): a Redis URL for the distributed task queue,
+    # an s3://bucket/prefix blob store and its endpoint (else boto3's AWS_ENDPOINT_URL handling).
+    queue_url: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_QUEUE") or None)
+    blob_store: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_BLOB_STORE") or None)
+    s3_endpoint: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_S3_ENDPOINT") or None)
+    # A generation running longer than this ends FAILED (a hung engine must not hold a slot forever).
+    job_timeout_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_JOB_TIMEOUT", 1800))
     # None means: allowed only when listening on a loopback address.
     allow_private_callbacks: bool | None = None
     max_midi_bytes: int = field(default_factory=lambda: _env_int("SONGFORGE_MAX_MIDI_BYTES", 1024 * 1024))

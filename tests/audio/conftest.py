@@ -7,6 +7,7 @@ broken upload or a hostile client would.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -38,7 +39,12 @@ def encode_with_pyav(path: Path, codec: str, audio: np.ndarray, sr: int, *, fmt:
         ctx = stream.codec_context
         fitter = av.AudioResampler(format=ctx.codec.audio_formats[0].name, layout=layout, rate=sr,
                                    frame_size=ctx.frame_size or 1024)
+        # Timestamped frames let the encoder stamp its priming packets negative (AAC: 1024 samples), and the
+        # MP4 muxer then writes the edit list real encoders (FFmpeg, iTunes) write, so decoders can skip it.
+        position = 0
         for chunk in fitter.resample(frame) + fitter.resample(None):
+            chunk.pts, chunk.time_base = position, Fraction(1, sr)
+            position += chunk.samples
             for packet in stream.encode(chunk):
                 out.mux(packet)
         for packet in stream.encode(None):

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from songforge.api.deps import _TenantCache
 from songforge.api.errors import ApiError, api_error_handler
 from songforge.config import Settings
-from songforge.store.blobs import LocalBlobStore
+from songforge.store.blobs import open_blob_store
 from songforge.store.db import Database
 from songforge.store.fast_reads import JobReader
 
@@ -130,7 +130,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
             loop_fn = _optional("songforge.core.callbacks", "run_delivery_loop")
             if loop_fn is not None:
                 tasks.append(asyncio.create_task(loop_fn(app.state.db, settings, stop)))
-        if run_workers and settings.workers > 0:
+        if run_workers and settings.workers > 0 and not settings.queue_url:
             from songforge.workers.local import WorkerPool
 
             pool = WorkerPool(settings)
@@ -164,7 +164,15 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     )
     app.state.settings = settings
     app.state.db = Database(settings.db_url)
-    app.state.blobs = LocalBlobStore(settings.blob_dir)
+    app.state.blobs = open_blob_store(settings)
+    from songforge.api import signing
+
+    signing.use_blob_store(settings.data_dir, app.state.blobs)
+    if settings.queue_url:
+        # Scale-out: generation runs in `songforge worker` processes fed through Redis.
+        from songforge.workers.distributed import dispatch_on_commit
+
+        dispatch_on_commit(app.state.db, settings.queue_url)
     app.state.tenant_cache = _TenantCache()
     app.state.job_reader = JobReader(app.state.db)
 
@@ -195,6 +203,10 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     app.include_router(openapi_router, prefix=OPENAPI_PREFIX)
 
     _document_error_bodies(app)
+
+    from songforge.api.metrics import router as metrics_router
+
+    app.include_router(metrics_router)
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, str]:

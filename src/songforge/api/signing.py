@@ -3,6 +3,10 @@
 A link is `/files/<blob key>?expires=<unix s>&sig=<hex HMAC-SHA256(secret, "<path>\\n<expires>")>`.
 The secret is generated once and kept under the data dir (mode 0600), so links survive a
 restart and every server process sharing the data dir agrees on them.
+
+With a blob store that serves files itself (S3), `signed_url` returns the store's presigned URL
+instead, with the same lifetime: routers keep calling `signed_url` and need not know which store
+is configured. `use_blob_store` makes that choice once, when the app is built.
 """
 
 from __future__ import annotations
@@ -12,12 +16,20 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 FILES_PREFIX = "/files/"
 _SECRET_NAME = "download-secret.key"
 _cache: dict[Path, bytes] = {}
+_presigners: dict[Path, Callable[[str, int], str | None]] = {}
+
+
+def use_blob_store(data_dir: Path, store: Any) -> None:
+    """Links for blobs of the app at `data_dir` come from `store.presign` when it gives one."""
+    _presigners[Path(data_dir).resolve()] = store.presign
 
 
 def server_secret(data_dir: Path) -> bytes:
@@ -55,6 +67,11 @@ def sign_path(secret: bytes, blob_key: str, ttl_seconds: int, now: float | None 
 
 def signed_url(data_dir: Path, base_url: str, blob_key: str, ttl_seconds: int) -> str:
     """A full URL for `blob_key` (other routers, e.g. stems results, use this too)."""
+    presign = _presigners.get(Path(data_dir).resolve())
+    if presign is not None:
+        url = presign(blob_key, ttl_seconds)
+        if url is not None:
+            return url
     return base_url.rstrip("/") + sign_path(server_secret(data_dir), blob_key, ttl_seconds)
 
 

@@ -299,7 +299,27 @@ def _decode_stream(
                 f"but only {decoded_s:.1f} s of audio could be decoded"
             )
     audio = np.concatenate(chunks, axis=1).T
+    keep = _declared_samples(container, info, target_sr)
+    if keep is not None and 0 < keep < audio.shape[0]:
+        audio = audio[:keep]
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def _declared_samples(container: av.container.InputContainer, info: AudioInfo, target_sr: int) -> int | None:
+    """The MP4 length in output samples, to drop the AAC encoder's end padding.
+
+    An AAC stream is whole 1024-sample frames: the encoder adds priming before the audio and padding after
+    it, and the MP4 edit list says which part is the song. FFmpeg already skips the priming the edit list
+    declares, but decodes the padding at the end, so an AAC upload came back up to 2047 samples longer
+    than its source. The MP4 sample table gives an exact duration, so we cut there. MP3 durations are
+    estimated from the bitrate when there is no Xing header, so they are not trusted for this.
+    """
+    if info.kind != "m4a":
+        return None
+    stream = container.streams.audio[0]
+    if stream.duration is None or stream.time_base is None or stream.duration <= 0:
+        return None
+    return int(round(float(stream.duration * stream.time_base) * target_sr))
 
 
 def _reason(exc: av.error.FFmpegError) -> str:

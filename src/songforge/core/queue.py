@@ -12,6 +12,7 @@ Callbacks are written to the outbox in the same transaction as the change they r
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,7 +25,9 @@ from songforge.store.models import Job
 
 log = logging.getLogger("songforge.queue")
 
-LEASE_MS = 30_000
+# The lease is renewed by a heartbeat every few seconds; tests shorten it to see a dead worker's
+# job come back quickly (SONGFORGE_LEASE_SECONDS).
+LEASE_MS = int(float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30) * 1000)
 MAX_ATTEMPTS = 3
 
 
@@ -88,6 +91,35 @@ def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | No
                 s.expunge(job)
                 return job
     return None
+
+
+def claim(db: Database, item_id: str, worker_id: str, now: int | None = None) -> Job | None:
+    """Takes job `item_id` if it is still queued. The distributed queue delivers job ids at least
+    once: a second delivery, or one for a job that finished or was deleted meanwhile, finds the row
+    no longer queued and returns None, so it can never produce a second result."""
+    t = now if now is not None else now_ms()
+    with db.session() as s:
+        won = s.execute(
+            update(Job)
+            .where(Job.item_id == item_id, Job.state == "queued")
+            .values(
+                state="running",
+                worker_id=worker_id,
+                lease_until_ms=t + LEASE_MS,
+                started_ms=t,
+                attempts=Job.attempts + 1,
+                progress=0,
+                stage="starting",
+                updated_ms=t,
+            )
+        ).rowcount
+        if not won:
+            return None
+        job = s.get(Job, item_id, populate_existing=True)
+        assert job is not None
+        _notify(s, job, is_final=False)
+        s.expunge(job)
+        return job
 
 
 def renew_lease(db: Database, item_id: str, worker_id: str) -> bool:
@@ -213,16 +245,44 @@ def _recover(s: Session, job: Job, t: int, why: str) -> str:
     return "skipped"
 
 
-def reap_expired(db: Database, now: int | None = None) -> dict[str, int]:
-    """Requeues (or fails) running jobs whose worker stopped renewing its lease."""
+def reap_expired(db: Database, now: int | None = None, requeued: list[str] | None = None) -> dict[str, int]:
+    """Requeues (or fails) running jobs whose worker stopped renewing its lease. The ids of
+    requeued jobs are appended to `requeued` (a distributed queue sends them out again)."""
     t = now if now is not None else now_ms()
     counts = {"requeued": 0, "failed": 0, "skipped": 0}
     with db.session() as s:
         stale = list(s.scalars(select(Job).where(Job.state == "running", Job.lease_until_ms < t)))
     for job in stale:
         with db.session() as s:
-            counts[_recover(s, job, t, "the worker stopped responding")] += 1
+            outcome = _recover(s, job, t, "the worker stopped responding")
+        counts[outcome] += 1
+        if outcome == "requeued" and requeued is not None:
+            requeued.append(job.item_id)
     return counts
+
+
+def timeout_reason(timeout_ms: int) -> str:
+    return f"Generation timed out after {timeout_ms // 1000} s"
+
+
+def fail_overdue(db: Database, timeout_ms: int, now: int | None = None) -> int:
+    """Fails running jobs that started more than `timeout_ms` ago. Their worker may still renew
+    the lease (a hung engine call does not stop the heartbeat thread), so the lease alone cannot
+    catch them; once FAILED here, that worker's later writes are refused and its files dropped."""
+    t = now if now is not None else now_ms()
+    with db.session() as s:
+        overdue = list(
+            s.execute(
+                select(Job.item_id, Job.worker_id).where(
+                    Job.state == "running", Job.started_ms < t - timeout_ms
+                )
+            )
+        )
+    failed = 0
+    for item_id, worker_id in overdue:
+        if worker_id is not None and fail(db, item_id, worker_id, timeout_reason(timeout_ms)):
+            failed += 1
+    return failed
 
 
 def recover_orphans(db: Database, live_prefix: str) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 The local store keeps files under the data dir; a key never escapes it. Writes go to a
 temporary name and are renamed into place, so a crash never leaves a half-written blob
-under a real key.
+under a real key. `songforge.store.s3.S3BlobStore` is the other implementation; callers
+depend only on the `BlobStore` protocol.
 """
 
 from __future__ import annotations
@@ -12,8 +13,54 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from songforge.config import Settings
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def check_key(key: str) -> str:
+    if not _KEY_RE.match(key) or ".." in key.split("/"):
+        raise ValueError(f"bad blob key: {key!r}")
+    return key
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """What the rest of Songforge needs from storage.
+
+    `root` is a local directory for scratch files (uploads in flight, render temporaries); moving
+    a scratch file into the store with `put_file` is cheap from there. `path(key)` is a local file
+    holding the blob, for code that hands files to decoders and engines: for remote stores it is
+    a cached download, and a key that does not exist gives a path that is not a file.
+    """
+
+    root: Path
+
+    def path(self, key: str) -> Path: ...
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_file(self, key: str, source: Path) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+    def presign(self, key: str, ttl_seconds: int) -> str | None:
+        """A URL the store itself serves for `ttl_seconds`, or None when links are ours to sign."""
+        ...
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The store `settings` names: local files under the data dir unless `--blob-store s3://...`."""
+    spec = settings.blob_store
+    if not spec or spec in ("local", "file"):
+        return LocalBlobStore(settings.blob_dir)
+    if spec.startswith("s3://"):
+        from songforge.store.s3 import S3BlobStore
+
+        cache = settings.data_dir / "s3-cache"
+        return S3BlobStore.from_url(spec, cache_dir=cache, endpoint=settings.s3_endpoint)
+    raise ValueError(f"unsupported blob store {spec!r}: use s3://bucket/prefix or leave it unset")
 
 
 class LocalBlobStore:
@@ -22,9 +69,10 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
-        if not _KEY_RE.match(key) or ".." in key.split("/"):
-            raise ValueError(f"bad blob key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
+
+    def presign(self, key: str, ttl_seconds: int) -> str | None:
+        return None  # served by /files/ behind our own HMAC-signed links
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path(key)

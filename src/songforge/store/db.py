@@ -1,13 +1,33 @@
 """Engine and session factory. SQLite gets WAL and a busy timeout so API and worker
-processes can share one file; PostgreSQL needs nothing special."""
+processes can share one file; PostgreSQL gets a pre-pinged pool through psycopg 3.
+
+Commit hooks exist for the distributed queue: a job must be handed to the message broker only
+after the row that describes it is committed (a worker that receives the message first would
+find nothing to claim), so the broker send hangs off the session's after-commit event instead
+of being sprinkled over every route that submits work.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+CommitHook = Callable[[list[str]], None]
+_NEW_JOBS = "songforge_new_queued_jobs"
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here (the pinned driver); SQLAlchemy alone would pick
+    psycopg2, which is not installed."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -21,17 +41,34 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 class Database:
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(url, **kwargs)
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
+        self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._commit_hooks: list[CommitHook] = []
+
+    def on_jobs_queued(self, hook: CommitHook) -> None:
+        """Calls `hook(item_ids)` after each commit that inserted queued music jobs."""
+        if not self._commit_hooks:
+            event.listen(self._factory, "after_flush", _collect_new_jobs)
+            event.listen(self._factory, "after_commit", self._run_hooks)
+            event.listen(self._factory, "after_rollback", _forget_new_jobs)
+        self._commit_hooks.append(hook)
+
+    def _run_hooks(self, session: Session) -> None:
+        item_ids = session.info.pop(_NEW_JOBS, None)
+        if not item_ids:
+            return
+        for hook in self._commit_hooks:
+            hook(list(item_ids))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -46,3 +83,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _collect_new_jobs(session: Session, _flush_context: Any) -> None:
+    from songforge.store.models import Job
+
+    new = [o.item_id for o in session.new if isinstance(o, Job) and o.state == "queued"]
+    if new:
+        session.info.setdefault(_NEW_JOBS, []).extend(new)
+
+
+def _forget_new_jobs(session: Session) -> None:
+    session.info.pop(_NEW_JOBS, None)

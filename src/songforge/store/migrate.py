@@ -12,10 +12,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
+from songforge.store.db import normalize_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
+    database_url = normalize_url(database_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Alembic's config interpolates %-signs; URLs with escaped passwords need them doubled.
@@ -38,7 +41,7 @@ def current_revision(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    engine = create_engine(database_url)
+    engine = create_engine(normalize_url(database_url))
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from songforge.config import Settings
-from songforge.store.blobs import LocalBlobStore
+from songforge.store.blobs import BlobStore, open_blob_store
 from songforge.store.db import Database
 
 
 @dataclass
 class WorkerContext:
     db: Database
-    blobs: LocalBlobStore
+    blobs: BlobStore
     settings: Settings
     worker_id: str = field(default="local")
 
@@ -24,7 +24,7 @@ class WorkerContext:
     def from_settings(cls, settings: Settings, worker_id: str = "local") -> WorkerContext:
         return cls(
             db=Database(settings.db_url),
-            blobs=LocalBlobStore(settings.blob_dir),
+            blobs=open_blob_store(settings),
             settings=settings,
             worker_id=worker_id,
         )

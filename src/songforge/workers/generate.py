@@ -31,7 +31,8 @@ from songforge.workers.context import WorkerContext
 
 log = logging.getLogger("songforge.worker")
 
-HEARTBEAT_SECONDS = 5.0
+# Well inside the lease, so one missed beat never loses it.
+HEARTBEAT_SECONDS = min(5.0, queue.LEASE_MS / 3000)
 PROGRESS_MIN_INTERVAL = 0.25
 NOTIFY_STEP = 10
 # Test-only cap on generated length (seconds); unset in production.

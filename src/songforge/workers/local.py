@@ -137,7 +137,8 @@ class WorkerPool:
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
         try:
             counts = queue.reap_expired(ctx.db)
-            if counts["requeued"] or counts["failed"]:
+            counts["timed_out"] = queue.fail_overdue(ctx.db, self.settings.job_timeout_seconds * 1000)
+            if counts["requeued"] or counts["failed"] or counts["timed_out"]:
                 log.warning("reaped stale jobs: %s", counts)
         finally:
             ctx.db.dispose()

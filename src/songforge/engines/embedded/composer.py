@@ -456,6 +456,14 @@ class Composer:
         centre = lo + 7
         if role == "R":
             return nearest_pitch(chord.bass, centre, lo, hi)
+        if (
+            role == "5"
+            and self.key.mode == "minor"
+            and chord.root == self.key.tonic
+            and chord.is_minor
+            and int(beat) % 2 == 1
+        ):
+            role = "3"  # root-third lines on the tonic chord: the mode is heard in the bass too
         if role == "5":
             fifth = (
                 7
@@ -489,6 +497,8 @@ class Composer:
             fifth if self.rng.random() < 0.6 else third,
             approach,
         ]
+        if self.key.tonic in pcs and chord.root != self.key.tonic:
+            line[2] = nearest_pitch(self.key.tonic, root + 5, lo, hi + 5)  # pass through the tonic
         if len(chords) > 1:
             second = nearest_pitch(chords[1].bass, root, lo, hi)
             line[2] = second
@@ -528,6 +538,11 @@ class Composer:
                         root = nearest_pitch(chord.root, 45, lo, hi)
                         fifth = 7 if 7 in chord.intervals else 6
                         notes = [root, root + fifth, root + 12]
+                        third = 3 if chord.is_minor else (4 if 4 in chord.intervals else None)
+                        if third is not None:
+                            # a bare power chord leaves the mode to the overtones, whose fifth
+                            # harmonic is a major third: the tenth makes minor chords sound minor
+                            notes.append(root + 12 + third)
                     else:
                         notes = voice(chord, prev, lo, hi)
                         prev = notes
@@ -564,31 +579,40 @@ class Composer:
                                 Note(bar * 4 + chord_i * 4 / n, 4 / n, p, int(40 + 35 * sec.energy))
                             )
             parts.append(pad_part)
-        if self.key.mode == "minor":
-            parts.append(self._tonic_pedal())
+        parts.append(self._tonic_anchor())
         # a last chord ringing over the tail
         end = self.plan.bars * 4
         for p in voice(chord_at(self.bar_chords, end - 0.01), prev, 52, 76):
             part.notes.append(Note(end, 3.0, p, 70))
         return parts
 
-    def _tonic_pedal(self) -> Part:
-        """A quiet sustained tonic (a pedal point) under minor-key arrangements: without it a minor
-        progression is easily heard as its relative major."""
-        part = Part(
-            "pedal",
-            48
-            if self.style.key not in ("house", "techno", "trance", "dnb", "dubstep", "synthwave", "trap")
-            else 89,
-            pan=64,
-        )
+    def _tonic_anchor(self) -> Part:
+        """A quiet inner voice that holds the tonic and the key's third whenever the chord of the moment
+        contains them (common tones, so it never clashes), plus a low tonic pedal in minor keys.
+        Without it a progression that lingers on IV or V, or a minor one whose low notes ring with
+        major-third overtones, is easily heard in the dominant or the relative key."""
+        low_pad = self.style.key in ("house", "techno", "trance", "dnb", "dubstep", "synthwave", "trap")
+        part = Part("anchor", 89 if low_pad else 48, pan=64)
+        # Tonic and third, and in major keys the fourth degree: rich tones add their fifth (third
+        # harmonic) to the chroma, which pulls a major key toward its dominant, and the fourth is
+        # the note that tells them apart. The key's fifth is left out for the same reason.
+        triad = [(self.key.tonic + i) % 12 for i in ((0, 3) if self.key.mode == "minor" else (0, 4, 5))]
         low = nearest_pitch(self.key.tonic, 50, 45, 56)
         for sec in self.sections:
+            vel = int(40 + 30 * sec.energy)
             for b in range(sec.bars):
                 bar = sec.start + b
-                vel = int(42 + 30 * sec.energy)
-                part.notes.append(Note(bar * 4, 3.98, low, vel))
-                part.notes.append(Note(bar * 4, 3.98, low + 12, int(vel * 0.8)))
+                chords = self.bar_chords[bar]
+                if self.key.mode == "minor":
+                    part.notes.append(Note(bar * 4, 3.98, low, vel))
+                for ci, chord in enumerate(chords):
+                    start, dur = bar * 4 + ci * 4 / len(chords), 4 / len(chords) - 0.02
+                    for k, pc in enumerate(triad):
+                        if pc not in chord.pitch_classes:
+                            continue
+                        # in minor keys the third is the relative major's tonic: it stays softer
+                        weight = (1.0, 0.95, 0.8)[k] if self.key.mode == "major" else (1.0, 0.7)[k]
+                        part.notes.append(Note(start, dur, nearest_pitch(pc, 64, 58, 71), int(vel * weight)))
         return part
 
     def _arp_bar(self, part: Part, bar: int, family: str, vel_base: float, kind: str) -> list[int]:
@@ -716,6 +740,10 @@ class Composer:
             return best
 
         d = degree_near(centre)
+        third = (self.key.tonic + (3 if self.key.mode == "minor" else 4)) % 12
+        anchor_bonus = {self.key.tonic: 2.5, third: 1.5 if self.key.mode == "major" else 1.0}
+        if self.key.mode == "major":
+            anchor_bonus[(self.key.tonic + 5) % 12] = 1.0
         phrase_bars = 2
         n_phr = max(1, sec.bars // phrase_bars)
         for ph in range(n_phr):
@@ -737,7 +765,12 @@ class Composer:
                 pcs = chord.pitch_classes
                 strong = onset % 2 == 0 or (i == len(rhythm) - 1)
                 if strong:
-                    p = min((nearest_pitch(pc, p, lo - 2, hi + 2) for pc in pcs), key=lambda q: abs(q - p))
+                    # the nearest chord tone, with the tonic and the key's third (the notes that name
+                    # the key) preferred by up to two semitones of extra distance
+                    p = min(
+                        (nearest_pitch(pc, p, lo - 2, hi + 2) for pc in pcs),
+                        key=lambda q: abs(q - p) - anchor_bonus.get(q % 12, 0.0),
+                    )
                     d = degree_near(p)
                 else:
                     pc = p % 12
@@ -749,7 +782,8 @@ class Composer:
                 length = dur * 0.92
                 if last_phrase and i == len(rhythm) - 1:
                     length = max(length, 1.5)
-                    tonic_pc = chord.root
+                    # a section's last note rests on the tonic when the chord allows it
+                    tonic_pc = self.key.tonic if self.key.tonic in pcs else chord.root
                     p = nearest_pitch(tonic_pc, p, lo - 2, hi + 2)
                 part.notes.append(Note(beat, length, int(p), vel if strong else vel - 10))
 

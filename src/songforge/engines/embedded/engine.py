@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,19 +194,29 @@ class EmbeddedEngine:
         n_samples = int(round((score.bars * bar_s + TAIL_SECONDS) * SAMPLE_RATE))
         n_samples = min(n_samples, int(d.seconds_cap * SAMPLE_RATE))
         report(15, "rendering")
-        stems = render.render_stems(
-            score.stems, score.bpm, score.bars * BEATS_PER_BAR + TAIL_SECONDS * score.bpm / 60.0, n_samples
-        )
-        report(60, "rendering")
-        vocal_info = None
-        if song is not None:
-            from songforge.engines.embedded import song as song_mod
+        style_key = plan.style.key
+        with ThreadPoolExecutor(max_workers=1) as side:
+            # Rendering runs in FluidSynth processes and pedalboard threads; the singer (Python)
+            # works meanwhile. Each stem is mixed as soon as it is rendered.
+            rendered = side.submit(
+                render.render_then,
+                score.stems,
+                score.bpm,
+                score.bars * BEATS_PER_BAR + TAIL_SECONDS * score.bpm / 60.0,
+                n_samples,
+                lambda name, audio: mixing.process_stem(name, audio, style_key),
+            )
+            vocal_info = None
+            if song is not None:
+                from songforge.engines.embedded import song as song_mod
 
-            vocal_info = song_mod.sing_song(song, request, score, seed, n_samples)
-            if vocal_info is not None:
-                stems = {"vocals": vocal_info.audio, **stems}
+                vocal_info = song_mod.sing_song(song, request, score, seed, n_samples)
+            stems = rendered.result()
         report(70, "mixing")
-        stems = mixing.process_stems(stems, plan.style.key)
+        if vocal_info is not None:
+            vocals = mixing.process_stem("vocals", vocal_info.audio, style_key)
+            stems = {"vocals": vocals, **stems}
+            mixing.duck_under(vocals, stems)
         mixing.fade(stems, 0.005, min(TAIL_SECONDS, 0.1 * n_samples / SAMPLE_RATE))
         report(85, "mastering")
         mix, stems, loud = mixing.master(stems)

@@ -2,7 +2,13 @@
 
 Stems are rendered separately so that each stem is exactly what it sounds like in the mix.
 The FluidSynth command line renders faster than realtime by far and keeps its memory to itself;
-`synth.dynamic-sample-loading` loads only the samples a stem uses.
+`synth.dynamic-sample-loading` loads only the samples a stem uses, and a 1024-frame period (`-z`)
+cuts the per-block overhead by about a tenth against the default 64 (the output is the same).
+FluidSynth's own reverb and chorus stay off: the mix adds reverb per stem.
+
+A heavy stem (the keys with their pad) is split into render groups so that two processes finish
+at about the same time, and `render_then` hands each stem to a follow-up (the mixing chain) as
+soon as its groups are done, so that mixing one stem overlaps rendering the next.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import mido
@@ -24,6 +32,7 @@ from songforge.engines.embedded.composer import Part
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 INSTALL_HINT = "run `make setup` (or `sudo apt-get install fluidsynth fluid-soundfont-gm`)"
 TICKS = 480
+PERIOD = 1024  # frames per FluidSynth block when rendering to a file
 
 
 def soundfont_path() -> Path:
@@ -89,6 +98,21 @@ def write_midi(parts: list[Part], bpm: float, path: Path, end_beat: float) -> No
     mid.save(path)
 
 
+def _interp_config() -> list[str]:
+    """FluidSynth's sample interpolation, from SONGFORGE_FLUID_INTERP (0 none, 1 linear, 4 fourth
+    order, 7 seventh order). Linear is the default here: it costs about a fifth less synthesis time
+    than FluidSynth's own default (fourth order), and the difference measured on a rendered piano
+    stem is 40 dB under the signal. There is no command-line switch for it, only the shell command
+    `interp`, which a config file given with -f runs before rendering."""
+    value = os.environ.get("SONGFORGE_FLUID_INTERP", "1").strip()
+    if value not in ("0", "1", "4", "7"):
+        value = "1"
+    path = Path(tempfile.gettempdir()) / f"songforge-fluid-interp-{value}.cfg"
+    if not path.exists():
+        path.write_text(f"interp {value}\n")
+    return ["-f", str(path)]
+
+
 def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
     """Render one MIDI file to float32 stereo at 44.1 kHz with the configured SoundFont."""
     check_ready()
@@ -113,6 +137,9 @@ def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
         "synth.dynamic-sample-loading=1",
         "-o",
         "synth.cpu-cores=1",
+        "-z",
+        str(PERIOD),
+        *_interp_config(),
         "-F",
         str(wav_path),
         str(soundfont_path()),
@@ -129,24 +156,99 @@ def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
     return audio[:, :2]
 
 
+def part_cost(part: Part) -> float:
+    """A rough synthesis cost in beats of sounding voices (each note also rings out a little)."""
+    return sum(n.dur + 0.5 for n in part.notes) * (0.6 if part.is_drum else 1.0)
+
+
+def _groups(stems: dict[str, list[Part]], workers: int) -> list[tuple[str, list[Part], float]]:
+    """Split stems into render groups, heaviest first. A stem heavier than an even share of the
+    work is cut into two groups of parts (no part is cut: a part is one MIDI channel)."""
+    total = sum(part_cost(p) for parts in stems.values() for p in parts) or 1.0
+    share = total / max(1, workers)
+    out: list[tuple[str, list[Part], float]] = []
+    for name, parts in stems.items():
+        parts = [p for p in parts if p.notes]
+        if not parts:
+            continue  # silence needs no synthesizer
+        cost = sum(part_cost(p) for p in parts)
+        if len(parts) > 1 and cost > 0.75 * share:
+            ordered = sorted(parts, key=part_cost, reverse=True)
+            a, b = [ordered[0]], ordered[1:]
+            out.append((name, a, sum(part_cost(p) for p in a)))
+            out.append((name, b, sum(part_cost(p) for p in b)))
+        else:
+            out.append((name, parts, cost))
+    out.sort(key=lambda g: g[2], reverse=True)
+    return out
+
+
+def _fit(audio: np.ndarray, n_samples: int) -> np.ndarray:
+    if len(audio) == n_samples:
+        return audio
+    buf = np.zeros((n_samples, 2), dtype=np.float32)
+    n = min(n_samples, len(audio))
+    buf[:n] = audio[:n]
+    return buf
+
+
+def _scratch_dir() -> str | None:
+    """A RAM-backed folder for the intermediate files where the system has one."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def render_then(
+    stems: dict[str, list[Part]],
+    bpm: float,
+    end_beat: float,
+    n_samples: int,
+    then: Callable[[str, np.ndarray], np.ndarray] | None = None,
+    workers: int = 2,
+) -> dict[str, np.ndarray]:
+    """Render every stem (`workers` FluidSynth processes at a time), trimmed or padded to
+    `n_samples`, and pass each one through `then(name, audio)` as soon as it is complete."""
+    groups = _groups(stems, workers)
+    pending = {name: sum(1 for g in groups if g[0] == name) for name in stems}
+    pieces: dict[str, list[np.ndarray]] = {name: [] for name in stems}
+    finished: dict[str, Future] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="songforge-render-", dir=_scratch_dir()) as tmp,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
+        tmpdir = Path(tmp)
+
+        def finish(name: str) -> np.ndarray:
+            audio = pieces[name][0]
+            for extra in pieces[name][1:]:
+                audio += extra
+            return then(name, audio) if then is not None else audio
+
+        def render_group(index: int, name: str, parts: list[Part]) -> None:
+            mid, wav = tmpdir / f"{name}-{index}.mid", tmpdir / f"{name}-{index}.wav"
+            write_midi(parts, bpm, mid, end_beat)
+            audio = _fit(render_midi(mid, wav), n_samples)
+            wav.unlink(missing_ok=True)
+            with lock:
+                pieces[name].append(audio)
+                pending[name] -= 1
+                done = pending[name] == 0
+            if done:
+                # queued behind the renders still waiting, so mixing fills the gaps between them
+                finished[name] = pool.submit(finish, name)
+
+        lock = threading.Lock()
+        for name, count in pending.items():
+            if count == 0:  # a stem with no parts: silence, still processed the same way
+                pieces[name].append(np.zeros((n_samples, 2), dtype=np.float32))
+                finished[name] = pool.submit(finish, name)
+        renders = [pool.submit(render_group, i, name, parts) for i, (name, parts, _) in enumerate(groups)]
+        for f in renders:
+            f.result()
+        return {name: finished[name].result() for name in stems}
+
+
 def render_stems(
     stems: dict[str, list[Part]], bpm: float, end_beat: float, n_samples: int, workers: int = 2
 ) -> dict[str, np.ndarray]:
     """All stems rendered (two FluidSynth processes at a time), trimmed or padded to `n_samples`."""
-    with tempfile.TemporaryDirectory(prefix="songforge-render-") as tmp:
-        tmpdir = Path(tmp)
-        jobs = {}
-        for name, parts in stems.items():
-            mid = tmpdir / f"{name}.mid"
-            write_midi(parts, bpm, mid, end_beat)
-            jobs[name] = (mid, tmpdir / f"{name}.wav")
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = {name: pool.submit(render_midi, m, w) for name, (m, w) in jobs.items()}
-            rendered = {name: f.result() for name, f in futures.items()}
-    out = {}
-    for name, audio in rendered.items():
-        buf = np.zeros((n_samples, 2), dtype=np.float32)
-        n = min(n_samples, len(audio))
-        buf[:n] = audio[:n]
-        out[name] = buf
-    return out
+    return render_then(stems, bpm, end_beat, n_samples, None, workers)

@@ -15,8 +15,8 @@ import numpy as np
 from songforge.engines.separation.classical import STEMS, separate_classical
 
 SAMPLE_RATE = 44100
-CLASSICAL_METHODS = ("centre", "repet", "repet-centre")
-DEFAULT_CLASSICAL = "centre"  # best mean SDR in benchmarks/separation.py
+CLASSICAL_METHODS = ("harmonic", "centre", "repet", "repet-centre")
+DEFAULT_CLASSICAL = "harmonic"  # best mean SDR in benchmarks/separation.py
 METHODS = ("auto", "demucs", *CLASSICAL_METHODS)
 
 ProgressFn = Callable[[int, str], None]

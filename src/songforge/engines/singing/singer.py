@@ -250,7 +250,9 @@ def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], 
     sp = _warp_envelope(sp, params["formant"], params["tilt_db"])
     breath = params["breathiness"]
     if breath > 0:
-        band = np.linspace(0, 1, ap.shape[1])[None, :] ** 0.5
+        # Air only above ~2 kHz: aperiodicity lower down blurs the formants the words are heard by.
+        freqs = np.linspace(0, WORK_SR / 2, ap.shape[1])
+        band = np.clip((freqs - 2000.0) / 4000.0, 0.0, 1.0)[None, :]
         ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
     sp[~active] = 1e-14
     ap[~active] = 1.0
@@ -343,7 +345,8 @@ def sing(
     infos = []
     for _, _, text in sung:
         syls = spoken[sanitize(text)].syllables
-        infos.append([SyllableInfo(s.stress, s.word_start, s.word_syllables) for s in syls])
+        infos.append([SyllableInfo(s.stress, s.word_start, s.word_syllables, s.phones[_nucleus(s)].start)
+                      for s in syls])
     notes = compose(
         lines=[(sec, i, inf) for (sec, i, _), inf in zip(sung, infos, strict=True)],
         line_slots=slots, key=key, bpm=bpm, bar_chords=bar_chords, beats_per_bar=beats_per_bar,

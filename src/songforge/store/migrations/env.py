@@ -7,6 +7,10 @@ from sqlalchemy import create_engine, pool
 
 from songforge.store.models import Base
 
+# Several API replicas start at once and each runs the upgrade: on PostgreSQL they queue up on
+# this advisory lock, so the first migrates and the others find the schema already at head.
+_PG_MIGRATION_LOCK = 0x50F6F0D6
+
 config = context.config
 target_metadata = Base.metadata
 
@@ -33,10 +37,16 @@ def run_migrations_online() -> None:
             # without this commit Alembic joins it and the whole upgrade, alembic_version
             # included, is rolled back when the connection closes.
             connection.commit()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+            connection.commit()
         # SQLite needs batch mode to alter tables; it is harmless elsewhere.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+            connection.commit()
     engine.dispose()
 
 

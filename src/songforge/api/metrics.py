@@ -1,0 +1,149 @@
+"""GET /metrics in the Prometheus text format.
+
+Everything is computed from the database at scrape time, by a custom prometheus_client collector:
+with N API replicas and M workers on other machines, the database is the one place that knows the
+whole picture, so any replica answers the same and nothing is lost when a process restarts. That
+includes the histograms (generation time = finished - started, queue wait = started - queued, per
+engine), built with one aggregate query per scrape rather than observed in-process; this is why
+prometheus_client's multiprocess mode is not needed. Deleting jobs removes their observations,
+which Prometheus reads as a counter reset.
+
+The endpoint needs no token (scrapers rarely carry one) and reports no tenant data; restrict it at
+the reverse proxy if the numbers themselves are sensitive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, select
+from starlette.responses import Response
+
+from songforge.store.db import Database
+from songforge.store.models import CallbackDelivery, Job
+
+router = APIRouter(tags=["service"])
+
+# Seconds. Generation of a few minutes of music takes seconds to minutes on a CPU.
+GENERATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+QUEUE_WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800)
+JOB_STATES = ("queued", "running", "completed", "failed")
+
+
+def _histogram(db: Database, name: str, doc: str, start, end, buckets: tuple[float, ...]) -> Metric:  # type: ignore[no-untyped-def]
+    """Cumulative buckets per engine in one GROUP BY over the jobs that have both times."""
+    duration = end - start
+    cols = [func.sum(case((duration <= int(b * 1000), 1), else_=0)) for b in buckets]
+    query = (
+        select(Job.engine, func.count(), func.coalesce(func.sum(duration), 0), *cols)
+        .where(start.is_not(None), end.is_not(None))
+        .group_by(Job.engine)
+    )
+    family = HistogramMetricFamily(name, doc, labels=["engine"])
+    with db.session() as s:
+        for engine, count, total_ms, *counts in s.execute(query):
+            points = [(str(float(b)), float(c or 0)) for b, c in zip(buckets, counts, strict=True)]
+            points.append(("+Inf", float(count)))
+            family.add_metric([engine], points, sum_value=float(total_ms) / 1000.0)
+    return family
+
+
+class DatabaseCollector(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        with self.db.session() as s:
+            by_state = list(
+                s.execute(select(Job.engine, Job.state, func.count()).group_by(Job.engine, Job.state))
+            )
+            oldest = s.scalar(select(func.min(Job.queued_ms)).where(Job.state == "queued"))
+            callbacks = list(
+                s.execute(
+                    select(
+                        CallbackDelivery.state,
+                        func.count(),
+                        func.coalesce(func.sum(CallbackDelivery.attempts), 0),
+                        func.coalesce(
+                            func.sum(case((CallbackDelivery.last_error.is_not(None), 1), else_=0)), 0
+                        ),
+                    ).group_by(CallbackDelivery.state)
+                )
+            )
+
+        depth = GaugeMetricFamily(
+            "songforge_queue_depth", "Jobs accepted and waiting for a worker", labels=["engine"]
+        )
+        jobs = GaugeMetricFamily(
+            "songforge_jobs", "Jobs by state (every process, from the database)", labels=["engine", "state"]
+        )
+        seen: dict[str, dict[str, int]] = {}
+        for engine, state, count in by_state:
+            seen.setdefault(engine, {})[state] = int(count)
+        for engine, states in sorted(seen.items()):
+            depth.add_metric([engine], states.get("queued", 0))
+            for state in JOB_STATES:
+                jobs.add_metric([engine, state], states.get(state, 0))
+        yield depth
+        yield jobs
+
+        age = GaugeMetricFamily(
+            "songforge_queue_oldest_seconds", "Age of the oldest queued job (0 when none)"
+        )
+        age.add_metric([], max(0.0, time.time() - oldest / 1000.0) if oldest else 0.0)
+        yield age
+
+        deliveries = GaugeMetricFamily(
+            "songforge_callback_deliveries", "Callback events by state", labels=["state"]
+        )
+        attempts = CounterMetricFamily(
+            "songforge_callback_attempts", "Callback send attempts made", labels=["state"]
+        )
+        failures = GaugeMetricFamily(
+            "songforge_callback_failures",
+            "Callback events with a failed attempt recorded, by state (pending: retrying, failed: given up)",
+            labels=["state"],
+        )
+        for state, count, tries, errored in callbacks:
+            deliveries.add_metric([state], int(count))
+            attempts.add_metric([state], int(tries))
+            failures.add_metric([state], int(errored))
+        yield deliveries
+        yield attempts
+        yield failures
+
+        yield _histogram(
+            self.db,
+            "songforge_generation_seconds",
+            "Time from a worker's claim to the job's final state",
+            Job.started_ms,
+            Job.finished_ms,
+            GENERATION_BUCKETS,
+        )
+        yield _histogram(
+            self.db,
+            "songforge_queue_wait_seconds",
+            "Time from acceptance (or requeue) to a worker's claim",
+            Job.queued_ms,
+            Job.started_ms,
+            QUEUE_WAIT_BUCKETS,
+        )
+
+
+def render(db: Database) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(db))
+    return generate_latest(registry)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    body = await run_in_threadpool(render, request.app.state.db)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

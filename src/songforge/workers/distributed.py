@@ -1,0 +1,312 @@
+"""Workers on many machines: jobs handed out through Dramatiq on Redis (`--queue redis://...`).
+
+The database stays the source of truth; Redis only carries "job <id> is ready" messages.
+
+- API processes send a message after the commit that queued a job (`dispatch_on_commit`), never
+  before: a worker can always find the row it is told about.
+- A worker that receives a message claims that job with the conditional UPDATE of
+  `core.queue.claim` (queued -> running). Delivery is at least once, so a duplicate, or a message
+  for a job that finished or was deleted, finds no queued row and is acknowledged without doing
+  anything: one job id never produces two results or two final callbacks.
+- While generating, the worker renews the job's lease (`workers.generate`); every later write
+  is conditional on still holding it. A worker killed with SIGKILL stops renewing, and any
+  surviving worker's maintenance round requeues the job in the database and sends it again.
+- Messages can be lost (Redis restarted without persistence, a send that failed after the
+  commit). When the Redis queue is empty but the database still has jobs queued for a while,
+  maintenance sends those again; one process does so per round (a short Redis lock).
+- A generation that outlives `job_timeout_seconds` is interrupted (Dramatiq's TimeLimit) and, in
+  any case, failed by maintenance with the reason, whoever holds it.
+
+Each worker process runs one generation at a time (prefetch 1, so an idle worker elsewhere gets
+the next message rather than a busy one hoarding it); run one process per core or per GPU.
+Uploads (voice analysis, stems) are still claimed from the database between jobs, and the
+callback outbox is drained here too, so a deployment does not depend on any one process type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
+from sqlalchemy import select, update
+
+from songforge.config import Settings
+from songforge.core import queue
+from songforge.core.clock import now_ms
+from songforge.store.db import Database
+from songforge.store.models import Job
+from songforge.workers.context import WorkerContext
+
+log = logging.getLogger("songforge.distributed")
+
+NAMESPACE = "songforge"
+QUEUE_NAME = "jobs"
+ACTOR_NAME = "run_music_job"
+MAINTENANCE_SECONDS = 2.0
+STRANDED_AFTER_MS = 10_000
+UPLOAD_POLL_SECONDS = 0.5
+# How long an idle worker may wait before polling Redis again (Dramatiq backs off up to this).
+IDLE_POLL_MS = 100
+
+
+def _redis_client(url: str) -> redis.Redis:
+    # Bounded timeouts: a send happens inside an API request, which must fail fast, not hang.
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30)
+
+
+def make_broker(url: str) -> RedisBroker:
+    """Dramatiq's Redis broker, with only the middleware we rely on (no Prometheus exporter:
+    metrics come from the API's /metrics)."""
+    return RedisBroker(
+        client=_redis_client(url),
+        namespace=NAMESPACE,
+        middleware=[TimeLimit(), ShutdownNotifications(), Retries(max_retries=0)],
+    )
+
+
+class Dispatcher:
+    """Sends job ids to the workers."""
+
+    def __init__(self, url: str, handler: Any = None, time_limit_ms: int | None = None) -> None:
+        self.broker = make_broker(url)
+        options: dict[str, Any] = {"max_retries": 0}
+        if time_limit_ms:
+            options["time_limit"] = time_limit_ms
+        self.actor = dramatiq.actor(
+            handler or _not_here,
+            broker=self.broker,
+            actor_name=ACTOR_NAME,
+            queue_name=QUEUE_NAME,
+            **options,
+        )
+
+    def send(self, item_ids: Iterable[str]) -> int:
+        sent = 0
+        for item_id in item_ids:
+            self.actor.send(item_id)
+            sent += 1
+        return sent
+
+    def send_quietly(self, item_ids: list[str]) -> None:
+        """After a commit: a failed send loses nothing (the job is queued in the database and
+        maintenance sends it again), so it must not turn a successful request into an error."""
+        try:
+            self.send(item_ids)
+        except Exception:  # noqa: BLE001 - logged; the sweep recovers the job
+            log.exception("could not hand jobs %s to the queue; they will be re-sent", item_ids)
+
+    def waiting(self) -> int:
+        """Messages waiting in Redis (not yet taken by any worker)."""
+        return int(self.broker.client.llen(f"{NAMESPACE}:{QUEUE_NAME}"))
+
+    def try_lock(self, name: str, ttl_ms: int) -> bool:
+        return bool(self.broker.client.set(f"{NAMESPACE}:lock:{name}", "1", nx=True, px=ttl_ms))
+
+    def close(self) -> None:
+        self.broker.close()
+
+
+def _not_here(item_id: str) -> None:  # pragma: no cover - API processes only send
+    raise RuntimeError(f"job {item_id} reached a process that does not run jobs")
+
+
+def dispatch_on_commit(db: Database, queue_url: str) -> Dispatcher:
+    """Makes every commit that queues music jobs send their ids to the workers."""
+    dispatcher = Dispatcher(queue_url)
+    db.on_jobs_queued(dispatcher.send_quietly)
+    return dispatcher
+
+
+def sweep_stranded(db: Database, dispatcher: Dispatcher, older_than_ms: int = STRANDED_AFTER_MS) -> list[str]:
+    """Sends again the jobs that have been queued in the database for a while when no message
+    waits in Redis: their message was lost. Duplicates are harmless (claims are conditional)."""
+    if dispatcher.waiting() > 0:
+        return []
+    cutoff = now_ms() - older_than_ms
+    with db.session() as s:
+        ids = list(
+            s.scalars(
+                select(Job.item_id)
+                .where(Job.state == "queued", Job.queued_ms < cutoff, Job.updated_ms < cutoff)
+                .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
+                .limit(500)
+            )
+        )
+    if ids:
+        log.warning("re-sending %d queued job(s) with no message in the queue", len(ids))
+        dispatcher.send(ids)
+    return ids
+
+
+def maintenance_round(ctx: WorkerContext, dispatcher: Dispatcher) -> dict[str, int]:
+    """Leases, timeouts and lost messages. Every worker runs it; all of it is conditional
+    writes, so concurrent rounds in several processes are safe."""
+    requeued: list[str] = []
+    counts = queue.reap_expired(ctx.db, requeued=requeued)
+    if requeued:
+        dispatcher.send(requeued)
+    counts["timed_out"] = queue.fail_overdue(ctx.db, ctx.settings.job_timeout_seconds * 1000)
+    counts["resent"] = 0
+    if dispatcher.try_lock("sweep", int(MAINTENANCE_SECONDS * 1000 * 0.9)):
+        counts["resent"] = len(sweep_stranded(ctx.db, dispatcher))
+    return counts
+
+
+class DistributedWorker:
+    """One `songforge worker` process."""
+
+    def __init__(self, settings: Settings, worker_id: str | None = None, *, callbacks: bool = True) -> None:
+        if not settings.queue_url:
+            raise ValueError("a distributed worker needs --queue redis://...")
+        self.settings = settings
+        self.worker_id = worker_id or _default_worker_id()
+        self.ctx = WorkerContext.from_settings(settings, self.worker_id)
+        self.busy = threading.Lock()  # one unit of work at a time: generation is CPU-bound
+        self.current: str | None = None
+        self.stopping = threading.Event()
+        self.callbacks = callbacks
+        timeout_ms = settings.job_timeout_seconds * 1000
+        self.dispatcher = Dispatcher(settings.queue_url, self._run_job, time_limit_ms=timeout_ms)
+        self.worker = dramatiq.Worker(
+            self.dispatcher.broker, queues={QUEUE_NAME}, worker_threads=1, worker_timeout=IDLE_POLL_MS
+        )
+        self.worker.queue_prefetch = 1
+
+    def _run_job(self, item_id: str) -> None:
+        """The actor: claim, generate, finish. Never raises (nothing to retry at this level)."""
+        from songforge.workers.generate import run_music_job
+
+        if self.stopping.is_set():
+            return  # shutting down: the job stays queued in the database and the sweep re-sends it
+        with self.busy:
+            job = queue.claim(self.ctx.db, item_id, self.worker_id)
+            if job is None:
+                log.info("job %s: not queued any more (duplicate or finished delivery)", item_id)
+                return
+            self.current = item_id
+            t0 = time.monotonic()
+            try:
+                outcome = run_music_job(self.ctx, job)
+            except TimeLimitExceeded:
+                limit = self.settings.job_timeout_seconds * 1000
+                queue.fail(self.ctx.db, item_id, self.worker_id, queue.timeout_reason(limit))
+                outcome = "timed out"
+            except Exception:  # noqa: BLE001 - run_music_job records failures; this is the backstop
+                log.exception("job %s crashed", item_id)
+                queue.fail(self.ctx.db, item_id, self.worker_id, "Generation failed unexpectedly")
+                outcome = "failed"
+            finally:
+                self.current = None
+            log.info("job %s %s in %.1f s", item_id, outcome, time.monotonic() - t0)
+
+    def _uploads_loop(self) -> None:
+        from songforge.workers import uploads_dispatch
+
+        while not self.stopping.wait(UPLOAD_POLL_SECONDS):
+            try:
+                while not self.stopping.is_set():
+                    with self.busy:
+                        if not uploads_dispatch.run_one(self.ctx):
+                            break
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("upload processing round failed")
+
+    def _maintenance_loop(self) -> None:
+        while not self.stopping.wait(MAINTENANCE_SECONDS):
+            try:
+                counts = maintenance_round(self.ctx, self.dispatcher)
+                if any(counts.get(k) for k in ("requeued", "failed", "timed_out", "resent")):
+                    log.warning("maintenance: %s", counts)
+            except Exception:  # noqa: BLE001 - e.g. the database restarting; next round retries
+                log.exception("maintenance round failed")
+
+    def _callbacks_loop(self) -> None:
+        from songforge.core.callbacks import run_delivery_loop
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            threading.Thread(
+                target=lambda: (self.stopping.wait(), loop.call_soon_threadsafe(stop.set)), daemon=True
+            ).start()
+            await run_delivery_loop(self.ctx.db, self.settings, stop)
+
+        try:
+            asyncio.run(main())
+        except Exception:  # noqa: BLE001 - callbacks are retried by any other process
+            log.exception("callback delivery loop stopped")
+
+    def start(self) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self._maintenance_loop, name="maintenance", daemon=True)]
+        threads.append(threading.Thread(target=self._uploads_loop, name="uploads", daemon=True))
+        if self.callbacks:
+            threads.append(threading.Thread(target=self._callbacks_loop, name="callbacks", daemon=True))
+        self.worker.start()
+        for t in threads:
+            t.start()
+        log.info("worker %s consuming %s:%s", self.worker_id, NAMESPACE, QUEUE_NAME)
+        return threads
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Graceful stop: the job in hand goes back to the queue without using up an attempt
+        (its generation notices the lost lease at its next progress step), then Dramatiq stops."""
+        self.stopping.set()
+        handed_back = self._hand_back()
+        self.worker.stop(timeout=int(timeout_s * 1000))
+        if handed_back:
+            self.dispatcher.send_quietly(handed_back)
+        self.dispatcher.close()
+        self.ctx.db.dispose()
+
+    def _hand_back(self) -> list[str]:
+        with self.ctx.db.session() as s:
+            ids = list(
+                s.scalars(select(Job.item_id).where(Job.state == "running", Job.worker_id == self.worker_id))
+            )
+            if ids:
+                s.execute(
+                    update(Job)
+                    .where(Job.item_id.in_(ids), Job.state == "running", Job.worker_id == self.worker_id)
+                    .values(
+                        state="queued",
+                        worker_id=None,
+                        lease_until_ms=None,
+                        progress=0,
+                        stage="queued",
+                        attempts=Job.attempts - 1,
+                        updated_ms=now_ms(),
+                    )
+                )
+        return ids
+
+    def run_forever(self) -> None:
+        """Runs until SIGTERM or SIGINT."""
+        done = threading.Event()
+
+        def _on_signal(_sig: int, _frame: Any) -> None:
+            done.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        self.start()
+        while not done.wait(1.0):
+            pass
+        log.info("worker %s stopping", self.worker_id)
+        self.stop()
+
+
+def _default_worker_id() -> str:
+    host = socket.gethostname().split(".")[0][:32] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"

@@ -1,0 +1,182 @@
+"""The Redis (Dramatiq) job queue against a real Redis: dispatch after commit, idempotent
+deliveries, lease/timeout/lost-message maintenance, and a real worker running a real job."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from songforge.config import Settings
+from songforge.core import accounts, queue, scheduler, tenants
+from songforge.core.clock import now_ms
+from songforge.core.music_params import parse_music_params
+from songforge.store.db import Database
+from songforge.store.migrate import upgrade_database
+from songforge.store.models import Job
+from songforge.workers import distributed
+from songforge.workers.context import WorkerContext
+from store.scale_services import fresh_redis_url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with fresh_redis_url() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    s = Settings(data_dir=tmp_path / "data", queue_url=redis_url)
+    s.data_dir.mkdir(parents=True)
+    upgrade_database(s.db_url)
+    return s
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def account(db: Database) -> Any:
+    with db.session() as s:
+        tenant_id = tenants.create_token(s, "t").tenant_id
+        return accounts.upsert_account(s, tenant_id, {"user_id": "u1"}, 10)
+
+
+def _submit(db: Database, account: Any) -> list[Job]:
+    with db.session() as s:
+        return scheduler.submit(
+            s, account=account, params=parse_music_params("instrumental", {"prompt": "x"})
+        )
+
+
+def test_jobs_are_sent_after_commit_and_never_for_a_rollback(
+    db: Database, account: Any, redis_url: str
+) -> None:
+    dispatcher = distributed.dispatch_on_commit(db, redis_url)
+    jobs = _submit(db, account)
+    assert dispatcher.waiting() == 2
+    with pytest.raises(RuntimeError), db.session() as s:
+        scheduler.submit(s, account=account, params=parse_music_params("instrumental", {"prompt": "y"}))
+        raise RuntimeError("the request failed after the insert")
+    assert dispatcher.waiting() == 2
+    with db.session() as s:
+        assert s.query(Job).count() == 2  # the rolled-back request left nothing behind either
+    assert {j.item_id for j in jobs} == {j.item_id for j in _queued_ids(db)}
+    dispatcher.close()
+
+
+def _queued_ids(db: Database) -> list[Job]:
+    with db.session() as s:
+        return list(s.query(Job).filter(Job.state == "queued"))
+
+
+def test_a_duplicate_delivery_does_nothing(settings: Settings, db: Database, account: Any) -> None:
+    worker = distributed.DistributedWorker(settings, "dup", callbacks=False)
+    try:
+        job = _submit(db, account)[0]
+        assert queue.claim(db, job.item_id, "first") is not None
+        assert queue.complete(db, job.item_id, "first", {"title": "done once"})
+        worker._run_job(job.item_id)  # a second delivery of the same id
+        worker._run_job("no-such-job")
+        with db.session() as s:
+            row = s.get(Job, job.item_id)
+            assert row is not None
+            assert (row.state, row.worker_id, row.attempts, row.title) == (
+                "completed",
+                "first",
+                1,
+                "done once",
+            )
+    finally:
+        worker.stop()
+
+
+def test_maintenance_requeues_resends_times_out_and_sweeps(
+    settings: Settings, db: Database, account: Any
+) -> None:
+    dispatcher = distributed.Dispatcher(settings.queue_url or "")
+    ctx = WorkerContext.from_settings(settings, "maint")
+    try:
+        dead, hung, lost = (_submit(db, account)[0] for _ in range(3))
+        queue.claim(db, dead.item_id, "dead-worker")
+        queue.claim(db, hung.item_id, "hung-worker")
+        t = now_ms()
+        with db.session() as s:
+            s.execute(update(Job).where(Job.item_id == dead.item_id).values(lease_until_ms=t - 1))
+            s.execute(
+                update(Job)
+                .where(Job.item_id == hung.item_id)
+                .values(started_ms=t - settings.job_timeout_seconds * 1000 - 1, lease_until_ms=t + 60_000)
+            )
+            # A job whose message was lost: queued in the database long ago, nothing in Redis.
+            s.execute(
+                update(Job)
+                .where(Job.item_id == lost.item_id)
+                .values(queued_ms=t - 60_000, updated_ms=t - 60_000)
+            )
+        counts = distributed.maintenance_round(ctx, dispatcher)
+        assert counts["requeued"] == 1 and counts["timed_out"] == 1
+        assert counts["resent"] == 0  # the requeued job's message is waiting, so nothing looks lost yet
+        assert dispatcher.waiting() == 1
+        with db.session() as s:
+            assert s.get(Job, dead.item_id).state == "queued"  # type: ignore[union-attr]
+            timed_out = s.get(Job, hung.item_id)
+            assert timed_out is not None and timed_out.state == "failed"
+            assert timed_out.error == f"Generation timed out after {settings.job_timeout_seconds} s"
+        dispatcher.broker.flush_all()
+        time.sleep(distributed.MAINTENANCE_SECONDS)  # the sweep lock of the last round lapses
+        counts = distributed.maintenance_round(ctx, dispatcher)
+        assert counts["resent"] == 1 and dispatcher.waiting() == 1  # the lost one (dead's is fresh)
+        assert distributed.maintenance_round(ctx, dispatcher)["resent"] == 0  # one sweep per round
+    finally:
+        dispatcher.close()
+        ctx.db.dispose()
+
+
+@pytest.mark.slow
+def test_a_worker_runs_a_dispatched_job_and_hands_back_on_stop(
+    settings: Settings, db: Database, account: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SONGFORGE_MAX_SECONDS_OVERRIDE", "4")
+    dispatcher = distributed.dispatch_on_commit(db, settings.queue_url or "")
+    worker = distributed.DistributedWorker(settings, "w-test", callbacks=False)
+    worker.start()
+    try:
+        jobs = _submit(db, account)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with db.session() as s:
+                states = {s.get(Job, j.item_id).state for j in jobs}  # type: ignore[union-attr]
+            if states <= {"completed", "failed"}:
+                break
+            time.sleep(0.2)
+        with db.session() as s:
+            errors = [s.get(Job, j.item_id).error for j in jobs]  # type: ignore[union-attr]
+        assert states == {"completed"}, errors
+        with db.session() as s:
+            for j in jobs:
+                row = s.get(Job, j.item_id)
+                assert row is not None and row.worker_id == "w-test" and row.attempts == 1
+                assert (settings.blob_dir / row.blobs["wav"]).is_file()
+        # A graceful stop mid-job puts the job back, without using up an attempt.
+        more = _submit(db, account)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.current is None:
+            time.sleep(0.05)
+        assert worker.current is not None
+    finally:
+        worker.stop()
+        dispatcher.close()
+    with db.session() as s:
+        rows = [s.get(Job, j.item_id) for j in more]
+        held = [r for r in rows if r is not None and r.state == "queued" and r.attempts == 0]
+        assert held, [(r.state, r.attempts) for r in rows if r is not None]
