@@ -5,8 +5,9 @@ How it is measured, on two sets of 20 s mixtures whose stems are exact and whose
 * "embedded" (the product's own music): 12 songs from `EmbeddedEngine` (kind="song"), one per genre, at
   tempos from 72 to 174 bpm, with sung vocals from the singing module and the engine's own mixing (reverb,
   panning, mastering). Stems vocals/drums/bass as rendered, keys+lead -> other. The engine renders up to
-  32 s (longer for slow songs whose first verse does not fit) and we keep the 20 s window that starts one second before the singing does, so every case has
-  vocals. Cached as 24-bit FLAC under benchmarks/out/separation-embedded/.
+  32 s (longer for slow songs whose first verse does not fit) and we keep the 20 s window that starts
+  one second before the singing does, so every case has vocals. Cached as 24-bit FLAC under
+  benchmarks/out/separation-embedded/.
 * "fluidsynth": 12 arrangements written as one MIDI file per stem with pretty_midi and rendered by the
   `fluidsynth` command line with FluidR3_GM; vocals are a wordless GM choir/voice line, centred.
   Cached under benchmarks/out/separation/.

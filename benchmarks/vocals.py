@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/vocals.py [--songs N] [--no-baseline]
 
 Two singers are compared on the same songs: "shipped" (the melody follows festival's own speech
 rhythm, slowed by up to 1.5x and snapped to the beat grid, festival speaks each line at the pace it is
-sung, consonants keep their spoken length, the tune sits in the lower quarter of the voice's range)
+sung, consonants keep their spoken length, the tune sits near the bottom of the voice's range)
 and "baseline" (the first version: syllables on a grid of their own with stressed syllables pushed onto
 beats, speech at its own pace, vowels given >= 40% of each note, the tune centred in the range). The
 baseline is measured for WER and synthesis time only.

@@ -599,7 +599,7 @@ class Composer:
         triad = [(self.key.tonic + i) % 12 for i in ((0, 3) if self.key.mode == "minor" else (0, 4, 5))]
         low = nearest_pitch(self.key.tonic, 50, 45, 56)
         for sec in self.sections:
-            vel = int(40 + 30 * sec.energy)
+            vel = int(52 + 30 * sec.energy)
             for b in range(sec.bars):
                 bar = sec.start + b
                 chords = self.bar_chords[bar]

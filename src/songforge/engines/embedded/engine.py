@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,22 +195,35 @@ class EmbeddedEngine:
         n_samples = min(n_samples, int(d.seconds_cap * SAMPLE_RATE))
         report(15, "rendering")
         style_key = plan.style.key
+        done: list[str] = []
+
+        def mix_stem(name: str, audio: np.ndarray) -> np.ndarray:
+            out = mixing.process_stem(name, audio, style_key)
+            done.append(name)
+            return out
+
         with ThreadPoolExecutor(max_workers=1) as side:
             # Rendering runs in FluidSynth processes and pedalboard threads; the singer (Python)
-            # works meanwhile. Each stem is mixed as soon as it is rendered.
+            # works meanwhile. Each stem is mixed as soon as it is rendered. Progress is reported
+            # from this thread only: the callback may raise to cancel the job.
             rendered = side.submit(
                 render.render_then,
                 score.stems,
                 score.bpm,
                 score.bars * BEATS_PER_BAR + TAIL_SECONDS * score.bpm / 60.0,
                 n_samples,
-                lambda name, audio: mixing.process_stem(name, audio, style_key),
+                mix_stem,
             )
             vocal_info = None
             if song is not None:
                 from songforge.engines.embedded import song as song_mod
 
                 vocal_info = song_mod.sing_song(song, request, score, seed, n_samples)
+            reported = 0
+            while not wait([rendered], timeout=0.25).done:
+                if len(done) != reported:
+                    reported = len(done)
+                    report(15 + 55 * reported // max(1, len(score.stems)), "rendering")
             stems = rendered.result()
         report(70, "mixing")
         if vocal_info is not None:

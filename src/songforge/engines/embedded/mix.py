@@ -1,7 +1,9 @@
 """Per-stem processing (pedalboard) and the linked master (one gain curve for every stem).
 
-Pedalboard runs its DSP in C++ and releases the GIL, so the stems are processed on two threads.
-Reverb is only used where it helps (keys, lead): it is the costliest plugin.
+Pedalboard runs its DSP in C++ and releases the GIL, so stems are processed on the render threads
+as soon as each is rendered. Reverb is only used where it helps (keys, lead, vocals): it is the
+costliest plugin. In songs the instruments duck under the voice (`duck_under`) before the master,
+and the master's one curve keeps the stems summing to the mix.
 """
 
 from __future__ import annotations
@@ -89,11 +91,15 @@ def process_stems(stems: dict[str, np.ndarray], style_key: str, workers: int = 2
         return dict(pool.map(run, stems.items()))
 
 
-def duck_under(vocals: np.ndarray, stems: dict[str, np.ndarray], depth_db: float = 5.0) -> np.ndarray:
+DUCK_DB = {"lead": 9.0}  # the lead melody competes with the voice most; others use the default
+
+
+def duck_under(vocals: np.ndarray, stems: dict[str, np.ndarray], depth_db: float = 4.5) -> np.ndarray:
     """Sidechain-style ducking: every stem but the vocals is turned down while the voice sings, by
-    up to `depth_db`, following the vocal's envelope (fast attack, slow release), so the voice sits
-    on top without a louder master. The same gain multiplies each instrument stem in place, before
-    the shared master curve, so the stems still sum to the mix. Returns the gain (n,)."""
+    up to `depth_db` (more for the lead, see DUCK_DB), following the vocal's envelope (fast attack,
+    slow release), so the voice sits on top without a louder master. The gain multiplies each
+    instrument stem in place, before the shared master curve, so the stems still sum to the mix.
+    Returns the amount (n,) in 0..1: 1 where the voice is at full level."""
     n = len(vocals)
     hop = 512
     frames = -(-n // hop)
@@ -102,7 +108,7 @@ def duck_under(vocals: np.ndarray, stems: dict[str, np.ndarray], depth_db: float
     level = mono.reshape(frames, hop).max(axis=1)
     peak = float(level.max())
     if peak <= 0:
-        return np.ones(n, dtype=np.float32)
+        return np.zeros(n, dtype=np.float32)
     # 0 when the voice is 30 dB under its peak (breaths, silence), 1 at -6 dB and above
     db = 20 * np.log10(np.maximum(level / peak, 1e-6))
     amount = np.clip((db + 30.0) / 24.0, 0.0, 1.0)
@@ -110,13 +116,13 @@ def duck_under(vocals: np.ndarray, stems: dict[str, np.ndarray], depth_db: float
     held = maximum_filter1d(amount, size=9)  # looks 4 frames ahead: ducking starts before the voice
     smooth = uniform_filter1d(held, size=25)
     smooth = np.maximum(smooth, amount)
-    gain_frames = 10 ** (-depth_db * smooth / 20)
-    gain = np.interp(np.arange(n, dtype=np.float64), np.arange(frames) * hop + hop / 2, gain_frames)
-    gain = gain.astype(np.float32)
+    where = np.arange(frames) * hop + hop / 2
+    duck = np.interp(np.arange(n, dtype=np.float32), where, smooth).astype(np.float32)
     for name, audio in stems.items():
         if name != "vocals":
+            gain = np.power(np.float32(10.0), duck * np.float32(-DUCK_DB.get(name, depth_db) / 20))
             audio *= gain[:, None]
-    return gain
+    return duck
 
 
 def fade(stems: dict[str, np.ndarray], fade_in_s: float, fade_out_s: float) -> None:

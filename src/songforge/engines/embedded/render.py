@@ -113,8 +113,9 @@ def _interp_config() -> list[str]:
     return ["-f", str(path)]
 
 
-def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
-    """Render one MIDI file to float32 stereo at 44.1 kHz with the configured SoundFont."""
+def render_midi(midi_path: Path, wav_path: Path, n_samples: int | None = None) -> np.ndarray:
+    """Render one MIDI file to float32 stereo at 44.1 kHz with the configured SoundFont; with
+    `n_samples`, read straight into a buffer of that length (cut or padded with silence)."""
     check_ready()
     cmd = [
         fluidsynth_binary() or "fluidsynth",
@@ -148,12 +149,17 @@ def render_midi(midi_path: Path, wav_path: Path) -> np.ndarray:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 or not wav_path.exists():
         raise EngineError(f"fluidsynth failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
-    audio, sr = sf.read(str(wav_path), dtype="float32", always_2d=True)
-    if sr != SAMPLE_RATE:
-        raise EngineError(f"fluidsynth rendered at {sr} Hz, expected {SAMPLE_RATE}")
-    if audio.shape[1] == 1:
-        audio = np.repeat(audio, 2, axis=1)
-    return audio[:, :2]
+    with sf.SoundFile(str(wav_path)) as f:
+        if f.samplerate != SAMPLE_RATE:
+            raise EngineError(f"fluidsynth rendered at {f.samplerate} Hz, expected {SAMPLE_RATE}")
+        if f.channels != 2 or n_samples is None:
+            audio = f.read(dtype="float32", always_2d=True)
+            audio = np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
+            return audio if n_samples is None else _fit(audio, n_samples)
+        buf = np.zeros((n_samples, 2), dtype=np.float32)
+        k = min(n_samples, f.frames)
+        f.read(frames=k, dtype="float32", out=buf[:k])
+        return buf
 
 
 def part_cost(part: Part) -> float:
@@ -226,7 +232,7 @@ def render_then(
         def render_group(index: int, name: str, parts: list[Part]) -> None:
             mid, wav = tmpdir / f"{name}-{index}.mid", tmpdir / f"{name}-{index}.wav"
             write_midi(parts, bpm, mid, end_beat)
-            audio = _fit(render_midi(mid, wav), n_samples)
+            audio = render_midi(mid, wav, n_samples)
             wav.unlink(missing_ok=True)
             with lock:
                 pieces[name].append(audio)

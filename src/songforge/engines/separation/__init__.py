@@ -16,7 +16,7 @@ from songforge.engines.separation.classical import STEMS, separate_classical
 
 SAMPLE_RATE = 44100
 CLASSICAL_METHODS = ("harmonic", "centre", "repet", "repet-centre")
-DEFAULT_CLASSICAL = "harmonic"  # best mean SDR in benchmarks/separation.py
+DEFAULT_CLASSICAL = "harmonic"  # best mean SDR over both sets of benchmarks/separation.py, and fastest
 METHODS = ("auto", "demucs", *CLASSICAL_METHODS)
 
 ProgressFn = Callable[[int, str], None]

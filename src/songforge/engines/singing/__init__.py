@@ -1,11 +1,13 @@
 """Sung vocals without neural weights: lyrics, a vocal melody, and a singing voice.
 
 The pipeline is: `plan_lyrics` (given lyrics parsed by section tag, or lyrics written from the prompt)
--> festival speaks each line once (`speech`), which gives both the audio and the exact phone timings
--> `melody` writes notes for the syllables festival found, on the song's bars and chords
--> `singer` re-times and re-pitches the speech with the WORLD vocoder so that consonants keep their
-spoken length and the vowels carry the notes (the field notes measured that stretching whole
-syllables destroys intelligibility).
+-> festival speaks each line (`speech`), which gives both the audio and the exact phone timings
+-> `melody` writes notes for the syllables festival found, in the speech's own rhythm (slowed and
+snapped to the beat grid), low in the voice's range, on the song's bars and chords
+-> festival speaks each line again at the pace it is sung
+-> `singer` re-times and re-pitches that speech with the WORLD vocoder so that consonants keep their
+spoken length and the vowels carry the notes (benchmarks/vocals.py measured that stretching whole
+syllables, a rhythm of the melody's own, and high notes are what cost intelligibility).
 
 This module is the contract other parts of Songforge build on (the embedded engine for songs, the API
 for artist and cloned voices); the work happens in the submodules, imported lazily so that importing

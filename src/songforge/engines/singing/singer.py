@@ -1,11 +1,15 @@
 """Speech to singing with the WORLD vocoder: re-time each syllable to its notes and impose their pitch.
 
-For every syllable festival spoke, the onset consonants are placed just before the note (so the vowel,
-where the pitch is heard, starts on the beat), the coda consonants at the end of the note, and only the
-vowel's middle is stretched to fill the note. Consonants keep their spoken length unless the next
-note comes too soon, in which case they are shortened together. F0 is the written melody (smoothed
-over about 40 ms at note changes, with delayed vibrato on long notes); the spectral envelope is
-optionally warped along the frequency axis and tilted to give each voice its timbre.
+The melody follows festival's own speech rhythm (see `melody.speech_rhythm`), so each line is then
+spoken again, slowed by the factor it is sung slower than speech (festival's Duration_Stretch for
+the diphone voices, hts_engine's speech rate for the HTS voice). For every syllable the onset
+consonants are placed just before the note (so the vowel, where the pitch is heard, starts on the
+beat), the coda consonants at the end of the note, and only the vowel's middle is stretched to fill
+the note. Consonants keep their spoken length unless the next note comes too soon, in which case they
+are shortened together. F0 is the written melody (smoothed over about 40 ms at note changes, with
+delayed vibrato on long notes); the spectral envelope is optionally warped along the frequency axis
+and tilted to give each voice its timbre. benchmarks/vocals.py compares this with the first version
+("stretch": speech at its own pace, vowels squeezed into >= 40% of each note).
 """
 
 from __future__ import annotations
