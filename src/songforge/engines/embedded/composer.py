@@ -599,7 +599,7 @@ class Composer:
         triad = [(self.key.tonic + i) % 12 for i in ((0, 3) if self.key.mode == "minor" else (0, 4, 5))]
         low = nearest_pitch(self.key.tonic, 50, 45, 56)
         for sec in self.sections:
-            vel = int(52 + 30 * sec.energy)
+            vel = int((52 if self.key.mode == "major" else 40) + 30 * sec.energy)
             for b in range(sec.bars):
                 bar = sec.start + b
                 chords = self.bar_chords[bar]
@@ -610,8 +610,7 @@ class Composer:
                     for k, pc in enumerate(triad):
                         if pc not in chord.pitch_classes:
                             continue
-                        # in minor keys the third is the relative major's tonic: it stays softer
-                        weight = (1.0, 0.95, 0.8)[k] if self.key.mode == "major" else (1.0, 0.7)[k]
+                        weight = (1.0, 0.95, 0.8)[k]
                         part.notes.append(Note(start, dur, nearest_pitch(pc, 64, 58, 71), int(vel * weight)))
         return part
 
@@ -741,7 +740,7 @@ class Composer:
 
         d = degree_near(centre)
         third = (self.key.tonic + (3 if self.key.mode == "minor" else 4)) % 12
-        anchor_bonus = {self.key.tonic: 2.5, third: 1.5 if self.key.mode == "major" else 1.0}
+        anchor_bonus = {self.key.tonic: 2.5, third: 1.5}
         if self.key.mode == "major":
             anchor_bonus[(self.key.tonic + 5) % 12] = 1.0
         phrase_bars = 2
