@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from songforge.api.errors import ApiError
 from songforge.config import Settings
-from songforge.store.blobs import LocalBlobStore
+from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.models import Account, Tenant
 
@@ -51,7 +51,7 @@ def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_blobs(request: Request) -> LocalBlobStore:
+def get_blobs(request: Request) -> BlobStore:
     return request.app.state.blobs
 
 

@@ -37,7 +37,7 @@ from songforge.core.openapi_callbacks import file_url, new_file_token
 from songforge.core.openapi_fetch import FetchError, fetch_to_file
 from songforge.core.openapi_jobs import account_for_key
 from songforge.core.openapi_records import stems_item
-from songforge.store.blobs import LocalBlobStore
+from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.models import ApiKey, StemsTask
 
@@ -59,7 +59,7 @@ def _check_audio(path: Path) -> str:
 
 
 def _create(
-    db: Database, blobs: LocalBlobStore, caller: Caller, source: Path, kind: str, meta: dict[str, Any]
+    db: Database, blobs: BlobStore, caller: Caller, source: Path, kind: str, meta: dict[str, Any]
 ) -> str:
     with db.session() as s:
         key = s.get(ApiKey, caller.key_id)
@@ -99,7 +99,7 @@ async def stems_create(request: Request, caller: Caller = Depends(open_api_calle
     assert url is not None
     url = url.strip()
     cb = callback_url(body, settings)
-    blobs: LocalBlobStore = request.app.state.blobs
+    blobs: BlobStore = request.app.state.blobs
     scratch = Path(tempfile.mkdtemp(prefix=".openapi-fetch-", dir=blobs.root))
     dest = scratch / "source"
     try:

@@ -26,7 +26,7 @@ from songforge.core import scheduler
 from songforge.core.ids import make_id, parse_id
 from songforge.core.music_params import Kind, MusicParams, ParamError, parse_music_params
 from songforge.core.records import job_id_of, job_record
-from songforge.store.blobs import LocalBlobStore
+from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.fast_reads import JobReader
 from songforge.store.models import Job, MidiItem, Tenant, Voice
@@ -222,7 +222,7 @@ def delete_music(
     job_id: str,
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
 ) -> dict[str, bool]:
     with db.session() as s:
         job = find_job(s, tenant.id, job_id)

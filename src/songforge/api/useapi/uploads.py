@@ -53,7 +53,7 @@ from songforge.config import Settings
 from songforge.core.clock import now_ms
 from songforge.core.ids import make_id, new_item_id, parse_id
 from songforge.engines.base import VoiceProfile
-from songforge.store.blobs import LocalBlobStore
+from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.models import MidiItem, StemsTask, Tenant, Voice
 from songforge.workers import uploads as work
@@ -142,7 +142,7 @@ async def receive_body(request: Request, cap: int, scratch_dir: Path) -> Path:
     return path
 
 
-def _scratch(blobs: LocalBlobStore) -> Path:
+def _scratch(blobs: BlobStore) -> Path:
     # Inside the blob root, so moving the finished upload into place is a rename.
     return blobs.root / ".incoming"
 
@@ -176,7 +176,7 @@ def _own_item_id(value: str, kind: str, label: str) -> str:
         raise ApiError(400, f"{label} has incorrect format") from None
 
 
-def _store_then_record(blobs: LocalBlobStore, key: str, upload: Path, write_row: Any) -> Any:
+def _store_then_record(blobs: BlobStore, key: str, upload: Path, write_row: Any) -> Any:
     """Moves the upload into the store, then writes its row; undoes the move if the row fails."""
     blobs.put_file(key, upload)
     try:
@@ -261,7 +261,7 @@ async def post_midi(
     user_id: str | None = Query(None),
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
     _content_type(request, MIDI_TYPES)
@@ -331,7 +331,7 @@ def delete_midi(
     midiItemId: str,  # noqa: N803 - the spec's name, shown in the docs
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
 ) -> dict[str, Any]:
     item_id = _own_item_id(midiItemId, "midi", "midiItemId")
     with db.session() as s:
@@ -406,7 +406,7 @@ def voice_record(request: Request, settings: Settings, voice: Voice) -> dict[str
     return record
 
 
-def _delete_voice(db: Database, blobs: LocalBlobStore, item_id: str) -> None:
+def _delete_voice(db: Database, blobs: BlobStore, item_id: str) -> None:
     with db.session() as s:
         voice = s.get(Voice, item_id)
         if voice is not None:
@@ -428,7 +428,7 @@ async def post_cloned_voice(
     user_id: str | None = Query(None),
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
     settings: Settings = Depends(get_settings),
 ) -> Any:
     content_type = _content_type(request, AUDIO_TYPES)
@@ -521,7 +521,7 @@ def delete_cloned_voice(
     clonedVoiceItemId: str,  # noqa: N803 - the spec's name, shown in the docs
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
 ) -> dict[str, Any]:
     item_id = _own_item_id(clonedVoiceItemId, "voice", "clonedVoiceItemId")
     with db.session() as s:
@@ -566,7 +566,7 @@ _preview_locks: dict[str, threading.Lock] = {}
 _preview_guard = threading.Lock()
 
 
-def _render_preview(blobs: LocalBlobStore, item_id: str) -> Path:
+def _render_preview(blobs: BlobStore, item_id: str) -> Path:
     """Renders the preview once, on first request, and keeps it in the blob store."""
     key = f"artist-voices/{item_id}.mp3"
     path = blobs.path(key)
@@ -632,7 +632,7 @@ def list_artist_voices(
     summary="A short sung preview of an artist voice (public: the catalogue is the same for everyone)",
     responses=errors(404, 503),
 )
-async def artist_voice_preview(item_id: str, blobs: LocalBlobStore = Depends(get_blobs)) -> Any:
+async def artist_voice_preview(item_id: str, blobs: BlobStore = Depends(get_blobs)) -> Any:
     if not _ITEM_RE.match(item_id) or not artist_voice_exists(item_id):
         raise ApiError(404, f"No artist voice {item_id}")
     try:
@@ -677,7 +677,7 @@ def stems_body(request: Request, settings: Settings, task: StemsTask) -> dict[st
     return body
 
 
-def _delete_stems(db: Database, blobs: LocalBlobStore, item_id: str) -> None:
+def _delete_stems(db: Database, blobs: BlobStore, item_id: str) -> None:
     with db.session() as s:
         task = s.get(StemsTask, item_id)
         if task is not None:
@@ -699,7 +699,7 @@ async def post_stems(
     name: str | None = Query(None, description="Optional title; default the upload's file name"),
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
     settings: Settings = Depends(get_settings),
 ) -> Any:
     content_type = _content_type(request, AUDIO_TYPES)
@@ -800,7 +800,7 @@ def delete_stems(
     stemsItemId: str,  # noqa: N803
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
-    blobs: LocalBlobStore = Depends(get_blobs),
+    blobs: BlobStore = Depends(get_blobs),
 ) -> dict[str, Any]:
     with db.session() as s:
         task = _find_stems(s, tenant.id, stemsItemId)
