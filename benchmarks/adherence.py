@@ -130,13 +130,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--cases", type=int, default=len(CASES))
     ap.add_argument("--only", default="", help="run the cases whose prompt contains this text")
+    ap.add_argument("--seed", type=int, default=0, help="added to each case's seed (its index)")
     args = ap.parse_args()
     cases = [(i, c) for i, c in enumerate(CASES[: args.cases]) if args.only in c[0]]
     engine = EmbeddedEngine()
     meter = pyln.Meter(44100)
     print(
         f"Adherence of the embedded engine: {len(cases)} requests, max_seconds={args.seconds:g} "
-        "(shortened so the run takes minutes), seed = case index"
+        f"(shortened so the run takes minutes), seed = {args.seed} + case index"
     )
     print(
         "tempo: librosa.beat.beat_track defaults; key: chroma_cqt + Krumhansl-Kessler; chords: bar-mean "
@@ -156,7 +157,7 @@ def main() -> None:
             kind="instrumental",
             prompt=prompt,
             model="i3",
-            seed=i,
+            seed=args.seed + i,
             tonality=key,
             bpm=bpm,
             chords=chords,

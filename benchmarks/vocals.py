@@ -1,6 +1,6 @@
 """How well the offline singer sings: intelligibility, pitch and timing on the exact vocals stem.
 
-Run: .venv/bin/python benchmarks/vocals.py [--songs N] [--no-baseline]
+Run: .venv/bin/python benchmarks/vocals.py [--songs N | --only 6,9] [--methods shipped,fest] [--baseline]
 
 Two singers are compared on the same songs: "shipped" (the melody follows festival's own speech
 rhythm, slowed by up to 1.5x and snapped to the beat grid, festival speaks each line at the pace it is
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import re
 import resource
 import sys
@@ -225,10 +226,29 @@ class Recognizer:
         return hyp.hypstr if hyp else ""
 
 
-def _sing(idx: int):
+# Methods compared side by side: name -> overrides of the voice's parameters (None: the voice as shipped).
+# "fest": festival's singing mode on the diphone voice (kal for male voices; for female voices kal
+# re-pitched up by WORLD with its formants warped up by `FEMALE_FORMANT`), then WORLD pitch correction.
+FEMALE_FORMANT = 1.18
+METHODS: dict[str, dict | None] = {"shipped": None, "fest": {"method": "festival"}}
+
+
+def _variant(voice, overrides: dict | None):
+    if overrides is None:
+        return voice
+    extra = {**voice.extra, **overrides}
+    if overrides.get("method") == "festival" and extra.get("base") not in ("kal", "ked"):
+        extra["base"] = overrides.get("female_base", "kal")
+        extra["formant"] = float(overrides.get("female_formant", FEMALE_FORMANT)) * float(
+            voice.extra.get("formant", 1.0))
+    return dataclasses.replace(voice, extra=extra)
+
+
+def _sing(idx: int, overrides: dict | None = None):
     voice_id, key, bpm, chords, lyrics = SONGS[idx]
     voice = artist_voice(voice_id)
     assert voice is not None
+    voice = _variant(voice, overrides)
     sections = plan_lyrics(lyrics, "", idx)
     t0, c0 = time.perf_counter(), _cpu()
     v = sing(sections=sections, key=key, bpm=bpm, bar_chords=chords.split() * 4,
@@ -249,25 +269,9 @@ def _sung_errors(v, rec: Recognizer) -> tuple[int, int]:
     return errors, words
 
 
-def measure(idx: int, rec: Recognizer, with_baseline: bool) -> dict:
-    voice_id, key, bpm, _, _ = SONGS[idx]
-    v, synth_s, synth_cpu = _sing(idx)
-    sr = 44100
+def _pitch_timing(v) -> dict:
+    """Pitch deviation per voiced frame, notes within 50 cents, and onset errors, from pyin."""
     mono = v.audio[:, 0].astype(np.float64)
-
-    # Intelligibility, sung and spoken.
-    sung_err, ref_n = _sung_errors(v, rec)
-    spoken_err = 0
-    spoken = speak_lines([sanitize(t) for _, _, t in v.lines], v.extra["base"])
-    for (_, _, text), sp in zip(v.lines, spoken, strict=True):
-        spoken_err += _edits(_words(text), _words(rec(sp.audio, sp.sr)))
-    base = {"base_err": 0, "base_s": 0.0, "base_cpu": 0.0}
-    if with_baseline:
-        with baseline():
-            bv, bs, bc = _sing(idx)
-        base = {"base_err": _sung_errors(bv, rec)[0], "base_s": bs, "base_cpu": bc}
-
-    # Pitch and timing from pyin.
     y = resample_poly(mono, 160, 441)
     f0, voiced, _ = librosa.pyin(y, fmin=65, fmax=1100, sr=16000, frame_length=1024, hop_length=160)
     times = np.arange(len(f0)) * 0.01
@@ -290,12 +294,32 @@ def measure(idx: int, rec: Recognizer, with_baseline: bool) -> dict:
             if hit:
                 onset_errs.append(times[hit[0]] - start)
         prev_end, prev_midi = start + dur, midi
-    return {
-        "song": idx + 1, "voice": voice_id, "bpm": bpm, "key": key, "dur_s": len(mono) / sr,
-        "synth_s": synth_s, "synth_cpu": synth_cpu, **base, "words": ref_n, "sung_err": sung_err,
-        "spoken_err": spoken_err,
-        "devs": devs, "notes": notes_n, "notes_ok": note_ok, "onsets": onset_errs,
-    }
+    return {"devs": devs, "notes": notes_n, "notes_ok": note_ok, "onsets": onset_errs}
+
+
+def measure(idx: int, rec: Recognizer, methods: dict[str, dict | None], with_baseline: bool) -> dict:
+    voice_id, key, bpm, _, _ = SONGS[idx]
+    row: dict = {"song": idx + 1, "voice": voice_id, "bpm": bpm, "key": key, "methods": {}}
+    for name, overrides in methods.items():
+        v, synth_s, synth_cpu = _sing(idx, overrides)
+        sung_err, ref_n = _sung_errors(v, rec)
+        row["words"] = ref_n
+        row["dur_s"] = len(v.audio) / 44100
+        row["methods"][name] = {"synth_s": synth_s, "synth_cpu": synth_cpu, "sung_err": sung_err,
+                                "base": v.extra["base"], **_pitch_timing(v)}
+    # The speech ceiling: the same recognizer on the same lines spoken plainly by the shipped voice.
+    v0, _, _ = _sing(idx)
+    spoken_err = 0
+    spoken = speak_lines([sanitize(t) for _, _, t in v0.lines], v0.extra["base"])
+    for (_, _, text), sp in zip(v0.lines, spoken, strict=True):
+        spoken_err += _edits(_words(text), _words(rec(sp.audio, sp.sr)))
+    row["spoken_err"] = spoken_err
+    row["base_err"], row["base_s"], row["base_cpu"] = 0, 0.0, 0.0
+    if with_baseline:
+        with baseline():
+            bv, bs, bc = _sing(idx)
+        row["base_err"], row["base_s"], row["base_cpu"] = _sung_errors(bv, rec)[0], bs, bc
+    return row
 
 
 TWO_MINUTES = """[Verse]
@@ -345,43 +369,50 @@ def two_minute_song() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--songs", type=int, default=len(SONGS))
-    ap.add_argument("--no-baseline", action="store_true", help="skip the first version's singer")
+    ap.add_argument("--only", type=str, default="", help="comma-separated song numbers (1-based)")
+    ap.add_argument("--baseline", action="store_true", help="also run the first version's singer")
+    ap.add_argument("--methods", type=str, default=",".join(METHODS), help="comma-separated METHODS names")
     args = ap.parse_args()
+    methods = {m: METHODS[m] for m in args.methods.split(",")}
+    picks = ([int(x) - 1 for x in args.only.split(",")] if args.only
+             else list(range(min(args.songs, len(SONGS)))))
     rec = Recognizer()
     rows = []
-    print(f"{'song':>4} {'voice':<14} {'bpm':>4} {'dur':>5} {'synth':>6} {'cpu':>5} {'sungWER':>8} "
-          f"{'baseWER':>8} {'speechWER':>9} {'medCents':>8} {'notes<50c':>9} {'onset<30ms':>10} "
+    print(f"{'song':>4} {'voice':<14} {'bpm':>4} {'dur':>5} {'method':<8} {'base':<4} "
+          f"{'synth':>6} {'cpu':>5} "
+          f"{'sungWER':>8} {'speechWER':>9} {'medCents':>8} {'notes<50c':>9} {'onset<30ms':>10} "
           f"{'medOnset':>8}")
-    for i in range(min(args.songs, len(SONGS))):
-        r = measure(i, rec, not args.no_baseline)
+    for i in picks:
+        r = measure(i, rec, methods, args.baseline)
         rows.append(r)
-        on = np.abs(np.array(r["onsets"])) if r["onsets"] else np.array([np.nan])
-        print(f"{r['song']:>4} {r['voice']:<14} {r['bpm']:>4} {r['dur_s']:>5.1f} {r['synth_s']:>5.2f}s "
-              f"{r['synth_cpu']:>4.1f}s {100 * r['sung_err'] / r['words']:>7.1f}% "
-              f"{100 * r['base_err'] / r['words']:>7.1f}% {100 * r['spoken_err'] / r['words']:>8.1f}% "
-              f"{np.median(r['devs']):>8.1f} {100 * r['notes_ok'] / max(r['notes'], 1):>8.1f}% "
-              f"{100 * np.mean(on <= 0.03):>9.1f}% {1000 * np.median(on):>6.0f}ms", flush=True)
+        for name, m in r["methods"].items():
+            on = np.abs(np.array(m["onsets"])) if m["onsets"] else np.array([np.nan])
+            print(f"{r['song']:>4} {r['voice']:<14} {r['bpm']:>4} {r['dur_s']:>5.1f} {name:<8} "
+                  f"{m['base']:<4} "
+                  f"{m['synth_s']:>5.2f}s {m['synth_cpu']:>4.1f}s {100 * m['sung_err'] / r['words']:>7.1f}% "
+                  f"{100 * r['spoken_err'] / r['words']:>8.1f}% "
+                  f"{np.median(m['devs']):>8.1f} {100 * m['notes_ok'] / max(m['notes'], 1):>8.1f}% "
+                  f"{100 * np.mean(on <= 0.03):>9.1f}% {1000 * np.median(on):>6.0f}ms", flush=True)
     words = sum(r["words"] for r in rows)
-    devs = np.concatenate([np.array(r["devs"]) for r in rows])
-    ons = np.abs(np.concatenate([np.array(r["onsets"]) for r in rows]))
     dur = sum(r["dur_s"] for r in rows)
-    synth = sum(r["synth_s"] for r in rows)
-    cpu = sum(r["synth_cpu"] for r in rows)
-    print(f"TOTAL {len(rows)} songs, {dur:.0f} s of vocals, {words} words")
-    print(f"  shipped singer: synthesis {synth:.1f} s wall ({dur / synth:.1f}x real time), {cpu:.1f} s CPU "
-          f"({dur / cpu:.1f}x real time per core)")
-    if not args.no_baseline:
+    print(f"TOTAL {len(rows)} songs, {dur:.0f} s of vocals, {words} words; speech ceiling (same recognizer, "
+          f"same lines spoken by the shipped voice) "
+          f"{100 * sum(r['spoken_err'] for r in rows) / words:.1f}% WER")
+    for name in methods:
+        ms = [r["methods"][name] for r in rows]
+        devs = np.concatenate([np.array(m["devs"]) for m in ms])
+        ons = np.abs(np.concatenate([np.array(m["onsets"]) for m in ms]))
+        synth, cpu = sum(m["synth_s"] for m in ms), sum(m["synth_cpu"] for m in ms)
+        print(f"  {name}: sung WER {100 * sum(m['sung_err'] for m in ms) / words:.1f}% (target <= 40%); "
+              f"pitch median {np.median(devs):.1f} cents (target < 25), notes within 50 cents "
+              f"{100 * sum(m['notes_ok'] for m in ms) / max(sum(m['notes'] for m in ms), 1):.1f}% "
+              f"(target >= 90%); onsets within 30 ms {100 * np.mean(ons <= 0.03):.1f}% of {len(ons)}, "
+              f"median {1000 * np.median(ons):.0f} ms; synthesis {synth:.1f} s wall "
+              f"({dur / synth:.1f}x real time), {cpu:.1f} s CPU")
+    if args.baseline:
         bs, bc = sum(r["base_s"] for r in rows), sum(r["base_cpu"] for r in rows)
-        print(f"  baseline singer: synthesis {bs:.1f} s wall, {bc:.1f} s CPU; "
-              f"sung WER {100 * sum(r['base_err'] for r in rows) / words:.1f}%")
-    print(f"  sung WER {100 * sum(r['sung_err'] for r in rows) / words:.1f}% "
-          f"(speech ceiling, same recognizer on the same lines spoken: "
-          f"{100 * sum(r['spoken_err'] for r in rows) / words:.1f}%)  target <= 40%")
-    print(f"  pitch: median |deviation| {np.median(devs):.1f} cents over {len(devs)} voiced frames "
-          f"(target < 25); notes within 50 cents "
-          f"{100 * sum(r['notes_ok'] for r in rows) / sum(r['notes'] for r in rows):.1f}% (target >= 90%)")
-    print(f"  timing: {100 * np.mean(ons <= 0.03):.1f}% of {len(ons)} measurable note onsets within 30 ms; "
-          f"median error {1000 * np.median(ons):.0f} ms")
+        print(f"  baseline (first version): sung WER {100 * sum(r['base_err'] for r in rows) / words:.1f}%, "
+              f"synthesis {bs:.1f} s wall, {bc:.1f} s CPU")
     print("  " + two_minute_song())
     return 0
 

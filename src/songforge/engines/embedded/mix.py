@@ -104,7 +104,7 @@ def duck_under(vocals: np.ndarray, stems: dict[str, np.ndarray], depth_db: float
     hop = 512
     frames = -(-n // hop)
     mono = np.zeros(frames * hop, dtype=np.float32)
-    mono[:n] = np.abs(vocals).max(axis=1)
+    mono[:n] = np.maximum(np.abs(vocals[:, 0]), np.abs(vocals[:, -1]))
     level = mono.reshape(frames, hop).max(axis=1)
     peak = float(level.max())
     if peak <= 0:

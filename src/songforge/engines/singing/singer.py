@@ -24,7 +24,14 @@ from songforge.engines.base import EngineError, VoiceProfile
 from songforge.engines.singing import LyricSection, SungVocals
 from songforge.engines.singing import lyrics as lyrics_mod
 from songforge.engines.singing.melody import Note, SyllableInfo, compose, line_slots
-from songforge.engines.singing.speech import SpokenLine, Syllable, sanitize, speak_lines
+from songforge.engines.singing.speech import (
+    SpokenLine,
+    SungWord,
+    Syllable,
+    sanitize,
+    sing_scores,
+    speak_lines,
+)
 from songforge.engines.singing.world import pw
 
 WORK_SR = 24000
@@ -36,7 +43,10 @@ MAX_STRETCH = 1.6  # slower than this, festival's speech itself stops sounding n
 STRETCH_STEP = 0.1  # lines are re-spoken at a few speeds only, so repeated lines share one analysis
 # "slowed": festival speaks each line at the pace it is sung, consonants keep their spoken length.
 # "stretch": speech at its own pace, vowels squeezed to >= 40% of each note (the first version).
+# "festival": festival's singing mode sings each line to the notes' durations (diphone voices only),
+# then WORLD re-times its vowel onsets onto the notes and imposes their pitch.
 METHOD = "slowed"
+FESTIVAL_MAX_HZ = 180.0  # festival's diphone voices are asked for notes an octave down above this
 
 
 @dataclass
@@ -290,6 +300,29 @@ def _voice_params(voice: VoiceProfile | None) -> dict:
     }
 
 
+def _festival_score(syls: list[Syllable], syl_notes: list[list[Note]], spb: float) -> tuple[SungWord, ...]:
+    """The line as festival's singing mode is asked to sing it: each syllable lasts from its first
+    note to the next syllable's first note (its vowel onset to the next), at its first note's pitch
+    (an octave down while that is above the diphone voice's comfortable range; WORLD imposes the real
+    notes afterwards, so this only keeps festival's own re-pitching mild)."""
+    words: list[tuple[str, list[tuple[float, float]], float]] = []
+    for i, (s, ns) in enumerate(zip(syls, syl_notes, strict=True)):
+        start = ns[0].start * spb
+        end = (ns[-1].start + ns[-1].dur) * spb
+        nxt = syl_notes[i + 1][0].start * spb if i + 1 < len(syls) else end
+        dur = max(min(nxt, end) - start, 0.05)
+        rest = max(nxt - end, 0.0)
+        hz = 440.0 * 2 ** ((ns[0].midi - 69) / 12)
+        while hz > FESTIVAL_MAX_HZ:
+            hz /= 2
+        if s.word_start or not words:
+            words.append((s.word, [], 0.0))
+        w, sy, _ = words[-1]
+        sy.append((round(hz, 2), round(dur, 4)))
+        words[-1] = (w, sy, round(rest, 4))
+    return tuple((w, tuple(sy), r) for w, sy, r in words)
+
+
 def _onset_gaps(onsets: list[float]) -> float:
     """Median time from one vowel onset to the next within a line (the last syllable, which is
     usually held, says nothing about the line's pace)."""
@@ -366,28 +399,34 @@ def sing(
             per[n.syllable].append(n)
         return per
 
-    # Each line is spoken again at the pace it is sung (one more festival run for all of them).
-    line_key: dict[int, tuple[str, float]] = {}
+    # Each line is spoken again at the pace it is sung, or sung by festival's singing mode to its
+    # notes' durations (one more festival run for all of them).
+    line_key: dict[int, tuple] = {}
     for li, (_, _, text) in enumerate(sung):
         if li in by_line:
             kt = sanitize(text)
+            syls = spoken[kt].syllables
+            if params["method"] == "festival":
+                line_key[li] = (kt, _festival_score(syls, notes_per_syllable(li, syls), spb))
+                continue
             f = 1.0
             if params["method"] == "slowed":
-                syls = spoken[kt].syllables
                 f = _line_stretch(syls, notes_per_syllable(li, syls), spb)
             line_key[li] = (kt, f)
-    voices: dict[tuple[str, float], SpokenLine] = {(t, 1.0): spoken[t] for t in spoken}
-    todo = sorted({k for k in line_key.values() if k not in voices})
-    if todo:
-        for k, sp in zip(todo, speak_lines([t for t, _ in todo], params["base"], [f for _, f in todo]),
-                         strict=True):
-            # The same words give the same syllables at any speed; if not, keep the normal speech.
-            ok = len(sp.syllables) == len(spoken[k[0]].syllables)
-            voices[k] = sp if ok else spoken[k[0]]
+    voices: dict[tuple, SpokenLine] = {(t, 1.0): spoken[t] for t in spoken}
+    todo = sorted({k for k in line_key.values() if k not in voices}, key=repr)
+    if todo and params["method"] == "festival":
+        got = sing_scores([score for _, score in todo], params["base"])
+    elif todo:
+        got = speak_lines([t for t, _ in todo], params["base"], [f for _, f in todo])
+    for k, sp in zip(todo, got if todo else [], strict=True):
+        # The same words give the same syllables at any speed; if not, keep the normal speech.
+        ok = sp is not None and len(sp.syllables) == len(spoken[k[0]].syllables)
+        voices[k] = sp if ok else spoken[k[0]]
 
     buf = np.zeros(int(total_s * WORK_SR) + WORK_SR, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    analysed: dict[tuple[str, float], _Analysed] = {}
+    analysed: dict[tuple, _Analysed] = {}
     rendered: dict[tuple, tuple[float, np.ndarray, float, float]] = {}
     timed_lines: list[tuple[float, float, str]] = []
     prev_end = -10.0
@@ -444,5 +483,8 @@ def sing(
         melody=melody,
         extra={"voice": voice.item_id, "base": params["base"], "notes": notes,
                "syllables": [len(i) for i in infos], "method": params["method"],
-               "stretch": [line_key[li][1] for li in sorted(line_key)]},
+               "stretch": [line_key[li][1] if isinstance(line_key[li][1], float) else None
+                           for li in sorted(line_key)],
+               "sung_by_festival": sum(voices[k] is not spoken[k[0]] for k in set(line_key.values()))
+               if params["method"] == "festival" else 0},
     )

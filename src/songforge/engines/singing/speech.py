@@ -182,3 +182,74 @@ def _parse_dump(text: str, n: int) -> list[list[Syllable]]:
     for syls in result:
         syls[:] = [s for s in syls if s.phones]
     return result
+
+
+# --- festival's singing mode -----------------------------------------------------------------
+
+# One syllable as festival's singing mode is told to sing it: (frequency Hz, seconds).
+SungSyllable = tuple[float, float]
+# One word: (festival's word, its syllables, seconds of rest after it).
+SungWord = tuple[str, tuple[SungSyllable, ...], float]
+
+_XML_HEAD = ('<?xml version="1.0"?>\n<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" '
+             '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n')
+
+
+def _score_xml(words: tuple[SungWord, ...]) -> str:
+    """The SINGING mark-up for one line. Durations are written in SECONDS, which sidesteps the mode's
+    BPM/50 beats-per-second slip; the words are festival's own (from its speech of the same text),
+    so that each DURATION holds exactly one word and its syllable count matches the lexicon's."""
+    from xml.sax.saxutils import escape
+
+    parts = [_XML_HEAD]
+    for word, syls, rest in words:
+        freqs = ",".join(f"{f:.2f}" for f, _ in syls)
+        secs = ",".join(f"{d:.4f}" for _, d in syls)
+        parts.append(f'<PITCH FREQ="{freqs}"><DURATION SECONDS="{secs}">{escape(word)}</DURATION></PITCH>\n')
+        if rest > 0.0005:
+            parts.append(f'<REST SECONDS="{rest:.4f}"></REST>\n')
+    parts.append("</SINGING>\n")
+    return "".join(parts)
+
+
+def sing_scores(scores: list[tuple[SungWord, ...]], base: str = "kal") -> list[SpokenLine | None]:
+    """Festival's built-in singing mode (diphone voices only: the HTS voice ignores the score) sings
+    each line's words to the given durations and pitches, in one festival process. Returns the audio
+    and the phone timings festival used per line, or None for a line festival could not sing (the
+    caller falls back to speech for it)."""
+    if base not in ("kal", "ked"):
+        raise EngineError(f"Festival's singing mode needs a diphone voice, not {base!r}")
+    if not scores:
+        return []
+    with tempfile.TemporaryDirectory(prefix="sf-sing-") as tmp:
+        d = Path(tmp)
+        script = [f"({FESTIVAL_VOICES[base]})", _SCHEME_DUMP,
+                  "(define (sf-save utt) (utt.save.wave utt sf-out 'riff) "
+                  "(format t \"L %s\\n\" sf-line) (sf-dump utt) utt)",
+                  "(set! tts_hooks (list utt.synth sf-save))"]
+        for i, words in enumerate(scores):
+            if not words:
+                continue
+            (d / f"{i}.xml").write_text(_score_xml(words))
+            script.append(f'(set! sf-out "{d / f"{i}.wav"}")')
+            script.append(f'(set! sf-line "{i}")')
+            script.append(f'(tts "{d / f"{i}.xml"}" \'singing)')
+        (d / "run.scm").write_text("\n".join(script) + "\n")
+        try:
+            proc = subprocess.run([festival_path(), "-b", str(d / "run.scm")], capture_output=True,
+                                  text=True, timeout=FESTIVAL_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError("The speech synthesizer timed out") from exc
+        timings = _parse_dump(proc.stdout, len(scores))
+        out: list[SpokenLine | None] = []
+        for i, words in enumerate(scores):
+            wav = d / f"{i}.wav"
+            if not words or not wav.exists() or not timings[i]:
+                out.append(None)
+                continue
+            audio, sr = sf.read(str(wav), dtype="float32", always_2d=False)
+            if audio.ndim > 1:
+                audio = audio.mean(axis=1)
+            out.append(SpokenLine(text=" ".join(w for w, _, _ in words), audio=audio, sr=int(sr),
+                                  syllables=timings[i]))
+    return out
