@@ -11,7 +11,10 @@ moto S3 server, one `songforge serve --queue ... --blob-store s3://...` API proc
    is submitted and, per job, started_ms - queued_ms is read from the database (acceptance commit
    -> Redis -> a worker's conditional claim). Printed as p50/p99 over all jobs.
 
-    .venv/bin/python benchmarks/scale.py [--requests 8] [--rounds 15] [--seconds 8]
+    .venv/bin/python benchmarks/scale.py [--requests 8] [--rounds 15] [--seconds 8] [--engine-threads 1]
+
+With --engine-threads 1 each job keeps to one core, so two workers can use two cores; with 2 (the
+engine's default) one job already keeps both cores busy and a second worker has nothing to add.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and Redis on 127.0.0.1:6379 (.ci/run
 starts both).
@@ -82,6 +85,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument(
+        "--engine-threads",
+        type=int,
+        default=1,
+        help="FluidSynth processes per job (SONGFORGE_ENGINE_THREADS); 1 keeps each job on one core",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="songforge-scale-"))
@@ -100,6 +109,7 @@ def main() -> None:
         **S3_ENV,
         "PYTHONUNBUFFERED": "1",
         "SONGFORGE_MAX_SECONDS_OVERRIDE": str(args.seconds),
+        "SONGFORGE_ENGINE_THREADS": str(args.engine_threads),
     }
     procs: list[subprocess.Popen[bytes]] = []
     engine = create_engine("postgresql+psycopg" + db_url.removeprefix("postgresql"))
@@ -230,7 +240,10 @@ def main() -> None:
         cpu = os.cpu_count()
         print()
         jobs = args.requests * 2
-        print(f"Throughput ({cpu} cores, {args.seconds:g} s of music per job, {jobs} jobs per run):")
+        print(
+            f"Throughput ({cpu} cores, {args.seconds:g} s of music per job, {jobs} jobs per run, "
+            f"{args.engine_threads} FluidSynth process(es) per job):"
+        )
         print(f"  1 worker : {results[1]:.1f} jobs/min (all {cpu} cores {busy[1]:.0f}% busy)")
         print(
             f"  2 workers: {results[2]:.1f} jobs/min  ({results[2] / results[1]:.2f}x; {busy[2]:.0f}% busy)"

@@ -213,6 +213,7 @@ class EmbeddedEngine:
                 score.bars * BEATS_PER_BAR + TAIL_SECONDS * score.bpm / 60.0,
                 n_samples,
                 mix_stem,
+                render.parallelism(),
             )
             vocal_info = None
             if song is not None:

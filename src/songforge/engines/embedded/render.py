@@ -167,6 +167,16 @@ def part_cost(part: Part) -> float:
     return sum(n.dur + 0.5 for n in part.notes) * (0.6 if part.is_drum else 1.0)
 
 
+def parallelism() -> int:
+    """FluidSynth processes one job may run at once (SONGFORGE_ENGINE_THREADS, default 2).
+
+    Two suits a machine that runs one job at a time on 2 cores; with as many worker processes
+    as cores, 1 lets each job keep to its own core.
+    """
+    value = os.environ.get("SONGFORGE_ENGINE_THREADS", "").strip()
+    return max(1, int(value)) if value.isdigit() else 2
+
+
 def _groups(stems: dict[str, list[Part]], workers: int) -> list[tuple[str, list[Part], float]]:
     """Split stems into render groups, heaviest first. A stem heavier than an even share of the
     work is cut into two groups of parts (no part is cut: a part is one MIDI channel)."""

@@ -44,7 +44,9 @@ STRETCH_STEP = 0.1  # lines are re-spoken at a few speeds only, so repeated line
 # "slowed": festival speaks each line at the pace it is sung, consonants keep their spoken length.
 # "stretch": speech at its own pace, vowels squeezed to >= 40% of each note (the first version).
 # "festival": festival's singing mode sings each line to the notes' durations (diphone voices only),
-# then WORLD re-times its vowel onsets onto the notes and imposes their pitch.
+# then WORLD re-times its vowel onsets onto the notes and imposes their pitch. Measured on the
+# benchmark's 12 songs (same melodies): sung WER 77% with kal for every voice (female voices warped
+# up by 1.18) and 87% with ked, against 55% for "slowed"; so "slowed" ships for both voice families.
 METHOD = "slowed"
 FESTIVAL_MAX_HZ = 180.0  # festival's diphone voices are asked for notes an octave down above this
 
