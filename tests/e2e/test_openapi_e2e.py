@@ -63,6 +63,12 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
     env = httpx.post(base + "/account/billing", json={}, headers={"Authorization": f"Bearer {key}"}).json()
     assert env["status"] == 200000
 
+    # A wrong path or method under the dialect still answers in the envelope.
+    for r in (httpx.post(base + "/no/such/endpoint", json={}), httpx.get(base + "/song/query")):
+        assert r.status_code in (404, 405), r.text
+        env = r.json()
+        assert env["status"] == 400003 and env["data"] is None and uuid.UUID(env["request_id"])
+
     # request_id: a fresh UUID each time, and written to the server log.
     with open_client(server, key) as c:
         ids = [post(c, "/account/billing")["request_id"] for _ in range(3)]

@@ -52,10 +52,18 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"error": _validation_message(exc), "code": 400}, status_code=400)
 
 
-async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     message = detail or _HTTP_MESSAGES.get(exc.status_code, "Error")
+    if request.url.path.startswith("/open-apis/"):
+        # Open API clients parse the platform's envelope on every answer, even for a wrong path.
+        from songforge.api.openapi_v1.envelope import Status, bad_parameter, envelope, request_id_of
+
+        err = bad_parameter(f"{message}: {request.method} {request.url.path}")
+        response = envelope(request_id_of(request), Status.BAD_PARAMETER, err.message, None)
+        response.status_code = exc.status_code
+        return response
     return JSONResponse(
         {"error": message, "code": exc.status_code},
         status_code=exc.status_code,
