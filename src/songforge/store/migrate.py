@@ -6,6 +6,7 @@ without an alembic.ini in the working directory.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +16,8 @@ from sqlalchemy.engine import make_url
 from songforge.store.db import normalize_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Alembic announces every plugin it loads at INFO; the upgrades themselves stay visible.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def alembic_config(database_url: str) -> Config:
