@@ -57,6 +57,31 @@ def _notify(session: Session, job: Job, *, is_final: bool) -> None:
     )
 
 
+def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
+    """The conditional UPDATE every claim goes through: only a still-queued row is taken."""
+    won = s.execute(
+        update(Job)
+        .where(Job.item_id == item_id, Job.state == "queued")
+        .values(
+            state="running",
+            worker_id=worker_id,
+            lease_until_ms=t + LEASE_MS,
+            started_ms=t,
+            attempts=Job.attempts + 1,
+            progress=0,
+            stage="starting",
+            updated_ms=t,
+        )
+    ).rowcount
+    if not won:
+        return None
+    job = s.get(Job, item_id, populate_existing=True)
+    assert job is not None
+    _notify(s, job, is_final=False)
+    s.expunge(job)
+    return job
+
+
 def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | None:
     """Takes the oldest queued job (machine-wide FIFO) or returns None when there is none."""
     for _ in range(8):
@@ -69,26 +94,8 @@ def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | No
             )
             if item_id is None:
                 return None
-            t = now if now is not None else now_ms()
-            won = s.execute(
-                update(Job)
-                .where(Job.item_id == item_id, Job.state == "queued")
-                .values(
-                    state="running",
-                    worker_id=worker_id,
-                    lease_until_ms=t + LEASE_MS,
-                    started_ms=t,
-                    attempts=Job.attempts + 1,
-                    progress=0,
-                    stage="starting",
-                    updated_ms=t,
-                )
-            ).rowcount
-            if won:
-                job = s.get(Job, item_id, populate_existing=True)
-                assert job is not None
-                _notify(s, job, is_final=False)
-                s.expunge(job)
+            job = _try_claim(s, item_id, worker_id, now if now is not None else now_ms())
+            if job is not None:
                 return job
     return None
 
@@ -97,29 +104,8 @@ def claim(db: Database, item_id: str, worker_id: str, now: int | None = None) ->
     """Takes job `item_id` if it is still queued. The distributed queue delivers job ids at least
     once: a second delivery, or one for a job that finished or was deleted meanwhile, finds the row
     no longer queued and returns None, so it can never produce a second result."""
-    t = now if now is not None else now_ms()
     with db.session() as s:
-        won = s.execute(
-            update(Job)
-            .where(Job.item_id == item_id, Job.state == "queued")
-            .values(
-                state="running",
-                worker_id=worker_id,
-                lease_until_ms=t + LEASE_MS,
-                started_ms=t,
-                attempts=Job.attempts + 1,
-                progress=0,
-                stage="starting",
-                updated_ms=t,
-            )
-        ).rowcount
-        if not won:
-            return None
-        job = s.get(Job, item_id, populate_existing=True)
-        assert job is not None
-        _notify(s, job, is_final=False)
-        s.expunge(job)
-        return job
+        return _try_claim(s, item_id, worker_id, now if now is not None else now_ms())
 
 
 def renew_lease(db: Database, item_id: str, worker_id: str) -> bool:

@@ -41,6 +41,7 @@ MIN_GRID_S = 0.09  # a finer rhythmic grid than this is not heard as rhythm
 # "speech": the speech's own rhythm, slowed and snapped to the grid; "grid": syllables on a grid of
 # their own with stressed syllables pushed onto beats (the first version).
 RHYTHM = "speech"
+GRID = 0.25  # beats the syllables inside a line snap to (0: the speech's own timing, only the line start on a beat)
 TESSITURA = 0.1  # where in the voice's range (0 bottom, 1 top) a line's centre sits
 ARCH = 2.5  # semitones a line rises towards its middle
 
@@ -87,13 +88,15 @@ def speech_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float
     beat_s = 60.0 / bpm
     rest = 1.0 if phrase_beats >= 4 else 0.5
     avail = max(phrase_beats - rest, 0.5)
-    grid = 0.25 if 0.25 * beat_s >= MIN_GRID_S else 0.5
+    grid = GRID if GRID > 0 else MIN_GRID_S / beat_s
+    while grid * beat_s < MIN_GRID_S and GRID > 0:
+        grid *= 2
     rel = [(o - onsets[0]) / beat_s for o in onsets]  # type: ignore[operator]
     span = rel[-1] + grid
     pace = min(SPEECH_PACE, avail / span) if span > 0 else 1.0
     starts: list[float] = []
     for r in rel:
-        q = round(r * pace / grid) * grid
+        q = round(r * pace / grid) * grid if GRID > 0 else r * pace
         starts.append(max(q, starts[-1] + grid) if starts else q)
     if starts[-1] + grid > avail:  # a crowded line: squeeze evenly
         step = avail / n
