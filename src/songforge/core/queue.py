@@ -108,6 +108,30 @@ def claim(db: Database, item_id: str, worker_id: str, now: int | None = None) ->
         return _try_claim(s, item_id, worker_id, now if now is not None else now_ms())
 
 
+def hand_back(db: Database, owner: Any) -> list[str]:
+    """Puts the running jobs matching `owner` (a condition on Job.worker_id) back in the queue
+    without counting the interrupted attempt: a graceful stop should not use up a job's retries.
+    Returns their ids."""
+    with db.session() as s:
+        where = (Job.state == "running", owner)
+        ids = list(s.scalars(select(Job.item_id).where(*where)))
+        if ids:
+            s.execute(
+                update(Job)
+                .where(Job.item_id.in_(ids), *where)
+                .values(
+                    state="queued",
+                    worker_id=None,
+                    lease_until_ms=None,
+                    progress=0,
+                    stage="queued",
+                    attempts=Job.attempts - 1,
+                    updated_ms=now_ms(),
+                )
+            )
+    return ids
+
+
 def renew_lease(db: Database, item_id: str, worker_id: str) -> bool:
     t = now_ms()
     with db.session() as s:

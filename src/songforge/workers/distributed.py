@@ -40,7 +40,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from songforge.config import Settings
 from songforge.core import queue
@@ -271,25 +271,7 @@ class DistributedWorker:
         self.ctx.db.dispose()
 
     def _hand_back(self) -> list[str]:
-        with self.ctx.db.session() as s:
-            ids = list(
-                s.scalars(select(Job.item_id).where(Job.state == "running", Job.worker_id == self.worker_id))
-            )
-            if ids:
-                s.execute(
-                    update(Job)
-                    .where(Job.item_id.in_(ids), Job.state == "running", Job.worker_id == self.worker_id)
-                    .values(
-                        state="queued",
-                        worker_id=None,
-                        lease_until_ms=None,
-                        progress=0,
-                        stage="queued",
-                        attempts=Job.attempts - 1,
-                        updated_ms=now_ms(),
-                    )
-                )
-        return ids
+        return queue.hand_back(self.ctx.db, Job.worker_id == self.worker_id)
 
     def run_forever(self) -> None:
         """Runs until SIGTERM or SIGINT."""

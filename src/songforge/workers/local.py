@@ -22,11 +22,8 @@ import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from sqlalchemy import update
-
 from songforge.config import Settings
 from songforge.core import queue
-from songforge.core.clock import now_ms
 from songforge.store.models import Job
 from songforge.workers import uploads_dispatch
 from songforge.workers.context import WorkerContext
@@ -174,19 +171,6 @@ class WorkerPool:
         self.procs.clear()
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
         try:
-            with ctx.db.session() as s:
-                s.execute(
-                    update(Job)
-                    .where(Job.state == "running", Job.worker_id.like(f"{self.boot_id}-%"))
-                    .values(
-                        state="queued",
-                        worker_id=None,
-                        lease_until_ms=None,
-                        progress=0,
-                        stage="queued",
-                        attempts=Job.attempts - 1,
-                        updated_ms=now_ms(),
-                    )
-                )
+            queue.hand_back(ctx.db, Job.worker_id.like(f"{self.boot_id}-%"))
         finally:
             ctx.db.dispose()
