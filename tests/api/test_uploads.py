@@ -29,7 +29,7 @@ from songforge.store.db import Database
 from songforge.store.models import MidiItem, StemsTask, Voice
 from songforge.workers import uploads_dispatch
 from songforge.workers.context import WorkerContext
-from songforge.workers.uploads import fallback_voice_analysis
+from songforge.workers.uploads import _analyse as analyse_sample
 
 P = "/v1/tempolor"
 
@@ -238,14 +238,14 @@ def test_user_id_required_with_several_accounts(env: Env) -> None:
 # ----------------------------------------------------------------------------- voices
 
 
-def test_voice_fallback_analysis_finds_the_range() -> None:
+def test_voice_analysis_finds_the_range() -> None:
     audio, sr = sf.read(io.BytesIO(voice_wav(f0=196.0)), dtype="float32")
-    profile = fallback_voice_analysis(audio, sr)
+    profile = analyse_sample(audio, sr)
     assert 52 <= profile["medianMidi"] <= 58  # 196 Hz is G3 = MIDI 55
     assert profile["lowMidi"] < profile["medianMidi"] < profile["highMidi"]
     noise = np.random.default_rng(0).standard_normal(sr * 6).astype(np.float32) * 0.1
     with pytest.raises(Exception, match="No voice"):
-        fallback_voice_analysis(noise, sr)
+        analyse_sample(noise, sr)
 
 
 def test_cloned_voice_lifecycle(env: Env) -> None:

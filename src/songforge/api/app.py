@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -76,15 +75,6 @@ async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"error": "Internal server error", "code": 500}, status_code=500)
 
 
-def _optional(module: str, attr: str) -> Any:
-    """B's modules land independently; the server runs without them until they exist."""
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        log.warning("optional component %s.%s unavailable: %s", module, attr, exc)
-        return None
-
-
 def _document_error_bodies(app: FastAPI) -> None:
     """FastAPI documents a 422 for every route with parameters; ours answer 400 with the error
     body instead, so the schema says that."""
@@ -135,9 +125,9 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
         tasks: list[asyncio.Task[Any]] = []
         pool = None
         if run_background:
-            loop_fn = _optional("songforge.core.callbacks", "run_delivery_loop")
-            if loop_fn is not None:
-                tasks.append(asyncio.create_task(loop_fn(app.state.db, settings, stop)))
+            from songforge.core.callbacks import run_delivery_loop
+
+            tasks.append(asyncio.create_task(run_delivery_loop(app.state.db, settings, stop)))
         if run_workers and settings.workers > 0 and not settings.queue_url:
             from songforge.workers.local import WorkerPool
 
@@ -189,14 +179,12 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
-    from songforge.api.useapi import accounts, downloads, music, scheduler
+    from songforge.api.useapi import accounts, downloads, music, scheduler, uploads
 
     app.include_router(accounts.router, prefix=PREFIX)
     app.include_router(scheduler.router, prefix=PREFIX)
-    uploads_router = _optional("songforge.api.useapi.uploads", "router")
-    if uploads_router is not None:
-        # Before music.router: its /music/{job_id} would otherwise swallow /music/midi etc.
-        app.include_router(uploads_router, prefix=PREFIX)
+    # Before music.router: its /music/{job_id} would otherwise swallow /music/midi etc.
+    app.include_router(uploads.router, prefix=PREFIX)
     app.include_router(downloads.router, prefix=PREFIX)
     app.include_router(music.router, prefix=PREFIX)
     app.include_router(downloads.files_router)

@@ -39,11 +39,8 @@ def _notify(session: Session, job: Job, *, is_final: bool) -> None:
     notify_job(session, job, is_final=is_final)
     if not job.reply_url or not job.tracked:
         return
-    try:
-        from songforge.core.callbacks import enqueue
-    except ImportError:  # pragma: no cover - callbacks ship with the server
-        log.warning("callbacks module unavailable; not notifying %s", job.item_id)
-        return
+    from songforge.core.callbacks import enqueue
+
     payload = job_record(job)
     payload["replyRef"] = job.reply_ref or ""
     enqueue(

@@ -209,9 +209,7 @@ def untrack(session: Session, tenant_id: str, item_id: str) -> bool:
     )
     if not result.rowcount:
         return False
-    try:
-        from songforge.core.callbacks import drop_pending
-    except ImportError:  # pragma: no cover - callbacks ship with the server
-        return True
+    from songforge.core.callbacks import drop_pending
+
     drop_pending(session, item_id)
     return True

@@ -63,11 +63,9 @@ def _voice_profile(ctx: WorkerContext, job: Job) -> VoiceProfile | None:
 
         return profile_to_voice(item_id, profile)
     if req.get("artistVoiceItemId"):
-        try:
-            from songforge.api.useapi.uploads import artist_voice_profile  # type: ignore[attr-defined]
-        except ImportError:
-            return VoiceProfile(item_id=str(req["artistVoiceItemId"]))
-        profile = artist_voice_profile(req["artistVoiceItemId"])
+        from songforge.engines.singing.voices import artist_voice
+
+        profile = artist_voice(req["artistVoiceItemId"])
         if profile is None:
             raise EngineError("The source material does not exist.")
         return profile

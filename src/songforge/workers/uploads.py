@@ -48,56 +48,14 @@ class UploadFailed(Exception):
 # --------------------------------------------------------------------------- voices
 
 
-def fallback_voice_analysis(audio: np.ndarray, sr: int) -> dict[str, Any]:
-    """Pitch-range analysis with librosa's pYIN, used when the singing engine's `analyse_voice`
-    is not installed. It finds what a singer most needs (range, median pitch, likely register)
-    and refuses samples where too little is voiced to be a voice."""
-    import librosa
-
-    mono = np.asarray(audio, dtype=np.float32)
-    if mono.ndim == 2:
-        mono = mono.mean(axis=1)
-    target = 16000
-    if sr != target:
-        mono = librosa.resample(mono, orig_sr=sr, target_sr=target)
-    # Thirty seconds are enough to find a range, and keep pYIN's cost (about 0.3 s per second of
-    # audio on these machines) bounded.
-    mono = mono[: target * 30]
-    f0, voiced, _prob = librosa.pyin(
-        mono, fmin=65.0, fmax=1050.0, sr=target, frame_length=1024, hop_length=320
-    )
-    f0v = f0[voiced & np.isfinite(f0)]
-    voiced_seconds = len(f0v) * 320 / target
-    if voiced_seconds < 1.5 or len(f0v) < 0.1 * len(f0):
-        raise UploadFailed("No voice detected in the sample (too little pitched sound)")
-    midi = librosa.hz_to_midi(f0v)
-    median = float(np.median(midi))
-    # The key names of `songforge.engines.singing.analysis`, so `profile_to_voice` reads either.
-    return {
-        "method": "pyin-pitch-range",
-        "gender": "male" if median < 54.5 else "female",  # below ~185 Hz: a low (male) register
-        "lowMidi": round(float(np.percentile(midi, 5)), 2),
-        "highMidi": round(float(np.percentile(midi, 95)), 2),
-        "medianMidi": round(median, 2),
-        "medianHz": round(float(np.median(f0v)), 1),
-        "voicedSeconds": round(voiced_seconds, 2),
-    }
-
-
 def _analyse(audio: np.ndarray, sr: int) -> dict[str, Any]:
-    try:
-        from songforge.engines.singing import analyse_voice
-    except ImportError:
-        return fallback_voice_analysis(audio, sr)
     from songforge.engines.base import EngineError
+    from songforge.engines.singing import analyse_voice
 
     try:
         profile = analyse_voice(audio, sr)
     except EngineError as exc:
         raise UploadFailed(str(exc)) from None
-    except ImportError as exc:  # the contract exists but its implementation has not landed
-        log.warning("analyse_voice unavailable (%s); using the pYIN fallback", exc)
-        return fallback_voice_analysis(audio, sr)
     return dict(profile)
 
 

@@ -23,6 +23,7 @@ from songforge.api.useapi.schemas import (
 )
 from songforge.config import Settings
 from songforge.core import scheduler
+from songforge.core.callbacks import drop_pending
 from songforge.core.ids import make_id, parse_id
 from songforge.core.music_params import Kind, MusicParams, ParamError, parse_music_params
 from songforge.core.records import job_id_of, job_record
@@ -60,10 +61,8 @@ def _check_sources(session: Any, tenant_id: str, params: MusicParams) -> None:
                 400, f"Parameter clonedVoiceItemId: the cloned voice is {state} (status {voice.status})"
             )
     if params.artist_voice_id:
-        try:
-            from songforge.api.useapi.uploads import artist_voice_exists
-        except ImportError:
-            return
+        from songforge.api.useapi.uploads import artist_voice_exists
+
         if not artist_voice_exists(params.artist_voice_id):
             raise ApiError(404, SOURCE_MISSING)
 
@@ -228,11 +227,6 @@ def delete_music(
         job = find_job(s, tenant.id, job_id)
         item_id = job.item_id
         s.delete(job)
-        try:
-            from songforge.core.callbacks import drop_pending
-
-            drop_pending(s, item_id)
-        except ImportError:  # pragma: no cover
-            pass
+        drop_pending(s, item_id)
     blobs.delete_prefix(f"jobs/{item_id}")
     return {"result": True}

@@ -52,7 +52,6 @@ from songforge.api.useapi.schemas import errors
 from songforge.config import Settings
 from songforge.core.clock import now_ms
 from songforge.core.ids import make_id, new_item_id, parse_id
-from songforge.engines.base import VoiceProfile
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.models import MidiItem, StemsTask, Tenant, Voice
@@ -541,24 +540,14 @@ def delete_cloned_voice(
 
 
 def _catalogue() -> list[dict[str, Any]]:
-    try:
-        from songforge.engines.singing.voices import artist_voices
-    except ImportError:
-        return []
+    from songforge.engines.singing.voices import artist_voices
+
     return artist_voices()
 
 
 def artist_voice_exists(item_id: str) -> bool:
     """Whether `item_id` names a voice of the catalogue (used to validate artistVoiceItemId)."""
     return any(v.get("itemId") == item_id for v in _catalogue())
-
-
-def artist_voice_profile(item_id: str) -> VoiceProfile | None:
-    try:
-        from songforge.engines.singing.voices import artist_voice
-    except ImportError:
-        return None
-    return artist_voice(item_id)
 
 
 _ITEM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
