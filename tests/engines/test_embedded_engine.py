@@ -151,18 +151,6 @@ def test_missing_soundfont(monkeypatch, tmp_path):
         EmbeddedEngine().generate(_req(), lambda p, s: None)
 
 
-def test_song_without_singer_falls_back(engine, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "songforge.engines.singing", None)  # as if not installed
-    req = _req(kind="song", lyrics="[Verse]\nhello there\n", max_seconds=12)
-    res = engine.generate(req, lambda p, s: None)
-    assert "vocals" not in res.stems
-    assert "drums" in res.stems
-    total = sum(res.stems.values())
-    assert float(np.max(np.abs(total - res.mix))) < 1e-5
-
-
 # ---------------------------------------------------------------- loudness, limiter, render groups
 
 
@@ -303,7 +291,6 @@ def test_ducking_follows_the_voice_and_keeps_the_sum():
 
 @pytest.mark.slow
 def test_song_has_vocals_on_top(engine):
-    pytest.importorskip("songforge.engines.singing")
     lyrics = "[Verse]\nhello there my friend\nthe sun is shining bright\n[Chorus]\nsing along with me\n"
     res = engine.generate(_req(kind="song", lyrics=lyrics, max_seconds=24, seed=3), lambda p, s: None)
     assert set(res.stems) == {"vocals", "drums", "bass", "keys", "lead"}

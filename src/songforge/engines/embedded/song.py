@@ -1,7 +1,6 @@
 """Songs: the form follows the lyric sections and the singing module adds a vocals stem.
 
-`songforge.engines.singing` is written separately; it is imported lazily and any failure to
-import it leaves an instrumental arrangement (no vocals stem) rather than a failed job.
+`songforge.engines.singing` is imported lazily so instrumentals never pay for festival/WORLD.
 """
 
 from __future__ import annotations
@@ -33,12 +32,9 @@ class Vocals:
 
 
 def plan_song(request: GenerationRequest, plan: Plan, seed: int) -> SongPlan | None:
-    """Set the plan's form from the lyric sections; None when the singing module is unavailable."""
-    try:
-        from songforge.engines.singing import plan_lyrics
-    except ImportError:
-        log.warning("singing module unavailable; rendering the song as an instrumental")
-        return None
+    """Set the plan's form from the lyric sections; None when there is nothing to sing."""
+    from songforge.engines.singing import plan_lyrics
+
     sections = plan_lyrics(request.lyrics, request.prompt, seed)
     if not sections:
         return None
@@ -72,25 +68,22 @@ def sing_song(
 ) -> Vocals | None:
     if song is None:
         return None
-    try:
-        from songforge.engines.singing import sing
+    from songforge.engines.singing import sing
 
-        bar_chords = [bar[0].symbol for bar in score.bar_chords]
-        section_bars = [
-            (score.sections[i].name, score.sections[i].start, score.sections[i].bars) for i in song.form_index
-        ]
-        sung = sing(
-            sections=song.sections,
-            key=score.key.name,
-            bpm=float(score.bpm),
-            bar_chords=bar_chords,
-            section_bars=section_bars,
-            voice=request.voice,
-            seed=seed,
-            sample_rate=SAMPLE_RATE,
-        )
-    except ImportError:
-        return None
+    bar_chords = [bar[0].symbol for bar in score.bar_chords]
+    section_bars = [
+        (score.sections[i].name, score.sections[i].start, score.sections[i].bars) for i in song.form_index
+    ]
+    sung = sing(
+        sections=song.sections,
+        key=score.key.name,
+        bpm=float(score.bpm),
+        bar_chords=bar_chords,
+        section_bars=section_bars,
+        voice=request.voice,
+        seed=seed,
+        sample_rate=SAMPLE_RATE,
+    )
     audio = np.zeros((n_samples, 2), dtype=np.float32)
     src = np.asarray(sung.audio, dtype=np.float32)
     if src.ndim == 1:
