@@ -3,8 +3,9 @@
 Run: .venv/bin/python benchmarks/vocals.py [--songs N | --only 6,9] [--methods shipped,fest] [--baseline]
 
 Two singers are compared on the same songs: "shipped" (the melody follows festival's own speech
-rhythm, slowed by up to 1.5x and snapped to the beat grid, festival speaks each line at the pace it is
-sung, consonants keep their spoken length, the tune sits near the bottom of the voice's range)
+rhythm, slowed by up to 1.3x with only the line's first stressed syllable put on a beat, the last
+syllable held at most 0.35 s, festival speaks each line at the pace it is sung, consonants keep their
+spoken length, the tune sits near the bottom of the voice's range)
 and "baseline" (the first version: syllables on a grid of their own with stressed syllables pushed onto
 beats, speech at its own pace, vowels given >= 40% of each note, the tune centred in the range). The
 baseline is measured for WER and synthesis time only.

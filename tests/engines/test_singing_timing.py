@@ -108,3 +108,21 @@ def test_planner_shortens_consonants_only_when_the_notes_are_too_close() -> None
     cons = [s.out1 - s.out0 for s in segs if not s.vowel]
     assert sum(cons) < 0.25 and sum(cons) == pytest.approx(0.1), "squeezed to leave the vowel half the gap"
     assert cons[1] / cons[0] == pytest.approx(1.5), "both consonants shortened together"
+
+
+def test_speech_rhythm_keeps_speech_timing_inside_a_line_and_holds_the_end_briefly() -> None:
+    """Off-grid spoken gaps survive (GRID = 0), and the last syllable is not held into a long vowel,
+    which the benchmark's recognizer filled with inserted words."""
+    from songforge.engines.singing import melody
+
+    onsets = [0.0, 0.13, 0.37, 0.52, 0.81]
+    rhythm = speech_rhythm(_infos(onsets, [1, 0, 1, 0, 1]), 8.0, 90.0)
+    assert rhythm is not None
+    beat_s = 60 / 90
+    starts = [s * beat_s for s, _ in rhythm]
+    rel = [s - starts[0] for s in starts]
+    pace = rel[-1] / onsets[-1]
+    assert 1.0 <= pace <= melody.SPEECH_PACE + 1e-9
+    assert all(abs(r - o * pace) < 0.01 for r, o in zip(rel, onsets, strict=True)), "not snapped to a grid"
+    assert rhythm[0][0] == int(rhythm[0][0]), "the first stressed syllable lands on a beat"
+    assert rhythm[-1][1] * beat_s <= melody.MAX_HOLD_S + 1e-9

@@ -39,7 +39,7 @@ FRAME_MS = 5.0
 FRAME_S = FRAME_MS / 1000.0
 GLIDE_FRAMES = 8  # ~40 ms moving average of the pitch step function
 MIN_VOWEL_S = 0.06  # a vowel shorter than this is not heard as a sung note
-MAX_STRETCH = 1.6  # slower than this, festival's speech itself stops sounding natural
+MAX_STRETCH = 1.3  # slower than this, festival's speech loses words (matches melody.SPEECH_PACE)
 STRETCH_STEP = 0.1  # lines are re-spoken at a few speeds only, so repeated lines share one analysis
 # "slowed": festival speaks each line at the pace it is sung, consonants keep their spoken length.
 # "stretch": speech at its own pace, vowels squeezed to >= 40% of each note (the first version).
