@@ -185,6 +185,47 @@ def _store_then_record(blobs: BlobStore, key: str, upload: Path, write_row: Any)
         raise
 
 
+def _discard(db: Database, blobs: BlobStore, model: Any, item_id: str, prefix: str) -> None:
+    """Forgets an upload whose processing failed while its POST waited: row and files."""
+    with db.session() as s:
+        row = s.get(model, item_id)
+        if row is not None:
+            s.delete(row)
+    blobs.delete_prefix(f"{prefix}/{item_id}")
+
+
+async def _accept_audio(
+    request: Request,
+    settings: Settings,
+    db: Database,
+    blobs: BlobStore,
+    content_type: str,
+    *,
+    voice: bool,
+    prefix: str,
+    stem: str,
+    make_row: Any,
+) -> tuple[str, Any]:
+    """Streams an audio upload to scratch, probes it, then stores it under
+    `<prefix>/<item>/<stem>.<kind>` and writes the row `make_row(item_id, key, info)` returns.
+    Nothing is kept if any step fails."""
+    upload = await receive_body(request, settings.max_audio_bytes, _scratch(blobs))
+    try:
+        info = await run_in_threadpool(_probe_upload, upload, content_type, voice=voice)
+        item_id = new_item_id()
+        key = f"{prefix}/{item_id}/{stem}.{info.kind}"
+        row = make_row(item_id, key, info)
+
+        def write_row() -> None:
+            with db.session() as s:
+                s.add(row)
+
+        await run_in_threadpool(_store_then_record, blobs, key, upload, write_row)
+    finally:
+        upload.unlink(missing_ok=True)
+    return item_id, info
+
+
 async def _wait_for(db: Database, check: Any, seconds: float) -> Any:
     """Polls `check(session)` until it returns something or `seconds` pass."""
     deadline = time.monotonic() + seconds
@@ -405,14 +446,6 @@ def voice_record(request: Request, settings: Settings, voice: Voice) -> dict[str
     return record
 
 
-def _delete_voice(db: Database, blobs: BlobStore, item_id: str) -> None:
-    with db.session() as s:
-        voice = s.get(Voice, item_id)
-        if voice is not None:
-            s.delete(voice)
-    blobs.delete_prefix(f"voices/{item_id}")
-
-
 @router.post(
     "/music/cloned-voices/",
     summary="Upload a 5 s..5 min voice sample to clone (raw body)",
@@ -433,33 +466,33 @@ async def post_cloned_voice(
     content_type = _content_type(request, AUDIO_TYPES)
     title = _name(name, required=True)
     account_user = await run_in_threadpool(_account_user, db, tenant.id, user_id)
-    upload = await receive_body(request, settings.max_audio_bytes, _scratch(blobs))
-    try:
-        info = await run_in_threadpool(_probe_upload, upload, content_type, voice=True)
-        item_id = new_item_id()
-        key = f"voices/{item_id}/sample.{info.kind}"
 
-        def write_row() -> None:
-            now = now_ms()
-            with db.session() as s:
-                s.add(
-                    Voice(
-                        item_id=item_id,
-                        tenant_id=tenant.id,
-                        user_id=account_user,
-                        name=title,
-                        status=work.VOICE_QUEUED,
-                        blob_key=key,
-                        content_type=content_type,
-                        profile={},
-                        created_ms=now,
-                        updated_ms=now,
-                    )
-                )
+    def new_voice(item_id: str, key: str, _info: Any) -> Voice:
+        now = now_ms()
+        return Voice(
+            item_id=item_id,
+            tenant_id=tenant.id,
+            user_id=account_user,
+            name=title,
+            status=work.VOICE_QUEUED,
+            blob_key=key,
+            content_type=content_type,
+            profile={},
+            created_ms=now,
+            updated_ms=now,
+        )
 
-        await run_in_threadpool(_store_then_record, blobs, key, upload, write_row)
-    finally:
-        upload.unlink(missing_ok=True)
+    item_id, _info = await _accept_audio(
+        request,
+        settings,
+        db,
+        blobs,
+        content_type,
+        voice=True,
+        prefix="voices",
+        stem="sample",
+        make_row=new_voice,
+    )
     voice_id = make_id(tenant.id, account_user, item_id, "voice")
     wait = wait_seconds(settings)
 
@@ -485,7 +518,7 @@ async def post_cloned_voice(
         )
     status, error = outcome
     if status == work.VOICE_FAILED:
-        await run_in_threadpool(_delete_voice, db, blobs, item_id)
+        await run_in_threadpool(_discard, db, blobs, Voice, item_id, "voices")
         raise ApiError(400, error or "Voice analysis failed")
     return {"result": True, "itemId": item_id, "clonedVoiceItemId": voice_id}
 
@@ -666,14 +699,6 @@ def stems_body(request: Request, settings: Settings, task: StemsTask) -> dict[st
     return body
 
 
-def _delete_stems(db: Database, blobs: BlobStore, item_id: str) -> None:
-    with db.session() as s:
-        task = s.get(StemsTask, item_id)
-        if task is not None:
-            s.delete(task)
-    blobs.delete_prefix(f"stems/{item_id}")
-
-
 @router.post(
     "/music/stems-splitter/",
     summary="Split a track into vocals, drums, bass and other (raw body)",
@@ -693,36 +718,35 @@ async def post_stems(
 ) -> Any:
     content_type = _content_type(request, AUDIO_TYPES)
     account_user = await run_in_threadpool(_account_user, db, tenant.id, user_id)
-    upload = await receive_body(request, settings.max_audio_bytes, _scratch(blobs))
-    try:
-        info = await run_in_threadpool(_probe_upload, upload, content_type, voice=False)
-        item_id = new_item_id()
-        key = f"stems/{item_id}/source.{info.kind}"
-        title = _stems_title(request, name, item_id, info.kind)
 
-        def write_row() -> None:
-            now = now_ms()
-            with db.session() as s:
-                s.add(
-                    StemsTask(
-                        item_id=item_id,
-                        tenant_id=tenant.id,
-                        user_id=account_user,
-                        title=title,
-                        state=work.STEMS_QUEUED,
-                        content_type=content_type,
-                        audio_type=info.kind,
-                        source_key=key,
-                        blobs={},
-                        detail={},
-                        created_ms=now,
-                        updated_ms=now,
-                    )
-                )
+    def new_task(item_id: str, key: str, info: Any) -> StemsTask:
+        now = now_ms()
+        return StemsTask(
+            item_id=item_id,
+            tenant_id=tenant.id,
+            user_id=account_user,
+            title=_stems_title(request, name, item_id, info.kind),
+            state=work.STEMS_QUEUED,
+            content_type=content_type,
+            audio_type=info.kind,
+            source_key=key,
+            blobs={},
+            detail={},
+            created_ms=now,
+            updated_ms=now,
+        )
 
-        await run_in_threadpool(_store_then_record, blobs, key, upload, write_row)
-    finally:
-        upload.unlink(missing_ok=True)
+    item_id, _info = await _accept_audio(
+        request,
+        settings,
+        db,
+        blobs,
+        content_type,
+        voice=False,
+        prefix="stems",
+        stem="source",
+        make_row=new_task,
+    )
     wait = wait_seconds(settings)
 
     def finished(s: Any) -> tuple[bool, StemsTask | None] | None:
@@ -746,7 +770,7 @@ async def post_stems(
     if task is None:
         raise ApiError(404, "The stems task was deleted while it was being processed")
     if task.state == work.STEMS_FAILED:
-        await run_in_threadpool(_delete_stems, db, blobs, item_id)
+        await run_in_threadpool(_discard, db, blobs, StemsTask, item_id, "stems")
         raise ApiError(400, task.error or "Stem separation failed")
     return stems_body(request, settings, task)
 
