@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -26,40 +27,28 @@ from songforge.workers.uploads import (
 log = logging.getLogger("songforge.workers")
 
 
-def _claim_stems(ctx: WorkerContext) -> str | None:
+def _claim(ctx: WorkerContext, model: Any, column: Any, queued: Any, running: Any) -> str | None:
+    """Takes the oldest queued upload of one kind: a conditional UPDATE, so one worker wins."""
     with ctx.db.session() as s:
         item_id = s.scalar(
-            select(StemsTask.item_id)
-            .where(StemsTask.state == STEMS_QUEUED)
-            .order_by(StemsTask.created_ms, StemsTask.item_id)
-            .limit(1)
+            select(model.item_id).where(column == queued).order_by(model.created_ms, model.item_id).limit(1)
         )
         if item_id is None:
             return None
         won = s.execute(
-            update(StemsTask)
-            .where(StemsTask.item_id == item_id, StemsTask.state == STEMS_QUEUED)
-            .values(state=STEMS_RUNNING, updated_ms=now_ms())
+            update(model)
+            .where(model.item_id == item_id, column == queued)
+            .values({column.key: running, "updated_ms": now_ms()})
         ).rowcount
         return item_id if won else None
+
+
+def _claim_stems(ctx: WorkerContext) -> str | None:
+    return _claim(ctx, StemsTask, StemsTask.state, STEMS_QUEUED, STEMS_RUNNING)
 
 
 def _claim_voice(ctx: WorkerContext) -> str | None:
-    with ctx.db.session() as s:
-        item_id = s.scalar(
-            select(Voice.item_id)
-            .where(Voice.status == VOICE_QUEUED)
-            .order_by(Voice.created_ms, Voice.item_id)
-            .limit(1)
-        )
-        if item_id is None:
-            return None
-        won = s.execute(
-            update(Voice)
-            .where(Voice.item_id == item_id, Voice.status == VOICE_QUEUED)
-            .values(status=VOICE_RUNNING, updated_ms=now_ms())
-        ).rowcount
-        return item_id if won else None
+    return _claim(ctx, Voice, Voice.status, VOICE_QUEUED, VOICE_RUNNING)
 
 
 def run_one(ctx: WorkerContext) -> bool:
