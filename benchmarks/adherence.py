@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from songforge.engines.base import GenerationRequest  # noqa: E402
 from songforge.engines.embedded import EmbeddedEngine  # noqa: E402
-from songforge.engines.embedded.chords import parse_chord  # noqa: E402
+from songforge.music.chords import parse_chord  # noqa: E402
 
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 KK_MAJ = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -1,5 +1,5 @@
 """`python -m songforge ...` is the same as the `songforge` command."""
 
-from songforge.cli import main
+from songforge.cli.main import main
 
 main()

@@ -9,10 +9,10 @@ import sqlite3
 
 from fastapi.testclient import TestClient
 
-from songforge.api.app import create_app
 from songforge.config import Settings
-from songforge.core.openapi_keys import create_key
 from songforge.core.tenants import create_token
+from songforge.dialects.platform.keys import create_key
+from songforge.server import create_app
 
 
 def test_internal_error_is_an_envelope(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -7,13 +7,20 @@ import re
 
 import pytest
 
-from songforge.api.openapi_v1.envelope import MESSAGES, OpenApiError, Status
-from songforge.core.openapi_jobs import artist_voice_for, voice_catalogue
-from songforge.core.openapi_keys import KEY_RE, create_key, find_key, key_from_header, new_key, revoke_key
-from songforge.core.openapi_models import UnknownModel, platform_name, resolve_model
-from songforge.core.openapi_prompt_tags import PromptTagError, parse_prompt_tags
-from songforge.core.openapi_records import job_states, lyrics_item, music_item
 from songforge.core.tenants import create_token
+from songforge.dialects.platform.envelope import MESSAGES, OpenApiError, Status
+from songforge.dialects.platform.jobs import artist_voice_for, voice_catalogue
+from songforge.dialects.platform.keys import (
+    KEY_RE,
+    create_key,
+    find_key,
+    key_from_header,
+    new_key,
+    revoke_key,
+)
+from songforge.dialects.platform.models import UnknownModel, platform_name, resolve_model
+from songforge.dialects.platform.prompt_tags import PromptTagError, parse_prompt_tags
+from songforge.dialects.platform.records import job_states, lyrics_item, music_item
 from songforge.store.db import Database
 from songforge.store.migrate import upgrade_database
 from songforge.store.models import Job

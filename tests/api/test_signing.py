@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from songforge.api import signing
+from songforge.http import signing
 
 
 def test_links_verify_until_they_expire_and_not_when_changed(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from songforge.api.app import create_app
-from songforge.api.useapi import uploads
 from songforge.config import Settings
 from songforge.core import accounts, tenants
+from songforge.dialects.tempolor_v1.routes import uploads
+from songforge.server import create_app
 from songforge.store.db import Database
 from songforge.store.models import MidiItem, StemsTask, Voice
 from songforge.workers import uploads_dispatch

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import select
 
 from songforge.config import Settings
-from songforge.core import callbacks
-from songforge.core.callbacks import (
+from songforge.core.clock import now_ms
+from songforge.outbox import delivery as callbacks
+from songforge.outbox.delivery import (
     CallbackTargetError,
     claim_due,
     drop_pending,
@@ -29,7 +30,6 @@ from songforge.core.callbacks import (
     validate_callback_url,
     verify_signature,
 )
-from songforge.core.clock import now_ms
 from songforge.store.db import Database
 from songforge.store.models import Base, CallbackDelivery, Job, Tenant
 

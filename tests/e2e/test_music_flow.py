@@ -14,7 +14,7 @@ import soundfile as sf
 from e2e_helpers import make_account, wait_final
 from mutagen.id3 import ID3
 
-from songforge.api import signing
+from songforge.http import signing
 
 pytestmark = pytest.mark.slow
 

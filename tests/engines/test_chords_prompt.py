@@ -1,9 +1,9 @@
 import pytest
 
 from songforge.engines.base import ChordError
-from songforge.engines.embedded.chords import parse_bars, parse_chord, parse_progression
 from songforge.engines.embedded.prompt import make_title, parse_prompt
-from songforge.engines.embedded.theory import Key, parse_tonality, remap_pitch
+from songforge.music.chords import parse_bars, parse_chord, parse_progression
+from songforge.music.theory import Key, parse_tonality, remap_pitch
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def test_midi_seed_carries_tempo_melody_and_key(engine, tmp_path):
     assert [n.pitch for n in seed.melody] == tune
     # to another mode by scale degree: the third of A minor (C) becomes the third of C major (E)
     from songforge.engines.embedded.midi_seed import transpose_seed
-    from songforge.engines.embedded.theory import Key
+    from songforge.music.theory import Key
 
     assert transpose_seed(seed, Key(0, "major")).melody[1].pitch % 12 == 4
     moved = engine.generate(
@@ -239,7 +239,7 @@ def _score(prompt: str, key: str, chords: str | None = None, bpm: int = 120):
 )
 def test_tonic_anchor_plays_only_common_tones(prompt, key, chords):
     from songforge.engines.embedded.composer import chord_at
-    from songforge.engines.embedded.theory import parse_tonality
+    from songforge.music.theory import parse_tonality
 
     score = _score(prompt, key, chords)
     k = parse_tonality(key)

@@ -17,8 +17,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 
-from songforge.core import accounts, callbacks, queue, scheduler, tenants
+from songforge.core import accounts, queue, scheduler, tenants
 from songforge.core.music_params import parse_music_params
+from songforge.outbox import delivery as callbacks
 from songforge.store.db import Database, normalize_url
 from songforge.store.fast_reads import JobReader
 from songforge.store.migrate import current_revision

@@ -119,7 +119,7 @@ def _chords(body: dict[str, Any]) -> str | None:
     value = _text(body, name, CHORDS_MAX)
     if value is None:
         return None
-    from songforge.engines.embedded.chords import parse_progression
+    from songforge.music.chords import parse_progression
 
     try:
         if not parse_progression(value):

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from songforge.core.clock import now_ms
-from songforge.core.records import job_id_of, job_record
+from songforge.dialects.tempolor_v1.records import job_id_of, job_record
 from songforge.store.db import Database
 from songforge.store.models import Job
 
@@ -34,12 +34,12 @@ MAX_ATTEMPTS = 3
 def _notify(session: Session, job: Job, *, is_final: bool) -> None:
     # (added by the Open API engineer) /open-apis/v1 jobs carry their own callback_url and the
     # platform's payload shape; they have no reply_url, so the code below skips them.
-    from songforge.core.openapi_callbacks import notify_job
+    from songforge.dialects.platform.callbacks import notify_job
 
     notify_job(session, job, is_final=is_final)
     if not job.reply_url or not job.tracked:
         return
-    from songforge.core.callbacks import enqueue
+    from songforge.outbox.delivery import enqueue
 
     payload = job_record(job)
     payload["replyRef"] = job.reply_ref or ""

@@ -209,7 +209,7 @@ def untrack(session: Session, tenant_id: str, item_id: str) -> bool:
     )
     if not result.rowcount:
         return False
-    from songforge.core.callbacks import drop_pending
+    from songforge.outbox.delivery import drop_pending
 
     drop_pending(session, item_id)
     return True

@@ -14,6 +14,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+# Engines' errors live under the one root in `songforge.errors`; re-exported for engine code.
+from songforge.errors import ChordError, EngineError  # noqa: F401
+
 SAMPLE_RATE = 44100
 
 # Stem names, in the order they appear in stems zips. Vocals only exist for songs.
@@ -31,17 +34,7 @@ MODEL_MAX_SECONDS: dict[str, float] = {
 }
 
 
-class EngineError(Exception):
-    """A request the engine cannot honour; the message is shown to the user as the reason."""
-
-
-class ChordError(EngineError):
-    """A chord symbol that does not parse. `symbol` names the offending chord."""
-
-    def __init__(self, symbol: str, message: str | None = None) -> None:
-        self.symbol = symbol
-        super().__init__(message or f"Unknown chord symbol: {symbol!r}")
-
+# Engines' errors live under the one root in `songforge.errors`; re-exported for engine code.
 
 ProgressFn = Callable[[int, str], None]
 """progress(percent 0..100, stage name such as "composing", "rendering", "mastering")."""

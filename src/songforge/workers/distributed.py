@@ -233,7 +233,7 @@ class DistributedWorker:
                 log.exception("maintenance round failed")
 
     def _callbacks_loop(self) -> None:
-        from songforge.core.callbacks import run_delivery_loop
+        from songforge.outbox.delivery import run_delivery_loop
 
         async def main() -> None:
             stop = asyncio.Event()

@@ -125,7 +125,7 @@ def _finish_stems(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> b
         if won and values.get("state") in (STEMS_COMPLETED, STEMS_FAILED):
             # (added by the Open API engineer) /open-apis/v1 stems tasks get the platform's
             # callback, written in the same transaction as the final state.
-            from songforge.core.openapi_callbacks import notify_stems
+            from songforge.dialects.platform.callbacks import notify_stems
 
             task = s.get(StemsTask, item_id, populate_existing=True)
             if task is not None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from songforge.engines.embedded import patterns as pat
-from songforge.engines.embedded.chords import Chord
 from songforge.engines.embedded.styles import Style
-from songforge.engines.embedded.theory import Key, nearest_pitch, roman_to_chord
+from songforge.music.chords import Chord
+from songforge.music.theory import Key, nearest_pitch, roman_to_chord
 
 BEATS_PER_BAR = 4
 
@@ -210,7 +210,7 @@ def harmonise(plan: Plan, sections: list[Section], rng: np.random.Generator) -> 
 def progression_text(plan: Plan, bar_chords: list[list[Chord]]) -> str:
     """The progression the record reports: the explicit one, or the distinct cycle used."""
     if plan.progression:
-        from songforge.engines.embedded.chords import format_bars
+        from songforge.music.chords import format_bars
 
         return format_bars(plan.progression)
     seen: list[str] = []

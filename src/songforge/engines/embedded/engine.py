@@ -20,11 +20,11 @@ from songforge.engines.base import (
 )
 from songforge.engines.embedded import mix as mixing
 from songforge.engines.embedded import render
-from songforge.engines.embedded.chords import Chord, parse_bars
 from songforge.engines.embedded.composer import BEATS_PER_BAR, Composer, Plan, Score
 from songforge.engines.embedded.prompt import Brief, make_title, parse_prompt
 from songforge.engines.embedded.styles import STYLES
-from songforge.engines.embedded.theory import Key, parse_tonality
+from songforge.music.chords import Chord, parse_bars
+from songforge.music.theory import Key, parse_tonality
 
 log = logging.getLogger(__name__)
 

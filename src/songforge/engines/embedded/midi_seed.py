@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from songforge.engines.base import EngineError
-from songforge.engines.embedded.chords import Chord, parse_chord
 from songforge.engines.embedded.composer import Note
-from songforge.engines.embedded.theory import PC_NAMES, Key, estimate_key, remap_pitch
+from songforge.music.chords import Chord, parse_chord
+from songforge.music.theory import PC_NAMES, Key, estimate_key, remap_pitch
 
 _TEMPLATES = {
     "": (0, 4, 7),

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from songforge.engines.embedded.styles import DEFAULT_STYLE, STYLES, Style
-from songforge.engines.embedded.theory import Key, pc_of
+from songforge.music.theory import Key, pc_of
 
 # Aliases that name a broad family; a more specific style named in the same prompt wins.
 _WEAK = {

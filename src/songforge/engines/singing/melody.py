@@ -11,7 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from songforge.engines.base import EngineError
+from songforge.engines.base import ChordError, EngineError
 
 
 @dataclass
@@ -55,18 +55,18 @@ ARCH = 2.5  # semitones a line rises towards its middle
 
 
 def key_scale(key: str) -> tuple[int, tuple[int, ...]]:
-    from songforge.engines.embedded.theory import parse_tonality
+    from songforge.music.theory import parse_tonality
 
     k = parse_tonality(key)
     return k.tonic, k.scale
 
 
 def chord_pcs(symbol: str, tonic: int, scale: tuple[int, ...]) -> set[int]:
-    from songforge.engines.embedded.chords import parse_chord
+    from songforge.music.chords import parse_chord
 
     try:
         ch = parse_chord(symbol)
-    except EngineError:
+    except (EngineError, ChordError):
         return {(tonic + scale[i]) % 12 for i in (0, 2, 4)}
     # Melody notes sit on the triad (plus the seventh if present), not on the slash bass.
     return {(ch.root + i) % 12 for i in ch.intervals}

@@ -1,0 +1,129 @@
+"""What every Open API route needs: the caller's key, the JSON body, and field checks.
+
+Bodies are read by hand rather than through pydantic models so that every problem, including a
+body that is not JSON at all, becomes a 400003 envelope naming the field, never a 422.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from songforge.config import Settings
+from songforge.dialects.platform.envelope import OpenApiError, Status, bad_parameter
+from songforge.dialects.platform.keys import find_key, key_from_header
+from songforge.store.db import Database
+
+T = TypeVar("T")
+
+MAX_QUERY_IDS = 10
+PROMPT_MAX = 2000
+LYRICS_MAX = 3000
+URL_MAX = 1024
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: int
+    tenant_id: str
+
+
+def db_of(request: Request) -> Database:
+    return request.app.state.db
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def base_url_of(request: Request) -> str:
+    """Links point back at this server: the configured public URL, else the URL the client used."""
+    settings = settings_of(request)
+    return (settings.public_base_url or str(request.base_url)).rstrip("/")
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Database work off the event loop: a busy SQLite file must not stall other requests."""
+    return await run_in_threadpool(fn, *args)
+
+
+def _lookup(db: Database, key: str) -> Caller | None:
+    with db.session() as s:
+        row = find_key(s, key)
+        return None if row is None else Caller(row.id, row.tenant_id)
+
+
+async def open_api_caller(request: Request) -> Caller:
+    """The key in `Authorization` (raw, as the platform sends it, or after `Bearer `); 400002
+    for a missing, malformed, unknown or revoked key."""
+    key = key_from_header(request.headers.get("authorization"))
+    caller = await in_thread(_lookup, db_of(request), key) if key else None
+    if caller is None:
+        raise OpenApiError(Status.AUTH_FAILED)
+    return caller
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_parameter("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise bad_parameter("request body must be a JSON object")
+    return data
+
+
+def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> str | None:
+    """A string field; blank counts as absent. `required` failures read like the platform's own
+    "callback_url not blank"."""
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise bad_parameter(f"{name} not blank")
+        return None
+    if not isinstance(value, str):
+        raise bad_parameter(f"{name} must be a string")
+    if len(value) > limit:
+        raise bad_parameter(f"{name} must be at most {limit} characters (got {len(value)})")
+    return value
+
+
+def callback_url(body: dict[str, Any], settings: Settings) -> str:
+    """Required on every create endpoint; checked with the same outbound guard as replyUrl."""
+    from songforge.outbox.delivery import validate_callback_url
+
+    url = text_field(body, "callback_url", URL_MAX, required=True)
+    assert url is not None
+    url = url.strip()
+    try:
+        validate_callback_url(url, settings.private_callbacks_allowed())
+    except ValueError as exc:
+        raise bad_parameter(f"callback_url: {str(exc).replace('replyUrl', 'callback_url')}") from None
+    return url
+
+
+def item_ids(body: dict[str, Any]) -> list[str]:
+    value = body.get("item_ids")
+    if value is None or value == []:
+        raise bad_parameter("item_ids not blank")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise bad_parameter("item_ids must be an array of non-empty strings")
+    if len(value) > MAX_QUERY_IDS:
+        raise bad_parameter(f"item_ids: at most {MAX_QUERY_IDS} ids per query (got {len(value)})")
+    out: list[str] = []
+    for v in value:
+        if v.strip() not in out:
+            out.append(v.strip())
+    return out
+
+
+def not_found(missing: list[str]) -> OpenApiError:
+    return OpenApiError(Status.WORK_NOT_FOUND, ", ".join(missing))

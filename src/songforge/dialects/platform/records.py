@@ -1,0 +1,124 @@
+"""Jobs as the official platform reports them (query results and callback items).
+
+One builder serves `*/query` and the callbacks, so a poller and a callback receiver see the same
+item. Any job of the tenant can be shown this way, whichever dialect created it: a job made
+through /v1/tempolor gets the platform name of its model profile and its own prompt.
+
+Status mapping. Our workers write the mp3, the wav and the lyric timings in the one transaction
+that completes a job, so `main_succeeded` (mp3 done, the rest pending) never shows: a job goes
+from `running` straight to `succeeded`, or to `part_failed` when a song has lyrics but the engine
+could not time them, or to `failed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from songforge.dialects.platform.models import platform_name
+from songforge.store.models import Job, StemsTask
+
+UrlFor = Callable[[str], str]
+"""Turns a blob key into a URL the client can fetch (the API signs it)."""
+
+SUB_WAITING, SUB_RUNNING, SUB_OK, SUB_FAILED = "waiting", "running", "sub_succeeded", "sub_failed"
+
+
+def _seconds(ms: int | None) -> int | None:
+    return None if ms is None else int(ms // 1000)
+
+
+def _openapi(job: Job) -> dict[str, Any]:
+    return dict((job.request or {}).get("openapi") or {})
+
+
+def _lyric_lines(job: Job) -> list[dict[str, Any]]:
+    """The sung lines with their times, as the singing engine reported them in the job's extra:
+    a list of (start_s, end_s, text) triples or {start, end, text} objects."""
+    extra = job.extra or {}
+    raw = extra.get("lyrics_lines") or extra.get("lines") or []
+    out = []
+    for entry in raw if isinstance(raw, list) else []:
+        if isinstance(entry, dict):
+            start, end, text = entry.get("start"), entry.get("end"), entry.get("text")
+        elif isinstance(entry, list | tuple) and len(entry) >= 3:
+            start, end, text = entry[0], entry[1], entry[2]
+        else:
+            continue
+        if isinstance(start, int | float) and isinstance(end, int | float) and isinstance(text, str):
+            out.append({"start": round(float(start), 2), "end": round(float(end), 2), "text": text})
+    return out
+
+
+def job_states(job: Job) -> tuple[str, str, str]:
+    """(status, audio_hi_status, lyrics_sections_status) for a song or instrumental job."""
+    if job.state == "queued":
+        return "running", SUB_WAITING, SUB_WAITING
+    if job.state == "running":
+        return "running", SUB_RUNNING, SUB_RUNNING
+    if job.state == "failed":
+        return "failed", SUB_FAILED, SUB_FAILED
+    wav = SUB_OK if (job.blobs or {}).get("wav") else SUB_FAILED
+    if job.kind == "song":
+        sections = SUB_OK if _lyric_lines(job) else SUB_FAILED
+    else:
+        sections = SUB_OK
+    status = "succeeded" if wav == SUB_OK and sections == SUB_OK else "part_failed"
+    return status, wav, sections
+
+
+def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str, Any]:
+    """The platform's song / instrumental item (A.5, A.9), with `event` set for callbacks."""
+    req = job.request or {}
+    oa = _openapi(job)
+    status, hi_status, sections_status = job_states(job)
+    material = job.material or {}
+    blobs = job.blobs or {}
+    done = job.state == "completed"
+    item: dict[str, Any] = {
+        "item_id": job.item_id,
+        "status": status,
+        "audio_hi_status": hi_status,
+        "event": event,
+        "model": oa.get("model") or platform_name(req.get("model"), job.kind),
+        "title": job.title or "",
+        "style": str(material.get("style") or ""),
+        "prompt": oa.get("prompt", req.get("prompt", "")),
+        "duration": int(round(float(material.get("dur") or 0))) if done else 0,
+        "created_at": _seconds(job.created_ms),
+        "finished_at": _seconds(job.finished_ms) if job.state in ("completed", "failed") else None,
+        "audio_url": url_for(blobs["mp3"]) if done and blobs.get("mp3") else "",
+        "audio_hi_url": url_for(blobs["wav"]) if done and blobs.get("wav") else "",
+    }
+    if job.kind == "song":
+        item["lyrics_sections_status"] = sections_status
+        item["lyrics_sections"] = _lyric_lines(job) if done else []
+        item["lyrics"] = (job.lyrics if job.lyrics is not None else req.get("lyrics")) or ""
+    if job.state == "failed":
+        item["error"] = job.error or "Generation failed"
+    if oa.get("extend"):
+        item["extended_from"] = oa["extend"]
+    return item
+
+
+def lyrics_item(job: Job) -> dict[str, Any]:
+    """The platform's lyrics item (A.13): four fields."""
+    status = {"queued": "waiting", "running": "running", "completed": "succeeded"}.get(job.state, "failed")
+    return {"item_id": job.item_id, "status": status, "title": job.title or "", "lyric": job.lyrics or ""}
+
+
+def stems_status(task: StemsTask) -> str:
+    return {"queued": "waiting", "running": "running", "completed": "succeeded"}.get(task.state, "failed")
+
+
+def stems_item(task: StemsTask, url_for: UrlFor) -> dict[str, Any]:
+    """The platform's stems item (A.15): item_id, status, stems_url."""
+    key = (task.blobs or {}).get("stems") or (task.blobs or {}).get("zip")
+    item: dict[str, Any] = {
+        "item_id": task.item_id,
+        "status": stems_status(task),
+        "stems_url": url_for(key) if task.state == "completed" and key else "",
+    }
+    if task.state == "failed":
+        item["error"] = task.error or "Splitting failed"
+    return item

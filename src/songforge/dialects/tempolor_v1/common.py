@@ -1,0 +1,90 @@
+"""Helpers the routers share: body parsing and job lookup under the caller's tenant."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from songforge.core.ids import parse_id
+from songforge.dialects.tempolor_v1.records import job_id_of
+from songforge.http.errors import ApiError
+from songforge.store.models import Job
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Parameter bodies are small (a 2000-char prompt, 3000 chars of lyrics); uploads have their own routes.
+MAX_PARAMS_BODY = 1024 * 1024
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """The body as a dict from JSON or form data. `curl -d '{...}'` sends JSON labelled as a
+    urlencoded form, so a form body that looks like JSON is read as JSON."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_PARAMS_BODY:
+        raise ApiError(413, f"Request body too large (at most {MAX_PARAMS_BODY} bytes)")
+    if ctype in _FORM_TYPES:
+        if ctype == "application/x-www-form-urlencoded":
+            raw = await request.body()
+            if raw.lstrip().startswith(b"{"):
+                return _json(raw)
+        try:
+            form = await request.form()
+        except Exception as exc:  # noqa: BLE001 - malformed multipart is the client's error
+            raise ApiError(400, f"Request body is not valid form data: {exc}") from None
+        out: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                out[key] = value
+        return out
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    return _json(raw)
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return data
+
+
+def parse_job_id(job_id: str) -> str:
+    try:
+        return parse_id(job_id, "job").item_id
+    except ValueError:
+        raise ApiError(400, "job_id has incorrect format") from None
+
+
+def find_job(session: Session, tenant_id: str, job_id: str) -> Job:
+    """The caller's job, or 404 as if it did not exist (another tenant's jobs included)."""
+    item_id = parse_job_id(job_id)
+    job = session.get(Job, item_id)
+    if job is None or job.tenant_id != tenant_id or job_id_of(job) != job_id:
+        raise ApiError(404, f"No record found for {job_id}")
+    return job
+
+
+def encode_cursor(kind: str, created_ms: int, item_id: str) -> str:
+    """An opaque keyset cursor: lists stay stable while new items arrive."""
+    raw = json.dumps([kind, created_ms, item_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        ckind, created_ms, item_id = json.loads(raw)
+        if ckind != kind or not isinstance(created_ms, int) or not isinstance(item_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "Invalid cursor parameter") from None
+    return created_ms, item_id

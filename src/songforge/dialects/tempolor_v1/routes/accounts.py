@@ -1,0 +1,89 @@
+"""/accounts: create-or-update, list, read and delete a tenant's accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from songforge.core import accounts as core
+from songforge.dialects.tempolor_v1.common import read_body
+from songforge.dialects.tempolor_v1.schemas import AccountRequest, AccountView, body_doc, doc, errors
+from songforge.http.deps import current_tenant, get_db
+from songforge.http.errors import ApiError
+from songforge.store.db import Database
+from songforge.store.models import Tenant
+
+router = APIRouter(tags=["accounts"])
+
+NOT_FOUND = "Configuration not found. To create configuration use POST accounts."
+
+
+@router.post(
+    "/accounts",
+    response_model=None,
+    responses=doc(AccountView, 400, 401),
+    openapi_extra=body_doc(AccountRequest),
+    summary="Create or update an account",
+)
+async def post_account(
+    request: Request, tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)
+) -> dict[str, Any]:
+    body = await read_body(request)
+    params = body.get("requestParams")
+    if isinstance(params, str):  # multipart clients send the object as a JSON string
+        import json
+
+        try:
+            params = json.loads(params) if params.strip() else None
+        except ValueError:
+            raise ApiError(400, "Parameter requestParams must be a JSON object") from None
+    try:
+        with db.session() as s:
+            account = core.upsert_account(s, tenant.id, params, body.get("maxJobs"))
+            return core.account_view(account)
+    except core.AccountError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+@router.get(
+    "/accounts", response_model=None, responses=doc(dict[str, AccountView], 401, 404), summary="List accounts"
+)
+def get_accounts(tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)) -> dict[str, Any]:
+    with db.session() as s:
+        found = core.list_accounts(s, tenant.id)
+        if not found:
+            raise ApiError(404, "No accounts configured. To create configuration use POST accounts.")
+        return {a.user_id: core.account_view(a) for a in found}
+
+
+@router.get(
+    "/accounts/{user_id}",
+    response_model=None,
+    responses=doc(AccountView, 401, 404),
+    summary="Get one account",
+)
+def get_account(
+    user_id: str, tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)
+) -> dict[str, Any]:
+    with db.session() as s:
+        account = core.get_account(s, tenant.id, user_id)
+        if account is None:
+            raise ApiError(404, NOT_FOUND)
+        return core.account_view(account)
+
+
+@router.delete(
+    "/accounts/{user_id}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(401, 404),
+    summary="Delete an account",
+)
+def delete_account(
+    user_id: str, tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)
+) -> Response:
+    with db.session() as s:
+        if not core.delete_account(s, tenant.id, user_id):
+            raise ApiError(404, NOT_FOUND)
+    return Response(status_code=204)

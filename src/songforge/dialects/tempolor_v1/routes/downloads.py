@@ -1,0 +1,96 @@
+"""GET /music/download/{job_id} hands out signed links; /files/... serves them."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from starlette.responses import Response
+
+from songforge.config import Settings
+from songforge.dialects.tempolor_v1.common import find_job
+from songforge.dialects.tempolor_v1.records import status_of
+from songforge.dialects.tempolor_v1.schemas import DownloadLink, doc
+from songforge.http import signing
+from songforge.http.deps import current_tenant, get_db, get_settings
+from songforge.http.errors import ApiError
+from songforge.store.db import Database
+from songforge.store.models import Tenant
+
+router = APIRouter(tags=["music"])
+files_router = APIRouter(tags=["files"])
+
+FORMATS = ("mp3", "wav", "stems")
+
+
+def link_base(request: Request, settings: Settings) -> str:
+    """Links point back at this server: the configured public URL, else the URL the client used."""
+    return settings.public_base_url or str(request.base_url)
+
+
+@router.get(
+    "/music/download/{job_id}",
+    response_model=None,
+    responses=doc(DownloadLink, 400, 401, 404),
+    summary="A signed, expiring link to the mp3, wav or stems zip",
+)
+def download_link(
+    job_id: str,
+    request: Request,
+    file_format: str | None = Query("mp3", description="mp3 (default), wav or stems"),
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    fmt = (file_format or "mp3").strip().lower()
+    if fmt not in FORMATS:
+        raise ApiError(400, "Parameter file_format must be one of: mp3, wav, stems")
+    with db.session() as s:
+        job = find_job(s, tenant.id, job_id)
+        if job.state != "completed":
+            status = status_of(job.state)[0]
+            if job.state == "failed":
+                raise ApiError(400, f"Generation failed ({status}): {job.error or 'no files were made'}")
+            raise ApiError(400, f"Generation is not completed yet ({status})")
+        key = (job.blobs or {}).get(fmt)
+    if not key:
+        raise ApiError(404, f"No {fmt} file for {job_id}")
+    ttl = settings.download_ttl_seconds
+    return {
+        "url": signing.signed_url(settings.data_dir, link_base(request, settings), key, ttl),
+        "remainSeconds": ttl,
+    }
+
+
+@files_router.get(
+    "/files/{key:path}",
+    response_class=FileResponse,
+    responses={403: {"description": "Tampered or expired link"}, 404: {"description": "File gone"}},
+    summary="A file behind a signed link (no Bearer token needed)",
+)
+def serve_file(
+    key: str,
+    request: Request,
+    expires: str | None = Query(None),
+    sig: str | None = Query(None),
+) -> Response:
+    settings: Settings = request.app.state.settings
+    secret = signing.server_secret(settings.data_dir)
+    if not signing.verify(secret, request.url.path, expires, sig):
+        raise ApiError(403, "Forbidden: the link is invalid or has expired")
+    try:
+        path = request.app.state.blobs.path(key)
+    except ValueError:
+        raise ApiError(404, "Not Found") from None
+    if not path.is_file():
+        raise ApiError(404, "Not Found")
+    media = (
+        "application/zip" if path.suffix == ".zip" else (mimetypes.guess_type(path.name)[0] or "audio/mpeg")
+    )
+    if path.suffix == ".mp3":
+        media = "audio/mpeg"
+    elif path.suffix == ".wav":
+        media = "audio/wav"
+    return FileResponse(path, media_type=media, filename=path.name)

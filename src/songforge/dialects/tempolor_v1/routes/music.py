@@ -1,0 +1,238 @@
+"""/music: submit songs and instrumentals, read, list and delete generations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import and_, or_, select
+
+from songforge.config import Settings
+from songforge.core import scheduler
+from songforge.core.ids import make_id, parse_id
+from songforge.core.music_params import Kind, MusicParams, ParamError, parse_music_params
+from songforge.dialects.tempolor_v1.common import (
+    decode_cursor,
+    encode_cursor,
+    find_job,
+    parse_job_id,
+    read_body,
+)
+from songforge.dialects.tempolor_v1.records import job_id_of, job_record
+from songforge.dialects.tempolor_v1.schemas import (
+    InstrumentalRequest,
+    MusicList,
+    MusicRecord,
+    SongRequest,
+    SubmitResponse,
+    body_doc,
+    doc,
+    errors,
+)
+from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
+from songforge.http.errors import ApiError
+from songforge.outbox.delivery import drop_pending
+from songforge.store.blobs import BlobStore
+from songforge.store.db import Database
+from songforge.store.fast_reads import JobReader
+from songforge.store.models import Job, MidiItem, Tenant, Voice
+from songforge.workers.uploads import VOICE_FAILED, VOICE_READY
+
+router = APIRouter(tags=["music"])
+
+PAGE_SIZE = 20
+SOURCE_MISSING = "The source material does not exist."
+
+
+def _owned_item(session: Any, model: type, tenant_id: str, ref: str, kind: str) -> Any:
+    try:
+        item_id = parse_id(ref, kind).item_id
+    except ValueError:
+        item_id = ref if ref.isalnum() else ""
+    row = session.get(model, item_id) if item_id else None
+    if row is None or row.tenant_id != tenant_id:
+        raise ApiError(404, SOURCE_MISSING)
+    return row
+
+
+def _check_sources(session: Any, tenant_id: str, params: MusicParams) -> None:
+    if params.midi_id:
+        _owned_item(session, MidiItem, tenant_id, params.midi_id, "midi")
+    if params.cloned_voice_id:
+        voice = _owned_item(session, Voice, tenant_id, params.cloned_voice_id, "voice")
+        if voice.status != VOICE_READY:
+            state = "failed" if voice.status == VOICE_FAILED else "still processing"
+            raise ApiError(
+                400, f"Parameter clonedVoiceItemId: the cloned voice is {state} (status {voice.status})"
+            )
+    if params.artist_voice_id:
+        from songforge.dialects.tempolor_v1.routes.uploads import artist_voice_exists
+
+        if not artist_voice_exists(params.artist_voice_id):
+            raise ApiError(404, SOURCE_MISSING)
+
+
+def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, settings: Settings) -> Any:
+    try:
+        params = parse_music_params(kind, body)
+    except ParamError as exc:
+        raise ApiError(400, str(exc)) from None
+    if params.lyrics:
+        from songforge.engines.base import EngineError
+        from songforge.engines.singing.voices import check_language
+
+        try:
+            check_language(params.lyrics, params.model)
+        except EngineError as exc:
+            raise ApiError(400, f"Parameter lyrics: {exc}") from None
+    if params.reply_url:
+        from songforge.outbox.delivery import validate_callback_url
+
+        try:
+            validate_callback_url(params.reply_url, settings.private_callbacks_allowed())
+        except ValueError as exc:
+            raise ApiError(400, f"Parameter replyUrl: {exc}") from None
+    with db.session() as s:
+        account = resolve_account(s, tenant.id, params.user_id)
+        _check_sources(s, tenant.id, params)
+        try:
+            jobs = scheduler.submit(s, account=account, params=params)
+        except scheduler.AccountBusy as busy:
+            s.rollback()
+            return JSONResponse(
+                {
+                    "error": f"Account is busy executing {busy.busy} jobs",
+                    "runningJobs": busy.running_jobs,
+                    "code": 429,
+                },
+                status_code=429,
+                headers={"Retry-After": str(busy.retry_after)},
+            )
+        limit = jobs[0].max_jobs
+        busy_now = scheduler.busy_slots(s, account.tenant_id, account.user_id)
+        return {
+            "result": True,
+            "itemIds": [j.item_id for j in jobs],
+            "jobs": [make_id(j.tenant_id, j.user_id, j.item_id) for j in jobs],
+            # A self-hosted server has no quota: no time or count limit remains to count down.
+            "remainSeconds": 0,
+            "maxGenCountAtOnce": limit,
+            "unlimited": True,
+            "remainNum": max(0, limit - busy_now),
+            "totalNum": limit,
+        }
+
+
+@router.post(
+    "/music/song",
+    response_model=None,
+    responses=doc(SubmitResponse, 400, 401, 404, 429),
+    openapi_extra=body_doc(SongRequest),
+    summary="Create a song with vocals (two variations)",
+)
+async def post_song(
+    request: Request,
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+    settings: Settings = Depends(get_settings),
+) -> Any:
+    body = await read_body(request)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_submit, "song", body, tenant, db, settings)
+
+
+@router.post(
+    "/music/instrumental",
+    response_model=None,
+    responses=doc(SubmitResponse, 400, 401, 404, 429),
+    openapi_extra=body_doc(InstrumentalRequest),
+    summary="Create instrumental music (two variations)",
+)
+async def post_instrumental(
+    request: Request,
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+    settings: Settings = Depends(get_settings),
+) -> Any:
+    body = await read_body(request)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_submit, "instrumental", body, tenant, db, settings)
+
+
+def _list_music(
+    tenant: Tenant, db: Database, user_id: str | None, type_: str | None, cursor: str | None
+) -> dict[str, Any]:
+    kind = type_ or "song"
+    if kind not in ("song", "instrumental"):
+        raise ApiError(400, "Invalid type parameter. Must be 'song' or 'instrumental'")
+    with db.session() as s:
+        account = resolve_account(s, tenant.id, user_id)
+        q = select(Job).where(Job.tenant_id == tenant.id, Job.user_id == account.user_id, Job.kind == kind)
+        if cursor:
+            c_ms, c_item = decode_cursor(cursor, kind)
+            # Keyset pagination: newest first, and jobs created after the first page never
+            # shift later pages.
+            q = q.where(or_(Job.created_ms < c_ms, and_(Job.created_ms == c_ms, Job.item_id < c_item)))
+        rows = list(s.scalars(q.order_by(Job.created_ms.desc(), Job.item_id.desc()).limit(PAGE_SIZE + 1)))
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = encode_cursor(kind, rows[-1].created_ms, rows[-1].item_id) if has_next else ""
+    return {"records": [job_record(j) for j in rows], "hasNext": has_next, "cursor": next_cursor}
+
+
+@router.get(
+    "/music/",
+    response_model=None,
+    responses=doc(MusicList, 400, 401, 404),
+    summary="List generations, newest first",
+)
+def list_music(
+    user_id: str | None = Query(None),
+    type: str | None = Query(None, description="song (default) or instrumental"),
+    cursor: str | None = Query(None, description="`cursor` from the previous page"),
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    return _list_music(tenant, db, user_id, type, cursor)
+
+
+router.add_api_route("/music", list_music, methods=["GET"], response_model=None, include_in_schema=False)
+
+
+@router.get(
+    "/music/{job_id}",
+    response_model=None,
+    responses=doc(MusicRecord, 400, 401, 404),
+    summary="Status and result of one generation",
+)
+async def get_music(job_id: str, request: Request) -> JSONResponse:
+    # Hot path (clients poll it): no thread hop, one indexed query, no response-model filtering.
+    tenant = current_tenant(request)
+    reader: JobReader = request.app.state.job_reader
+    job = reader.get(tenant.id, parse_job_id(job_id))
+    if job is None or job_id_of(job) != job_id:
+        raise ApiError(404, f"No record found for {job_id}")
+    return JSONResponse(job_record(job))
+
+
+@router.delete(
+    "/music/{job_id}",
+    responses=errors(400, 401, 404),
+    summary="Delete a generation and its files",
+)
+def delete_music(
+    job_id: str,
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+    blobs: BlobStore = Depends(get_blobs),
+) -> dict[str, bool]:
+    with db.session() as s:
+        job = find_job(s, tenant.id, job_id)
+        item_id = job.item_id
+        s.delete(job)
+        drop_pending(s, item_id)
+    blobs.delete_prefix(f"jobs/{item_id}")
+    return {"result": True}

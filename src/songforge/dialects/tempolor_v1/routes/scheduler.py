@@ -1,0 +1,72 @@
+"""/scheduler: what is executing, capacity per account, and untracking a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from songforge.core import scheduler as core
+from songforge.dialects.tempolor_v1.common import parse_job_id
+from songforge.dialects.tempolor_v1.schemas import Available, ExecutingJob, doc, errors
+from songforge.http.deps import current_tenant, get_db
+from songforge.http.errors import ApiError
+from songforge.store.db import Database
+from songforge.store.models import Tenant
+
+router = APIRouter(tags=["scheduler"])
+
+
+@router.get(
+    "/scheduler/",
+    response_model=None,
+    responses=doc(list[ExecutingJob], 401),
+    summary="Jobs executing or waiting for a worker (in queue order)",
+)
+def get_scheduler(
+    tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)
+) -> list[dict[str, Any]]:
+    with db.session() as s:
+        return core.executing_view(s, tenant.id)
+
+
+router.add_api_route(
+    "/scheduler", get_scheduler, methods=["GET"], response_model=None, include_in_schema=False
+)
+
+
+@router.get(
+    "/scheduler/available",
+    response_model=None,
+    responses=doc(Available, 401),
+    summary="Executing jobs and free slots per account",
+)
+def get_available(tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)) -> dict[str, Any]:
+    with db.session() as s:
+        return core.available_view(s, tenant.id)
+
+
+@router.delete(
+    "/scheduler/{job_id}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(400, 401, 404),
+    summary="Stop tracking a job (frees its slot, stops callbacks; generation still finishes)",
+)
+def delete_scheduled(
+    job_id: str, tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)
+) -> Response:
+    item_id = parse_job_id(job_id)
+    with db.session() as s:
+        from songforge.dialects.tempolor_v1.records import job_id_of
+        from songforge.store.models import Job
+
+        job = s.get(Job, item_id)
+        if (
+            job is None
+            or job.tenant_id != tenant.id
+            or job_id_of(job) != job_id
+            or not core.untrack(s, tenant.id, item_id)
+        ):
+            raise ApiError(404, "Unable to locate running job_id")
+    return Response(status_code=204)

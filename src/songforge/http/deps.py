@@ -1,0 +1,116 @@
+"""Request dependencies shared by every router: the store handles and the caller's tenant.
+
+Auth runs on every request, including the hot status-read path, so tenant lookups are cached
+in-process for a few seconds. The cache is keyed by the token's hash; a revoked token stops
+working within `TOKEN_CACHE_SECONDS` (revocation happens from the CLI, another process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from songforge.config import Settings
+from songforge.http.errors import ApiError
+from songforge.store.blobs import BlobStore
+from songforge.store.db import Database
+from songforge.store.models import Account, Tenant
+
+TOKEN_CACHE_SECONDS = 5.0
+_CACHE_MAX = 10_000
+
+
+class _TenantCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Tenant]] = {}
+
+    def get(self, token_hash: str) -> Tenant | None:
+        hit = self._entries.get(token_hash)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, token_hash: str, tenant: Tenant) -> None:
+        if len(self._entries) >= _CACHE_MAX:
+            self._entries.clear()
+        self._entries[token_hash] = (time.monotonic() + TOKEN_CACHE_SECONDS, tenant)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized")
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def tenant_for_token(db: Database, cache: _TenantCache, token: str) -> Tenant | None:
+    token_hash = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    tenant = cache.get(token_hash)
+    if tenant is not None:
+        return tenant
+    with db.session() as s:
+        tenant = s.scalar(select(Tenant).where(Tenant.token_hash == token_hash))
+        if tenant is None or tenant.revoked_ms is not None:
+            return None
+        s.expunge(tenant)
+    cache.put(token_hash, tenant)
+    return tenant
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def current_tenant(request: Request) -> Tenant:
+    """The tenant whose Bearer token came with the request; 401 otherwise.
+
+    The returned object is detached and shared between requests: read it, never change it.
+    """
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized()
+    state = request.app.state
+    tenant = tenant_for_token(state.db, state.tenant_cache, token)
+    if tenant is None:
+        raise unauthorized()
+    return tenant
+
+
+def resolve_account(session: Session, tenant_id: str, user_id: str | None) -> Account:
+    """The account a request acts for. `user_id` may be left out only when it is unambiguous."""
+    if user_id is not None and str(user_id).strip() != "":
+        account = session.scalar(
+            select(Account).where(Account.tenant_id == tenant_id, Account.user_id == str(user_id))
+        )
+        if account is None:
+            raise ApiError(404, f"Account {user_id} not found. Configure it with POST /accounts")
+        return account
+    accounts = list(session.scalars(select(Account).where(Account.tenant_id == tenant_id).limit(2)))
+    if not accounts:
+        raise ApiError(404, "No accounts configured. Configure one with POST /accounts")
+    if len(accounts) > 1:
+        raise ApiError(400, "Parameter user_id is required: this token has several accounts")
+    return accounts[0]
