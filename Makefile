@@ -34,12 +34,15 @@ run: setup
 	@echo "Get a token in another shell:  $(BIN)/songforge token create --data-dir $(DATA_DIR) --name me"
 	$(BIN)/songforge serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: setup $(NEURAL_STAMP)
-	$(BIN)/ruff check src tests benchmarks
+# Lint first: CI calls `make test`, so the format and type checks are enforced there too.
+test: setup $(NEURAL_STAMP) lint
 	$(BIN)/pytest
 
+# mypy takes its files and settings (--strict for core, store, outbox, music, workers) from pyproject.toml.
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

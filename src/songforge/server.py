@@ -15,15 +15,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songforge.config import Settings
 from songforge.http.deps import _TenantCache
 from songforge.http.errors import ApiError, api_error_handler
-from songforge.store.blobs import open_blob_store
 from songforge.store.db import Database
+from songforge.store.factory import open_blob_store
 from songforge.store.fast_reads import JobReader
+from songforge.wiring import dialects, install
 
 log = logging.getLogger("songforge.http")
 
@@ -51,22 +52,18 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"error": _validation_message(exc), "code": 400}, status_code=400)
 
 
-async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _http_handler(request: Request, exc: Exception) -> Response:
+    """The framework's own errors (unknown route, wrong method): in the shape of the dialect whose
+    paths they are under, else the plain error body."""
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     message = detail or _HTTP_MESSAGES.get(exc.status_code, "Error")
-    if request.url.path.startswith("/open-apis/"):
-        # Open API clients parse the platform's envelope on every answer, even for a wrong path.
-        from songforge.dialects.platform.envelope import Status, bad_parameter, envelope, request_id_of
-
-        err = bad_parameter(f"{message}: {request.method} {request.url.path}")
-        response = envelope(request_id_of(request), Status.BAD_PARAMETER, err.message, None)
-        response.status_code = exc.status_code
-        return response
+    headers = getattr(exc, "headers", None)
+    for dialect in dialects():
+        if request.url.path.startswith(dialect.ERROR_PREFIX):
+            return dialect.render_http_error(request, exc.status_code, message, headers)
     return JSONResponse(
-        {"error": message, "code": exc.status_code},
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        {"error": message, "code": exc.status_code}, status_code=exc.status_code, headers=headers
     )
 
 
@@ -114,6 +111,7 @@ def _document_error_bodies(app: FastAPI) -> None:
 def create_app(settings: Settings, *, run_workers: bool = True, run_background: bool = True) -> FastAPI:
     """`run_workers=False` and `run_background=False` serve the API alone (tests, benchmarks that
     bring their own workers); `songforge serve` runs everything."""
+    install()  # this process writes job changes too (recovery, reaping): dialects must hear of them
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     @contextlib.asynccontextmanager
@@ -125,13 +123,13 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
         tasks: list[asyncio.Task[Any]] = []
         pool = None
         if run_background:
-            from songforge.outbox.delivery import run_delivery_loop
+            from songforge.outbox import run_delivery_loop
 
             tasks.append(asyncio.create_task(run_delivery_loop(app.state.db, settings, stop)))
         if run_workers and settings.workers > 0 and not settings.queue_url:
             from songforge.workers.local import WorkerPool
 
-            pool = WorkerPool(settings)
+            pool = WorkerPool(settings, setup=install)
             await asyncio.to_thread(pool.start)
             app.state.worker_pool = pool
             tasks.append(asyncio.create_task(pool.supervise(stop)))

@@ -59,6 +59,15 @@ def voice_wav(seconds: float = 6.0, sr: int = 22050, f0: float = 196.0) -> bytes
     return buf.getvalue()
 
 
+def many_channel_wav(channels: int = 10, seconds: float = 6.0, sr: int = 8000) -> bytes:
+    """A valid WAV with more channels than the server accepts (8): refused as over a limit."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.2 * np.sin(2 * np.pi * 220 * t)[:, None] * np.ones((1, channels))
+    buf = io.BytesIO()
+    sf.write(buf, x.astype(np.float32), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
 def mix_wav(seconds: float = 4.0, sr: int = 44100) -> bytes:
     rng = np.random.default_rng(1)
     t = np.arange(int(seconds * sr)) / sr
@@ -301,6 +310,7 @@ def test_voice_without_a_voice_fails_with_a_reason(env: Env) -> None:
         (b"", "audio/flac", {"name": "x"}, 400, "Empty file received"),
         (b"RIFF\x10\x00\x00\x00garbage", "audio/wav", {"name": "x"}, 400, "not a readable audio file"),
         (b"\0" * (4 * 1024 * 1024), "audio/wav", {"name": "x"}, 413, "too large"),
+        (many_channel_wav(), "audio/wav", {"name": "x"}, 413, "10 channels is above the limit of 8"),
     ],
 )
 def test_bad_voice_uploads_leave_nothing(  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
-"""Every file in the corpus gets a defined answer: decoded audio, or a DecodeError with a status and a
-message a user can act on."""
+"""Every file in the corpus gets a defined answer: decoded audio, or a refusal with a message a user can
+act on: a DecodeError for a bad file, a LimitExceeded for a good one over the limits (the dialects answer
+them with 400 and 413; tests/api/test_uploads.py checks that mapping)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from songforge import errors
 from songforge.audio.decode import (
     DecodeError,
     DecodeLimits,
@@ -74,7 +76,7 @@ def test_content_type_must_match_the_bytes(
 ) -> None:
     with pytest.raises(DecodeError, match=re.escape(message)) as err:
         decode(corpus[name], content_type=content_type)
-    assert err.value.status == 400
+    assert not isinstance(err.value, LimitExceeded)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +94,6 @@ def test_content_type_must_match_the_bytes(
 def test_broken_or_lying_files_are_refused_with_400(corpus: dict[str, Path], name: str, message: str) -> None:
     with pytest.raises(DecodeError, match=message) as err:
         decode(corpus[name])
-    assert err.value.status == 400
     assert not isinstance(err.value, LimitExceeded)
 
 
@@ -136,7 +137,7 @@ def test_high_rate_and_many_channels_within_limits_are_converted(corpus: dict[st
 def test_limits_are_checked_from_headers(corpus: dict[str, Path]) -> None:
     with pytest.raises(LimitExceeded, match="Sample rate 96000 Hz is above the limit of 48000 Hz") as err:
         decode(corpus["96k.flac"], DecodeLimits(max_sample_rate=48000))
-    assert err.value.status == 413
+    assert isinstance(err.value, errors.LimitExceeded)
     with pytest.raises(LimitExceeded, match="10 channels is above the limit of 8"):
         decode(corpus["10ch.wav"])
     with pytest.raises(DecodeError, match="below 16000 Hz"):
@@ -153,7 +154,7 @@ def test_sixty_minute_files_are_refused_before_decoding(corpus: dict[str, Path],
     with pytest.raises(LimitExceeded, match=r"The audio is 60:\d\d long; the limit is 10:00") as err:
         decode(corpus[name], DecodeLimits())
     assert time.perf_counter() - start < 0.5  # refused from the header, not after decoding an hour
-    assert err.value.status == 413
+    assert isinstance(err.value, errors.LimitExceeded)
     with pytest.raises(LimitExceeded):
         check_limits(info, DecodeLimits())
 
@@ -163,7 +164,7 @@ def test_a_file_that_hides_its_length_is_stopped_while_decoding(corpus: dict[str
     assert info.duration_s is None or info.duration_s < 30  # the header does not give it away
     with pytest.raises(LimitExceeded, match="found while decoding") as err:
         decode(corpus["unknown-length.flac"], DecodeLimits(max_duration_s=30.0))
-    assert err.value.status == 413
+    assert isinstance(err.value, errors.LimitExceeded)
     # Within a larger limit the same file decodes in full.
     assert decode(corpus["unknown-length.flac"], DecodeLimits(max_duration_s=60.0)).shape == (40 * SR, 2)
 
@@ -184,3 +185,10 @@ def test_limits_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SONGFORGE_MAX_UPLOAD_CHANNELS", "2")
     limits = DecodeLimits.from_env()
     assert (limits.max_duration_s, limits.max_channels, limits.max_sample_rate) == (90.0, 2, 192_000)
+
+
+def test_refusals_sit_under_the_one_error_root() -> None:
+    """A dialect maps refusals by class: both are bad input, and only LimitExceeded is over a limit."""
+    assert LimitExceeded is errors.LimitExceeded
+    assert issubclass(DecodeError, errors.InvalidInput) and not issubclass(DecodeError, errors.LimitExceeded)
+    assert issubclass(LimitExceeded, errors.InvalidInput)

@@ -17,16 +17,20 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from songforge.clock import now_ms
 from songforge.config import Settings
-from songforge.core.clock import now_ms
-from songforge.outbox import delivery as callbacks
-from songforge.outbox.delivery import (
+from songforge.errors import InvalidInput
+from songforge.outbox import (
     CallbackTargetError,
     claim_due,
     drop_pending,
     enqueue,
+    guard,
     run_delivery_loop,
+    sender,
     sign,
+    signed_headers,
+    store,
     validate_callback_url,
     verify_signature,
 )
@@ -97,6 +101,19 @@ def test_bad_urls_get_clear_messages(url: str, message: str) -> None:
         validate_callback_url(url, allow_private=True)
 
 
+def test_messages_name_no_field_until_the_caller_names_one() -> None:
+    with pytest.raises(CallbackTargetError) as refused:
+        validate_callback_url("ftp://example.com/x", allow_private=True)
+    assert isinstance(refused.value, InvalidInput)
+    assert str(refused.value) == "callback URL must use http or https"
+    assert refused.value.for_field("replyUrl") == "replyUrl must use http or https"
+    assert not refused.value.unresolvable
+    with pytest.raises(CallbackTargetError) as unresolved:
+        validate_callback_url("http://host.invalid/x", allow_private=True)
+    assert unresolved.value.unresolvable  # the only refusal worth asking DNS again about
+    assert unresolved.value.for_field("url") == "url host 'host.invalid' cannot be resolved"
+
+
 # ----------------------------------------------------------------------------- signing
 
 
@@ -111,7 +128,7 @@ def test_signature_matches_an_independent_computation() -> None:
 
 def test_verify_accepts_good_and_rejects_tampered() -> None:
     body = b'{"a":1}'
-    headers = callbacks.signed_headers(SECRET, "msg_1", body)
+    headers = signed_headers(SECRET, "msg_1", body)
     assert verify_signature(SECRET, headers, body)
     assert verify_signature(SECRET, {k.upper(): v for k, v in headers.items()}, body)
     assert not verify_signature(SECRET, headers, b'{"a":2}')
@@ -126,7 +143,7 @@ def test_verify_accepts_good_and_rejects_tampered() -> None:
 
 def test_verify_rejects_stale_timestamps_unless_told_not_to() -> None:
     body = b"{}"
-    old = callbacks.signed_headers(SECRET, "msg_old", body, timestamp=int(time.time()) - 3600)
+    old = signed_headers(SECRET, "msg_old", body, timestamp=int(time.time()) - 3600)
     assert not verify_signature(SECRET, old, body)
     assert verify_signature(SECRET, old, body, tolerance_s=None)
 
@@ -225,7 +242,7 @@ def test_expired_claim_is_claimed_again_and_counts_attempts(db: Database) -> Non
     (c1,) = claim_due(db)
     assert c1.attempts == 1
     assert claim_due(db) == []
-    (c2,) = claim_due(db, now=now_ms() + callbacks.CLAIM_MS + 1)
+    (c2,) = claim_due(db, now=now_ms() + store.CLAIM_MS + 1)
     assert c2.id == c1.id and c2.attempts == 2
 
 
@@ -372,9 +389,9 @@ def test_unreachable_receiver_is_retried_until_attempts_run_out(tmp_path: Path, 
     _add_job(db, "a")
     _enqueue(db, "a", f"http://127.0.0.1:{port}/", 1)
     asyncio.run(_run_until(db, _settings(tmp_path, scale=0.0003), lambda: _states(db)[0][2] != "pending"))
-    assert _states(db) == [("a", 1, "failed", callbacks.MAX_ATTEMPTS)]
-    assert callbacks.MAX_ATTEMPTS >= 6
-    assert sum(callbacks.RETRY_DELAYS_S) >= 3000  # spread over about an hour
+    assert _states(db) == [("a", 1, "failed", store.MAX_ATTEMPTS)]
+    assert store.MAX_ATTEMPTS >= 6
+    assert sum(store.RETRY_DELAYS_S) >= 3000  # spread over about an hour
 
 
 def test_untracked_job_gets_no_further_callbacks(tmp_path: Path, db: Database, receiver: Receiver) -> None:
@@ -398,7 +415,7 @@ def test_private_target_refused_at_send_time(tmp_path: Path, db: Database, recei
 
 
 def test_slow_receiver_times_out_and_is_retried(tmp_path: Path, db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(callbacks, "SEND_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(sender, "SEND_TIMEOUT_S", 0.3)
     recv = Receiver(delay_s=0.6)
     try:
         _add_job(db, "a")
@@ -413,10 +430,10 @@ def test_slow_receiver_times_out_and_is_retried(tmp_path: Path, db: Database, mo
 
 def test_pinned_request_keeps_host_and_sni() -> None:
     target = "https://user@hooks.example.com:8443/p?q=1"
-    url, headers, ext = callbacks._pinned_request(target, "93.184.215.14")
+    url, headers, ext = guard.pinned_request(target, "93.184.215.14")
     assert url == "https://93.184.215.14:8443/p?q=1"
     assert headers == {"host": "hooks.example.com:8443"}
     assert ext == {"sni_hostname": "hooks.example.com"}
-    url6, _h, _e = callbacks._pinned_request("http://h.example/", "2001:db8::1")
+    url6, _h, _e = guard.pinned_request("http://h.example/", "2001:db8::1")
     assert url6 == "http://[2001:db8::1]/"
     assert httpx.URL(url6).host == "2001:db8::1"

@@ -7,18 +7,18 @@ import threading
 import pytest
 from sqlalchemy import update
 
+from songforge.clock import now_ms
 from songforge.core import queue, scheduler
-from songforge.core.clock import now_ms
-from songforge.core.music_params import parse_music_params
+from songforge.core.jobs import JobRequest
+from songforge.errors import Busy
 from songforge.store.db import Database
 from songforge.store.models import Account, Job
 
 
-def _submit(db: Database, account: Account, **body: object) -> list[Job]:
+def _submit(db: Database, account: Account, max_jobs: int | None = None) -> list[Job]:
+    request = JobRequest(kind="instrumental", prompt="x", model="i4", max_jobs=max_jobs)
     with db.session() as s:
-        return scheduler.submit(
-            s, account=account, params=parse_music_params("instrumental", {"prompt": "x", **body})
-        )
+        return scheduler.submit(s, account=account, request=request)
 
 
 def test_one_request_is_one_slot_of_two_variations(db: Database, account: Account) -> None:
@@ -35,13 +35,15 @@ def test_429_when_account_is_full_and_per_request_override(db: Database, account
     with pytest.raises(scheduler.AccountBusy) as info:
         _submit(db, account)
     busy = info.value
-    assert busy.busy == 2 and busy.retry_after >= 30
-    entries = busy.running_jobs["u1"]
-    assert len(entries) == 4 and {"user_id", "job_id", "started"} <= set(entries[0])
+    assert isinstance(busy, Busy)
+    assert busy.running == 2 and busy.limit == 2 and busy.retry_after >= 30
+    assert len(busy.holders) == 4 and {h.user_id for h in busy.holders} == {"u1"}
+    assert all(h.tenant_id == account.tenant_id and h.started_ms > 0 for h in busy.holders)
     # A request may ask for a larger limit than the account's.
-    assert len(_submit(db, account, maxJobs=3)) == 2
-    with pytest.raises(scheduler.AccountBusy):
-        _submit(db, account, maxJobs=3)
+    assert len(_submit(db, account, max_jobs=3)) == 2
+    with pytest.raises(scheduler.AccountBusy) as info:
+        _submit(db, account, max_jobs=3)
+    assert (info.value.running, info.value.limit) == (3, 3)
 
 
 def test_concurrent_submissions_never_exceed_max_jobs(db: Database, account: Account) -> None:
@@ -95,9 +97,10 @@ def test_claim_is_fifo_and_exclusive(db: Database, account: Account) -> None:
 def test_queued_position_and_progress_are_truthful(db: Database, account: Account) -> None:
     _submit(db, account)
     with db.session() as s:
-        view = scheduler.executing_view(s, account.tenant_id)
-    assert [v["queuePosition"] for v in view] == [1, 2]
-    assert all(v["state"] == "queued" and v["progress"] == 0 for v in view)
+        active = scheduler.active_jobs(s, account.tenant_id)
+        positions = scheduler.queue_positions(s)
+    assert [positions[j.item_id] for j in active] == [1, 2]
+    assert all(j.state == "queued" and j.progress == 0 for j in active)
 
 
 def test_lease_loss_requeues_then_fails_with_reason(db: Database, account: Account) -> None:

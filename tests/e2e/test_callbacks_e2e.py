@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from e2e_helpers import make_account, wait_final, wait_until
 
-from songforge.outbox.delivery import verify_signature
+from songforge.outbox import verify_signature
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from test_openapi_support import (
     wav_bytes,
 )
 
-from songforge.outbox.delivery import verify_signature
+from songforge.outbox import verify_signature
 
 pytestmark = pytest.mark.slow
 

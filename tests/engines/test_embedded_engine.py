@@ -8,8 +8,9 @@ import pyloudnorm as pyln
 import pytest
 from scipy.signal import resample_poly
 
-from songforge.engines.base import EngineError, GenerationRequest, get_engine
+from songforge.engines.base import EngineError, GenerationRequest
 from songforge.engines.embedded import EmbeddedEngine, check_ready
+from songforge.engines.registry import get_engine
 
 SECONDS = 14
 

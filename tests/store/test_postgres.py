@@ -18,8 +18,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 
 from songforge.core import accounts, queue, scheduler, tenants
-from songforge.core.music_params import parse_music_params
-from songforge.outbox import delivery as callbacks
+from songforge.dialects.tempolor_v1.params import parse_music_params
+from songforge.outbox import store as outbox_store
 from songforge.store.db import Database, normalize_url
 from songforge.store.fast_reads import JobReader
 from songforge.store.migrate import current_revision
@@ -96,7 +96,7 @@ def _account(db: Database, user: str, max_jobs: int):  # type: ignore[no-untyped
 def _submit(db: Database, account: Any) -> list[Job]:
     with db.session() as s:
         return scheduler.submit(
-            s, account=account, params=parse_music_params("instrumental", {"prompt": "x"})
+            s, account=account, request=parse_music_params("instrumental", {"prompt": "x"})
         )
 
 
@@ -147,7 +147,7 @@ def test_callback_attempts_are_claimed_once_across_replicas(replicas: list[Datab
     with replicas[0].session() as s:
         tenant_id = tenants.create_token(s, "cb").tenant_id
         for i in range(20):
-            callbacks.enqueue(
+            outbox_store.enqueue(
                 s,
                 tenant_id=tenant_id,
                 job_id=f"job-{i}",
@@ -156,7 +156,7 @@ def test_callback_attempts_are_claimed_once_across_replicas(replicas: list[Datab
                 payload={"i": i},
                 is_final=True,
             )
-    results = _race([lambda db=db: callbacks.claim_due(db, limit=20) for db in replicas])
+    results = _race([lambda db=db: outbox_store.claim_due(db, limit=20) for db in replicas])
     ids = [c.id for r in results for c in r if r and not isinstance(r, Exception)]
     assert not [r for r in results if isinstance(r, Exception)], results
     assert len(ids) == len(set(ids)) == 20

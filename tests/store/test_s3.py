@@ -11,7 +11,8 @@ import pytest
 
 from songforge.config import Settings
 from songforge.http import signing
-from songforge.store.blobs import BlobStore, LocalBlobStore, open_blob_store
+from songforge.store.blobs import BlobStore, LocalBlobStore
+from songforge.store.factory import open_blob_store
 from songforge.store.s3 import S3BlobStore
 from store.scale_services import S3_ENV, make_bucket, moto_s3, s3_client
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from songforge.clock import now_ms
 from songforge.config import Settings
 from songforge.core import accounts, queue, scheduler, tenants
-from songforge.core.clock import now_ms
-from songforge.core.music_params import parse_music_params
+from songforge.dialects.tempolor_v1.params import parse_music_params
 from songforge.store.db import Database
 from songforge.store.migrate import upgrade_database
 from songforge.store.models import Job
@@ -54,7 +54,7 @@ def account(db: Database) -> Any:
 def _submit(db: Database, account: Any) -> list[Job]:
     with db.session() as s:
         return scheduler.submit(
-            s, account=account, params=parse_music_params("instrumental", {"prompt": "x"})
+            s, account=account, request=parse_music_params("instrumental", {"prompt": "x"})
         )
 
 
@@ -65,7 +65,7 @@ def test_jobs_are_sent_after_commit_and_never_for_a_rollback(
     jobs = _submit(db, account)
     assert dispatcher.waiting() == 2
     with pytest.raises(RuntimeError), db.session() as s:
-        scheduler.submit(s, account=account, params=parse_music_params("instrumental", {"prompt": "y"}))
+        scheduler.submit(s, account=account, request=parse_music_params("instrumental", {"prompt": "y"}))
         raise RuntimeError("the request failed after the insert")
     assert dispatcher.waiting() == 2
     with db.session() as s:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from songforge.clock import now_ms
 from songforge.config import Settings
 from songforge.core import accounts, queue, scheduler, tenants
-from songforge.core.clock import now_ms
-from songforge.core.music_params import parse_music_params
+from songforge.dialects.tempolor_v1.params import parse_music_params
 from songforge.store.migrate import upgrade_database
 from songforge.store.models import Job, MidiItem
 from songforge.workers.context import WorkerContext
@@ -34,7 +34,7 @@ def _queue(ctx: WorkerContext, body: dict) -> list[Job]:
         tenant = tenants.create_token(s, "t").tenant_id
         account = accounts.upsert_account(s, tenant, {"user_id": "u"}, None)
     with ctx.db.session() as s:
-        return scheduler.submit(s, account=account, params=parse_music_params("instrumental", body))
+        return scheduler.submit(s, account=account, request=parse_music_params("instrumental", body))
 
 
 def test_completed_job_has_files_and_results(ctx: WorkerContext) -> None:

@@ -3,7 +3,9 @@
 Uploads are untrusted: the Content-Type must agree with what the bytes are, and the declared duration,
 sample rate and channel count are checked before a single frame is decoded. Decoding then keeps a
 running sample count, because a few hundred kilobytes of FLAC silence (or a header that lies) can expand
-into gigabytes of float samples. Every refusal is a `DecodeError` whose message is safe to show the user.
+into gigabytes of float samples. Every refusal is a `DecodeError` (a bad file) or a `LimitExceeded` (a
+good file over the configured limits) whose message is safe to show the user. Which HTTP status each
+becomes is the dialect's choice (400 and 413 on /v1/tempolor), not this module's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from songforge import config
+from songforge.errors import InvalidInput, LimitExceeded  # LimitExceeded: also importable from here
 
 # Content-Type (the spec's table) -> the kind of file it promises.
 CONTENT_TYPES: dict[str, str] = {
@@ -43,20 +48,12 @@ _TRUNCATION_SLACK_S = 1.0
 _TRUNCATION_SLACK_FRACTION = 0.03
 
 
-class DecodeError(ValueError):
+class DecodeError(InvalidInput):
     """An upload we cannot or will not decode. `str(err)` is the user-facing reason.
 
-    `status` is the HTTP status the route should answer with: 400 for bad files, 413 for files over
-    the configured limits.
+    A valid file that is merely over the limits raises `songforge.errors.LimitExceeded` instead
+    (importable from here too); catch both where an upload is refused.
     """
-
-    status: int = 400
-
-
-class LimitExceeded(DecodeError):
-    """The upload is a valid file, just larger than this server accepts."""
-
-    status = 413
 
 
 @dataclass(frozen=True)
@@ -68,11 +65,13 @@ class DecodeLimits:
 
     @classmethod
     def from_env(cls) -> DecodeLimits:
-        """Operators override the defaults with SONGFORGE_MAX_UPLOAD_SECONDS / _RATE / _CHANNELS."""
+        """Operators override the defaults with SONGFORGE_MAX_UPLOAD_SECONDS / _RATE / _CHANNELS
+        (read now, see `songforge.config.upload_limits`)."""
+        env = config.upload_limits()
         return cls(
-            max_duration_s=float(os.environ.get("SONGFORGE_MAX_UPLOAD_SECONDS") or cls.max_duration_s),
-            max_sample_rate=int(os.environ.get("SONGFORGE_MAX_UPLOAD_RATE") or cls.max_sample_rate),
-            max_channels=int(os.environ.get("SONGFORGE_MAX_UPLOAD_CHANNELS") or cls.max_channels),
+            max_duration_s=env.max_duration_s if env.max_duration_s is not None else cls.max_duration_s,
+            max_sample_rate=env.max_sample_rate if env.max_sample_rate is not None else cls.max_sample_rate,
+            max_channels=env.max_channels if env.max_channels is not None else cls.max_channels,
         )
 
 

@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from songforge.errors import InvalidInput
+
 MP3_BITRATE_KBPS = 320
 STEM_FORMATS = ("wav", "flac", "mp3")
 
 
-class EncodeError(ValueError):
+class EncodeError(InvalidInput):
     """Audio we were asked to write is not something a file can hold (wrong shape, rate, format)."""
 
 

@@ -12,6 +12,7 @@ check a finished master.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import SupportsFloat, cast
 
 import numpy as np
 import pyloudnorm as pyln
@@ -84,7 +85,8 @@ class KWeighted:
         if self.n < int(self.BLOCK_S * self.sr) + 1 or not len(self._lo):
             return float("-inf")
         if np.isscalar(gain):
-            weighted = self.energy * np.float32(float(gain) ** 2)
+            # np.isscalar narrows to numpy's scalar union (str included), not to what float() takes.
+            weighted = self.energy * np.float32(float(cast("SupportsFloat", gain)) ** 2)
         else:
             g = np.asarray(gain, dtype=np.float32)
             weighted = self.energy * g * g

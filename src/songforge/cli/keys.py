@@ -8,29 +8,28 @@ can be used from the start. The key is printed alone on the last line and never 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from songforge.cli.common import DataDir, DbUrl, build_settings, err, open_db, out
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from songforge.store.db import Database
+
+__all__ = ["key_app"]
 
 key_app = typer.Typer(help="Create, list and revoke Open API keys (/open-apis/v1).", no_args_is_help=True)
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 
-DataDir = typer.Option(
-    None, "--data-dir", help="Where everything is kept [default: ./data or $SONGFORGE_DATA_DIR]"
-)
-DbUrl = typer.Option(None, "--database-url", help="SQLAlchemy URL [default: SQLite under the data dir]")
+def _open(data_dir: Path | None, database_url: str | None) -> Database:
+    return open_db(build_settings(data_dir, database_url))
 
 
-def _open(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
-    from songforge.cli.main import _open_db, _settings
-
-    return _open_db(_settings(data_dir, database_url))
-
-
-def _find_tenant(session, ref: str) -> str:  # type: ignore[no-untyped-def]
+def _find_tenant(session: Session, ref: str) -> str:
     """A tenant by id, name or token prefix (`sf_<prefix>_...` accepted); exactly one must match."""
     from songforge.core.tenants import list_tokens
 
@@ -88,7 +87,7 @@ def key_create(
 @key_app.command("list")
 def key_list(data_dir: Path | None = DataDir, database_url: str | None = DbUrl) -> None:
     """List keys by prefix (keys themselves are never stored)."""
-    from songforge.core.clock import iso_utc
+    from songforge.clock import iso_utc
     from songforge.dialects.platform.keys import list_keys
 
     db = _open(data_dir, database_url)

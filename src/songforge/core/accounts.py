@@ -9,30 +9,38 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from songforge.core.clock import iso_utc, now_ms
-from songforge.engines.base import ENGINE_NAMES
+from songforge.clock import now_ms
+from songforge.config import DEFAULT_ENGINE, ENGINE_NAMES
+from songforge.errors import InvalidInput
+from songforge.store.db import rowcount
 from songforge.store.models import Account
+
+__all__ = [
+    "DEFAULT_MAX_JOBS",
+    "MAX_JOBS_RANGE",
+    "as_int",
+    "delete_account",
+    "get_account",
+    "list_accounts",
+    "parse_max_jobs",
+    "upsert_account",
+]
 
 DEFAULT_MAX_JOBS = 10
 MAX_JOBS_RANGE = (1, 100)
-DEFAULT_ENGINE = "embedded"
 _USER_ID_MAX = 128
 
 
-class AccountError(ValueError):
-    """A request the account rules reject; the message is shown to the client (400)."""
-
-
 def parse_max_jobs(value: Any, field: str = "maxJobs") -> int | None:
-    """None when absent; otherwise an int in 1..100 or AccountError naming the rule."""
+    """None when absent; otherwise an int in 1..100, or InvalidInput naming the rule."""
     if value is None or value == "":
         return None
     number = as_int(value)
     if number is None:
-        raise AccountError(f"Parameter {field} must be an integer between 1 and 100")
+        raise InvalidInput(f"Parameter {field} must be an integer between 1 and 100")
     lo, hi = MAX_JOBS_RANGE
     if not lo <= number <= hi:
-        raise AccountError(f"Parameter {field} must be between {lo} and {hi}")
+        raise InvalidInput(f"Parameter {field} must be between {lo} and {hi}")
     return number
 
 
@@ -62,35 +70,26 @@ def _user_id_from(params: dict[str, Any]) -> str:
         if value is not None and str(value).strip():
             user_id = str(value).strip()
             if len(user_id) > _USER_ID_MAX or not all(c.isalnum() or c in "._@+-" for c in user_id):
-                raise AccountError(
+                raise InvalidInput(
                     f"Parameter requestParams.{key} must be at most {_USER_ID_MAX} letters, digits or ._@+-"
                 )
             return user_id
     return str(10**8 + secrets.randbelow(9 * 10**8))
 
 
-def account_view(account: Account) -> dict[str, Any]:
-    return {
-        "user_id": account.user_id,
-        "updated": account.updated_ms,
-        "updatedUTC": iso_utc(account.updated_ms),
-        "maxJobs": account.max_jobs,
-        "requestParams": account.request_params or {},
-    }
-
-
 def upsert_account(session: Session, tenant_id: str, request_params: Any, max_jobs: Any) -> Account:
-    """Creates the account or updates it in place (POST /accounts is create-or-update)."""
+    """Creates the account or updates it in place (POST /accounts is create-or-update). Raises
+    InvalidInput naming the rule a value breaks."""
     if request_params is None:
-        raise AccountError("Parameter requestParams is required")
+        raise InvalidInput("Parameter requestParams is required")
     if not isinstance(request_params, dict):
-        raise AccountError("Parameter requestParams must be an object")
+        raise InvalidInput("Parameter requestParams must be an object")
     limit = parse_max_jobs(max_jobs)
     engine = request_params.get("engine", DEFAULT_ENGINE)
     if engine is None or engine == "":
         engine = DEFAULT_ENGINE
     if not isinstance(engine, str) or engine not in ENGINE_NAMES:
-        raise AccountError(
+        raise InvalidInput(
             f"Parameter requestParams.engine must be one of: {', '.join(ENGINE_NAMES)} (got {engine!r})"
         )
     user_id = _user_id_from(request_params)
@@ -132,4 +131,4 @@ def delete_account(session: Session, tenant_id: str, user_id: str) -> bool:
     result = session.execute(
         delete(Account).where(Account.tenant_id == tenant_id, Account.user_id == user_id)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))

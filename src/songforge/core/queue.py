@@ -6,20 +6,22 @@ write is conditional on still holding it, so a worker that was presumed dead can
 the outcome of the attempt that replaced it. A job whose lease runs out is queued again, at
 most `MAX_ATTEMPTS` times in all, then ends FAILED with the reason.
 
-Callbacks are written to the outbox in the same transaction as the change they report.
+Every change worth reporting is published (`core.events`) inside the transaction that wrote it,
+so the dialects' callbacks are written to the outbox atomically with the change.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from songforge.core.clock import now_ms
-from songforge.dialects.tempolor_v1.records import job_id_of, job_record
+from songforge import config
+from songforge.clock import now_ms
+from songforge.core import events
+from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.store.db import Database
 from songforge.store.models import Job
 
@@ -27,40 +29,17 @@ log = logging.getLogger("songforge.queue")
 
 # The lease is renewed by a heartbeat every few seconds; tests shorten it to see a dead worker's
 # job come back quickly (SONGFORGE_LEASE_SECONDS).
-LEASE_MS = int(float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30) * 1000)
+LEASE_MS = int(config.lease_seconds() * 1000)
 MAX_ATTEMPTS = 3
-
-
-def _notify(session: Session, job: Job, *, is_final: bool) -> None:
-    # (added by the Open API engineer) /open-apis/v1 jobs carry their own callback_url and the
-    # platform's payload shape; they have no reply_url, so the code below skips them.
-    from songforge.dialects.platform.callbacks import notify_job
-
-    notify_job(session, job, is_final=is_final)
-    if not job.reply_url or not job.tracked:
-        return
-    from songforge.outbox.delivery import enqueue
-
-    payload = job_record(job)
-    payload["replyRef"] = job.reply_ref or ""
-    enqueue(
-        session,
-        tenant_id=job.tenant_id,
-        job_id=job_id_of(job),
-        item_id=job.item_id,
-        url=job.reply_url,
-        payload=payload,
-        is_final=is_final,
-    )
 
 
 def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
     """The conditional UPDATE every claim goes through: only a still-queued row is taken."""
     won = s.execute(
         update(Job)
-        .where(Job.item_id == item_id, Job.state == "queued")
+        .where(Job.item_id == item_id, Job.state == JobState.QUEUED)
         .values(
-            state="running",
+            state=JobState.RUNNING,
             worker_id=worker_id,
             lease_until_ms=t + LEASE_MS,
             started_ms=t,
@@ -74,7 +53,7 @@ def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
         return None
     job = s.get(Job, item_id, populate_existing=True)
     assert job is not None
-    _notify(s, job, is_final=False)
+    events.publish_job_changed(s, job, is_final=False)
     s.expunge(job)
     return job
 
@@ -85,7 +64,7 @@ def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | No
         with db.session() as s:
             item_id = s.scalar(
                 select(Job.item_id)
-                .where(Job.state == "queued")
+                .where(Job.state == JobState.QUEUED)
                 .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
                 .limit(1)
             )
@@ -110,18 +89,18 @@ def hand_back(db: Database, owner: Any) -> list[str]:
     without counting the interrupted attempt: a graceful stop should not use up a job's retries.
     Returns their ids."""
     with db.session() as s:
-        where = (Job.state == "running", owner)
+        where = (Job.state == JobState.RUNNING, owner)
         ids = list(s.scalars(select(Job.item_id).where(*where)))
         if ids:
             s.execute(
                 update(Job)
                 .where(Job.item_id.in_(ids), *where)
                 .values(
-                    state="queued",
+                    state=JobState.QUEUED,
                     worker_id=None,
                     lease_until_ms=None,
                     progress=0,
-                    stage="queued",
+                    stage=JobState.QUEUED,
                     attempts=Job.attempts - 1,
                     updated_ms=now_ms(),
                 )
@@ -135,7 +114,7 @@ def renew_lease(db: Database, item_id: str, worker_id: str) -> bool:
         return bool(
             s.execute(
                 update(Job)
-                .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == "running")
+                .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
                 .values(lease_until_ms=t + LEASE_MS)
             ).rowcount
         )
@@ -149,7 +128,7 @@ def set_progress(
     with db.session() as s:
         ok = s.execute(
             update(Job)
-            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == "running")
+            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
             .values(
                 progress=max(0, min(99, progress)),
                 stage=stage[:32],
@@ -160,7 +139,7 @@ def set_progress(
         if ok and notify:
             job = s.get(Job, item_id, populate_existing=True)
             if job is not None:
-                _notify(s, job, is_final=False)
+                events.publish_job_changed(s, job, is_final=False)
         return bool(ok)
 
 
@@ -171,11 +150,11 @@ def complete(db: Database, item_id: str, worker_id: str, fields: dict[str, Any])
     with db.session() as s:
         ok = s.execute(
             update(Job)
-            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == "running")
+            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
             .values(
-                state="completed",
+                state=JobState.COMPLETED,
                 progress=100,
-                stage="completed",
+                stage=JobState.COMPLETED,
                 error=None,
                 lease_until_ms=None,
                 finished_ms=t,
@@ -186,7 +165,7 @@ def complete(db: Database, item_id: str, worker_id: str, fields: dict[str, Any])
         if ok:
             job = s.get(Job, item_id, populate_existing=True)
             if job is not None:
-                _notify(s, job, is_final=True)
+                events.publish_job_changed(s, job, is_final=True)
         return bool(ok)
 
 
@@ -194,15 +173,15 @@ def fail(db: Database, item_id: str, worker_id: str | None, reason: str) -> bool
     """Marks the job FAILED with `reason`. With worker_id None, fails it whoever holds it."""
     t = now_ms()
     with db.session() as s:
-        cond = [Job.item_id == item_id, Job.state.in_(("queued", "running"))]
+        cond = [Job.item_id == item_id, Job.state.in_(ACTIVE_JOB_STATES)]
         if worker_id is not None:
             cond.append(Job.worker_id == worker_id)
         ok = s.execute(
             update(Job)
             .where(*cond)
             .values(
-                state="failed",
-                stage="failed",
+                state=JobState.FAILED,
+                stage=JobState.FAILED,
                 error=reason[:2000],
                 lease_until_ms=None,
                 finished_ms=t,
@@ -212,7 +191,7 @@ def fail(db: Database, item_id: str, worker_id: str | None, reason: str) -> bool
         if ok:
             job = s.get(Job, item_id, populate_existing=True)
             if job is not None:
-                _notify(s, job, is_final=True)
+                events.publish_job_changed(s, job, is_final=True)
         return bool(ok)
 
 
@@ -220,13 +199,13 @@ def _recover(s: Session, job: Job, t: int, why: str) -> str:
     if job.attempts < MAX_ATTEMPTS:
         ok = s.execute(
             update(Job)
-            .where(Job.item_id == job.item_id, Job.state == "running", Job.worker_id == job.worker_id)
+            .where(Job.item_id == job.item_id, Job.state == JobState.RUNNING, Job.worker_id == job.worker_id)
             .values(
-                state="queued",
+                state=JobState.QUEUED,
                 worker_id=None,
                 lease_until_ms=None,
                 progress=0,
-                stage="queued",
+                stage=JobState.QUEUED,
                 updated_ms=t,
                 extra={
                     **(job.extra or {}),
@@ -239,15 +218,20 @@ def _recover(s: Session, job: Job, t: int, why: str) -> str:
     reason = f"Generation stopped: {why}, {job.attempts} attempts made"
     ok = s.execute(
         update(Job)
-        .where(Job.item_id == job.item_id, Job.state == "running", Job.worker_id == job.worker_id)
+        .where(Job.item_id == job.item_id, Job.state == JobState.RUNNING, Job.worker_id == job.worker_id)
         .values(
-            state="failed", stage="failed", error=reason, lease_until_ms=None, finished_ms=t, updated_ms=t
+            state=JobState.FAILED,
+            stage=JobState.FAILED,
+            error=reason,
+            lease_until_ms=None,
+            finished_ms=t,
+            updated_ms=t,
         )
     ).rowcount
     if ok:
         fresh = s.get(Job, job.item_id, populate_existing=True)
         if fresh is not None:
-            _notify(s, fresh, is_final=True)
+            events.publish_job_changed(s, fresh, is_final=True)
         return "failed"
     return "skipped"
 
@@ -258,7 +242,7 @@ def reap_expired(db: Database, now: int | None = None, requeued: list[str] | Non
     t = now if now is not None else now_ms()
     counts = {"requeued": 0, "failed": 0, "skipped": 0}
     with db.session() as s:
-        stale = list(s.scalars(select(Job).where(Job.state == "running", Job.lease_until_ms < t)))
+        stale = list(s.scalars(select(Job).where(Job.state == JobState.RUNNING, Job.lease_until_ms < t)))
     for job in stale:
         with db.session() as s:
             outcome = _recover(s, job, t, "the worker stopped responding")
@@ -281,7 +265,7 @@ def fail_overdue(db: Database, timeout_ms: int, now: int | None = None) -> int:
         overdue = list(
             s.execute(
                 select(Job.item_id, Job.worker_id).where(
-                    Job.state == "running", Job.started_ms < t - timeout_ms
+                    Job.state == JobState.RUNNING, Job.started_ms < t - timeout_ms
                 )
             )
         )
@@ -300,7 +284,7 @@ def recover_orphans(db: Database, live_prefix: str) -> dict[str, int]:
     with db.session() as s:
         orphans = [
             j
-            for j in s.scalars(select(Job).where(Job.state == "running"))
+            for j in s.scalars(select(Job).where(Job.state == JobState.RUNNING))
             if not (j.worker_id or "").startswith(live_prefix)
         ]
     for job in orphans:

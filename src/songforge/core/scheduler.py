@@ -1,37 +1,60 @@
-"""Admission and the scheduler views: per-account maxJobs, 429s, executing jobs, untracking.
+"""Admission: per-account maxJobs, the busy signal, what holds the slots, untracking.
 
 A request takes one slot of its account's `maxJobs` for as long as any of its variations is
 unfinished and tracked. The check and the insert happen in one write transaction that the
 database serializes (SQLite: BEGIN IMMEDIATE; PostgreSQL: a row lock on the account), so two
 servers or two threads can never both take the last slot. Nothing is counted in memory.
+
+A full account raises `AccountBusy`, which carries numbers and the jobs holding the slots; each
+dialect renders its own refusal from them (/v1/tempolor: a 429 body; the platform: an envelope).
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from songforge.core.clock import elapsed_mmss, iso_utc, now_ms
-from songforge.core.ids import make_id, new_item_id
-from songforge.core.music_params import MusicParams
+from songforge.clock import now_ms
+from songforge.core.ids import new_item_id
+from songforge.core.jobs import JobRequest
+from songforge.core.states import ACTIVE_JOB_STATES, JobState
+from songforge.errors import Busy
+from songforge.store.db import rowcount
 from songforge.store.models import Account, Job
 
 VARIATIONS = 2
-ACTIVE_STATES = ("queued", "running")
+ACTIVE_STATES = ACTIVE_JOB_STATES  # a job in these holds a slot while it is tracked
 RETRY_AFTER_SECONDS = 30
 
 
-@dataclass
-class AccountBusy(Exception):
-    """The account has no free slot; carries what the 429 body reports."""
+@dataclass(frozen=True)
+class SlotHolder:
+    """A tracked, unfinished job: what holds a slot, as a busy account reports it."""
 
-    busy: int
-    running_jobs: dict[str, list[dict[str, Any]]]
-    retry_after: int = RETRY_AFTER_SECONDS
+    item_id: str
+    tenant_id: str
+    user_id: str
+    started_ms: int  # when it started, or when it was queued if no worker has it yet
+    reply_url: str | None = None
+    reply_ref: str | None = None
+
+
+class AccountBusy(Busy):
+    """The account has no free slot. `running` is the number of busy slots (one per request, not
+    per variation), `limit` the limit that applied, `holders` the jobs holding them (oldest first)."""
+
+    def __init__(
+        self, running: int, limit: int, holders: Sequence[SlotHolder], retry_after: int = RETRY_AFTER_SECONDS
+    ) -> None:
+        super().__init__(f"account is at its limit: {running} of {limit} slots busy")
+        self.running = running
+        self.limit = limit
+        self.holders = tuple(holders)
+        self.retry_after = retry_after
 
 
 def lock_for_write(session: Session, account_id: int | None = None) -> None:
@@ -46,7 +69,8 @@ def lock_for_write(session: Session, account_id: int | None = None) -> None:
         session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
 
 
-def _active_jobs(session: Session, tenant_id: str, user_id: str | None = None) -> list[Job]:
+def active_jobs(session: Session, tenant_id: str, user_id: str | None = None) -> list[Job]:
+    """The tenant's (or one account's) tracked unfinished jobs, in queue order."""
     q = select(Job).where(Job.tenant_id == tenant_id, Job.state.in_(ACTIVE_STATES), Job.tracked.is_(True))
     if user_id is not None:
         q = q.where(Job.user_id == user_id)
@@ -67,46 +91,33 @@ def busy_slots(session: Session, tenant_id: str, user_id: str) -> int:
     )
 
 
-def _started(job: Job) -> int:
+def started_ms(job: Job) -> int:
+    """When a job started, or was created if no worker has started it yet."""
     return job.started_ms or job.created_ms
 
 
-def running_jobs_body(jobs: list[Job]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for job in jobs:
-        entry: dict[str, Any] = {
-            "user_id": job.user_id,
-            "job_id": make_id(job.tenant_id, job.user_id, job.item_id),
-            "started": _started(job),
-        }
-        if job.reply_url:
-            entry["replyUrl"] = job.reply_url
-        if job.reply_ref:
-            entry["replyRef"] = job.reply_ref
-        out.setdefault(job.user_id, []).append(entry)
-    return out
+def _holder(job: Job) -> SlotHolder:
+    return SlotHolder(job.item_id, job.tenant_id, job.user_id, started_ms(job), job.reply_url, job.reply_ref)
 
 
 def submit(
     session: Session,
     *,
     account: Account,
-    params: MusicParams,
-    request_extra: dict[str, Any] | None = None,
+    request: JobRequest,
     variations: int = VARIATIONS,
 ) -> list[Job]:
-    """Queues one request's variations, or raises AccountBusy. Call in a fresh transaction."""
+    """Queues one request's variations for `account`, or raises AccountBusy. Call in a fresh
+    transaction."""
     lock_for_write(session, account.id)
-    limit = params.max_jobs if params.max_jobs is not None else account.max_jobs
+    limit = request.max_jobs if request.max_jobs is not None else account.max_jobs
     busy = busy_slots(session, account.tenant_id, account.user_id)
     if busy >= limit:
-        active = _active_jobs(session, account.tenant_id, account.user_id)
-        raise AccountBusy(busy, running_jobs_body(active))
+        active = active_jobs(session, account.tenant_id, account.user_id)
+        raise AccountBusy(busy, limit, [_holder(job) for job in active])
     now = now_ms()
     batch_id = new_item_id()
-    request = params.request_dict()
-    if request_extra:
-        request.update(request_extra)
+    stored = request.to_json()
     jobs = []
     for _ in range(variations):
         item_id = new_item_id()
@@ -117,20 +128,20 @@ def submit(
             tenant_id=account.tenant_id,
             user_id=account.user_id,
             batch_id=batch_id,
-            kind=params.kind,
+            kind=request.kind,
             engine=account.engine,
-            state="queued",
+            state=JobState.QUEUED,
             progress=0,
-            stage="queued",
-            request=request,
+            stage=JobState.QUEUED,
+            request=stored,
             seed=secrets.randbelow(2**31 - 1),
             title="",
             material={},
             lyrics=None,
             extra={},
             blobs={},
-            reply_url=params.reply_url,
-            reply_ref=params.reply_ref,
+            reply_url=request.reply_url,
+            reply_ref=request.reply_ref,
             max_jobs=limit,
             tracked=True,
             attempts=0,
@@ -147,51 +158,30 @@ def submit(
 def queue_positions(session: Session) -> dict[str, int]:
     """1-based position of every queued job in the machine-wide FIFO."""
     rows = session.execute(
-        select(Job.item_id).where(Job.state == "queued").order_by(Job.queued_ms, Job.created_ms, Job.item_id)
+        select(Job.item_id)
+        .where(Job.state == JobState.QUEUED)
+        .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
     )
     return {item_id: i + 1 for i, (item_id,) in enumerate(rows)}
 
 
-def executing_view(session: Session, tenant_id: str) -> list[dict[str, Any]]:
-    """GET /scheduler/: the tenant's tracked unfinished jobs. Queued ones say so and where they
-    stand in line, since `started` alone would suggest they are already being generated."""
-    now = now_ms()
-    jobs = _active_jobs(session, tenant_id)
-    positions = queue_positions(session) if any(j.state == "queued" for j in jobs) else {}
-    out = []
-    for job in jobs:
-        entry: dict[str, Any] = {
-            "job_id": make_id(job.tenant_id, job.user_id, job.item_id),
-            "started": iso_utc(_started(job)),
-            "elapsed": elapsed_mmss(_started(job), now),
-        }
-        if job.reply_url:
-            entry["replyUrl"] = job.reply_url
-        if job.reply_ref:
-            entry["replyRef"] = job.reply_ref
-        entry["state"] = job.state
-        entry["progress"] = job.progress
-        if job.state == "queued":
-            entry["queuePosition"] = positions.get(job.item_id, 0)
-        out.append(entry)
-    return out
+@dataclass(frozen=True)
+class Capacity:
+    """One account's limit and how many of its slots are busy."""
+
+    user_id: str
+    max_jobs: int
+    busy: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.max_jobs - self.busy)
 
 
-def available_view(session: Session, tenant_id: str) -> dict[str, Any]:
+def capacities(session: Session, tenant_id: str) -> list[Capacity]:
+    """Every account of the tenant, in no particular order."""
     accounts = list(session.scalars(select(Account).where(Account.tenant_id == tenant_id)))
-    available = []
-    for account in accounts:
-        busy = busy_slots(session, tenant_id, account.user_id)
-        available.append(
-            {
-                "user_id": account.user_id,
-                "maxJobs": account.max_jobs,
-                "executing": busy,
-                "available": max(0, account.max_jobs - busy),
-            }
-        )
-    available.sort(key=lambda a: (-a["available"], a["user_id"]))
-    return {"executing": executing_view(session, tenant_id), "available": available}
+    return [Capacity(a.user_id, a.max_jobs, busy_slots(session, tenant_id, a.user_id)) for a in accounts]
 
 
 def untrack(session: Session, tenant_id: str, item_id: str) -> bool:
@@ -207,9 +197,9 @@ def untrack(session: Session, tenant_id: str, item_id: str) -> bool:
         )
         .values(tracked=False, updated_ms=now_ms())
     )
-    if not result.rowcount:
+    if not rowcount(result):
         return False
-    from songforge.outbox.delivery import drop_pending
+    from songforge.outbox import drop_pending
 
     drop_pending(session, item_id)
     return True

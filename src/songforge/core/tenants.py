@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from songforge.core.clock import now_ms
+from songforge.clock import now_ms
 from songforge.store.models import Tenant
 
 

@@ -2,7 +2,9 @@
 
 Workers build a `GenerationRequest` from a validated API request, call `Engine.generate`, and
 store what comes back. Engines never touch HTTP, the database or blob storage: that keeps them
-usable from the CLI and from any worker, local or remote.
+usable from the CLI and from any worker, local or remote. This module is only the contract, and
+imports no engine: `songforge.engines.registry` finds an implementation by name, so the engines
+can import this module without importing each other.
 """
 
 from __future__ import annotations
@@ -15,26 +17,24 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 # Engines' errors live under the one root in `songforge.errors`; re-exported for engine code.
-from songforge.errors import ChordError, EngineError  # noqa: F401
+from songforge.errors import ChordError, EngineError
+
+__all__ = [
+    "SAMPLE_RATE",
+    "STEM_NAMES",
+    "ChordError",
+    "Engine",
+    "EngineError",
+    "GenerationRequest",
+    "GenerationResult",
+    "ProgressFn",
+    "VoiceProfile",
+]
 
 SAMPLE_RATE = 44100
 
 # Stem names, in the order they appear in stems zips. Vocals only exist for songs.
 STEM_NAMES = ("vocals", "drums", "bass", "keys", "lead")
-
-# Length caps per model name (seconds), as the hosted service documents them.
-MODEL_MAX_SECONDS: dict[str, float] = {
-    "i3": 120.0,
-    "i3.5 beta": 270.0,
-    "i4": 180.0,
-    "v3": 120.0,
-    "v3.5": 270.0,
-    "v4.5": 270.0,
-    "v4.8": 270.0,
-}
-
-
-# Engines' errors live under the one root in `songforge.errors`; re-exported for engine code.
 
 ProgressFn = Callable[[int, str], None]
 """progress(percent 0..100, stage name such as "composing", "rendering", "mastering")."""
@@ -64,7 +64,9 @@ class GenerationRequest:
     lyrics: str | None = None
     midi_path: Path | None = None  # an uploaded MIDI file to build on
     voice: VoiceProfile | None = None
-    max_seconds: float | None = None  # defaults to MODEL_MAX_SECONDS[model]
+    max_seconds: float | None = None  # at most the model profile's cap (songforge.config.MODELS)
+    # A length an API field asks for (the Open API's #duration): it wins over a length in the prompt.
+    seconds: float | None = None
 
 
 @dataclass
@@ -83,15 +85,3 @@ class Engine(Protocol):
     name: str
 
     def generate(self, request: GenerationRequest, progress: ProgressFn) -> GenerationResult: ...
-
-
-def get_engine(name: str) -> Engine:
-    """Look an engine up by the name an account stores. Raises KeyError for an unknown name."""
-    if name == "embedded":
-        from songforge.engines.embedded import EmbeddedEngine
-
-        return EmbeddedEngine()
-    raise KeyError(name)
-
-
-ENGINE_NAMES = ("embedded",)

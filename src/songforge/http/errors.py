@@ -7,8 +7,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from songforge.errors import SongforgeError
 
-class ApiError(Exception):
+
+class ApiError(SongforgeError):
+    """An edge error: already decided how to answer (its HTTP status and body), so it carries both."""
+
     def __init__(
         self, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
     ) -> None:

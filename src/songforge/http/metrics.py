@@ -24,8 +24,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 from starlette.responses import Response
 
+from songforge.core.states import JobState
 from songforge.store.db import Database
 from songforge.store.models import CallbackDelivery, Job
 
@@ -34,10 +36,17 @@ router = APIRouter(tags=["service"])
 # Seconds. Generation of a few minutes of music takes seconds to minutes on a CPU.
 GENERATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800)
-JOB_STATES = ("queued", "running", "completed", "failed")
+JOB_STATES: tuple[JobState, ...] = tuple(JobState)
 
 
-def _histogram(db: Database, name: str, doc: str, start, end, buckets: tuple[float, ...]) -> Metric:  # type: ignore[no-untyped-def]
+def _histogram(
+    db: Database,
+    name: str,
+    doc: str,
+    start: InstrumentedAttribute[int | None],
+    end: InstrumentedAttribute[int | None],
+    buckets: tuple[float, ...],
+) -> Metric:
     """Cumulative buckets per engine in one GROUP BY over the jobs that have both times."""
     duration = end - start
     cols = [func.sum(case((duration <= int(b * 1000), 1), else_=0)) for b in buckets]
@@ -64,7 +73,7 @@ class DatabaseCollector(Collector):
             by_state = list(
                 s.execute(select(Job.engine, Job.state, func.count()).group_by(Job.engine, Job.state))
             )
-            oldest = s.scalar(select(func.min(Job.queued_ms)).where(Job.state == "queued"))
+            oldest = s.scalar(select(func.min(Job.queued_ms)).where(Job.state == JobState.QUEUED))
             callbacks = list(
                 s.execute(
                     select(
@@ -88,7 +97,7 @@ class DatabaseCollector(Collector):
         for engine, state, count in by_state:
             seen.setdefault(engine, {})[state] = int(count)
         for engine, states in sorted(seen.items()):
-            depth.add_metric([engine], states.get("queued", 0))
+            depth.add_metric([engine], states.get(JobState.QUEUED, 0))
             for state in JOB_STATES:
                 jobs.add_metric([engine, state], states.get(state, 0))
         yield depth

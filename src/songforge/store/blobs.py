@@ -3,7 +3,8 @@
 The local store keeps files under the data dir; a key never escapes it. Writes go to a
 temporary name and are renamed into place, so a crash never leaves a half-written blob
 under a real key. `songforge.store.s3.S3BlobStore` is the other implementation; callers
-depend only on the `BlobStore` protocol.
+depend only on the `BlobStore` protocol, and `songforge.store.factory.open_blob_store` picks the
+implementation the settings name (so this module imports neither S3 nor the settings).
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from songforge.config import Settings
+__all__ = ["BlobStore", "LocalBlobStore", "check_key"]
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
 def check_key(key: str) -> str:
+    """`key` itself, or ValueError: a key is a relative path that can never climb out of the store."""
     if not _KEY_RE.match(key) or ".." in key.split("/"):
         raise ValueError(f"bad blob key: {key!r}")
     return key
@@ -50,20 +51,9 @@ class BlobStore(Protocol):
         ...
 
 
-def open_blob_store(settings: Settings) -> BlobStore:
-    """The store `settings` names: local files under the data dir unless `--blob-store s3://...`."""
-    spec = settings.blob_store
-    if not spec or spec in ("local", "file"):
-        return LocalBlobStore(settings.blob_dir)
-    if spec.startswith("s3://"):
-        from songforge.store.s3 import S3BlobStore
-
-        cache = settings.data_dir / "s3-cache"
-        return S3BlobStore.from_url(spec, cache_dir=cache, endpoint=settings.s3_endpoint)
-    raise ValueError(f"unsupported blob store {spec!r}: use s3://bucket/prefix or leave it unset")
-
-
 class LocalBlobStore:
+    """Blobs as files under `root` (the data dir's `blobs/`)."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +44,7 @@ class Database:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.dialect = make_url(self.url).get_backend_name()
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
@@ -85,9 +85,16 @@ class Database:
         self.engine.dispose()
 
 
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows an UPDATE or DELETE matched: the conditional claims decide who won by it. `Session.execute`
+    is typed to return a plain `Result`, which has no `rowcount`; for DML it is a `CursorResult`."""
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount
+
+
 def _collect_new_jobs(session: Session, _flush_context: Any) -> None:
     from songforge.store.models import Job
 
+    # "queued" is core.states.JobState.QUEUED, spelled out: store imports no core.
     new = [o.item_id for o in session.new if isinstance(o, Job) and o.state == "queued"]
     if new:
         session.info.setdefault(_NEW_JOBS, []).extend(new)

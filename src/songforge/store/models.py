@@ -60,7 +60,8 @@ class Job(Base):
     batch_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # song | instrumental
     engine: Mapped[str] = mapped_column(String(64), default="embedded")
-    # queued -> running -> completed | failed  (API status: 0 while queued/running, 30, 10)
+    # songforge.core.states.JobState (spelled out here: store imports no core): queued -> running ->
+    # completed | failed. Dialects map it (/v1/tempolor status: 0 while queued/running, 30, 10).
     state: Mapped[str] = mapped_column(String(16), default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     stage: Mapped[str] = mapped_column(String(32), default="queued")
@@ -110,7 +111,7 @@ class Voice(Base):
     tenant_id: Mapped[str] = mapped_column(String(32), index=True)
     user_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(300), default="")
-    status: Mapped[int] = mapped_column(Integer, default=0)  # spec: processing .. 30 ready, failed
+    status: Mapped[int] = mapped_column(Integer, default=0)  # core.states.VoiceStatus (0 queued)
     blob_key: Mapped[str] = mapped_column(String(300))
     content_type: Mapped[str] = mapped_column(String(100), default="")
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -129,7 +130,7 @@ class StemsTask(Base):
     tenant_id: Mapped[str] = mapped_column(String(32), index=True)
     user_id: Mapped[str] = mapped_column(String(128))
     title: Mapped[str] = mapped_column(String(300), default="")
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|completed|failed
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # core.states.StemsState values
     content_type: Mapped[str] = mapped_column(String(100), default="")
     audio_type: Mapped[str] = mapped_column(String(16), default="")
     source_key: Mapped[str] = mapped_column(String(300))
@@ -163,7 +164,7 @@ class CallbackDelivery(Base):
     claimed_until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # Open API dialect: when set, only HTTP 200 with exactly this body (the platform's `success`)
+    # When set, only HTTP 200 with exactly this body (an acknowledgement a dialect asks for)
     # counts as delivered; anything else is retried. None keeps the plain 2xx rule.
     ack_body: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)

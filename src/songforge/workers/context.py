@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from songforge.config import Settings
-from songforge.store.blobs import BlobStore, open_blob_store
+from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
+from songforge.store.factory import open_blob_store
 
 
 @dataclass

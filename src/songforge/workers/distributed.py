@@ -42,9 +42,10 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 from sqlalchemy import select
 
+from songforge.clock import now_ms
 from songforge.config import Settings
 from songforge.core import queue
-from songforge.core.clock import now_ms
+from songforge.core.states import JobState
 from songforge.store.db import Database
 from songforge.store.models import Job
 from songforge.workers.context import WorkerContext
@@ -84,13 +85,13 @@ class Dispatcher:
         options: dict[str, Any] = {"max_retries": 0}
         if time_limit_ms:
             options["time_limit"] = time_limit_ms
+        # The decorator form: dramatiq's typed overloads take either a function or options, not both.
         self.actor = dramatiq.actor(
-            handler or _not_here,
             broker=self.broker,
             actor_name=ACTOR_NAME,
             queue_name=QUEUE_NAME,
             **options,
-        )
+        )(handler or _not_here)
 
     def send(self, item_ids: Iterable[str]) -> int:
         sent = 0
@@ -139,7 +140,7 @@ def sweep_stranded(db: Database, dispatcher: Dispatcher, older_than_ms: int = ST
         ids = list(
             s.scalars(
                 select(Job.item_id)
-                .where(Job.state == "queued", Job.queued_ms < cutoff, Job.updated_ms < cutoff)
+                .where(Job.state == JobState.QUEUED, Job.queued_ms < cutoff, Job.updated_ms < cutoff)
                 .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
                 .limit(500)
             )
@@ -186,7 +187,7 @@ class DistributedWorker:
 
     def _run_job(self, item_id: str) -> None:
         """The actor: claim, generate, finish. Never raises (nothing to retry at this level)."""
-        from songforge.workers.generate import run_music_job
+        from songforge.workers.generate import RunOutcome, run_music_job
 
         if self.stopping.is_set():
             return  # shutting down: the job stays queued in the database and the sweep re-sends it
@@ -197,6 +198,7 @@ class DistributedWorker:
                 return
             self.current = item_id
             t0 = time.monotonic()
+            outcome: str  # a RunOutcome, or what the backstops below say happened
             try:
                 outcome = run_music_job(self.ctx, job)
             except TimeLimitExceeded:
@@ -206,7 +208,7 @@ class DistributedWorker:
             except Exception:  # noqa: BLE001 - run_music_job records failures; this is the backstop
                 log.exception("job %s crashed", item_id)
                 queue.fail(self.ctx.db, item_id, self.worker_id, "Generation failed unexpectedly")
-                outcome = "failed"
+                outcome = RunOutcome.FAILED
             finally:
                 self.current = None
             log.info("job %s %s in %.1f s", item_id, outcome, time.monotonic() - t0)
@@ -233,7 +235,7 @@ class DistributedWorker:
                 log.exception("maintenance round failed")
 
     def _callbacks_loop(self) -> None:
-        from songforge.outbox.delivery import run_delivery_loop
+        from songforge.outbox import run_delivery_loop
 
         async def main() -> None:
             stop = asyncio.Event()
@@ -256,6 +258,9 @@ class DistributedWorker:
         self.worker.start()
         for t in threads:
             t.start()
+        from songforge.workers.measure import start_warm_up
+
+        start_warm_up()
         log.info("worker %s consuming %s:%s", self.worker_id, NAMESPACE, QUEUE_NAME)
         return threads
 

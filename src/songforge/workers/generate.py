@@ -8,26 +8,30 @@ sees COMPLETED without its files, and a crash part-way leaves a job that recover
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from songforge import config
 from songforge.core import queue
 from songforge.core.ids import parse_id
+from songforge.core.states import JobState
 from songforge.engines.base import (
     SAMPLE_RATE,
     EngineError,
     GenerationRequest,
     GenerationResult,
     VoiceProfile,
-    get_engine,
 )
+from songforge.engines.registry import get_engine
+from songforge.errors import Refused
 from songforge.store.models import Job, MidiItem, Voice
 from songforge.workers.context import WorkerContext
+from songforge.workers.measure import measure_result
 
 log = logging.getLogger("songforge.worker")
 
@@ -35,11 +39,17 @@ log = logging.getLogger("songforge.worker")
 HEARTBEAT_SECONDS = min(5.0, queue.LEASE_MS / 3000)
 PROGRESS_MIN_INTERVAL = 0.25
 NOTIFY_STEP = 10
-# Test-only cap on generated length (seconds); unset in production.
-MAX_SECONDS_ENV = "SONGFORGE_MAX_SECONDS_OVERRIDE"
 
 
-class JobAbandoned(Exception):
+class RunOutcome(StrEnum):
+    """How `run_music_job` ended: the job's final state, or abandoned (no longer ours)."""
+
+    COMPLETED = JobState.COMPLETED.value
+    FAILED = JobState.FAILED.value
+    ABANDONED = "abandoned"
+
+
+class JobAbandoned(Refused):
     """This worker no longer owns the job (deleted, untracked-and-reclaimed, or lease lost)."""
 
 
@@ -87,20 +97,25 @@ def _midi_path(ctx: WorkerContext, job: Job) -> Path | None:
     return path
 
 
-def _max_seconds(req: dict[str, Any], cap: str | None) -> float | None:
+def _max_seconds(req: dict[str, Any], cap: float | None) -> float | None:
     """(added by the Open API engineer) A requested `duration` (the Open API's `#duration` prompt
     tag) is the track's exact length: the engine fills `max_seconds` when it is given. The
     test-only cap still wins."""
-    limit = float(cap) if cap else None
     duration = req.get("duration")
     if isinstance(duration, int | float) and duration > 0:
-        return min(float(duration), limit) if limit is not None else float(duration)
-    return limit
+        return min(float(duration), cap) if cap is not None else float(duration)
+    return cap
+
+
+def _asked_seconds(req: dict[str, Any]) -> float | None:
+    """The `duration` an API field asked for: it wins over a length said in the prompt."""
+    duration = req.get("duration")
+    return float(duration) if isinstance(duration, int | float) and duration > 0 else None
 
 
 def build_request(ctx: WorkerContext, job: Job) -> GenerationRequest:
     req = job.request or {}
-    cap = os.environ.get(MAX_SECONDS_ENV)
+    cap = config.max_seconds_override()
     return GenerationRequest(
         kind=job.kind,  # type: ignore[arg-type]
         prompt=req.get("prompt", ""),
@@ -113,6 +128,7 @@ def build_request(ctx: WorkerContext, job: Job) -> GenerationRequest:
         midi_path=_midi_path(ctx, job),
         voice=_voice_profile(ctx, job),
         max_seconds=_max_seconds(req, cap),
+        seconds=_asked_seconds(req),
     )
 
 
@@ -193,8 +209,8 @@ def _jsonable(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool, type(None), list, dict))
 
 
-def run_music_job(ctx: WorkerContext, job: Job) -> str:
-    """Runs a claimed job to its final state. Returns "completed", "failed" or "abandoned"."""
+def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
+    """Runs a claimed job to its final state, and says which it reached (or that it was abandoned)."""
     progress = _Progress(ctx, job)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ctx, job, progress, stop), daemon=True)
@@ -207,20 +223,21 @@ def run_music_job(ctx: WorkerContext, job: Job) -> str:
             progress(1, "composing")
             # The engine's 0..100 maps onto 1..90: encoding and storing follow, and progress never goes back.
             result = engine.generate(request, lambda pct, stage: progress(1 + pct * 89 // 100, stage))
+            measure_result(result)  # musicMaterial.measured: what the rendered master sounds like
             progress(95, "encoding")
             files = encode_outputs(result, result.title, job.item_id, scratch)
         except JobAbandoned:
             return _abandon(ctx, job)
         except EngineError as exc:
             queue.fail(ctx.db, job.item_id, ctx.worker_id, str(exc) or "The engine could not generate this")
-            return "failed"
+            return RunOutcome.FAILED
         except KeyError as exc:
             queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Unknown engine {exc}")
-            return "failed"
+            return RunOutcome.FAILED
         except Exception as exc:  # noqa: BLE001 - any failure must end the job with a reason
             log.exception("job %s failed", job.item_id)
             queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Generation failed: {type(exc).__name__}: {exc}")
-            return "failed"
+            return RunOutcome.FAILED
         prefix = f"jobs/{job.item_id}"
         blobs = {}
         for name, path in files.items():
@@ -232,16 +249,16 @@ def run_music_job(ctx: WorkerContext, job: Job) -> str:
             done = queue.complete(ctx.db, job.item_id, ctx.worker_id, _result_fields(job, result, blobs))
         if not done:
             return _abandon(ctx, job)
-        return "completed"
+        return RunOutcome.COMPLETED
     finally:
         stop.set()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _abandon(ctx: WorkerContext, job: Job) -> str:
+def _abandon(ctx: WorkerContext, job: Job) -> RunOutcome:
     """The job was deleted or taken over. Remove our files only if no row owns them any more."""
     with ctx.db.session() as s:
         gone = s.get(Job, job.item_id) is None
     if gone:
         ctx.blobs.delete_prefix(f"jobs/{job.item_id}")
-    return "abandoned"
+    return RunOutcome.ABANDONED

@@ -19,6 +19,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -43,16 +44,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(settings: Settings, worker_id: str, parent_pid: int) -> None:
-    """Entry point of one worker process."""
+def worker_main(
+    settings: Settings, worker_id: str, parent_pid: int, setup: Callable[[], None] | None = None
+) -> None:
+    """Entry point of one worker process. `setup` is the composition root's per-process set-up
+    (`songforge.wiring.install`: the dialects' event subscribers), run before any job is touched."""
     _die_with_parent()
     if os.getppid() != parent_pid:
         return
+    if setup is not None:
+        setup()
     try:
         os.nice(WORKER_NICE)
     except OSError:
         pass
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
+    from songforge.workers.measure import start_warm_up
+
+    start_warm_up()
     stopping = False
 
     def _on_term(_sig: int, _frame: Any) -> None:
@@ -91,8 +100,13 @@ def run_one(ctx: WorkerContext) -> bool:
 class WorkerPool:
     """Starts and supervises the worker processes of one server."""
 
-    def __init__(self, settings: Settings, count: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, count: int | None = None, *, setup: Callable[[], None] | None = None
+    ) -> None:
+        """`setup` runs first in every worker process (it must be picklable: a module-level
+        function such as `songforge.wiring.install`)."""
         self.settings = settings
+        self.setup = setup
         self.count = max(0, count if count is not None else settings.workers)
         self.boot_id = "w" + secrets.token_hex(4)
         self._ctx = mp.get_context("spawn")
@@ -104,7 +118,7 @@ class WorkerPool:
         worker_id = f"{self.boot_id}-{slot}-{self._serial}"
         proc = self._ctx.Process(
             target=worker_main,
-            args=(self.settings, worker_id, os.getpid()),
+            args=(self.settings, worker_id, os.getpid(), self.setup),
             name=f"songforge-{worker_id}",
             daemon=True,
         )

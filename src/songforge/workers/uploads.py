@@ -1,7 +1,7 @@
 """The worker side of uploads: analysing cloned-voice samples and splitting tracks into stems.
 
-`songforge.workers.uploads_dispatch` claims a row (voice status VOICE_QUEUED -> VOICE_RUNNING,
-stems state "queued" -> "running") and calls `process_voice` / `process_stems_task` with its id.
+`songforge.workers.uploads_dispatch` claims a row (voice status QUEUED -> RUNNING, stems state
+QUEUED -> RUNNING; `songforge.core.states`) and calls `process_voice` / `process_stems_task` with its id.
 The handlers are idempotent: they rebuild their output from the stored upload, so a task that was
 interrupted by a crash and queued again at restart simply runs again. They give up, with a reason,
 after MAX_ATTEMPTS starts, so a file that kills its worker cannot loop forever. Every final write
@@ -20,28 +20,21 @@ from typing import Any
 import numpy as np
 from sqlalchemy import update
 
-from songforge.core.clock import now_ms
+from songforge.clock import now_ms
+from songforge.core import events
+from songforge.core.states import FINAL_STEMS_STATES, StemsState, VoiceStatus
+from songforge.core.uploads import VOICE_MAX_SECONDS, VOICE_MIN_SECONDS
+from songforge.errors import InvalidInput
 from songforge.store.models import StemsTask, Voice
 from songforge.workers.context import WorkerContext
 
 log = logging.getLogger("songforge.workers.uploads")
 
-# Voice.status values. The API reports queued and running alike as 0 ("processing"), as it does
-# for music jobs; 10 and 30 match the music status table (FAILED, COMPLETED/ready).
-VOICE_QUEUED = 0
-VOICE_RUNNING = 1
-VOICE_FAILED = 10
-VOICE_READY = 30
-
-STEMS_QUEUED, STEMS_RUNNING, STEMS_COMPLETED, STEMS_FAILED = "queued", "running", "completed", "failed"
-
 MAX_ATTEMPTS = 3
-VOICE_MIN_SECONDS = 5.0
-VOICE_MAX_SECONDS = 300.0
 ANALYSIS_SR = 44100
 
 
-class UploadFailed(Exception):
+class UploadFailed(InvalidInput):
     """A reason shown to the user in the record's `error`."""
 
 
@@ -63,7 +56,7 @@ def _finish_voice(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> b
     with ctx.db.session() as s:
         won = s.execute(
             update(Voice)
-            .where(Voice.item_id == item_id, Voice.status == VOICE_RUNNING)
+            .where(Voice.item_id == item_id, Voice.status == VoiceStatus.RUNNING)
             .values(updated_ms=now_ms(), **values)
         ).rowcount
     return bool(won)
@@ -71,11 +64,11 @@ def _finish_voice(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> b
 
 def process_voice(ctx: WorkerContext, item_id: str) -> None:
     """Decodes a claimed voice sample, analyses it and marks it ready (30) or failed (10)."""
-    from songforge.audio.decode import DecodeError, DecodeLimits, decode
+    from songforge.audio.decode import DecodeError, DecodeLimits, LimitExceeded, decode
 
     with ctx.db.session() as s:
         voice = s.get(Voice, item_id)
-        if voice is None or voice.status != VOICE_RUNNING:
+        if voice is None or voice.status != VoiceStatus.RUNNING:
             return
         attempts = int((voice.profile or {}).get("attempts", 0)) + 1
         voice.profile = {"attempts": attempts}
@@ -88,7 +81,7 @@ def process_voice(ctx: WorkerContext, item_id: str) -> None:
             audio = decode(
                 ctx.blobs.path(blob_key), limits, ANALYSIS_SR, stereo=False, content_type=content_type
             )
-        except DecodeError as exc:
+        except (DecodeError, LimitExceeded) as exc:
             raise UploadFailed(str(exc)) from None
         mono = audio[:, 0]
         seconds = len(mono) / ANALYSIS_SR
@@ -97,13 +90,13 @@ def process_voice(ctx: WorkerContext, item_id: str) -> None:
         profile = _analyse(mono, ANALYSIS_SR)
         profile.setdefault("duration_s", round(seconds, 2))
     except UploadFailed as exc:
-        _finish_voice(ctx, item_id, {"status": VOICE_FAILED, "error": str(exc)})
+        _finish_voice(ctx, item_id, {"status": VoiceStatus.FAILED, "error": str(exc)})
         return
     except Exception as exc:  # a bug must end as a visible failure, not a stuck "processing"
         log.exception("voice %s analysis crashed", item_id)
-        _finish_voice(ctx, item_id, {"status": VOICE_FAILED, "error": f"Voice analysis failed: {exc}"})
+        _finish_voice(ctx, item_id, {"status": VoiceStatus.FAILED, "error": f"Voice analysis failed: {exc}"})
         return
-    _finish_voice(ctx, item_id, {"status": VOICE_READY, "profile": profile, "error": None})
+    _finish_voice(ctx, item_id, {"status": VoiceStatus.READY, "profile": profile, "error": None})
 
 
 # --------------------------------------------------------------------------- stems
@@ -119,17 +112,14 @@ def _finish_stems(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> b
     with ctx.db.session() as s:
         won = s.execute(
             update(StemsTask)
-            .where(StemsTask.item_id == item_id, StemsTask.state == STEMS_RUNNING)
+            .where(StemsTask.item_id == item_id, StemsTask.state == StemsState.RUNNING)
             .values(updated_ms=now_ms(), **values)
         ).rowcount
-        if won and values.get("state") in (STEMS_COMPLETED, STEMS_FAILED):
-            # (added by the Open API engineer) /open-apis/v1 stems tasks get the platform's
-            # callback, written in the same transaction as the final state.
-            from songforge.dialects.platform.callbacks import notify_stems
-
+        if won and values.get("state") in FINAL_STEMS_STATES:
+            # Subscribers (a dialect's callback) write in this transaction, with the final state.
             task = s.get(StemsTask, item_id, populate_existing=True)
             if task is not None:
-                notify_stems(s, task)
+                events.publish_stems_finished(s, task)
     return bool(won)
 
 
@@ -143,7 +133,7 @@ def _progress(ctx: WorkerContext, item_id: str, attempts: int) -> Any:
         with ctx.db.session() as s:
             s.execute(
                 update(StemsTask)
-                .where(StemsTask.item_id == item_id, StemsTask.state == STEMS_RUNNING)
+                .where(StemsTask.item_id == item_id, StemsTask.state == StemsState.RUNNING)
                 .values(
                     detail={"attempts": attempts, "progress": int(percent), "stage": stage},
                     updated_ms=now_ms(),
@@ -158,13 +148,13 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
 
     Stems are written in the upload's format when that is lossless WAV or FLAC, else as 16-bit
     WAV (re-encoding a lossy upload to a lossy format would lose quality twice)."""
-    from songforge.audio.decode import DecodeError, DecodeLimits, decode, probe
+    from songforge.audio.decode import DecodeError, DecodeLimits, LimitExceeded, decode, probe
     from songforge.audio.encode import write_stems_zip
     from songforge.engines.separation import SAMPLE_RATE, separate
 
     with ctx.db.session() as s:
         task = s.get(StemsTask, item_id)
-        if task is None or task.state != STEMS_RUNNING:
+        if task is None or task.state != StemsState.RUNNING:
             return
         attempts = int((task.detail or {}).get("attempts", 0)) + 1
         task.detail = {"attempts": attempts, "progress": 0, "stage": "decoding"}
@@ -180,7 +170,7 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
             audio = decode(
                 source, DecodeLimits.from_env(), SAMPLE_RATE, stereo=True, content_type=content_type
             )
-        except DecodeError as exc:
+        except (DecodeError, LimitExceeded) as exc:
             raise UploadFailed(str(exc)) from None
         stems = separate(audio, SAMPLE_RATE, progress=_progress(ctx, item_id, attempts))
         fmt = STEM_FILE_FORMAT.get(info.kind, "wav") if info.lossless else "wav"
@@ -196,13 +186,13 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
             "duration_s": round(len(audio) / SAMPLE_RATE, 3),
         }
         if not _finish_stems(
-            ctx, item_id, {"state": STEMS_COMPLETED, "blobs": {"zip": key}, "detail": detail}
+            ctx, item_id, {"state": StemsState.COMPLETED, "blobs": {"zip": key}, "detail": detail}
         ):
             ctx.blobs.delete_prefix(f"stems/{item_id}")  # deleted meanwhile: leave nothing behind
     except UploadFailed as exc:
-        _finish_stems(ctx, item_id, {"state": STEMS_FAILED, "error": str(exc)})
+        _finish_stems(ctx, item_id, {"state": StemsState.FAILED, "error": str(exc)})
     except Exception as exc:
         log.exception("stems task %s crashed", item_id)
-        _finish_stems(ctx, item_id, {"state": STEMS_FAILED, "error": f"Stem separation failed: {exc}"})
+        _finish_stems(ctx, item_id, {"state": StemsState.FAILED, "error": f"Stem separation failed: {exc}"})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -12,17 +12,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from songforge.core.clock import now_ms
+from songforge.clock import now_ms
+from songforge.core.states import StemsState, VoiceStatus
+from songforge.store.db import rowcount
 from songforge.store.models import StemsTask, Voice
 from songforge.workers.context import WorkerContext
-from songforge.workers.uploads import (
-    STEMS_QUEUED,
-    STEMS_RUNNING,
-    VOICE_QUEUED,
-    VOICE_RUNNING,
-    process_stems_task,
-    process_voice,
-)
+from songforge.workers.uploads import process_stems_task, process_voice
 
 log = logging.getLogger("songforge.workers")
 
@@ -35,20 +30,22 @@ def _claim(ctx: WorkerContext, model: Any, column: Any, queued: Any, running: An
         )
         if item_id is None:
             return None
-        won = s.execute(
-            update(model)
-            .where(model.item_id == item_id, column == queued)
-            .values({column.key: running, "updated_ms": now_ms()})
-        ).rowcount
+        won = rowcount(
+            s.execute(
+                update(model)
+                .where(model.item_id == item_id, column == queued)
+                .values({column.key: running, "updated_ms": now_ms()})
+            )
+        )
         return item_id if won else None
 
 
 def _claim_stems(ctx: WorkerContext) -> str | None:
-    return _claim(ctx, StemsTask, StemsTask.state, STEMS_QUEUED, STEMS_RUNNING)
+    return _claim(ctx, StemsTask, StemsTask.state, StemsState.QUEUED, StemsState.RUNNING)
 
 
 def _claim_voice(ctx: WorkerContext) -> str | None:
-    return _claim(ctx, Voice, Voice.status, VOICE_QUEUED, VOICE_RUNNING)
+    return _claim(ctx, Voice, Voice.status, VoiceStatus.QUEUED, VoiceStatus.RUNNING)
 
 
 def run_one(ctx: WorkerContext) -> bool:
@@ -76,11 +73,11 @@ def recover(ctx: WorkerContext) -> None:
     with ctx.db.session() as s:
         s.execute(
             update(StemsTask)
-            .where(StemsTask.state == STEMS_RUNNING)
-            .values(state=STEMS_QUEUED, updated_ms=now_ms())
+            .where(StemsTask.state == StemsState.RUNNING)
+            .values(state=StemsState.QUEUED, updated_ms=now_ms())
         )
         s.execute(
             update(Voice)
-            .where(Voice.status == VOICE_RUNNING)
-            .values(status=VOICE_QUEUED, updated_ms=now_ms())
+            .where(Voice.status == VoiceStatus.RUNNING)
+            .values(status=VoiceStatus.QUEUED, updated_ms=now_ms())
         )

@@ -8,6 +8,10 @@ an item's events strictly in order and retries each until the receiver answers H
 body `success` (the platform's acknowledgement). Signing and the outbound address guard are the
 outbox's, shared with /v1/tempolor.
 
+`SUBSCRIBER` hears of job and stems changes from `songforge.core.events` (registered by
+`songforge.wiring.install`); lyrics are written by this dialect itself, so `notify_lyrics` is
+called directly.
+
 File links in callbacks must work without the key, and workers have no request to sign links
 against, so Open API work carries its own capability: a random `file_token` and the base URL
 the client used, both fixed at submission (see `file_url`).
@@ -17,12 +21,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from songforge.core.events import Subscriber
 from songforge.core.ids import make_id
+from songforge.core.states import FINAL_STEMS_STATES, JobState
 from songforge.dialects.platform.records import lyrics_item, music_item, stems_item
+from songforge.outbox import enqueue
 from songforge.store.models import Job, StemsTask
 
 log = logging.getLogger("songforge.openapi")
@@ -43,7 +51,7 @@ def file_url(base_url: str, item_id: str, token: str, blob_key: str) -> str:
     return f"{base_url.rstrip('/')}{FILES_PATH}/{item_id}/{token}/{name}"
 
 
-def _url_for(meta: dict[str, Any], item_id: str):  # noqa: ANN202 - a small closure
+def _url_for(meta: dict[str, Any], item_id: str) -> Callable[[str], str]:
     base, token = meta.get("base_url", ""), meta.get("file_token", "")
     return lambda key: file_url(base, item_id, token, key)
 
@@ -51,8 +59,6 @@ def _url_for(meta: dict[str, Any], item_id: str):  # noqa: ANN202 - a small clos
 def _enqueue(
     session: Session, tenant_id: str, job_id: str, item_id: str, url: str, payloads: list[dict[str, Any]]
 ) -> None:
-    from songforge.outbox.delivery import enqueue
-
     for i, payload in enumerate(payloads):
         enqueue(
             session,
@@ -67,14 +73,14 @@ def _enqueue(
 
 
 def notify_job(session: Session, job: Job, *, is_final: bool) -> None:
-    """Called wherever a job's state is written (`queue._notify`); acts only on the final state
-    of Open API song / instrumental jobs, since the platform reports no progress."""
+    """Called wherever a job's state is written (a `job_changed` event); acts only on the final
+    state of Open API song / instrumental jobs, since the platform reports no progress."""
     meta = (job.request or {}).get("openapi") or {}
     url = meta.get("callback_url")
     if not url or not is_final or not job.tracked or job.kind not in ("song", "instrumental"):
         return
     url_for = _url_for(meta, job.item_id)
-    if job.state == "failed":
+    if job.state == JobState.FAILED:
         events = ["audio_complete"]
     elif job.kind == "song":
         events = ["audio_complete", "wav_complete", "lrcsections_complete"]
@@ -104,7 +110,7 @@ def notify_stems(session: Session, task: StemsTask) -> None:
     """Called when a stems task reaches a final state; acts only on Open API tasks."""
     meta = task.openapi or {}
     url = meta.get("callback_url")
-    if not url or task.state not in ("completed", "failed"):
+    if not url or task.state not in FINAL_STEMS_STATES:
         return
     item = stems_item(task, _url_for(meta, task.item_id))
     _enqueue(
@@ -115,3 +121,16 @@ def notify_stems(session: Session, task: StemsTask) -> None:
         url,
         [{"stems": [item]}],
     )
+
+
+class PlatformCallbacks(Subscriber):
+    """The platform's callbacks as an event subscriber."""
+
+    def job_changed(self, session: Session, job: Job, *, is_final: bool) -> None:
+        notify_job(session, job, is_final=is_final)
+
+    def stems_finished(self, session: Session, task: StemsTask) -> None:
+        notify_stems(session, task)
+
+
+SUBSCRIBER = PlatformCallbacks()

@@ -98,15 +98,15 @@ def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = 
 
 def callback_url(body: dict[str, Any], settings: Settings) -> str:
     """Required on every create endpoint; checked with the same outbound guard as replyUrl."""
-    from songforge.outbox.delivery import validate_callback_url
+    from songforge.outbox import CallbackTargetError, validate_callback_url
 
     url = text_field(body, "callback_url", URL_MAX, required=True)
     assert url is not None
     url = url.strip()
     try:
         validate_callback_url(url, settings.private_callbacks_allowed())
-    except ValueError as exc:
-        raise bad_parameter(f"callback_url: {str(exc).replace('replyUrl', 'callback_url')}") from None
+    except CallbackTargetError as exc:
+        raise bad_parameter(f"callback_url: {exc.for_field('callback_url')}") from None
     return url
 
 

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 
+from songforge.errors import SongforgeError
+
 log = logging.getLogger("songforge.openapi")
 
 
@@ -56,7 +58,7 @@ MESSAGES: dict[Status, str] = {
 }
 
 
-class OpenApiError(Exception):
+class OpenApiError(SongforgeError):
     """A business error. `detail` says what exactly was wrong; for 400003 it replaces the generic
     "Bad Parameter." (as the platform's own "callback_url not blank" does), for the other codes
     it follows the verbatim message so clients matching on the message still match its start."""

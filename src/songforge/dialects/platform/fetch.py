@@ -16,14 +16,15 @@ from urllib.parse import urljoin
 
 import httpx
 
-from songforge.outbox.delivery import CallbackTargetError, _pinned_request, checked_addresses
+from songforge.errors import InvalidInput
+from songforge.outbox import CallbackTargetError, checked_addresses, pinned_request
 
 MAX_REDIRECTS = 5
 CONNECT_TIMEOUT_S = 10.0
 TOTAL_TIMEOUT_S = 120.0
 
 
-class FetchError(ValueError):
+class FetchError(InvalidInput):
     """Why the URL could not be fetched; safe to show the client."""
 
 
@@ -47,8 +48,8 @@ async def _fetch(url: str, dest: Path, *, allow_private: bool, max_bytes: int) -
             try:
                 addresses = await asyncio.to_thread(checked_addresses, url, allow_private)
             except CallbackTargetError as exc:
-                raise FetchError(str(exc).replace("replyUrl", "url")) from None
-            pinned, host_header, extensions = _pinned_request(url, addresses[0])
+                raise FetchError(exc.for_field("url")) from None
+            pinned, host_header, extensions = pinned_request(url, addresses[0])
             try:
                 async with client.stream("GET", pinned, headers=host_header, extensions=extensions) as resp:
                     if resp.status_code in (301, 302, 303, 307, 308):

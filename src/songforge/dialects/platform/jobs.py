@@ -6,10 +6,11 @@ up through /v1/tempolor sees Open API jobs in its lists), else an account named 
 created with the default limits when missing. The choice is stored on the key, so adding a
 second account later never moves a key's jobs elsewhere.
 
-Jobs are ordinary `Job` rows submitted through `scheduler.submit` (maxJobs applies), with the
-Open API parts kept under `request["openapi"]`: the callback URL, the platform model name, and
-for an extension its source. `reply_url` stays empty, so the /v1/tempolor callback never fires
-for them; `openapi_callbacks` sends the platform's events instead.
+Jobs are ordinary `Job` rows submitted through `scheduler.submit` (maxJobs applies) from a
+`JobRequest`, with the Open API parts kept in its `extra` (stored as `request["openapi"]`): the
+callback URL, the platform model name, and for an extension its source. `reply_url` stays
+empty, so the /v1/tempolor callback never fires for them; `openapi_callbacks` sends the
+platform's events instead.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from songforge.clock import now_ms
+from songforge.config import DEFAULT_ENGINE
 from songforge.core import scheduler
-from songforge.core.accounts import DEFAULT_ENGINE, DEFAULT_MAX_JOBS
-from songforge.core.clock import now_ms
-from songforge.core.music_params import MusicParams
+from songforge.core.accounts import DEFAULT_MAX_JOBS
+from songforge.core.jobs import JobRequest
 from songforge.dialects.platform.callbacks import new_file_token
 from songforge.dialects.platform.models import ModelChoice
 from songforge.store.models import Account, ApiKey, Job
@@ -131,16 +133,6 @@ class OpenApiWork:
 def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
     """Queues one job (the platform returns one id per request). Raises scheduler.AccountBusy."""
     assert work.model is not None
-    params = MusicParams(
-        kind=work.kind,  # type: ignore[arg-type]
-        prompt=work.engine_prompt,
-        model=work.model.profile,
-        lyrics=work.lyrics,
-        tonality=work.tonality,
-        bpm=work.bpm,
-        chords=work.chords,
-        artist_voice_id=work.artist_voice,
-    )
     openapi: dict[str, Any] = {
         "callback_url": work.callback_url,
         "model": work.model.name,
@@ -148,13 +140,22 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
         "base_url": work.base_url,
         "file_token": new_file_token(),
     }
-    extra: dict[str, Any] = {"openapi": openapi}
-    if work.duration is not None:
-        extra["duration"] = work.duration
     if work.extension is not None:
         ext = work.extension
         openapi["extend"] = {"item_id": ext.source_item_id, "start_time": ext.start_time}
-    jobs = scheduler.submit(session, account=account, params=params, request_extra=extra, variations=1)
+    request = JobRequest(
+        kind=work.model.kind,
+        prompt=work.engine_prompt,
+        model=work.model.profile,
+        lyrics=work.lyrics,
+        tonality=work.tonality,
+        bpm=work.bpm,
+        chords=work.chords,
+        artist_voice_id=work.artist_voice,
+        duration=work.duration,
+        extra={"openapi": openapi},
+    )
+    jobs = scheduler.submit(session, account=account, request=request, variations=1)
     return jobs[0]
 
 

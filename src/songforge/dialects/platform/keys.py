@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from songforge.core.clock import now_ms
+from songforge.clock import now_ms
 from songforge.store.models import ApiKey, Tenant
 
 KEY_RE = re.compile(r"^Tempo-[A-Za-z0-9]{32}-3w$")

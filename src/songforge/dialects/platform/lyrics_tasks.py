@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from songforge.core.clock import now_ms
+from songforge.clock import now_ms
 from songforge.core.ids import new_item_id
+from songforge.core.states import JobState
 from songforge.dialects.platform.callbacks import notify_lyrics
 from songforge.store.models import Account, Job
 
@@ -64,9 +65,9 @@ def store_lyrics(
         batch_id=item_id,
         kind="lyrics",
         engine="lyrics",
-        state="completed",
+        state=JobState.COMPLETED,
         progress=100,
-        stage="completed",
+        stage=JobState.COMPLETED,
         request=request,
         seed=written.seed,
         title=written.title,

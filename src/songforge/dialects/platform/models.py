@@ -1,55 +1,63 @@
 """The platform's model names, mapped onto the engine profiles this server has.
 
 The official API names models the way its pricing page does (`TemPolor v4.5`, `TemPolor i3.5`,
-`tempolor-latest`); the useapi dialect and the engines use short profile names (`v4.5`,
-`i3.5 beta`). Several platform names share a profile: we have one song profile per length cap,
-not one per vendor release, and a client should not break because it asks for a newer name.
+`tempolor-latest`); the useapi dialect and the engines use the catalogue's profile names (`v4.5`,
+`i3.5 beta`, `songforge.config.MODEL_PROFILES`). Several platform names share a profile: we have
+one song profile per length cap, not one per vendor release, and a client should not break
+because it asks for a newer name. The tables name catalogue entries (`MODELS[...]`), so a
+profile that leaves the catalogue fails here at import, not at a client's request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Kind = Literal["song", "instrumental"]
+from songforge.config import MODELS, ModelKind, ModelProfile, canonical_model, model_profile
+from songforge.errors import InvalidInput
+
+Kind = ModelKind
 
 
 @dataclass(frozen=True)
 class ModelChoice:
     name: str  # the platform's spelling, echoed back in query results and callbacks
-    profile: str  # our engine profile (a key of engines.base.MODEL_MAX_SECONDS)
+    profile: str  # our model profile: a catalogue name (songforge.config.MODELS)
     kind: Kind
 
+    @property
+    def max_seconds(self) -> float:
+        """The profile's length cap."""
+        return MODELS[self.profile].max_seconds
 
-SONG_MODELS: dict[str, str] = {
-    "TemPolor v3": "v3",
-    "TemPolor v3.5": "v3.5",
-    "TemPolor v4.0": "v4.5",
-    "TemPolor v4.5": "v4.5",
-    "TemPolor v4.6": "v4.5",
-    "tempolor-latest": "v4.5",
+
+SONG_MODELS: dict[str, ModelProfile] = {
+    "TemPolor v3": MODELS["v3"],
+    "TemPolor v3.5": MODELS["v3.5"],
+    "TemPolor v4.0": MODELS["v4.5"],
+    "TemPolor v4.5": MODELS["v4.5"],
+    "TemPolor v4.6": MODELS["v4.5"],
+    "tempolor-latest": MODELS["v4.5"],
 }
 
-INSTRUMENTAL_MODELS: dict[str, str] = {
-    "TemPolor i3": "i3",
-    "TemPolor i3.5": "i3.5 beta",
-    "TemPolor i4": "i4",
+INSTRUMENTAL_MODELS: dict[str, ModelProfile] = {
+    "TemPolor i3": MODELS["i3"],
+    "TemPolor i3.5": MODELS["i3.5 beta"],
+    "TemPolor i4": MODELS["i4"],
 }
 
 # What a model-less request gets: the platform's current examples.
 DEFAULT_MODEL: dict[str, str] = {"song": "TemPolor v4.5", "instrumental": "TemPolor i3.5"}
 
-_TABLES: dict[str, dict[str, str]] = {"song": SONG_MODELS, "instrumental": INSTRUMENTAL_MODELS}
+_TABLES: dict[str, dict[str, ModelProfile]] = {"song": SONG_MODELS, "instrumental": INSTRUMENTAL_MODELS}
 # Profile -> the platform name we report for jobs created through the other dialect.
-_PROFILE_NAMES: dict[str, str] = {
-    "v3": "TemPolor v3",
-    "v3.5": "TemPolor v3.5",
-    "v4.5": "TemPolor v4.5",
-    "v4.8": "tempolor-latest",
-    "i3": "TemPolor i3",
-    "i3.5 beta": "TemPolor i3.5",
-    "i3.5": "TemPolor i3.5",
-    "i4": "TemPolor i4",
+_PROFILE_NAMES: dict[ModelProfile, str] = {
+    MODELS["v3"]: "TemPolor v3",
+    MODELS["v3.5"]: "TemPolor v3.5",
+    MODELS["v4.5"]: "TemPolor v4.5",
+    MODELS["v4.8"]: "tempolor-latest",
+    MODELS["i3"]: "TemPolor i3",
+    MODELS["i3.5 beta"]: "TemPolor i3.5",
+    MODELS["i4"]: "TemPolor i4",
 }
 
 
@@ -57,7 +65,7 @@ def _normalise(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-class UnknownModel(ValueError):
+class UnknownModel(InvalidInput):
     def __init__(self, name: str, kind: Kind) -> None:
         self.name = name
         self.kind = kind
@@ -74,12 +82,13 @@ def resolve_model(name: str | None, kind: Kind) -> ModelChoice:
     wanted = _normalise(str(name))
     for canonical, profile in table.items():
         if _normalise(canonical) == wanted:
-            return ModelChoice(canonical, profile, kind)
+            return ModelChoice(canonical, profile.name, kind)
     raise UnknownModel(str(name), kind)
 
 
 def platform_name(profile: str | None, kind: str) -> str:
     """The platform's name for a profile, for jobs made through /v1/tempolor."""
-    if profile and profile in _PROFILE_NAMES:
-        return _PROFILE_NAMES[profile]
+    known = model_profile(canonical_model(profile)) if profile else None
+    if known is not None and known in _PROFILE_NAMES:
+        return _PROFILE_NAMES[known]
     return DEFAULT_MODEL.get(kind, DEFAULT_MODEL["song"])

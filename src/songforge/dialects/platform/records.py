@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from songforge.core.states import FINAL_JOB_STATES, JobState, StemsState
 from songforge.dialects.platform.models import platform_name
 from songforge.store.models import Job, StemsTask
 
@@ -22,6 +23,18 @@ UrlFor = Callable[[str], str]
 """Turns a blob key into a URL the client can fetch (the API signs it)."""
 
 SUB_WAITING, SUB_RUNNING, SUB_OK, SUB_FAILED = "waiting", "running", "sub_succeeded", "sub_failed"
+
+# How the platform names our states for lyrics and stems items (anything else: "failed").
+_LYRICS_STATUS: dict[str, str] = {
+    JobState.QUEUED: "waiting",
+    JobState.RUNNING: "running",
+    JobState.COMPLETED: "succeeded",
+}
+_STEMS_STATUS: dict[str, str] = {
+    StemsState.QUEUED: "waiting",
+    StemsState.RUNNING: "running",
+    StemsState.COMPLETED: "succeeded",
+}
 
 
 def _seconds(ms: int | None) -> int | None:
@@ -52,11 +65,11 @@ def _lyric_lines(job: Job) -> list[dict[str, Any]]:
 
 def job_states(job: Job) -> tuple[str, str, str]:
     """(status, audio_hi_status, lyrics_sections_status) for a song or instrumental job."""
-    if job.state == "queued":
+    if job.state == JobState.QUEUED:
         return "running", SUB_WAITING, SUB_WAITING
-    if job.state == "running":
+    if job.state == JobState.RUNNING:
         return "running", SUB_RUNNING, SUB_RUNNING
-    if job.state == "failed":
+    if job.state == JobState.FAILED:
         return "failed", SUB_FAILED, SUB_FAILED
     wav = SUB_OK if (job.blobs or {}).get("wav") else SUB_FAILED
     if job.kind == "song":
@@ -74,7 +87,7 @@ def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str,
     status, hi_status, sections_status = job_states(job)
     material = job.material or {}
     blobs = job.blobs or {}
-    done = job.state == "completed"
+    done = job.state == JobState.COMPLETED
     item: dict[str, Any] = {
         "item_id": job.item_id,
         "status": status,
@@ -86,7 +99,7 @@ def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str,
         "prompt": oa.get("prompt", req.get("prompt", "")),
         "duration": int(round(float(material.get("dur") or 0))) if done else 0,
         "created_at": _seconds(job.created_ms),
-        "finished_at": _seconds(job.finished_ms) if job.state in ("completed", "failed") else None,
+        "finished_at": _seconds(job.finished_ms) if job.state in FINAL_JOB_STATES else None,
         "audio_url": url_for(blobs["mp3"]) if done and blobs.get("mp3") else "",
         "audio_hi_url": url_for(blobs["wav"]) if done and blobs.get("wav") else "",
     }
@@ -94,7 +107,7 @@ def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str,
         item["lyrics_sections_status"] = sections_status
         item["lyrics_sections"] = _lyric_lines(job) if done else []
         item["lyrics"] = (job.lyrics if job.lyrics is not None else req.get("lyrics")) or ""
-    if job.state == "failed":
+    if job.state == JobState.FAILED:
         item["error"] = job.error or "Generation failed"
     if oa.get("extend"):
         item["extended_from"] = oa["extend"]
@@ -103,12 +116,12 @@ def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str,
 
 def lyrics_item(job: Job) -> dict[str, Any]:
     """The platform's lyrics item (A.13): four fields."""
-    status = {"queued": "waiting", "running": "running", "completed": "succeeded"}.get(job.state, "failed")
+    status = _LYRICS_STATUS.get(job.state, "failed")
     return {"item_id": job.item_id, "status": status, "title": job.title or "", "lyric": job.lyrics or ""}
 
 
 def stems_status(task: StemsTask) -> str:
-    return {"queued": "waiting", "running": "running", "completed": "succeeded"}.get(task.state, "failed")
+    return _STEMS_STATUS.get(task.state, "failed")
 
 
 def stems_item(task: StemsTask, url_for: UrlFor) -> dict[str, Any]:
@@ -117,8 +130,8 @@ def stems_item(task: StemsTask, url_for: UrlFor) -> dict[str, Any]:
     item: dict[str, Any] = {
         "item_id": task.item_id,
         "status": stems_status(task),
-        "stems_url": url_for(key) if task.state == "completed" and key else "",
+        "stems_url": url_for(key) if task.state == StemsState.COMPLETED and key else "",
     }
-    if task.state == "failed":
+    if task.state == StemsState.FAILED:
         item["error"] = task.error or "Splitting failed"
     return item

@@ -1,16 +1,25 @@
 """The useapi.net TemPolor v1 dialect, served at /v1/tempolor: routes, params, records, errors.
 
 `router` holds every `/v1/tempolor` route (mount it with `prefix=PREFIX`); `files_router` serves
-the signed download links, which sit outside the prefix.
+the signed download links, which sit outside the prefix. What the composition root needs besides
+(see `songforge.wiring`): `SUBSCRIBERS` (replyUrl callbacks) and `render_http_error` for the
+framework's own errors (unknown route, wrong method) under `ERROR_PREFIX`.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Mapping
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from songforge.core.events import Subscriber
+from songforge.dialects.tempolor_v1.callbacks import SUBSCRIBER
 from songforge.dialects.tempolor_v1.routes import accounts, downloads, music, scheduler, uploads
 
 PREFIX = "/v1/tempolor"
+ERROR_PREFIX = PREFIX + "/"
+SUBSCRIBERS: tuple[Subscriber, ...] = (SUBSCRIBER,)
 
 router = APIRouter()
 # uploads before music: music's /music/{job_id} would otherwise swallow /music/midi etc.
@@ -18,4 +27,12 @@ for _module in (accounts, scheduler, uploads, downloads, music):
     router.include_router(_module.router)
 files_router = downloads.files_router
 
-__all__ = ["PREFIX", "files_router", "router"]
+
+def render_http_error(
+    _request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The dialect's error body, {"error": "...", "code": N}, with the HTTP status."""
+    return JSONResponse({"error": message, "code": status}, status_code=status, headers=headers)
+
+
+__all__ = ["ERROR_PREFIX", "PREFIX", "SUBSCRIBERS", "files_router", "render_http_error", "router"]

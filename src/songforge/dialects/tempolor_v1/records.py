@@ -11,17 +11,19 @@ from typing import Any
 
 from songforge.config import Settings
 from songforge.core.ids import make_id
+from songforge.core.states import JobState
 from songforge.store.models import Job
 
 STATUS_GENERATING = 0
 STATUS_FAILED = 10
 STATUS_COMPLETED = 30
 
-_STATUS = {
-    "queued": (STATUS_GENERATING, "GENERATING", False),
-    "running": (STATUS_GENERATING, "GENERATING", False),
-    "failed": (STATUS_FAILED, "FAILED", True),
-    "completed": (STATUS_COMPLETED, "COMPLETED", True),
+# How /v1/tempolor reports our job states: (status, status_name, status_final).
+_STATUS: dict[str, tuple[int, str, bool]] = {
+    JobState.QUEUED: (STATUS_GENERATING, "GENERATING", False),
+    JobState.RUNNING: (STATUS_GENERATING, "GENERATING", False),
+    JobState.FAILED: (STATUS_FAILED, "FAILED", True),
+    JobState.COMPLETED: (STATUS_COMPLETED, "COMPLETED", True),
 }
 
 # The hosted service reports an internal model name next to the one users pick; ours names the
@@ -45,7 +47,7 @@ _MATERIAL_DEFAULTS: dict[str, Any] = {
 
 
 def status_of(state: str) -> tuple[int, str, bool]:
-    return _STATUS.get(state, _STATUS["queued"])
+    return _STATUS.get(state, _STATUS[JobState.QUEUED])
 
 
 def job_id_of(job: Job) -> str:
@@ -69,7 +71,7 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
     material["seed"] = job.seed
     material["batchId"] = job.batch_id
     blobs = job.blobs or {}
-    completed = job.state == "completed"
+    completed = job.state == JobState.COMPLETED
     prompt = req.get("prompt", "")
     model_show = req.get("model", "")
     uses_voice = bool(req.get("artistVoiceItemId") or req.get("clonedVoiceItemId"))
@@ -125,7 +127,7 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
         "canFixVocals": completed and job.kind == "song",
         "canReplaced": False,
     }
-    if job.state == "failed":
+    if job.state == JobState.FAILED:
         record["error"] = job.error or "Generation failed"
     return record
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from songforge.core.music_params import INSTRUMENTAL_MODELS, SONG_MODELS, TONALITIES
+from songforge.config import model_names
+from songforge.dialects.tempolor_v1.params import TONALITIES
 
 
 class ErrorBody(BaseModel):
@@ -65,7 +66,9 @@ class _MusicCommon(BaseModel):
 
 class SongRequest(_MusicCommon):
     lyrics: str | None = Field(None, max_length=3000)
-    model_song: str | None = Field(None, description=f"One of {', '.join(SONG_MODELS)} (default the newest)")
+    model_song: str | None = Field(
+        None, description=f"One of {', '.join(model_names('song'))} (default the newest)"
+    )
     artistVoiceItemId: str | None = None
     clonedVoiceItemId: str | None = None
     midiItemId: str | None = None
@@ -73,7 +76,7 @@ class SongRequest(_MusicCommon):
 
 class InstrumentalRequest(_MusicCommon):
     model_instrumental: str | None = Field(
-        None, description=f"One of {', '.join(INSTRUMENTAL_MODELS)} (default the newest)"
+        None, description=f"One of {', '.join(model_names('instrumental'))} (default the newest)"
     )
     tonality: str | None = Field(None, description=f"One of {', '.join(TONALITIES)}")
     bpm: int | None = Field(None, ge=50, le=190)

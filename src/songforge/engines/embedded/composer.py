@@ -3,6 +3,13 @@
 The composer works in beats. A `Score` holds one list of `Part`s per stem; `render` turns parts
 into MIDI. Everything random draws from one seeded generator, in a fixed order, so the same
 request and seed always give the same notes.
+
+Two things every part serves, whatever the style. The requested key must be heard, even over
+chords that fit its relative key as well (i-VI-III-VII is also a major-key progression): the bass
+takes the tonic at phrase starts and cadences, the melody leans on the tonic and cadences on it,
+tonic bars are accented and the piece ends on the tonic. And the requested beat must be the one a
+listener taps: a timekeeper on every beat, off-beats quieter than beats, and no off-beat onsets
+at slow tempos, where beat trackers otherwise hear the eighths as the beat.
 """
 
 from __future__ import annotations
@@ -11,12 +18,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from songforge.engines.embedded import feel as feels
 from songforge.engines.embedded import patterns as pat
 from songforge.engines.embedded.styles import Style
 from songforge.music.chords import Chord
+from songforge.music.modes import SCALES, choose_mode
 from songforge.music.theory import Key, nearest_pitch, roman_to_chord
 
 BEATS_PER_BAR = 4
+SLOW_BPM = 80  # below this an off-beat onset is heard as a beat of its own (double-tempo readings)
+# Styles whose idiom allows a tonic pedal in the bass under chords that contain the tonic.
+PEDAL_STYLES = frozenset({"ambient", "lofi", "cinematic", "synthwave"})
 
 
 @dataclass
@@ -62,6 +74,7 @@ class Plan:
     sections: list[tuple[str, int]] | None = None  # (name, bars) when a lyric plan fixes the form
     melody: list[Note] | None = None  # seeded melody (beats from bar 0), looped over melodic sections
     melody_bars: int = 0
+    feel: str | None = None  # the feel the prompt names ("6/8", "half-time", "shuffle"), if any
 
 
 @dataclass
@@ -74,6 +87,8 @@ class Score:
     stems: dict[str, list[Part]]
     swing: float
     progression_text: str
+    mode: str = "ionian"  # the modal colour heard in the key (see `songforge.music.modes`)
+    feel: str = "straight"  # see `feel.FEELS`
 
     @property
     def seconds(self) -> float:
@@ -187,23 +202,48 @@ _SECTION_PROG = {
 }
 
 
+def is_tonic_chord(chord: Chord, key: Key) -> bool:
+    """The key's own tonic chord (any extension): the chord that names the key when it sounds."""
+    return chord.root == key.tonic and chord.is_minor == (key.mode == "minor")
+
+
 def harmonise(plan: Plan, sections: list[Section], rng: np.random.Generator) -> list[list[Chord]]:
+    """Chords per bar. The user's progression is cycled unchanged. Otherwise the style's
+    progressions are laid over the form, and every section starts and ends on the tonic chord, a
+    minor key cadencing through the harmonic-minor dominant: the natural-minor progressions the
+    styles favour (i-VI-III-VII) sound in the relative major without that."""
     if plan.progression:
         prog = plan.progression
         return [prog[b % len(prog)] for b in range(plan.bars)]
     progs = choose_progressions(plan.style, plan.key, rng)
-    tonic = roman_to_chord("i" if plan.key.mode == "minor" else "I", plan.key)
+    key = plan.key
+    own = [c for p in progs.values() for bar in p for c in bar]
+    tonic = next(
+        (c for c in own if is_tonic_chord(c, key)), roman_to_chord("i" if key.mode == "minor" else "I", key)
+    )
+    dominant = roman_to_chord("V7" if any("7" in c.symbol for c in own) else "V", key)
     out: list[list[Chord]] = []
     for sec in sections:
         kind = _SECTION_PROG.get(sec.name.split()[0].lower(), "verse")
         prog = progs[kind]
         out.extend(prog[b % len(prog)] for b in range(sec.bars))
-    if out and not plan.progression:
-        for sec in sections:
-            if sec.name == "intro":
-                for b in range(sec.start, sec.start + min(sec.bars, 2)):
-                    out[b] = [tonic]
-        out[-1] = [tonic]  # end on the tonic: the key is heard where the piece stops
+    if not out:
+        return out
+    for sec in sections:
+        if sec.name == "intro":
+            for b in range(sec.start, sec.start + min(sec.bars, 2)):
+                out[b] = [tonic]
+    # a twelve-bar form keeps its turnaround into the next chorus; only the last one cadences
+    long_form = max(len(p) for p in progs.values()) >= 12
+    for si, sec in enumerate(sections):
+        if long_form and si < len(sections) - 1:
+            continue
+        first, last = sec.start, sec.start + sec.bars - 1
+        out[first] = [tonic]
+        out[last] = [tonic]
+        before = out[last - 1][-1]
+        if key.mode == "minor" and sec.bars >= 4 and (before.root != dominant.root or before.is_minor):
+            out[last - 1] = [dominant]
     return out
 
 
@@ -271,9 +311,16 @@ class Composer:
         self.style = plan.style
         self.key = plan.key
         self.rng = np.random.default_rng(plan.seed)
+        self.feel = feels.resolve_feel(plan.style, plan.feel)
+        given = [c for bar in plan.progression for c in bar] if plan.progression else None
+        self.mode = choose_mode(plan.key, given)
+        self.scale = SCALES[self.mode]
+        self.scale_pcs = {(plan.key.tonic + i) % 12 for i in self.scale}
+        self.slow = plan.bpm < SLOW_BPM
 
     def compose(self) -> Score:
         plan, style = self.plan, self.style
+        tag = self._tag_chord()
         if plan.sections:
             sections = _place(list(plan.sections))
         else:
@@ -285,12 +332,23 @@ class Composer:
             if plan.melody_bars:
                 unit = max(unit, min(plan.melody_bars, 8))
             unit = max(2, min(unit, 16))
-            sections = build_form(style, plan.bars, unit)
+            sections = build_form(style, plan.bars - (1 if tag else 0), unit)
         bars = sum(s.bars for s in sections)
         plan.bars = bars
         bar_chords = harmonise(plan, sections, self.rng)
+        if tag is not None and sections and not is_tonic_chord(bar_chords[-1][-1], self.key):
+            # the user's progression stops away from home: a one-bar tag on their own tonic chord
+            bar_chords.append([tag])
+            sections[-1].bars += 1
+            plan.bars = bars = bars + 1
         self.bar_chords = bar_chords
         self.sections = sections
+        self.tonic_chord = tag or next(
+            (c for bar in bar_chords for c in bar if is_tonic_chord(c, self.key)),
+            roman_to_chord("i" if self.key.mode == "minor" else "I", self.key),
+        )
+        self.accent = [self._bar_accent(bar) for bar in bar_chords]
+        self.tonic_bass = self._tonic_bass_bars()
         energy_scale = 0.75 + 0.35 * plan.energy
         for s in sections:
             s.energy = min(1.0, s.energy * energy_scale)
@@ -300,7 +358,7 @@ class Composer:
             "keys": self.keys(),
             "lead": self.lead(),
         }
-        swing = style.swing
+        swing = feels.swing_amount(style, self.feel, plan.feel)
         if swing:
             for parts in stems.values():
                 for part in parts:
@@ -317,14 +375,55 @@ class Composer:
             stems=stems,
             swing=swing,
             progression_text=progression_text(plan, bar_chords),
+            mode=self.mode,
+            feel=self.feel,
         )
+
+    def _tag_chord(self) -> Chord | None:
+        """The user's own tonic chord, for a closing tag bar when their progression ends elsewhere
+        (None without a progression, without a tonic chord in it, or when the form is fixed)."""
+        plan = self.plan
+        if not plan.progression or plan.sections or plan.bars < 8:
+            return None
+        return next((c for bar in plan.progression for c in bar if is_tonic_chord(c, self.key)), None)
+
+    def _bar_accent(self, chords: list[Chord]) -> float:
+        """Velocity factor of a bar: the tonic chord a little louder, the relative key's tonic chord
+        (the rival reading of the same notes) a little softer."""
+        first = chords[0]
+        if is_tonic_chord(first, self.key):
+            return 1.12
+        relative = (self.key.tonic + (3 if self.key.mode == "minor" else 9)) % 12
+        if first.root == relative and first.is_minor != (self.key.mode == "minor"):
+            return 0.9
+        return 1.0
+
+    def _tonic_bass_bars(self) -> set[int]:
+        """Bars whose bass sits on the tonic, wherever the chord holds it (as an inversion when it
+        is not the root): phrase starts and cadences, and every such bar in styles built on a pedal."""
+        tonic = self.key.tonic
+        out: set[int] = set()
+        pedal = self.style.key in PEDAL_STYLES or self.style.bass == "drone"
+        for sec in self.sections:
+            for b in range(sec.bars):
+                bar = sec.start + b
+                if not all(tonic in c.pitch_classes for c in self.bar_chords[bar]):
+                    continue
+                if pedal or b % 4 == 0 or b >= sec.bars - 2:
+                    out.add(bar)
+        return out
 
     # ---- drums
     def drums(self) -> list[Part]:
         style = self.style
         if style.drums is None:
             return []
-        fam = pat.DRUMS[style.drums]
+        if self.feel == "6/8":
+            fam = pat.DRUMS["six8"]
+        else:
+            fam = pat.DRUMS[style.drums]
+            if self.feel == "half-time":
+                fam = pat.half_time(fam)
         part = Part("drums", style.kit, is_drum=True)
         n_sections = len(self.sections)
         for si, sec in enumerate(self.sections):
@@ -340,12 +439,13 @@ class Composer:
                 bar = sec.start + b
                 last = b == sec.bars - 1 and si < n_sections - 1
                 for drum, grid in grids.items():
+                    steps = len(grid)
                     for step, ch in enumerate(grid):
                         if ch == "-":
                             continue
-                        if last and step >= 8 and drum not in (pat.KICK, pat.HAT, pat.PEDAL, pat.SHAKER):
+                        if last and 2 * step >= steps and drum not in pat.KEEPERS:
                             continue
-                        beat = bar * 4 + step / 4
+                        beat = bar * 4 + step * 4 / steps
                         part.notes.append(Note(beat, 0.25, drum, int(pat.VEL[ch] * vel_scale)))
                 if b == 0 and (si > 0 and kind not in ("break", "outro")):
                     part.notes.append(Note(bar * 4, 1.0, pat.CRASH, int(105 * vel_scale)))
@@ -358,58 +458,81 @@ class Composer:
         return [part]
 
     def _clarify_beat(self, part: Part) -> None:
-        """Make the written beat the strongest periodicity. Slow tempos lose their off-beat eighths
-        (otherwise they are heard at double tempo); fast ones get a kick or snare on every beat and
-        quieter off-beats (otherwise they are heard at half tempo)."""
+        """Make the written beat the strongest periodicity. Slow tempos lose their off-beat hits
+        (otherwise they are heard at double tempo; triplets under a 6/8 pulse stay, softly); fast
+        ones get a kick or snare on every beat and quieter off-beats (otherwise they are heard at
+        half tempo), except in half-time, whose pulse the hats carry. Every beat has a timekeeper
+        (hat, shaker, ride...) or a kick, louder than anything the timekeepers play between beats."""
         bpm = self.plan.bpm
+        triplet = self.feel == "6/8"
+        fills = (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)
+
+        def on_beat(n: Note) -> bool:
+            return abs(n.start - round(n.start)) < 1e-6
+
         if bpm < 85:
             part.notes = [
                 n
                 for n in part.notes
-                if abs(n.start - round(n.start)) < 1e-6 or n.pitch in (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)
+                if on_beat(n) or n.pitch in fills or (triplet and n.pitch in pat.KEEPERS and n.vel < 70)
             ]
-        if bpm < 85 or bpm >= 130:
+        if (bpm < 85 or bpm >= 130) and self.feel != "half-time":
             strong = {
                 int(round(n.start))
                 for n in part.notes
-                if n.pitch in (pat.KICK, pat.SNARE, pat.CLAP, pat.RIM)
-                and abs(n.start - round(n.start)) < 1e-6
+                if n.pitch in (pat.KICK, pat.SNARE, pat.CLAP, pat.RIM) and on_beat(n)
             }
             for beat in range(self.plan.bars * 4):
                 if beat not in strong:
                     part.notes.append(Note(float(beat), 0.25, pat.KICK, 96 if bpm >= 130 else 80))
         if bpm >= 130:
             for n in part.notes:
-                if abs(n.start - round(n.start)) > 1e-6 and n.pitch not in (
-                    pat.SNARE,
-                    pat.TOM_LO,
-                    pat.TOM_MID,
-                    pat.TOM_HI,
-                ):
+                if not on_beat(n) and n.pitch not in (pat.SNARE, *fills):
                     n.vel = int(n.vel * 0.6)
+        self._keep_time(part)
+
+    def _keep_time(self, part: Part) -> None:
+        """A timekeeper hit on every beat (or a kick where the kit keeps time with it), louder than
+        what the timekeepers play inside that beat: the beat a listener taps is the loudest tick."""
+        n_beats = self.plan.bars * 4
+        on: dict[int, Note] = {}
+        kick: set[int] = set()
+        off = [0] * n_beats
+        for n in part.notes:
+            beat = int(round(n.start))
+            if abs(n.start - beat) < 1e-6 and 0 <= beat < n_beats:
+                if n.pitch in pat.KEEPERS and (beat not in on or n.vel > on[beat].vel):
+                    on[beat] = n
+                elif n.pitch == pat.KICK:
+                    kick.add(beat)
+            elif n.pitch in pat.KEEPERS and 0 <= int(n.start) < n_beats:
+                off[int(n.start)] = max(off[int(n.start)], n.vel)
+        keeper = pat.TAMB if self.style.kit == 48 else pat.PEDAL  # the orchestral kit's 44 is a timpani
+        for beat in range(n_beats):
+            want = min(127, off[beat] + 12) if off[beat] else 0
+            if beat in on:
+                on[beat].vel = max(on[beat].vel, want)
+            elif want or beat not in kick:
+                part.notes.append(Note(float(beat), 0.25, keeper, max(want, 60)))
 
     def _fill(self, part: Part, bar: int, vel_scale: float) -> None:
         kind = int(self.rng.integers(0, 3))
         base = bar * 4 + 2
+        step = 1 / 3 if self.feel == "6/8" else 0.25
         if kind == 0:  # snare run
-            steps = [(i, pat.SNARE) for i in range(8)]
+            steps = [(i, pat.SNARE) for i in range(8 if step == 0.25 else 6)]
         elif kind == 1:  # toms down
-            steps = [
-                (
-                    i,
-                    (
-                        pat.TOM_HI,
-                        pat.TOM_HI,
-                        pat.TOM_MID,
-                        pat.TOM_MID,
-                        pat.TOM_LO,
-                        pat.TOM_LO,
-                        pat.SNARE,
-                        pat.SNARE,
-                    )[i],
-                )
-                for i in range(8)
-            ]
+            drums = (
+                pat.TOM_HI,
+                pat.TOM_HI,
+                pat.TOM_MID,
+                pat.TOM_MID,
+                pat.TOM_LO,
+                pat.TOM_LO,
+                pat.SNARE,
+                pat.SNARE,
+            )
+            steps = [(i, drums[i if step == 0.25 else i + 2]) for i in range(8 if step == 0.25 else 6)]
         else:  # snare on 8ths then 16ths
             steps = [
                 (0, pat.SNARE),
@@ -419,16 +542,21 @@ class Composer:
                 (6, pat.TOM_MID),
                 (7, pat.TOM_LO),
             ]
+            if step != 0.25:
+                steps = [(0, pat.SNARE), (1, pat.SNARE), (3, pat.SNARE), (4, pat.TOM_MID), (5, pat.TOM_LO)]
         for i, drum in steps:
             vel = int((70 + 6 * i) * vel_scale)
-            part.notes.append(Note(base + i * 0.25, 0.25, drum, min(127, vel)))
+            part.notes.append(Note(base + i * step, 0.25, drum, min(127, vel)))
 
     # ---- bass
     def bass(self) -> list[Part]:
         style = self.style
         prog = self.plan.bass_prog if self.plan.bass_prog is not None else style.bass_prog
         part = Part("bass", prog)
-        rhythm = pat.BASS.get(style.bass, pat.BASS["pop"])
+        family = "six8" if self.feel == "6/8" and style.bass not in ("drone", "sub") else style.bass
+        rhythm = pat.BASS.get(family, pat.BASS["pop"])
+        if self.slow:
+            rhythm = _on_beats(rhythm)
         lo, hi = (28, 52) if prog not in (42, 0) else (36, 60)
         if style.bass == "lh":
             lo, hi = 36, 55
@@ -437,8 +565,9 @@ class Composer:
             vel = int(70 + 40 * sec.energy)
             for b in range(sec.bars):
                 bar = sec.start + b
-                if style.bass == "walking":
-                    self._walk(part, bar, vel, lo, hi)
+                bar_vel = int(vel * min(1.08, self.accent[bar]))
+                if family == "walking":
+                    self._walk(part, bar, bar_vel, lo, hi)
                     continue
                 use = rhythm
                 if kind in ("intro", "outro", "break") and len(rhythm) > 2:
@@ -446,16 +575,21 @@ class Composer:
                 for start, dur, role in use:
                     beat = bar * 4 + start
                     pitch = self._bass_pitch(beat, role, lo, hi)
-                    part.notes.append(Note(beat, dur * 0.95, pitch, vel if start % 1 == 0 else vel - 12))
+                    part.notes.append(
+                        Note(beat, dur * 0.95, pitch, bar_vel if start % 1 == 0 else bar_vel - 12)
+                    )
+        # the last word: the tonic, under the ringing tonic chord
         end = self.plan.bars * 4
-        part.notes.append(Note(end, 2.0, self._bass_pitch(end - 0.01, "R", lo, hi), 90))
+        part.notes.append(Note(end, 2.0, nearest_pitch(self.key.tonic, lo + 7, lo, hi), 90))
         return [part]
 
     def _bass_pitch(self, beat: float, role: str, lo: int, hi: int) -> int:
         chord = chord_at(self.bar_chords, beat)
         centre = lo + 7
         if role == "R":
-            return nearest_pitch(chord.bass, centre, lo, hi)
+            bar = min(int(beat // BEATS_PER_BAR), len(self.bar_chords) - 1)
+            home = bar in self.tonic_bass and self.key.tonic in chord.pitch_classes
+            return nearest_pitch(self.key.tonic if home else chord.bass, centre, lo, hi)
         if (
             role == "5"
             and self.key.mode == "minor"
@@ -484,7 +618,8 @@ class Composer:
     def _walk(self, part: Part, bar: int, vel: int, lo: int, hi: int) -> None:
         chords = self.bar_chords[bar]
         chord = chords[0]
-        root = nearest_pitch(chord.bass, lo + 8, lo, hi)
+        home = bar in self.tonic_bass and self.key.tonic in chord.pitch_classes
+        root = nearest_pitch(self.key.tonic if home else chord.bass, lo + 8, lo, hi)
         pcs = sorted({(chord.root + i) % 12 for i in chord.intervals})
         third = nearest_pitch(pcs[1] if len(pcs) > 1 else chord.root, root + 4, lo, hi + 5)
         fifth = nearest_pitch((chord.root + 7) % 12, root + 7, lo, hi + 5)
@@ -514,6 +649,8 @@ class Composer:
             family = "strum8" if prog < 29 else "power"
         if prog < 24 and family in ("power", "strum", "strum8"):
             family = "pulse8"
+        if self.feel == "6/8" and family not in ("block", "quartet", "skank", "power"):
+            family = "arp"  # the 6/8 accompaniment: chords broken into triplet eighths
         part = Part("keys", prog, pan=54)
         parts = [part]
         prev: list[int] | None = None
@@ -522,15 +659,17 @@ class Composer:
             lo, hi = (40, 62)
         for sec in self.sections:
             kind = sec.name.split()[0].lower()
-            vel_base = 55 + 45 * sec.energy
             for b in range(sec.bars):
                 bar = sec.start + b
+                vel_base = (55 + 45 * sec.energy) * self.accent[bar]
                 if family in ("arp", "arp16", "alberti", "montuno", "ostinato"):
                     prev = self._arp_bar(part, bar, family, vel_base, kind)
                     continue
                 rhythm = pat.KEYS_RHYTHM.get(family, pat.KEYS_RHYTHM["block"])
                 if kind in ("intro", "outro", "break") and family not in ("skank",):
                     rhythm = pat.KEYS_RHYTHM["block"] if family != "quartet" else rhythm
+                if self.slow:
+                    rhythm = _on_beats(rhythm, legato=False)
                 for start, dur, acc in rhythm:
                     beat = bar * 4 + start
                     chord = chord_at(self.bar_chords, beat)
@@ -570,19 +709,18 @@ class Composer:
                     continue
                 for b in range(sec.bars):
                     bar = sec.start + b
+                    vel = int((40 + 35 * sec.energy) * self.accent[bar])
                     for chord_i, chord in enumerate(self.bar_chords[bar]):
                         n = len(self.bar_chords[bar])
                         notes = voice(chord, prev, 55, 79, size=3)
                         prev = notes
                         for p in notes:
-                            pad_part.notes.append(
-                                Note(bar * 4 + chord_i * 4 / n, 4 / n, p, int(40 + 35 * sec.energy))
-                            )
+                            pad_part.notes.append(Note(bar * 4 + chord_i * 4 / n, 4 / n, p, vel))
             parts.append(pad_part)
         parts.append(self._tonic_anchor())
-        # a last chord ringing over the tail
+        # the tonic chord ringing over the tail, whatever chord the last bar held
         end = self.plan.bars * 4
-        for p in voice(chord_at(self.bar_chords, end - 0.01), prev, 52, 76):
+        for p in voice(self.tonic_chord, prev, 52, 76):
             part.notes.append(Note(end, 3.0, p, 70))
         return parts
 
@@ -595,14 +733,17 @@ class Composer:
         part = Part("anchor", 89 if low_pad else 48, pan=64)
         # Tonic and third, and in major keys the fourth degree: rich tones add their fifth (third
         # harmonic) to the chroma, which pulls a major key toward its dominant, and the fourth is
-        # the note that tells them apart. The key's fifth is left out for the same reason.
-        triad = [(self.key.tonic + i) % 12 for i in ((0, 3) if self.key.mode == "minor" else (0, 4, 5))]
+        # the note that tells them apart. The key's fifth is left out for the same reason. In
+        # mixolydian the fourth is the tonic of the key a fourth up, the rival reading of I-bVII.
+        degrees = (0, 3) if self.key.mode == "minor" else ((0, 4) if self.mode == "mixolydian" else (0, 4, 5))
+        triad = [(self.key.tonic + i) % 12 for i in degrees]
         low = nearest_pitch(self.key.tonic, 50, 45, 56)
         for sec in self.sections:
-            vel = int((52 if self.key.mode == "major" else 40) + 30 * sec.energy)
+            base = (52 if self.key.mode == "major" else 40) + 30 * sec.energy
             for b in range(sec.bars):
                 bar = sec.start + b
                 chords = self.bar_chords[bar]
+                vel = int(base * self.accent[bar])
                 if self.key.mode == "minor":
                     part.notes.append(Note(bar * 4, 3.98, low, vel))
                 for ci, chord in enumerate(chords):
@@ -617,9 +758,13 @@ class Composer:
     def _arp_bar(self, part: Part, bar: int, family: str, vel_base: float, kind: str) -> list[int]:
         chords = self.bar_chords[bar]
         step = 0.25 if family in ("arp16",) else 0.5
-        if self.plan.bpm < 85:
+        if self.feel == "6/8":
+            step = 1 / 3
+        elif self.slow:
+            step = 1.0
+        elif self.plan.bpm < 85:
             step = 1.0 if family != "arp16" else 0.5
-        n = int(4 / step)
+        n = int(round(4 / step))
         out: list[int] = []
         for i in range(n):
             beat = bar * 4 + i * step
@@ -643,7 +788,8 @@ class Composer:
                 seq = v + v[-2:0:-1]
                 p = seq[i % len(seq)]
             out.append(p)
-            acc = 1.0 if (i * step) % 1 == 0 else 0.8
+            on = abs(i * step - round(i * step)) < 1e-6
+            acc = 1.0 if on else (0.65 if self.feel == "6/8" else 0.8)
             part.notes.append(
                 Note(
                     beat,
@@ -687,7 +833,9 @@ class Composer:
         return [part]
 
     def _rhythm(self, density: float, bars: int) -> list[tuple[float, float, int]]:
-        """A two-bar rhythm (onset beat, length, contour step) reused through the section."""
+        """A two-bar rhythm (onset beat, length, contour step) reused through the section. Slow
+        tempos keep their notes on the beat; 6/8 keeps eighth pairs, which the triplet swing turns
+        into its long-short figure."""
         cells = [
             ((0.0,), 0.15),
             ((0.0, 0.5), 0.3),
@@ -700,7 +848,11 @@ class Composer:
         probs = np.array([w for _, w in cells])
         # density moves weight from rests and long notes to busier cells
         probs = probs * np.array([1.2 - density, 0.6 + density, 1, 0.5 + density, 1, 1.3 - density, density])
-        probs = np.clip(probs, 0.01, None)
+        if self.feel == "6/8":
+            probs *= np.array([1, 1, 0, 0, 0, 1, 0])
+        elif self.slow:
+            probs *= np.array([1, 0, 0, 0, 0, 1, 0])
+        probs = np.clip(probs, 0.001, None)
         probs /= probs.sum()
         onsets: list[float] = []
         for beat in range(8):
@@ -727,7 +879,7 @@ class Composer:
         vel: int,
         kind: str,
     ) -> None:
-        scale = self.key.scale
+        scale = self.scale
         centre = (lo + hi) / 2
 
         # absolute scale-degree index; degree 0 = tonic
@@ -739,10 +891,17 @@ class Composer:
             return best
 
         d = degree_near(centre)
-        third = (self.key.tonic + (3 if self.key.mode == "minor" else 4)) % 12
-        anchor_bonus = {self.key.tonic: 2.5, third: 1.5}
-        if self.key.mode == "major":
-            anchor_bonus[(self.key.tonic + 5) % 12] = 1.0
+        tonic = self.key.tonic
+        third, fifth = (tonic + (3 if self.key.mode == "minor" else 4)) % 12, (tonic + 7) % 12
+        # Strong beats lean on the notes that name the key. In minor that is the tonic and the fifth,
+        # not the third: the minor third is the relative major's tonic. In major, the fourth tells
+        # the key from its dominant, except in mixolydian and lydian where it is the rival tonic.
+        if self.key.mode == "minor":
+            anchor_bonus = {tonic: 3.0, fifth: 1.5, third: 0.5}
+        elif self.mode == "ionian":
+            anchor_bonus = {tonic: 2.5, third: 1.5, (tonic + 5) % 12: 1.0}
+        else:
+            anchor_bonus = {tonic: 2.5, third: 1.5, fifth: 1.0}
         phrase_bars = 2
         n_phr = max(1, sec.bars // phrase_bars)
         for ph in range(n_phr):
@@ -775,15 +934,20 @@ class Composer:
                     pc = p % 12
                     if pc not in pcs:
                         for alt in (pc + 1, pc - 1):
-                            if alt % 12 in pcs and alt % 12 not in self.key.pitch_classes():
+                            if alt % 12 in pcs and alt % 12 not in self.scale_pcs:
                                 p = p + (alt - pc)
                                 break
                 length = dur * 0.92
-                if last_phrase and i == len(rhythm) - 1:
-                    length = max(length, 1.5)
-                    # a section's last note rests on the tonic when the chord allows it
-                    tonic_pc = self.key.tonic if self.key.tonic in pcs else chord.root
-                    p = nearest_pitch(tonic_pc, p, lo - 2, hi + 2)
+                if i == len(rhythm) - 1:
+                    # phrases cadence: on the tonic wherever it does not grate against the chord
+                    # (the fifth answers it in the first phrase of a pair), the section's last on 1
+                    goal = tonic if (ph % 2 == 1 or last_phrase) else fifth
+                    if not _consonant(goal, pcs):
+                        goal = tonic if _consonant(tonic, pcs) else chord.root
+                    p = nearest_pitch(goal, p, lo - 2, hi + 2)
+                    d = degree_near(p)
+                    if last_phrase:
+                        length = max(length, 1.5)
                 part.notes.append(Note(beat, length, int(p), vel if strong else vel - 10))
 
     def _seeded_melody(self, part: Part, sec: Section) -> None:
@@ -831,3 +995,22 @@ def _apply_swing(notes: list[Note], swing: float) -> None:
             q = n.start % 0.5
             if abs(q - 0.25) < 0.02:
                 n.start += swing * 0.25
+
+
+def _on_beats(rhythm: list[tuple], legato: bool = True) -> list[tuple]:
+    """A bar pattern of (start, length, ...) without its off-beat onsets, each note held (legato)
+    up to the next one: what slow tempos play, so that the half-beat is not heard as the beat."""
+    kept = [r for r in rhythm if float(r[0]).is_integer()]
+    if not kept:
+        return [(0, 4, *rhythm[0][2:])]
+    out = []
+    for i, (start, dur, *rest) in enumerate(kept):
+        nxt = kept[i + 1][0] if i + 1 < len(kept) else 4
+        out.append((start, (nxt - start) if legato else min(dur, nxt - start), *rest))
+    return out
+
+
+def _consonant(pc: int, chord_pcs: frozenset[int]) -> bool:
+    """A chord tone, or a note no chord tone rubs against by a semitone (a ninth or a sixth over
+    the chord, not a minor ninth)."""
+    return pc in chord_pcs or not ({(pc + 1) % 12, (pc - 1) % 12} & chord_pcs)

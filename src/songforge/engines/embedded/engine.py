@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from songforge.config import model_profile
 from songforge.engines.base import (
-    MODEL_MAX_SECONDS,
     SAMPLE_RATE,
     EngineError,
     GenerationRequest,
@@ -19,8 +19,9 @@ from songforge.engines.base import (
     ProgressFn,
 )
 from songforge.engines.embedded import mix as mixing
-from songforge.engines.embedded import render
+from songforge.engines.embedded import prompt_plan, render
 from songforge.engines.embedded.composer import BEATS_PER_BAR, Composer, Plan, Score
+from songforge.engines.embedded.feel import requested_feel
 from songforge.engines.embedded.prompt import Brief, make_title, parse_prompt
 from songforge.engines.embedded.styles import STYLES
 from songforge.music.chords import Chord, parse_bars
@@ -68,6 +69,7 @@ class _Decisions:
     seconds_cap: float
     target_seconds: float
     progression: list[list[Chord]] | None
+    length_source: str = "style"  # where target_seconds came from: "request", "prompt" or "style"
 
 
 class EmbeddedEngine:
@@ -80,13 +82,10 @@ class EmbeddedEngine:
     def _decide(self, request: GenerationRequest, rng: np.random.Generator, seed_midi: Any) -> _Decisions:
         brief = parse_prompt(request.prompt)
         style = brief.style
-        cap = MODEL_MAX_SECONDS.get(request.model, 180.0)
+        profile = model_profile(request.model)
+        cap = profile.max_seconds if profile is not None else 180.0
         if request.max_seconds is not None:
-            cap = (
-                min(cap, float(request.max_seconds))
-                if request.model in MODEL_MAX_SECONDS
-                else float(request.max_seconds)
-            )
+            cap = min(cap, float(request.max_seconds)) if profile is not None else float(request.max_seconds)
         if cap < 4:
             raise EngineError(f"A track needs at least 4 seconds; {cap:g} s were allowed")
 
@@ -111,7 +110,7 @@ class EmbeddedEngine:
             key = Key(int(rng.integers(0, 12)), mode)
 
         # tempo: explicit > MIDI > "128 bpm" > tempo words within the genre's range
-        lo, hi = style.bpm
+        lo, hi = prompt_plan.tempo_range(brief)
         if request.bpm is not None:
             bpm = int(request.bpm)
             if not 50 <= bpm <= 190:
@@ -128,14 +127,15 @@ class EmbeddedEngine:
             bpm = int(rng.integers(lo, hi + 1))
         bpm = max(50, min(190, bpm))
 
+        # length: an API field > the prompt ("about 60 seconds") > the test/CLI cap > the style's habit
         typical = style.dur * (0.9 + 0.2 * rng.random())
-        target = min(cap, typical) if request.max_seconds is None else cap
-        return _Decisions(brief, key, bpm, cap, target, progression)
+        target, source = prompt_plan.target_length(brief, request, cap, typical)
+        return _Decisions(brief, key, bpm, cap, target, progression, source)
 
     def _plan(self, request: GenerationRequest, d: _Decisions, seed_midi: Any, seed: int) -> Plan:
         brief = d.brief
         bar_s = BEATS_PER_BAR * 60.0 / d.bpm
-        bars = max(1, int((d.target_seconds - TAIL_SECONDS) // bar_s))
+        bars = max(1, int(round((d.target_seconds - TAIL_SECONDS) / bar_s)))  # the nearest whole bar
         while bars > 1 and bars * bar_s + TAIL_SECONDS > d.seconds_cap:
             bars -= 1
         plan = Plan(
@@ -146,6 +146,7 @@ class EmbeddedEngine:
             seed=seed,
             energy=brief.energy,
             progression=d.progression,
+            feel=requested_feel(request.prompt),
         )
         for _name, program, role in brief.instruments:
             if role == "lead" and plan.lead_prog is None:
@@ -156,6 +157,7 @@ class EmbeddedEngine:
                 plan.bass_prog = program
             elif role == "pad" and plan.pad_prog is None:
                 plan.pad_prog = program
+        prompt_plan.apply_to_plan(plan, brief)
         if seed_midi is not None:
             from songforge.engines.embedded.midi_seed import transpose_seed
 
@@ -188,6 +190,7 @@ class EmbeddedEngine:
 
             song = song_mod.plan_song(request, plan, seed)
         score = Composer(plan).compose()
+        prompt_plan.apply_to_score(score, d.brief)
         report(12, "composing")
 
         bar_s = BEATS_PER_BAR * 60.0 / score.bpm
@@ -275,6 +278,9 @@ class EmbeddedEngine:
             "otherInfo": request.prompt,
             "form": " ".join(s.name for s in score.sections),
             "model": request.model,
+            "mode": score.mode,
+            "feel": score.feel,
+            **prompt_plan.material(brief, request, d.length_source, d.target_seconds),
         }
 
 
@@ -282,6 +288,7 @@ _GM_NAMES = {
     0: "piano",
     4: "electric piano",
     6: "harpsichord",
+    7: "clavinet",
     8: "celesta",
     9: "glockenspiel",
     10: "music box",
@@ -300,6 +307,7 @@ _GM_NAMES = {
     32: "upright bass",
     33: "bass guitar",
     34: "picked bass",
+    35: "fretless bass",
     36: "slap bass",
     38: "synth bass",
     40: "violin",

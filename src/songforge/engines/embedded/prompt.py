@@ -1,245 +1,84 @@
-"""Reading a free-text prompt: genre, mood, energy, instruments, tempo/key words and scene.
+"""Reading a free-text prompt: genres, mood, energy, instruments (asked and taken out), length, era,
+language, tempo/key words and scene.
 
-Plain keyword matching with a few precedence rules. It is predictable, cheap, and the record
-says what was understood, so a user can see why the result sounds the way it does.
+Keyword reading with a few rules taken from how people write prompts, so that the result is
+predictable and the record can say what was understood:
+
+- Genre words outrank instrument words: "disco with strings" is disco, with strings.
+- In a compound the last genre is the head ("jazz hip hop" is hip hop coloured by jazz); a genre in
+  a "with ..." clause, or one that describes a part ("lo-fi drums", "orchestral strings"), colours
+  the main style without taking over. Every genre named is reported, the main one first.
+- "no drums", "without vocals", "drumless", "instrumental" take things out.
+- With no genre named, the nearest style wins on the evidence there is: instruments, scene, era,
+  descriptive words ("smoky speakeasy" is jazz); only a prompt with no evidence at all gets the
+  default style.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 
+from songforge.engines.embedded.prompt_language import LANGUAGES, NAMES, find_language
+from songforge.engines.embedded.prompt_length import find_era, find_length
+from songforge.engines.embedded.prompt_words import (
+    DESCRIPTORS,
+    ERA_STYLES,
+    ERA_WORDS,
+    INSTRUMENT_STYLES,
+    INSTRUMENTS,
+    MODIFIERS,
+    MOODS,
+    PART_WORDS,
+    REMOVABLE,
+    SCENES,
+    SECONDARY_CUES,
+    WEAK,
+)
 from songforge.engines.embedded.styles import DEFAULT_STYLE, STYLES, Style
 from songforge.music.theory import Key, pc_of
 
-# Aliases that name a broad family; a more specific style named in the same prompt wins.
-_WEAK = {
-    "pop",
-    "rock",
-    "hip hop",
-    "hip-hop",
-    "hiphop",
-    "rap",
-    "jazz",
-    "jazzy",
-    "folk",
-    "acoustic",
-    "chill",
-    "classical",
-    "dance",
-    "edm",
-    "club",
-    "epic",
-    "game",
-    "groove",
-    "score",
-    "80s",
-    "eighties",
-    "soundtrack",
-    "movie",
-    "guitar rock",
-    "progressive",
-    "minimal",
-    "chip",
-    "western",
-    "sleep",
-    "spa",
-    "neon",
-    "warehouse",
-    "rave",
-    "disco",
-    "dub",
-    "liquid",
-    "cafe",
-    "strings",
-    "funky",
-    "808",
-    "pixel",
-    "winter",
-    "heroic",
-    "gospel",
-    "celtic",
-    "indie",
-}
-
-# Scene words: what the track is for; they suggest a style when no genre is named.
-SCENES: dict[str, tuple[str, str, str]] = {
-    # word: (scene, fallback style, mood)
-    "trailer": ("trailer", "cinematic", "epic"),
-    "film": ("film", "cinematic", "dramatic"),
-    "movie": ("film", "cinematic", "dramatic"),
-    "study": ("study", "lofi", "focused"),
-    "studying": ("study", "lofi", "focused"),
-    "focus": ("study", "lofi", "focused"),
-    "homework": ("study", "lofi", "focused"),
-    "coding": ("study", "lofi", "focused"),
-    "wedding": ("wedding", "piano", "romantic"),
-    "workout": ("workout", "house", "energetic"),
-    "gym": ("workout", "house", "energetic"),
-    "running": ("workout", "dnb", "energetic"),
-    "party": ("party", "house", "euphoric"),
-    "sleep": ("sleep", "ambient", "calm"),
-    "meditation": ("meditation", "ambient", "calm"),
-    "yoga": ("meditation", "ambient", "calm"),
-    "spa": ("relaxation", "ambient", "calm"),
-    "game": ("game", "chiptune", "playful"),
-    "gaming": ("game", "chiptune", "playful"),
-    "commercial": ("advertising", "pop", "uplifting"),
-    "advert": ("advertising", "pop", "uplifting"),
-    "corporate": ("advertising", "pop", "uplifting"),
-    "vlog": ("vlog", "lofi", "cheerful"),
-    "podcast": ("podcast", "chillout", "relaxed"),
-    "travel": ("travel", "indie", "adventurous"),
-    "road trip": ("travel", "rock", "adventurous"),
-    "beach": ("summer", "reggae", "sunny"),
-    "summer": ("summer", "pop", "sunny"),
-    "christmas": ("holiday", "holiday", "festive"),
-    "holiday": ("holiday", "holiday", "festive"),
-    "birthday": ("party", "kids", "happy"),
-    "kids": ("kids", "kids", "happy"),
-    "children": ("kids", "kids", "happy"),
-    "dinner": ("dinner", "bossa", "relaxed"),
-    "coffee": ("cafe", "bossa", "relaxed"),
-    "cafe": ("cafe", "bossa", "relaxed"),
-    "horror": ("horror", "cinematic", "dark"),
-    "romance": ("romance", "rnb", "romantic"),
-    "date": ("romance", "rnb", "romantic"),
-    "night drive": ("night drive", "synthwave", "nostalgic"),
-    "rainy": ("rain", "lofi", "melancholic"),
-    "nature": ("nature", "ambient", "peaceful"),
-}
-
-# Mood word -> (mood, mode preference (+ major, - minor), energy delta)
-MOODS: dict[str, tuple[str, float, float]] = {
-    "happy": ("happy", 1, 0.1),
-    "joyful": ("happy", 1, 0.15),
-    "cheerful": ("cheerful", 1, 0.1),
-    "uplifting": ("uplifting", 1, 0.1),
-    "hopeful": ("hopeful", 0.8, 0),
-    "sunny": ("sunny", 1, 0.05),
-    "bright": ("bright", 1, 0.05),
-    "triumphant": ("triumphant", 1, 0.3),
-    "playful": ("playful", 0.8, 0.1),
-    "fun": ("fun", 1, 0.1),
-    "romantic": ("romantic", 0.6, -0.15),
-    "love": ("romantic", 0.6, -0.1),
-    "sad": ("sad", -1, -0.2),
-    "melancholic": ("melancholic", -1, -0.15),
-    "melancholy": ("melancholic", -1, -0.15),
-    "dark": ("dark", -1, 0),
-    "moody": ("moody", -0.8, -0.05),
-    "mysterious": ("mysterious", -0.8, -0.1),
-    "tense": ("tense", -0.8, 0.1),
-    "angry": ("angry", -1, 0.3),
-    "aggressive": ("aggressive", -1, 0.35),
-    "epic": ("epic", -0.3, 0.3),
-    "dramatic": ("dramatic", -0.6, 0.2),
-    "emotional": ("emotional", -0.4, 0),
-    "nostalgic": ("nostalgic", -0.3, -0.05),
-    "dreamy": ("dreamy", 0, -0.2),
-    "calm": ("calm", 0.3, -0.3),
-    "peaceful": ("peaceful", 0.5, -0.3),
-    "relaxing": ("relaxed", 0.3, -0.25),
-    "relaxed": ("relaxed", 0.3, -0.25),
-    "chill": ("chill", 0, -0.2),
-    "mellow": ("mellow", 0, -0.25),
-    "groovy": ("groovy", 0, 0.1),
-    "energetic": ("energetic", 0.3, 0.35),
-    "powerful": ("powerful", 0, 0.3),
-    "spooky": ("spooky", -1, 0),
-    "eerie": ("eerie", -1, -0.1),
-    "heroic": ("heroic", 0.5, 0.3),
-    "lonely": ("lonely", -1, -0.2),
-    "bittersweet": ("bittersweet", -0.5, -0.1),
-    "hypnotic": ("hypnotic", -0.3, 0),
-    "warm": ("warm", 0.5, -0.1),
-    "gloomy": ("gloomy", -1, -0.2),
-    "intense": ("intense", -0.3, 0.35),
-    "inspiring": ("inspiring", 1, 0.15),
-    "motivational": ("motivational", 1, 0.25),
-    "sexy": ("sensual", -0.2, -0.1),
-    "festive": ("festive", 1, 0.1),
-}
-
-# Instrument word -> (record name, GM program, role: lead | keys | bass | pad)
-INSTRUMENTS: dict[str, tuple[str, int, str]] = {
-    "grand piano": ("piano", 0, "keys"),
-    "piano": ("piano", 0, "keys"),
-    "electric piano": ("electric piano", 4, "keys"),
-    "rhodes": ("electric piano", 4, "keys"),
-    "wurlitzer": ("electric piano", 4, "keys"),
-    "organ": ("organ", 16, "keys"),
-    "hammond": ("organ", 16, "keys"),
-    "acoustic guitar": ("acoustic guitar", 25, "keys"),
-    "nylon guitar": ("nylon guitar", 24, "keys"),
-    "classical guitar": ("nylon guitar", 24, "keys"),
-    "electric guitar": ("electric guitar", 27, "keys"),
-    "distorted guitar": ("distorted guitar", 30, "keys"),
-    "guitar": ("guitar", 25, "keys"),
-    "ukulele": ("ukulele", 24, "keys"),
-    "banjo": ("banjo", 105, "keys"),
-    "harp": ("harp", 46, "keys"),
-    "marimba": ("marimba", 12, "keys"),
-    "vibraphone": ("vibraphone", 11, "keys"),
-    "vibes": ("vibraphone", 11, "keys"),
-    "harpsichord": ("harpsichord", 6, "keys"),
-    "bass guitar": ("bass guitar", 33, "bass"),
-    "upright bass": ("upright bass", 32, "bass"),
-    "double bass": ("upright bass", 32, "bass"),
-    "synth bass": ("synth bass", 38, "bass"),
-    "808": ("808 bass", 38, "bass"),
-    "slap bass": ("slap bass", 36, "bass"),
-    "strings": ("strings", 48, "pad"),
-    "orchestra": ("strings", 48, "pad"),
-    "choir": ("choir", 52, "pad"),
-    "pad": ("synth pad", 89, "pad"),
-    "brass": ("brass", 61, "pad"),
-    "horns": ("brass", 61, "pad"),
-    "violin": ("violin", 40, "lead"),
-    "fiddle": ("fiddle", 110, "lead"),
-    "cello": ("cello", 42, "lead"),
-    "viola": ("viola", 41, "lead"),
-    "flute": ("flute", 73, "lead"),
-    "piccolo": ("piccolo", 72, "lead"),
-    "saxophone": ("saxophone", 65, "lead"),
-    "sax": ("saxophone", 65, "lead"),
-    "trumpet": ("trumpet", 56, "lead"),
-    "trombone": ("trombone", 57, "lead"),
-    "french horn": ("french horn", 60, "lead"),
-    "clarinet": ("clarinet", 71, "lead"),
-    "oboe": ("oboe", 68, "lead"),
-    "bassoon": ("bassoon", 70, "lead"),
-    "harmonica": ("harmonica", 22, "lead"),
-    "accordion": ("accordion", 21, "lead"),
-    "glockenspiel": ("glockenspiel", 9, "lead"),
-    "bells": ("bells", 9, "lead"),
-    "celesta": ("celesta", 8, "lead"),
-    "music box": ("music box", 10, "lead"),
-    "kalimba": ("kalimba", 108, "lead"),
-    "sitar": ("sitar", 104, "lead"),
-    "pan flute": ("pan flute", 75, "lead"),
-    "whistle": ("whistle", 78, "lead"),
-    "steel drums": ("steel drums", 114, "lead"),
-    "bagpipes": ("bagpipes", 109, "lead"),
-    "synth lead": ("synth lead", 81, "lead"),
-    "synthesizer": ("synth", 81, "lead"),
-    "synth": ("synth", 81, "lead"),
-    "lead guitar": ("lead guitar", 29, "lead"),
-    "guitar solo": ("lead guitar", 29, "lead"),
-}
+__all__ = ["INSTRUMENTS", "MOODS", "SCENES", "Brief", "language_name", "make_title", "parse_prompt"]
 
 _STOP = set(
     """a an the and or of for with in on at to by from into about like my your our their this that these
 those some very really quite bit more less song songs track tracks music tune tunes beat beats instrumental
 vibe vibes style type sound sounds feel feeling background mood piece loop bpm key major minor tempo
 slow fast upbeat uptempo mid midtempo downtempo gentle soft loud heavy light high low energy but make
-create generate please something kind sort using featuring feat lots plenty nice good great cool""".split()
+create generate please something kind sort using featuring feat lots plenty nice good great cool no not
+without minus just only any seconds second secs sec minutes minute mins min long length around roughly
+approximately half lyrics vocals vocal sung singing drums drum percussion bass bassline line then""".split()
 )
 
 _BPM = re.compile(r"(\d{2,3})\s*(?:bpm|beats per minute)", re.I)
+# A root written in capitals ("in A", "key of Bb", "in Am"), or any case with a mode or accidental
+# spelled out ("in e flat major", "in a minor"): "in a cozy cafe" names no key.
 _KEY = re.compile(
-    r"\b(?:in|key of|key)\s+([A-G])(#|b|♯|♭|\s?sharp|\s?flat)?\s*(major|minor|maj|min|m)?\b(?!\w)", re.I
+    r"(?i:\b(?:in|key of|key)\s+)(?:([A-G])(#|b|♯|♭|(?i:\s?sharp|\s?flat))?\s*((?i:major|minor|maj|min)|m)?"
+    r"|([a-gA-G])(#|♯|♭|(?i:\s?sharp|\s?flat))?\s*((?i:major|minor)))\b(?!\w)"
 )
+
+# Score of one genre word: specific or broad, the head of the phrase or a colour of another genre.
+_STRONG, _BROAD = 10.0, 6.0
+_COLOUR, _PART = 0.4, 0.35  # factors for a colouring genre and for one that describes a part
+_INSTRUMENT_HINT, _SCENE_HINT, _ERA_HINT, _WORD_HINT = 2.0, 2.5, 1.5, 1.0
+
+_NEGATION = re.compile(
+    r"(?<![\w-])(?:no|without|w/o|minus|sans|zero|not any|none of the|excluding|exclude|leave out"
+    r"|skip the|lose the|ditch the|don't want|do not want|don't use|do not use)\s+"
+)
+_NEGATION_FILLER = {"any", "the", "a", "an", "real", "live", "more", "other", "extra", "loud", "heavy", "big"}
+_LESS = re.compile(r"(?<![\w-])([a-z0-9]+)(?:-?less|-free|\s+free)(?![\w-])")
+_LATER = re.compile(
+    r"\s*(?:in|during|for|until|till)\s+(?:the\s+)?(?:intro|beginning|start|first|verse|outro)"
+)
+_INSTRUMENTAL = re.compile(r"(?<![\w-])(?:instrumental|instrumentals|instrumental only|no singing)(?![\w-])")
+_CLAUSE = re.compile(r"[,.;:!?()\[\]]|\s-\s|\bbut\b|\bjust\b|\bonly\b")
+_LYRICS = re.compile(r"\s+(?:lyrics?|words|vocals?|text|verses?)(?![\w-])")
+_TERMS = sorted(set(INSTRUMENTS) | set(REMOVABLE), key=len, reverse=True)
+_TERM = re.compile(r"(" + "|".join(re.escape(t) for t in _TERMS) + r")(?:s|es)?(?![\w-])")
 
 
 @dataclass
@@ -256,46 +95,302 @@ class Brief:
     tempo_word: str | None = None  # "slow" | "fast" | None
     key: Key | None = None
     scene: str = ""
+    styles: list[Style] = field(default_factory=list)  # every genre named, the main one first
+    removed: list[str] = field(default_factory=list)  # "drums", "vocals", "bass", instrument names
+    seconds: int | None = None  # the length the prompt asks for
+    era: str | None = None  # "80s", "2000s", "1920s"
+    language: str | None = None  # ISO code of the language asked for the words
+    # Styles a genre word lent to one part ("funk bass line": the bass plays funk's bass).
+    part_styles: dict[str, Style] = field(default_factory=dict)
+
+    @property
+    def instrumental(self) -> bool:
+        return "vocals" in self.removed
+
+
+def language_name(code: str | None) -> str:
+    """ "Spanish" for "es"; the code itself for one the table does not know."""
+    return NAMES.get(code or "", code or "")
+
+
+def _fold(prompt: str) -> str:
+    text = unicodedata.normalize("NFKD", (prompt or "").replace("’", "'").replace("‘", "'"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = text.replace("–", "-").replace("—", " - ")
+    # "motown-style", "jazz-influenced": the genre word stands on its own
+    text = re.sub(
+        r"-(style|styled|inspired|influenced|tinged|infused|flavou?red|esque|ish|like)(?![\w-])", r" \1", text
+    )
+    return " ".join(text.split())
+
+
+@cache
+def _word(phrase: str, plural: bool = False) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w-])" + re.escape(phrase) + (r"(?:s|es)?" if plural else "") + r"(?![\w-])")
+
+
+def _span(text: str, phrase: str, start: int = 0) -> re.Match[str] | None:
+    return _word(phrase, True).search(text, start)
 
 
 def _find(words: str, phrase: str) -> int:
-    m = re.search(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", words)
+    m = _word(phrase).search(words)
     return m.start() if m else -1
 
 
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
+
+
+def _term_at(text: str, pos: int) -> tuple[str, int] | None:
+    """The instrument or removable word starting at `pos` (longest first), and where it ends."""
+    m = _TERM.match(text, pos)
+    return (m[1], m.end()) if m else None
+
+
+def _removed_name(term: str) -> str:
+    return REMOVABLE[term] if term in REMOVABLE else INSTRUMENTS[term][0]
+
+
+def _negations(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """What the prompt takes out, and the stretches of text that say so (read for nothing else)."""
+    removed: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in _NEGATION.finditer(text):
+        pos, names = m.end(), []
+        while True:
+            while True:  # "no real drums", "without any percussion"
+                w = re.compile(r"([a-z']+)\s+").match(text, pos)
+                if not (w and w[1] in _NEGATION_FILLER):
+                    break
+                pos = w.end()
+            found = _term_at(text, pos)
+            if found is None:
+                break
+            names.append(_removed_name(found[0]))
+            pos = found[1]
+            more = re.compile(r"\s*(?:,?\s*(?:and|or|nor)|/|&)\s+").match(text, pos)
+            if not (more and _term_at(text, more.end()) or (more and _filler_then_term(text, more.end()))):
+                break
+            pos = more.end()
+        if not names:
+            continue
+        spans.append((m.start(), pos))
+        if _LATER.match(text, pos):
+            continue  # "no drums in the intro": the track still has drums
+        removed += [n for n in names if n not in removed]
+    for m in _LESS.finditer(text):
+        found = _term_at(m[1], 0)
+        if found and found[1] == len(m[1]):
+            spans.append(m.span())
+            name = _removed_name(found[0])
+            if name not in removed:
+                removed.append(name)
+    if _INSTRUMENTAL.search(text) and "vocals" not in removed:
+        removed.append("vocals")
+    return removed, spans
+
+
+def _filler_then_term(text: str, pos: int) -> bool:
+    w = re.compile(r"([a-z']+)\s+").match(text, pos)
+    return bool(w and w[1] in _NEGATION_FILLER and _term_at(text, w.end()))
+
+
+def _instruments(text: str) -> list[tuple[int, tuple[str, int, str]]]:
+    found: list[tuple[int, tuple[str, int, str]]] = []
+    taken = text
+    for word in sorted(INSTRUMENTS, key=len, reverse=True):
+        m = _span(taken, word)
+        while m:
+            found.append((m.start(), INSTRUMENTS[word]))
+            taken = taken[: m.start()] + " " * (m.end() - m.start()) + taken[m.end() :]
+            m = _span(taken, word, m.end())
+    found.sort(key=lambda f: f[0])
+    out: list[tuple[int, tuple[str, int, str]]] = []
+    for pos, inst in found:
+        if all(inst[0] != o[1][0] for o in out):
+            out.append((pos, inst))
+    return out
+
+
+@dataclass
+class _Hit:
+    start: int
+    end: int
+    style: str
+    alias: str
+    weight: float
+    part: str | None = None  # the part word it describes ("drums"), if it describes one
+
+
+_ERA_ALIASES = {"80s", "eighties", "'80s"}
+_GENRE_ALIASES = sorted(
+    (
+        (alias, style.key)
+        for style in STYLES.values()
+        for alias in style.aliases
+        if alias not in INSTRUMENTS and alias not in _ERA_ALIASES
+    ),
+    key=lambda a: len(a[0]),
+    reverse=True,
+)
+
+
+def _genre_hits(text: str) -> list[_Hit]:
+    hits: list[_Hit] = []
+    taken = text
+    for alias, key in _GENRE_ALIASES:
+        pattern = _word(alias)
+        if alias not in taken:
+            continue
+        for m in pattern.finditer(taken):
+            if alias in LANGUAGES and _LYRICS.match(taken, m.end()):
+                continue  # "latin lyrics" name a language
+            base = _BROAD if alias in WEAK else _STRONG
+            hits.append(_Hit(m.start(), m.end(), key, alias, base))
+        taken = pattern.sub(lambda m: " " * len(m.group()), taken)
+    hits.sort(key=lambda h: h.start)
+    # compounds: genres side by side ("jazz hip hop", "lofi house"); the last specific one is the head
+    groups: list[list[_Hit]] = []
+    for h in hits:
+        if groups and re.fullmatch(r"[\s/&+-]*", text[groups[-1][-1].end : h.start]):
+            groups[-1].append(h)
+        else:
+            groups.append([h])
+    for group in groups:
+        heads = [h for h in group if h.alias not in MODIFIERS] or group
+        strong = [h for h in heads if h.weight == _STRONG]
+        head = (strong or heads)[-1]
+        for h in group:
+            if h is not head:
+                h.weight *= _COLOUR
+    for h in hits:
+        if h.alias in MODIFIERS and len(hits) > 1:
+            h.weight = min(h.weight, _BROAD * _COLOUR)
+        nxt = re.compile(r"[\s-]*([a-z0-9&']+)").match(text, h.end)
+        if nxt and (nxt[1] in PART_WORDS or _term_at(nxt[1], 0)):
+            h.weight *= _PART
+            h.part = nxt[1]
+            continue
+        clause = _CLAUSE.split(text[: h.start])[-1]
+        others = any(o.style != h.style for o in hits)
+        if others and any(
+            re.search(rf"(?<![\w-]){re.escape(cue)}(?![\w-])", clause) for cue in SECONDARY_CUES
+        ):
+            h.weight *= _COLOUR
+    return hits
+
+
+_PART_ROLES = {
+    "drum": "drums",
+    "drums": "drums",
+    "percussion": "drums",
+    "breaks": "drums",
+    "fills": "drums",
+    "bass": "bass",
+    "bassline": "bass",
+    "basslines": "bass",
+    "guitar": "keys",
+    "guitars": "keys",
+    "chord": "keys",
+    "chords": "keys",
+    "keys": "keys",
+    "piano": "keys",
+    "riff": "keys",
+    "riffs": "keys",
+    "melody": "lead",
+    "melodies": "lead",
+    "lead": "lead",
+    "solo": "lead",
+    "hook": "lead",
+    "synth": "lead",
+    "synths": "lead",
+    "horns": "lead",
+}
+
+
+def _rank(
+    text: str, work: str, hits: list[_Hit], instruments: list[str], era: str | None
+) -> dict[str, float]:
+    score: dict[str, float] = {}
+
+    def add(key: str | None, value: float) -> None:
+        if key in STYLES:
+            score[key] = score.get(key, 0.0) + value  # type: ignore[index]
+
+    n = max(1, len(text))
+    for h in hits:
+        add(h.style, h.weight + (0.5 * (1 - h.start / n) if h.weight >= _BROAD else 0.0))
+    for name in instruments:
+        add(INSTRUMENT_STYLES.get(name), _INSTRUMENT_HINT)
+    for word, (_scene, style, _mood) in SCENES.items():
+        if _find(work, word) >= 0:
+            add(style, _SCENE_HINT)
+    if era:
+        add(ERA_STYLES.get(era), _ERA_HINT)
+    spans = [(h.start, h.end) for h in hits]
+    for tok in re.findall(r"[a-z0-9][a-z0-9'&-]*", _blank(work, spans)):
+        for word in {tok, *tok.split("-")}:
+            add(DESCRIPTORS.get(word), _WORD_HINT)
+    return score
+
+
+def _key(prompt: str) -> Key | None:
+    km = _KEY.search(prompt or "")
+    if not km:
+        return None
+    root, acc, mode_word = (km[1], km[2], km[3]) if km[1] else (km[4].upper(), km[5], km[6])
+    acc = (acc or "").strip().lower()
+    acc = {"sharp": "#", "flat": "b", "♯": "#", "♭": "b"}.get(acc, acc)
+    mode_word = mode_word or "major"
+    # "in Am" -> A minor; "in A" -> A major
+    mode = "minor" if mode_word.lower() in ("minor", "min") or mode_word == "m" else "major"
+    try:
+        return Key(pc_of(root.upper() + acc), mode)
+    except ValueError:
+        return None
+
+
 def parse_prompt(prompt: str) -> Brief:
-    text = (prompt or "").lower().replace("’", "'")
-    # genre: strong aliases beat weak ones, then longer aliases, then earlier ones
-    best: tuple[int, int, int, str, str] | None = None
-    for style in STYLES.values():
-        for alias in style.aliases:
-            pos = _find(text, alias)
-            if pos < 0:
-                continue
-            rank = (0 if alias in _WEAK else 1, len(alias), -pos, style.key, alias)
-            if best is None or rank > best:
-                best = rank
-    scene, scene_style, scene_mood = "", None, None
-    for word, (sc, st, md) in SCENES.items():
-        if _find(text, word) >= 0:
-            scene, scene_style, scene_mood = sc, st, md
-            break
-    if best is not None:
-        style, genre = STYLES[best[3]], best[4]
-    elif scene_style:
-        style, genre = STYLES[scene_style], STYLES[scene_style].name.lower()
+    text = _fold(prompt)
+    removed, negated = _negations(text)
+    work = _blank(text, negated)
+    length = find_length(work)
+    era = find_era(work, ERA_WORDS)
+    if length is not None:
+        work = _blank(work, [length[1]])
+    found = _instruments(work)
+    instruments = [inst for _pos, inst in found if inst[0] not in removed]
+    hits = _genre_hits(work)
+    score = _rank(text, work, hits, [i[0] for i in instruments], era)
+    if score:
+        primary = max(score, key=lambda k: score[k])
     else:
-        style, genre = STYLES[DEFAULT_STYLE], ""
+        primary = DEFAULT_STYLE
+    style = STYLES[primary]
+    named = sorted({h.style for h in hits if h.weight >= _BROAD * _COLOUR}, key=lambda k: -score.get(k, 0.0))
+    styles = [style] + [STYLES[k] for k in named if k != primary]
+    best_hit = max((h for h in hits if h.style == primary), key=lambda h: h.weight, default=None)
+    genre = best_hit.alias if best_hit is not None else ""
+    part_styles: dict[str, Style] = {}
+    for h in hits:
+        role = _PART_ROLES.get(h.part or "")
+        if role and h.style != primary and role not in part_styles:
+            part_styles[role] = STYLES[h.style]
+
+    scenes = sorted((p, sc) for word, sc in SCENES.items() if (p := _find(work, word)) >= 0)
+    scene, scene_mood = (scenes[0][1][0], scenes[0][1][2]) if scenes else ("", None)
     mood, mode_bias, energy = style.mood, 0.0, 0.6
-    mood_found = False
-    for word, (md, bias, de) in MOODS.items():
-        if _find(text, word) >= 0:
-            if not mood_found:
-                mood = md
-                mood_found = True
-            mode_bias += bias
-            energy += de
-    if not mood_found and scene_mood:
+    moods = sorted((p, m) for word, m in MOODS.items() if (p := _find(work, word)) >= 0)
+    for _p, (_md, bias, de) in moods:
+        mode_bias += bias
+        energy += de
+    if moods:
+        mood = moods[0][1][0]
+    elif scene_mood:
         mood = scene_mood
     for word, de in (
         ("upbeat", 0.2),
@@ -311,17 +406,9 @@ def parse_prompt(prompt: str) -> Brief:
         ("banger", 0.3),
         ("hard", 0.15),
     ):
-        if _find(text, word) >= 0:
+        if _find(work, word) >= 0:
             energy += de
     energy = max(0.1, min(1.0, energy))
-
-    instruments: list[tuple[str, int, str]] = []
-    taken = text
-    for word in sorted(INSTRUMENTS, key=len, reverse=True):
-        pos = _find(taken, word)
-        if pos >= 0:
-            instruments.append(INSTRUMENTS[word])
-            taken = taken[:pos] + " " * len(word) + taken[pos + len(word) :]
 
     bpm = None
     m = _BPM.search(text)
@@ -332,18 +419,6 @@ def parse_prompt(prompt: str) -> Brief:
         tempo_word = "slow"
     if re.search(r"\b(fast|upbeat|up-tempo|uptempo|energetic|high[- ]energy|quick|frantic)\b", text):
         tempo_word = "fast"
-    key = None
-    km = _KEY.search(prompt or "")
-    if km:
-        acc = (km.group(2) or "").strip().lower()
-        acc = {"sharp": "#", "flat": "b", "♯": "#", "♭": "b"}.get(acc, acc)
-        mode_word = (km.group(3) or "major").lower()
-        # "in Am" -> A minor; "in A" -> A major
-        mode = "minor" if mode_word in ("minor", "min", "m") else "major"
-        try:
-            key = Key(pc_of(km.group(1).upper() + acc), mode)
-        except ValueError:
-            key = None
     return Brief(
         style=style,
         genre=genre,
@@ -353,8 +428,14 @@ def parse_prompt(prompt: str) -> Brief:
         instruments=instruments,
         bpm=bpm,
         tempo_word=tempo_word,
-        key=key,
+        key=_key(prompt),
         scene=scene,
+        styles=styles,
+        removed=removed,
+        seconds=length[0] if length else None,
+        era=era,
+        language=find_language(prompt),
+        part_styles=part_styles,
     )
 
 
@@ -362,12 +443,16 @@ def make_title(prompt: str, brief: Brief) -> str:
     """Short and human: two telling words of the prompt plus the style ("Rainy Night Lo-fi")."""
     text = re.sub(_BPM, " ", (prompt or "").lower())
     text = re.sub(_KEY, " ", text)
-    skip = set(_STOP)
+    length = find_length(text)
+    if length is not None:
+        text = _blank(text, [length[1]])
+    skip = set(_STOP) | set(LANGUAGES)
     for style in STYLES.values():
         for alias in style.aliases:
             skip.update(alias.split())
     for word in INSTRUMENTS:
         skip.update(word.split())
+        skip.update(w + "s" for w in word.split())
     tokens = re.findall(r"[a-z][a-z']+", text)
     run: list[str] = []
     best: list[str] = []
@@ -381,9 +466,6 @@ def make_title(prompt: str, brief: Brief) -> str:
             if run and not best:
                 best = run
             run = []
-    if best and len(best) < 2:
-        # keep looking for a longer run; settle for the first single word otherwise
-        pass
     words = [w.capitalize() for w in best[:2]]
     if not words:
         words = [brief.mood.capitalize()]

@@ -26,6 +26,7 @@ import mido
 import numpy as np
 import soundfile as sf
 
+from songforge import config
 from songforge.engines.base import SAMPLE_RATE, EngineError
 from songforge.engines.embedded.composer import Part
 
@@ -36,11 +37,11 @@ PERIOD = 1024  # frames per FluidSynth block when rendering to a file
 
 
 def soundfont_path() -> Path:
-    return Path(os.environ.get("SONGFORGE_SOUNDFONT") or DEFAULT_SOUNDFONT)
+    return config.engine_settings().soundfont or Path(DEFAULT_SOUNDFONT)
 
 
 def fluidsynth_binary() -> str | None:
-    return os.environ.get("SONGFORGE_FLUIDSYNTH") or shutil.which("fluidsynth")
+    return config.engine_settings().fluidsynth or shutil.which("fluidsynth")
 
 
 def check_ready() -> None:
@@ -104,9 +105,7 @@ def _interp_config(folder: Path) -> list[str]:
     than FluidSynth's own default (fourth order), and the difference measured on a rendered piano
     stem is 40 dB under the signal. There is no command-line switch for it, only the shell command
     `interp`, which a config file given with -f runs before rendering."""
-    value = os.environ.get("SONGFORGE_FLUID_INTERP", "1").strip()
-    if value not in ("0", "1", "4", "7"):
-        value = "1"
+    value = config.engine_settings().fluid_interp
     path = folder / f"interp-{value}-{threading.get_ident()}.cfg"  # one writer per file
     if not path.exists():
         path.write_text(f"interp {value}\n")
@@ -173,8 +172,7 @@ def parallelism() -> int:
     Two suits a machine that runs one job at a time on 2 cores; with as many worker processes
     as cores, 1 lets each job keep to its own core.
     """
-    value = os.environ.get("SONGFORGE_ENGINE_THREADS", "").strip()
-    return max(1, int(value)) if value.isdigit() else 2
+    return config.engine_settings().engine_threads
 
 
 def _groups(stems: dict[str, list[Part]], workers: int) -> list[tuple[str, list[Part], float]]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from songforge.engines.separation.classical import STEMS, separate_classical
+from songforge.errors import EngineError
 
 SAMPLE_RATE = 44100
 CLASSICAL_METHODS = ("harmonic", "centre", "repet", "repet-centre")
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 __all__ = ["METHODS", "SAMPLE_RATE", "STEMS", "SeparationError", "separate"]
 
 
-class SeparationError(Exception):
+class SeparationError(EngineError):
     """Separation could not run as asked (unknown method, Demucs requested but not configured)."""
 
 

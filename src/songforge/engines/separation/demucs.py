@@ -11,7 +11,6 @@ allow-list of the Demucs model classes, so a tampered weights file cannot run co
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from fractions import Fraction
@@ -20,18 +19,20 @@ from typing import Any
 
 import numpy as np
 
+from songforge import config
+from songforge.errors import Unavailable
+
 SAMPLE_RATE = 44100
 _cache: dict[tuple[str, float], Any] = {}
 _lock = threading.Lock()
 
 
-class DemucsUnavailable(Exception):
+class DemucsUnavailable(Unavailable):
     """Demucs cannot run here (PyTorch or demucs missing, weights unreadable); the message says which."""
 
 
 def configured_weights() -> Path | None:
-    value = os.environ.get("SONGFORGE_DEMUCS_WEIGHTS", "").strip()
-    return Path(value) if value else None
+    return config.engine_settings().demucs_weights
 
 
 def _imports() -> tuple[Any, Any, Any]:

@@ -1,8 +1,8 @@
 """The whole stems-splitter job for one uploaded file: probe, check, decode, separate, zip.
 
-The HTTP route and the upload worker call `split_file`; it raises `DecodeError` (with `.status` 400 or
-413) for uploads it refuses, before any separation work is spent, and writes the zip atomically so a
-failure leaves nothing half-written.
+The HTTP route and the upload worker call `split_file`; it raises `DecodeError` (a bad file) or
+`LimitExceeded` (over the limits) for uploads it refuses, before any separation work is spent, and
+writes the zip atomically so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations

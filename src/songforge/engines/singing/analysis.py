@@ -8,6 +8,7 @@ its vibrato the vibrato.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import librosa
 import numpy as np
@@ -81,7 +82,7 @@ def analyse_voice(audio: np.ndarray, sr: int) -> dict:
     rates, depths = [], []
     run: list[int] = []
     vidx = np.nonzero(voiced)[0]
-    for i in list(vidx) + [-10]:
+    for i in [*vidx.tolist(), -10]:
         if run and i != run[-1] + 1:
             if len(run) >= 60:
                 c = 100 * librosa.hz_to_midi(f0[run])
@@ -124,7 +125,7 @@ def analyse_voice(audio: np.ndarray, sr: int) -> dict:
 
 
 def profile_to_voice(item_id: str, profile: dict) -> VoiceProfile:
-    gender = "male" if profile.get("gender") == "male" else "female"
+    gender: Literal["female", "male"] = "male" if profile.get("gender") == "male" else "female"
     base = "kal" if gender == "male" else "slt"
     median = float(profile.get("medianMidi", 55 if gender == "male" else 67))
     lo = float(profile.get("lowMidi", median - 7))

@@ -12,6 +12,38 @@ import re
 from functools import lru_cache
 
 from songforge.engines.singing import SECTION_NAMES, LyricSection
+from songforge.errors import EngineError, InvalidInput
+
+
+class LyricsError(InvalidInput, EngineError):
+    """Lyrics that cannot be sung (no words in them). Bad input an engine found, like ChordError:
+    the dialects answer it with a 400 at submission, a worker records it as the job's failure."""
+
+
+MAX_LINE_WORDS = 16  # a longer line is sung as several: one breath does not carry more
+
+
+def split_long(line: str, max_words: int = MAX_LINE_WORDS) -> list[str]:
+    """A line of more than `max_words` words as several lines, cut at commas where they fall, else
+    into near-equal runs of words, so that a 5,000-character line is sung rather than crammed."""
+    words = line.split()
+    if len(words) <= max_words:
+        return [line]
+    out: list[str] = []
+    cur: list[str] = []
+    for w in words:
+        cur.append(w)
+        if len(cur) >= max_words or (w.endswith((",", ";", ".", "!", "?")) and len(cur) >= max_words // 2):
+            out.append(" ".join(cur))
+            cur = []
+    if cur:
+        out.append(" ".join(cur))
+    return out
+
+
+def has_words(line: str) -> bool:
+    """Whether a line holds anything a voice can say (letters or digits), not only emoji or symbols."""
+    return any(ch.isascii() and ch.isalnum() for ch in line)
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -73,7 +105,7 @@ def parse_lyrics(text: str) -> list[LyricSection]:
         if current is None:
             current = LyricSection(name="verse", lines=[], voice=voice)
             sections.append(current)
-        current.lines.append(line)
+        current.lines.extend(split_long(line))
     if untagged_stanzas:
         seen: dict[tuple[str, ...], int] = {}
         for s in sections:

@@ -23,6 +23,7 @@ from scipy.signal import butter, resample_poly, sosfilt
 from songforge.engines.base import EngineError, VoiceProfile
 from songforge.engines.singing import LyricSection, SungVocals
 from songforge.engines.singing import lyrics as lyrics_mod
+from songforge.engines.singing.bases import default_base, is_neural, speak
 from songforge.engines.singing.melody import Note, SyllableInfo, compose, line_slots
 from songforge.engines.singing.speech import (
     SpokenLine,
@@ -30,7 +31,6 @@ from songforge.engines.singing.speech import (
     Syllable,
     sanitize,
     sing_scores,
-    speak_lines,
 )
 from songforge.engines.singing.world import pw
 
@@ -280,6 +280,72 @@ def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], 
     return out0, audio, t_first, spans[-1][1]
 
 
+LEAD_S = 0.03  # silence the neural models get before a line's first consonant
+
+
+def _render_neural(line, notes: list[Note], syl_notes: list[list[Note]], bpm: float, params: dict,
+                   seed: int) -> tuple[float, np.ndarray, float, float]:
+    """Sing one line with a neural base: the model renders the phones to durations written from the
+    notes (`neural.plan_units`), then the notes' pitch is imposed (hibari: as its vocoder's F0;
+    joe: by WORLD, which here only re-pitches). Returns what `_render_line` returns."""
+    from songforge.engines.singing import neural
+
+    spb = 60.0 / bpm
+    spans = [(ns[0].start * spb, (ns[-1].start + ns[-1].dur) * spb) for ns in syl_notes]
+    units, start = neural.plan_units(line, spans, LEAD_S)
+    m = neural.model(line.base)
+    rate, cents = params["vibrato_rate"], params["vibrato_cents"]
+    if line.base == "hibari":
+        def pitch(model_f0: np.ndarray) -> np.ndarray:
+            times = start + np.arange(len(model_f0)) * m.frame_s
+            midi, vib = _f0_track(notes, times, bpm, rate, cents)
+            hz = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
+            return np.where(model_f0 > 40.0, hz, 0.0).astype(np.float32)
+
+        audio, _ = m.render(line.ids, units, pitch=pitch, seed=seed, formant=params["formant"],
+                            tilt_db=params["tilt_db"], breath=params["breathiness"])
+        x = audio.astype(np.float64)
+        if m.sr != WORK_SR:
+            g = math.gcd(WORK_SR, m.sr)
+            x = resample_poly(x, WORK_SR // g, m.sr // g)
+    else:
+        audio, _ = m.render(line.ids, units)
+        x = _repitch(audio, m.sr, notes, start, bpm, params)
+    fade = min(int(0.01 * WORK_SR), len(x) // 2)
+    if fade:
+        x[:fade] *= np.linspace(0, 1, fade)
+        x[-fade:] *= np.linspace(1, 0, fade)
+    return start, x, start + LEAD_S, spans[-1][1]
+
+
+def _repitch(audio: np.ndarray, sr: int, notes: list[Note], start: float, bpm: float, params: dict
+             ) -> np.ndarray:
+    """WORLD on speech that already has the song's timing: the notes' F0 on its voiced frames, and the
+    voice's formant warp, tilt and breathiness; no re-timing."""
+    x = audio.astype(np.float64)
+    if sr != WORK_SR:
+        g = math.gcd(WORK_SR, sr)
+        x = resample_poly(x, WORK_SR // g, sr // g)
+    f0, t = pw.dio(x, WORK_SR, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_MS)
+    f0 = pw.stonemask(x, f0, t, WORK_SR)
+    sp = pw.cheaptrick(x, f0, t, WORK_SR)
+    ap = pw.d4c(x, f0, t, WORK_SR)
+    times = start + t
+    midi, vib = _f0_track(notes, times, bpm, params["vibrato_rate"], params["vibrato_cents"])
+    target = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
+    voiced = f0 > 0
+    new_f0 = np.where(voiced, target, 0.0)
+    sp = _warp_envelope(sp, params["formant"], params["tilt_db"])
+    breath = params["breathiness"]
+    if breath > 0:
+        freqs = np.linspace(0, WORK_SR / 2, ap.shape[1])
+        band = np.clip((freqs - 2000.0) / 4000.0, 0.0, 1.0)[None, :]
+        ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
+    out = pw.synthesize(np.ascontiguousarray(new_f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
+                        WORK_SR, FRAME_MS)
+    return out[: len(x)] if len(out) >= len(x) else np.pad(out, (0, len(x) - len(out)))
+
+
 def _breath(rng: np.random.Generator, dur: float) -> np.ndarray:
     n = int(dur * WORK_SR)
     noise = rng.standard_normal(n)
@@ -291,14 +357,15 @@ def _breath(rng: np.random.Generator, dur: float) -> np.ndarray:
 def _voice_params(voice: VoiceProfile | None) -> dict:
     extra = dict(voice.extra) if voice else {}
     gender = voice.gender if voice else "female"
+    base = extra.get("base") or (default_base(gender))
     return {
-        "base": extra.get("base") or ("kal" if gender == "male" else "slt"),
+        "base": base,
         "formant": float(extra.get("formant", 1.0)),
         "tilt_db": float(extra.get("tilt_db", 0.0)),
         "breathiness": float(extra.get("breathiness", 0.05)),
         "vibrato_rate": float(extra.get("vibrato_rate", 5.5)),
         "vibrato_cents": float(extra.get("vibrato_cents", 20.0)),
-        "method": str(extra.get("method", METHOD)),
+        "method": str(extra.get("method") or ("direct" if is_neural(base) else METHOD)),
     }
 
 
@@ -371,7 +438,8 @@ def sing(
     sung: list[tuple[str, int, str]] = []  # (section, index in section, text)
     slots: list[tuple[float, float]] = []
     for sec, (_, start_bar, n_bars) in zip(sections, section_bars, strict=True):
-        lines = [ln for ln in sec.lines if sanitize(ln)]
+        # What fits is sung: at most two lines a bar (more would be gabbled, not sung).
+        lines = [ln for ln in sec.lines if sanitize(ln) and lyrics_mod.has_words(ln)][: max(2 * n_bars, 0)]
         if not lines or n_bars <= 0:
             continue
         for i, (ln, slot) in enumerate(zip(lines, line_slots(len(lines), start_bar, n_bars, beats_per_bar),
@@ -379,8 +447,12 @@ def sing(
             sung.append((sec.name, i, ln))
             slots.append(slot)
 
+    if not sung and any(ln.strip() for sec in sections for ln in sec.lines):
+        raise lyrics_mod.LyricsError("The lyrics hold no words to sing (only emoji or symbols)")
     unique = list(dict.fromkeys(sanitize(t) for _, _, t in sung))
-    spoken = {s.text: s for s in speak_lines(unique, params["base"])}
+    if params["method"] == "direct" and not is_neural(params["base"]):
+        raise EngineError(f"The {params['base']!r} voice cannot sing by dictated durations (method direct)")
+    spoken = {s.text: s for s in speak(unique, params["base"])}
     infos = []
     for _, _, text in sung:
         syls = spoken[sanitize(text)].syllables
@@ -412,7 +484,7 @@ def sing(
                 line_key[li] = (kt, _festival_score(syls, notes_per_syllable(li, syls), spb))
                 continue
             f = 1.0
-            if params["method"] == "slowed":
+            if params["method"] == "slowed" and not is_neural(params["base"]):
                 f = _line_stretch(syls, notes_per_syllable(li, syls), spb)
             line_key[li] = (kt, f)
     voices: dict[tuple, SpokenLine] = {(t, 1.0): spoken[t] for t in spoken}
@@ -420,7 +492,7 @@ def sing(
     if todo and params["method"] == "festival":
         got = sing_scores([score for _, score in todo], params["base"])
     elif todo:
-        got = speak_lines([t for t, _ in todo], params["base"], [f for _, f in todo])
+        got = speak([t for t, _ in todo], params["base"], [f for _, f in todo])
     for k, sp in zip(todo, got if todo else [], strict=True):
         # The same words give the same syllables at any speed; if not, keep the normal speech.
         ok = sp is not None and len(sp.syllables) == len(spoken[k[0]].syllables)
@@ -437,15 +509,24 @@ def sing(
         if not line_notes:
             continue
         key_text, stretch = line_key[li]
-        if (key_text, stretch) not in analysed:
-            analysed[(key_text, stretch)] = _analyse(voices[(key_text, stretch)])
-        an = analysed[(key_text, stretch)]
-        syl_notes = notes_per_syllable(li, an.syllables)
+        direct = params["method"] == "direct"
+        if direct:
+            an = None
+            syl_notes = notes_per_syllable(li, voices[(key_text, stretch)].syllables)
+        else:
+            if (key_text, stretch) not in analysed:
+                analysed[(key_text, stretch)] = _analyse(voices[(key_text, stretch)])
+            an = analysed[(key_text, stretch)]
+            syl_notes = notes_per_syllable(li, an.syllables)
         # The same line sung to the same notes (a repeated chorus) is rendered once and shifted.
         origin = line_notes[0].start
         sig = (key_text, stretch, tuple((round(n.start - origin, 4), n.dur, n.midi) for n in line_notes))
         if sig not in rendered:
-            o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, params)
+            if an is None:
+                o, a, f, la = _render_neural(voices[(key_text, stretch)], line_notes, syl_notes, bpm, params,
+                                             seed)
+            else:
+                o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, params)
             base_t = origin * spb
             rendered[sig] = (o - base_t, a, f - base_t, la - base_t)
         rel0, audio, rel_first, rel_last = rendered[sig]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from songforge.core.states import JobState, StemsState
 from songforge.http.errors import ApiError
 from songforge.store.db import Database
 from songforge.store.models import Job, StemsTask
@@ -28,11 +29,11 @@ def _blob_key(db: Database, item_id: str, token: str, name: str) -> str | None:
         job = s.get(Job, item_id)
         if job is not None:
             meta, blobs = (job.request or {}).get("openapi") or {}, job.blobs or {}
-            if job.state != "completed":
+            if job.state != JobState.COMPLETED:
                 return None
         else:
             task = s.get(StemsTask, item_id)
-            if task is None or task.state != "completed":
+            if task is None or task.state != StemsState.COMPLETED:
                 return None
             meta, blobs = task.openapi or {}, task.blobs or {}
     expected = meta.get("file_token")

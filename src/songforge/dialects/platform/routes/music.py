@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from songforge.config import Settings
 from songforge.core import scheduler
 from songforge.core.accounts import as_int
+from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.dialects.platform.callbacks import file_url
 from songforge.dialects.platform.common import (
     LYRICS_MAX,
@@ -44,7 +45,6 @@ from songforge.dialects.platform.jobs import (
 from songforge.dialects.platform.models import Kind, ModelChoice, UnknownModel, resolve_model
 from songforge.dialects.platform.prompt_tags import PromptTagError, parse_prompt_tags
 from songforge.dialects.platform.records import music_item
-from songforge.engines.base import MODEL_MAX_SECONDS
 from songforge.http import signing
 from songforge.store.db import Database
 from songforge.store.models import ApiKey, Job
@@ -91,7 +91,7 @@ def _submit(db: Database, caller: Caller, work: OpenApiWork, extend_kind: Kind |
             job = submit_work(s, account, work)
         except scheduler.AccountBusy as busy:
             raise OpenApiError(
-                Status.QUEUE_FULL, f"{busy.busy} tasks are running, the limit is {account.max_jobs}"
+                Status.QUEUE_FULL, f"{busy.running} tasks are running, the limit is {busy.limit}"
             ) from None
         return job.item_id
 
@@ -106,8 +106,8 @@ def _apply_source(session: Any, tenant_id: str, work: OpenApiWork, kind: Kind) -
     src = found[0]
     if src.kind != kind:
         raise OpenApiError(Status.CANNOT_EXTEND, f"{source_id} is not a {kind}")
-    if src.state != "completed":
-        state = "still generating" if src.state in ("queued", "running") else "failed"
+    if src.state != JobState.COMPLETED:
+        state = "still generating" if src.state in ACTIVE_JOB_STATES else "failed"
         raise OpenApiError(Status.WORK_ABNORMAL, f"{source_id} is {state}")
     material = src.material or {}
     length = float(material.get("dur") or 0)
@@ -160,8 +160,8 @@ async def _generate(request: Request, caller: Caller, kind: Kind) -> Any:
             tags = parse_prompt_tags(prompt)
         except PromptTagError as exc:
             raise bad_parameter(f"prompt: {exc}") from None
-        cap = MODEL_MAX_SECONDS.get(model.profile)
-        if tags.duration is not None and cap is not None and tags.duration > cap:
+        cap = model.max_seconds
+        if tags.duration is not None and tags.duration > cap:
             raise bad_parameter(
                 f"prompt: #duration {tags.duration} s is longer than {model.name} allows ({cap:.0f} s)"
             )

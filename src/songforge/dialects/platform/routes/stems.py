@@ -14,9 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from songforge.clock import now_ms
 from songforge.config import Settings
-from songforge.core.clock import now_ms
 from songforge.core.ids import new_item_id
+from songforge.core.states import StemsState
 from songforge.dialects.platform.callbacks import file_url, new_file_token
 from songforge.dialects.platform.common import (
     URL_MAX,
@@ -48,12 +49,12 @@ _CONTENT_TYPE = {"mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "f
 
 def _check_audio(path: Path) -> str:
     """The file's kind; 400003 when it is not audio we can split or breaks the upload limits."""
-    from songforge.audio.decode import DecodeError, DecodeLimits, check_limits, probe
+    from songforge.audio.decode import DecodeError, DecodeLimits, LimitExceeded, check_limits, probe
 
     try:
         info = probe(path)
         check_limits(info, DecodeLimits.from_env())
-    except DecodeError as exc:
+    except (DecodeError, LimitExceeded) as exc:
         raise bad_parameter(f"url: {exc}") from None
     return info.kind
 
@@ -77,7 +78,7 @@ def _create(
                 tenant_id=caller.tenant_id,
                 user_id=account.user_id,
                 title=Path(meta["url"].split("?", 1)[0]).name[:300] or f"source.{kind}",
-                state="queued",
+                state=StemsState.QUEUED,
                 content_type=_CONTENT_TYPE[kind],
                 audio_type=kind,
                 source_key=source_key,

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from songforge.core import accounts as core
 from songforge.dialects.tempolor_v1.common import read_body
 from songforge.dialects.tempolor_v1.schemas import AccountRequest, AccountView, body_doc, doc, errors
+from songforge.dialects.tempolor_v1.views import account_view
+from songforge.errors import InvalidInput
 from songforge.http.deps import current_tenant, get_db
 from songforge.http.errors import ApiError
 from songforge.store.db import Database
@@ -41,8 +43,8 @@ async def post_account(
     try:
         with db.session() as s:
             account = core.upsert_account(s, tenant.id, params, body.get("maxJobs"))
-            return core.account_view(account)
-    except core.AccountError as exc:
+            return account_view(account)
+    except InvalidInput as exc:
         raise ApiError(400, str(exc)) from None
 
 
@@ -54,7 +56,7 @@ def get_accounts(tenant: Tenant = Depends(current_tenant), db: Database = Depend
         found = core.list_accounts(s, tenant.id)
         if not found:
             raise ApiError(404, "No accounts configured. To create configuration use POST accounts.")
-        return {a.user_id: core.account_view(a) for a in found}
+        return {a.user_id: account_view(a) for a in found}
 
 
 @router.get(
@@ -70,7 +72,7 @@ def get_account(
         account = core.get_account(s, tenant.id, user_id)
         if account is None:
             raise ApiError(404, NOT_FOUND)
-        return core.account_view(account)
+        return account_view(account)
 
 
 @router.delete(

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from songforge.config import Settings
+from songforge.core.states import JobState
 from songforge.dialects.tempolor_v1.common import find_job
 from songforge.dialects.tempolor_v1.records import status_of
 from songforge.dialects.tempolor_v1.schemas import DownloadLink, doc
@@ -49,9 +50,9 @@ def download_link(
         raise ApiError(400, "Parameter file_format must be one of: mp3, wav, stems")
     with db.session() as s:
         job = find_job(s, tenant.id, job_id)
-        if job.state != "completed":
+        if job.state != JobState.COMPLETED:
             status = status_of(job.state)[0]
-            if job.state == "failed":
+            if job.state == JobState.FAILED:
                 raise ApiError(400, f"Generation failed ({status}): {job.error or 'no files were made'}")
             raise ApiError(400, f"Generation is not completed yet ({status})")
         key = (job.blobs or {}).get(fmt)

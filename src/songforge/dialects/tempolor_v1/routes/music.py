@@ -11,7 +11,8 @@ from sqlalchemy import and_, or_, select
 from songforge.config import Settings
 from songforge.core import scheduler
 from songforge.core.ids import make_id, parse_id
-from songforge.core.music_params import Kind, MusicParams, ParamError, parse_music_params
+from songforge.core.jobs import JobRequest, Kind
+from songforge.core.states import VoiceStatus
 from songforge.dialects.tempolor_v1.common import (
     decode_cursor,
     encode_cursor,
@@ -19,6 +20,7 @@ from songforge.dialects.tempolor_v1.common import (
     parse_job_id,
     read_body,
 )
+from songforge.dialects.tempolor_v1.params import parse_music_params
 from songforge.dialects.tempolor_v1.records import job_id_of, job_record
 from songforge.dialects.tempolor_v1.schemas import (
     InstrumentalRequest,
@@ -30,14 +32,15 @@ from songforge.dialects.tempolor_v1.schemas import (
     doc,
     errors,
 )
+from songforge.dialects.tempolor_v1.views import busy_body
+from songforge.errors import InvalidInput
 from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
-from songforge.outbox.delivery import drop_pending
+from songforge.outbox import CallbackTargetError, drop_pending, validate_callback_url
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.fast_reads import JobReader
 from songforge.store.models import Job, MidiItem, Tenant, Voice
-from songforge.workers.uploads import VOICE_FAILED, VOICE_READY
 
 router = APIRouter(tags=["music"])
 
@@ -56,13 +59,13 @@ def _owned_item(session: Any, model: type, tenant_id: str, ref: str, kind: str) 
     return row
 
 
-def _check_sources(session: Any, tenant_id: str, params: MusicParams) -> None:
+def _check_sources(session: Any, tenant_id: str, params: JobRequest) -> None:
     if params.midi_id:
         _owned_item(session, MidiItem, tenant_id, params.midi_id, "midi")
     if params.cloned_voice_id:
         voice = _owned_item(session, Voice, tenant_id, params.cloned_voice_id, "voice")
-        if voice.status != VOICE_READY:
-            state = "failed" if voice.status == VOICE_FAILED else "still processing"
+        if voice.status != VoiceStatus.READY:
+            state = "failed" if voice.status == VoiceStatus.FAILED else "still processing"
             raise ApiError(
                 400, f"Parameter clonedVoiceItemId: the cloned voice is {state} (status {voice.status})"
             )
@@ -76,7 +79,7 @@ def _check_sources(session: Any, tenant_id: str, params: MusicParams) -> None:
 def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, settings: Settings) -> Any:
     try:
         params = parse_music_params(kind, body)
-    except ParamError as exc:
+    except InvalidInput as exc:
         raise ApiError(400, str(exc)) from None
     if params.lyrics:
         from songforge.engines.base import EngineError
@@ -87,27 +90,19 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
         except EngineError as exc:
             raise ApiError(400, f"Parameter lyrics: {exc}") from None
     if params.reply_url:
-        from songforge.outbox.delivery import validate_callback_url
-
         try:
             validate_callback_url(params.reply_url, settings.private_callbacks_allowed())
-        except ValueError as exc:
-            raise ApiError(400, f"Parameter replyUrl: {exc}") from None
+        except CallbackTargetError as exc:
+            raise ApiError(400, f"Parameter replyUrl: {exc.for_field('replyUrl')}") from None
     with db.session() as s:
         account = resolve_account(s, tenant.id, params.user_id)
         _check_sources(s, tenant.id, params)
         try:
-            jobs = scheduler.submit(s, account=account, params=params)
+            jobs = scheduler.submit(s, account=account, request=params)
         except scheduler.AccountBusy as busy:
             s.rollback()
             return JSONResponse(
-                {
-                    "error": f"Account is busy executing {busy.busy} jobs",
-                    "runningJobs": busy.running_jobs,
-                    "code": 429,
-                },
-                status_code=429,
-                headers={"Retry-After": str(busy.retry_after)},
+                busy_body(busy), status_code=429, headers={"Retry-After": str(busy.retry_after)}
             )
         limit = jobs[0].max_jobs
         busy_now = scheduler.busy_slots(s, account.tenant_id, account.user_id)

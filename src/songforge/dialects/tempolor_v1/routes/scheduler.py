@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from songforge.core import scheduler as core
 from songforge.dialects.tempolor_v1.common import parse_job_id
 from songforge.dialects.tempolor_v1.schemas import Available, ExecutingJob, doc, errors
+from songforge.dialects.tempolor_v1.views import available_view, executing_view
 from songforge.http.deps import current_tenant, get_db
 from songforge.http.errors import ApiError
 from songforge.store.db import Database
@@ -27,7 +28,7 @@ def get_scheduler(
     tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)
 ) -> list[dict[str, Any]]:
     with db.session() as s:
-        return core.executing_view(s, tenant.id)
+        return executing_view(s, tenant.id)
 
 
 router.add_api_route(
@@ -43,7 +44,7 @@ router.add_api_route(
 )
 def get_available(tenant: Tenant = Depends(current_tenant), db: Database = Depends(get_db)) -> dict[str, Any]:
     with db.session() as s:
-        return core.available_view(s, tenant.id)
+        return available_view(s, tenant.id)
 
 
 @router.delete(

@@ -43,9 +43,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import and_, func, or_, select
 from starlette.concurrency import run_in_threadpool
 
+from songforge import config
+from songforge.clock import now_ms
 from songforge.config import Settings
-from songforge.core.clock import now_ms
 from songforge.core.ids import make_id, new_item_id, parse_id
+from songforge.core.states import FINAL_STEMS_STATES, FINAL_VOICE_STATUSES, StemsState, VoiceStatus
+from songforge.core.uploads import VOICE_MAX_SECONDS, VOICE_MIN_SECONDS
 from songforge.dialects.tempolor_v1.common import decode_cursor, encode_cursor
 from songforge.dialects.tempolor_v1.routes.downloads import link_base
 from songforge.dialects.tempolor_v1.schemas import errors
@@ -55,7 +58,6 @@ from songforge.http.errors import ApiError
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.models import MidiItem, StemsTask, Tenant, Voice
-from songforge.workers import uploads as work
 
 router = APIRouter(tags=["uploads"])
 
@@ -75,7 +77,20 @@ NAME_MAX = 200
 POLL_SECONDS = 0.2
 ARTIST_UCID = "songforge"
 
-STEMS_STATE = {work.STEMS_QUEUED: 0, work.STEMS_RUNNING: 1, work.STEMS_COMPLETED: 2, work.STEMS_FAILED: 3}
+# How this dialect numbers our states: stems 0 queued, 1 splitting, 2 done, 3 failed; voices 0 while
+# processing, 10 failed, 30 ready (the music status table's FAILED and COMPLETED).
+STEMS_STATE: dict[str, int] = {
+    StemsState.QUEUED: 0,
+    StemsState.RUNNING: 1,
+    StemsState.COMPLETED: 2,
+    StemsState.FAILED: 3,
+}
+VOICE_STATUS: dict[int, int] = {
+    VoiceStatus.QUEUED: 0,
+    VoiceStatus.RUNNING: 0,
+    VoiceStatus.FAILED: 10,
+    VoiceStatus.READY: 30,
+}
 
 
 def _raw_body_doc(types: tuple[str, ...]) -> dict[str, Any]:
@@ -84,10 +99,7 @@ def _raw_body_doc(types: tuple[str, ...]) -> dict[str, Any]:
 
 
 def wait_seconds(settings: Settings) -> float:
-    value = getattr(settings, "upload_wait_seconds", None)
-    if value is None:
-        value = float(os.environ.get("SONGFORGE_UPLOAD_WAIT_SECONDS") or 20)
-    return max(0.0, float(value))
+    return config.upload_wait_seconds(settings)
 
 
 # --------------------------------------------------------------------------- request plumbing
@@ -395,15 +407,17 @@ def _probe_upload(path: Path, content_type: str, *, voice: bool) -> Any:
     """Header checks only (nothing decoded): the bytes match the Content-Type, rates and
     channels are within limits, and for voices the declared length is 5 s..5 min."""
     from songforge.audio.decode import DecodeError, DecodeLimits, check_content_type, check_limits, probe
+    from songforge.errors import LimitExceeded
 
     try:
         info = probe(path)
         check_content_type(info, content_type)
         check_limits(info, DecodeLimits.from_env())
-    except DecodeError as exc:
-        raise ApiError(exc.status, str(exc)) from None
+    except (DecodeError, LimitExceeded) as exc:
+        # A valid file over the operator's limits is a 413 here, any other refusal a 400.
+        raise ApiError(413 if isinstance(exc, LimitExceeded) else 400, str(exc)) from None
     if voice and info.duration_s is not None:
-        if not work.VOICE_MIN_SECONDS <= info.duration_s <= work.VOICE_MAX_SECONDS:
+        if not VOICE_MIN_SECONDS <= info.duration_s <= VOICE_MAX_SECONDS:
             raise ApiError(
                 400, f"The voice sample must be 5 seconds to 5 minutes long; it is {info.duration_s:.1f} s"
             )
@@ -414,13 +428,13 @@ def _probe_upload(path: Path, content_type: str, *, voice: bool) -> Any:
 
 
 def _voice_status(voice: Voice) -> int:
-    return voice.status if voice.status in (work.VOICE_FAILED, work.VOICE_READY) else 0
+    return VOICE_STATUS.get(voice.status, 0)
 
 
 def voice_record(request: Request, settings: Settings, voice: Voice) -> dict[str, Any]:
     url = _link(request, settings, voice.blob_key)
     profile = voice.profile or {}
-    labels = [str(profile["gender"])] if voice.status == work.VOICE_READY and profile.get("gender") else []
+    labels = [str(profile["gender"])] if voice.status == VoiceStatus.READY and profile.get("gender") else []
     record: dict[str, Any] = {
         "isAddRel": False,
         "relSource": "",
@@ -441,7 +455,7 @@ def voice_record(request: Request, settings: Settings, voice: Voice) -> dict[str
         "labels": labels,
         "clonedVoiceItemId": make_id(voice.tenant_id, voice.user_id, voice.item_id, "voice"),
     }
-    if voice.status == work.VOICE_FAILED:
+    if voice.status == VoiceStatus.FAILED:
         record["error"] = voice.error or "Voice analysis failed"
     return record
 
@@ -474,7 +488,7 @@ async def post_cloned_voice(
             tenant_id=tenant.id,
             user_id=account_user,
             name=title,
-            status=work.VOICE_QUEUED,
+            status=VoiceStatus.QUEUED,
             blob_key=key,
             content_type=content_type,
             profile={},
@@ -499,8 +513,8 @@ async def post_cloned_voice(
     def finished(s: Any) -> tuple[int, str | None] | None:
         voice = s.get(Voice, item_id)
         if voice is None:
-            return (work.VOICE_FAILED, "The voice was deleted while it was being analysed")
-        if voice.status in (work.VOICE_READY, work.VOICE_FAILED):
+            return (VoiceStatus.FAILED, "The voice was deleted while it was being analysed")
+        if voice.status in FINAL_VOICE_STATUSES:
             return voice.status, voice.error
         return None
 
@@ -517,7 +531,7 @@ async def post_cloned_voice(
             status_code=202,
         )
     status, error = outcome
-    if status == work.VOICE_FAILED:
+    if status == VoiceStatus.FAILED:
         await run_in_threadpool(_discard, db, blobs, Voice, item_id, "voices")
         raise ApiError(400, error or "Voice analysis failed")
     return {"result": True, "itemId": item_id, "clonedVoiceItemId": voice_id}
@@ -688,13 +702,13 @@ def stems_body(request: Request, settings: Settings, task: StemsTask) -> dict[st
         "detail": list(detail.get("stems", [])),
         "itemId": task.item_id,
         "stemsItemId": make_id(task.tenant_id, task.user_id, task.item_id, "stems"),
-        "progress": int(detail.get("progress", 0)) if task.state != work.STEMS_COMPLETED else 100,
+        "progress": int(detail.get("progress", 0)) if task.state != StemsState.COMPLETED else 100,
         "createTime": task.created_ms,
         "updateTime": task.updated_ms,
     }
-    if task.state == work.STEMS_COMPLETED and (task.blobs or {}).get("zip"):
+    if task.state == StemsState.COMPLETED and (task.blobs or {}).get("zip"):
         body["stemsZipUrl"] = _link(request, settings, task.blobs["zip"])
-    if task.state == work.STEMS_FAILED:
+    if task.state == StemsState.FAILED:
         body["error"] = task.error or "Stem separation failed"
     return body
 
@@ -726,7 +740,7 @@ async def post_stems(
             tenant_id=tenant.id,
             user_id=account_user,
             title=_stems_title(request, name, item_id, info.kind),
-            state=work.STEMS_QUEUED,
+            state=StemsState.QUEUED,
             content_type=content_type,
             audio_type=info.kind,
             source_key=key,
@@ -753,7 +767,7 @@ async def post_stems(
         task = s.get(StemsTask, item_id)
         if task is None:
             return True, None  # deleted by its owner while we waited
-        return (True, task) if task.state in (work.STEMS_COMPLETED, work.STEMS_FAILED) else None
+        return (True, task) if task.state in FINAL_STEMS_STATES else None
 
     outcome = await _wait_for(db, finished, wait)
     if outcome is None:
@@ -769,7 +783,7 @@ async def post_stems(
     task = outcome[1]
     if task is None:
         raise ApiError(404, "The stems task was deleted while it was being processed")
-    if task.state == work.STEMS_FAILED:
+    if task.state == StemsState.FAILED:
         await run_in_threadpool(_discard, db, blobs, StemsTask, item_id, "stems")
         raise ApiError(400, task.error or "Stem separation failed")
     return stems_body(request, settings, task)

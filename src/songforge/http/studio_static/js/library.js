@@ -5,6 +5,36 @@ import { $, announce, confirmDelete, el, mmss, when } from "./ui.js";
 
 const POLL_MS = 1500;
 
+const MASTER_TARGET = "−14 LUFS, peak ≤ −1 dBTP"; // what the engine masters every track to
+
+function num(v, digits) {
+  return Number.isFinite(v) ? v.toFixed(digits).replace("-", "−") : "–";
+}
+
+/** What the track was asked to be beside what its rendered audio measures as (musicMaterial.measured). */
+export function measuredView(m) {
+  const x = m.measured || {};
+  const est = x.estimator || {};
+  const conf = Number.isFinite(x.keyConfidence) ? ` (confidence ${num(x.keyConfidence, 2)})` : "";
+  const chords = Number.isFinite(x.chordsMatched)
+    ? `${Math.round(x.chordsMatched * 100)}% of ${x.chordsCounted || 0} bars` : "–";
+  const rows = [
+    ["Key", m.key || "–", `${x.key || "–"}${conf}`, est.key],
+    ["BPM", m.bpm || "–", num(x.bpm, 1), est.bpm],
+    ["Chords", m.chord || "–", chords, est.chordsMatched],
+    ["Loudness", MASTER_TARGET, `${num(x.lufs, 1)} LUFS, peak ${num(x.truePeak, 1)} dBTP`,
+      [est.lufs, est.truePeak].filter(Boolean).join("; ")],
+  ];
+  return el("details", { class: "measured" },
+    el("summary", {}, "Asked vs measured"),
+    el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, ""), el("th", { scope: "col" }, "Asked"),
+        el("th", { scope: "col" }, "Measured"))),
+      el("tbody", {}, rows.map(([name, asked, heard, how]) => el("tr", {},
+        el("th", { scope: "row" }, name), el("td", {}, String(asked)),
+        el("td", { title: how || null }, heard))))));
+}
+
 export class Library {
   constructor(app) {
     this.app = app;
@@ -147,6 +177,11 @@ export class Library {
         el("span", {}, `${stage} ${rec.progress || 0}%`)));
     }
     if (failed) li.append(el("p", { class: "failed" }, `Failed: ${rec.error || "no reason given"}`));
+    // What the prompt asked that this track does not do ("a song in Spanish" sung in English...)
+    for (const note of [m.languageNote, m.lengthNote, m.vocalsNote].filter(Boolean)) {
+      li.append(el("p", { class: "notice", role: "note" }, note));
+    }
+    if (done && m.measured) li.append(measuredView(m));
     return li;
   }
 

@@ -1,21 +1,19 @@
+"""The /v1/tempolor body rules: each names its field and rule; form strings and aliases are read."""
+
 from __future__ import annotations
 
 import pytest
 
-from songforge.core.music_params import (
-    DEFAULT_INSTRUMENTAL_MODEL,
-    DEFAULT_SONG_MODEL,
-    TONALITIES,
-    ParamError,
-    parse_music_params,
-)
+from songforge.config import DEFAULT_MODELS
+from songforge.dialects.tempolor_v1.params import TONALITIES, parse_music_params
+from songforge.errors import InvalidInput
 
 
 def test_minimal_song_gets_newest_model() -> None:
     p = parse_music_params("song", {"prompt": "a ballad"})
     assert p.prompt == "a ballad"
-    assert p.model == DEFAULT_SONG_MODEL == "v4.8"
-    assert parse_music_params("instrumental", {"prompt": "x"}).model == DEFAULT_INSTRUMENTAL_MODEL == "i4"
+    assert p.model == DEFAULT_MODELS["song"] == "v4.8"
+    assert parse_music_params("instrumental", {"prompt": "x"}).model == DEFAULT_MODELS["instrumental"] == "i4"
 
 
 def test_spec_lists_24_tonalities() -> None:
@@ -60,7 +58,7 @@ def test_spec_lists_24_tonalities() -> None:
     ],
 )
 def test_each_rule_names_field_and_rule(kind: str, body: dict, needle: str) -> None:
-    with pytest.raises(ParamError) as info:
+    with pytest.raises(InvalidInput) as info:
         parse_music_params(kind, body)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
@@ -85,11 +83,11 @@ def test_empty_optional_fields_count_as_absent() -> None:
     assert p.bpm is None and p.tonality is None and p.chords is None and p.reply_url is None
 
 
-def test_request_dict_keeps_what_the_engine_needs() -> None:
+def test_stored_request_keeps_what_the_engine_needs() -> None:
     p = parse_music_params(
         "song", {"prompt": "x", "lyrics": "la la", "clonedVoiceItemId": "user:1-tempolor:u-voice:ab"}
     )
-    assert p.request_dict() == {
+    assert p.to_json() == {
         "prompt": "x",
         "model": "v4.8",
         "lyrics": "la la",

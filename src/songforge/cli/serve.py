@@ -1,0 +1,133 @@
+"""`songforge serve`, `songforge worker` and `songforge db`: running the server and its schema."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from songforge.cli.common import (
+    BlobStoreOpt,
+    DataDir,
+    DbUrl,
+    QueueUrl,
+    S3Endpoint,
+    apply_scale_out,
+    build_settings,
+    engine_problem,
+    err,
+    open_db,
+    out,
+)
+
+__all__ = ["app", "db_app"]
+
+app = typer.Typer()
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on"),
+    port: int = typer.Option(8000, "--port", help="Port to listen on"),
+    data_dir: Path | None = DataDir,
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes [default: one per core]"),
+    allow_private_callbacks: bool | None = typer.Option(
+        None,
+        "--allow-private-callbacks/--no-allow-private-callbacks",
+        help="Allow replyUrl targets on private/loopback addresses [default: only on a loopback --host]",
+    ),
+    database_url: str | None = DbUrl,
+    queue: str | None = QueueUrl,
+    blob_store: str | None = BlobStoreOpt,
+    s3_endpoint: str | None = S3Endpoint,
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run the HTTP API and its generation workers (with --queue: the API only; run `songforge
+    worker` processes for generation)."""
+    import uvicorn
+
+    from songforge.server import create_app
+
+    settings = build_settings(data_dir, database_url, host=host, port=port)
+    apply_scale_out(settings, queue, blob_store, s3_endpoint)
+    if workers is not None:
+        if workers < 0:
+            err.print("[red]--workers must be 0 or more[/red]")
+            raise typer.Exit(2)
+        settings.workers = workers
+    settings.allow_private_callbacks = allow_private_callbacks
+    if settings.workers > 0 and not settings.queue_url:
+        problem = engine_problem()
+        if problem:
+            err.print(f"[red]Cannot start: {problem}[/red]")
+            raise typer.Exit(1)
+    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
+    where = f"queue: {settings.queue_url}" if settings.queue_url else f"workers: {settings.workers}"
+    err.print(f"Songforge on http://{host}:{port}  data: {settings.data_dir.resolve()}  {where}")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def worker(
+    queue: str | None = QueueUrl,
+    database_url: str | None = DbUrl,
+    blob_store: str | None = BlobStoreOpt,
+    s3_endpoint: str | None = S3Endpoint,
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Local scratch and S3 download cache [default: ./data or $SONGFORGE_DATA_DIR]",
+    ),
+    worker_id: str | None = typer.Option(None, "--id", help="Worker id [default: host-pid-random]"),
+    callbacks: bool = typer.Option(
+        True, "--callbacks/--no-callbacks", help="Also deliver replyUrl callbacks from the outbox"
+    ),
+    allow_private_callbacks: bool = typer.Option(
+        False,
+        "--allow-private-callbacks/--no-allow-private-callbacks",
+        help="Allow replyUrl targets on private/loopback addresses",
+    ),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run one generation worker fed by the distributed queue (run one per core or GPU)."""
+    settings = build_settings(data_dir, database_url)
+    apply_scale_out(settings, queue, blob_store, s3_endpoint)
+    if not settings.queue_url:
+        err.print("[red]songforge worker needs --queue redis://... (or $SONGFORGE_QUEUE)[/red]")
+        raise typer.Exit(2)
+    if not settings.database_url:
+        err.print("[yellow]No --database-url: using SQLite under the data dir (one machine only)[/yellow]")
+    settings.allow_private_callbacks = allow_private_callbacks
+    problem = engine_problem()
+    if problem:
+        err.print(f"[red]Cannot start: {problem}[/red]")
+        raise typer.Exit(1)
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    from songforge.wiring import install
+    from songforge.workers.distributed import DistributedWorker
+
+    install()  # the dialects' callbacks for the job changes this worker writes
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    DistributedWorker(settings, worker_id, callbacks=callbacks).run_forever()
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Path | None = DataDir, database_url: str | None = DbUrl) -> None:
+    """Apply schema migrations (the server also does this when it starts)."""
+    from songforge.store.migrate import current_revision
+
+    settings = build_settings(data_dir, database_url)
+    open_db(settings).dispose()
+    out.print(f"Database at revision {current_revision(settings.db_url)}")

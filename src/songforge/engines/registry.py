@@ -1,0 +1,39 @@
+"""Engines by the name an account stores, imported only when first asked for.
+
+Why a module of its own: `engines.base` is the contract every engine imports; when the lookup
+lived there too, the contract imported the implementations and every engine file sat in one import
+circle. Here the registry imports the implementations (lazily: an engine's heavy dependencies load
+only in the processes that generate) and nothing imports the registry but its callers.
+
+`songforge.config.ENGINE_NAMES` lists the names accounts may choose; this table must cover them
+(tests/engines/test_registry.py checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from songforge.engines.base import Engine
+
+__all__ = ["FACTORIES", "engine_names", "get_engine"]
+
+
+def _embedded() -> Engine:
+    from songforge.engines.embedded.engine import EmbeddedEngine
+
+    return EmbeddedEngine()
+
+
+# name -> a zero-argument factory. A new engine is one function and one entry here.
+FACTORIES: dict[str, Callable[[], Engine]] = {
+    "embedded": _embedded,
+}
+
+
+def engine_names() -> tuple[str, ...]:
+    return tuple(FACTORIES)
+
+
+def get_engine(name: str) -> Engine:
+    """A new engine for `name`. Raises KeyError for a name no engine is registered under."""
+    return FACTORIES[name]()

@@ -1,0 +1,164 @@
+"""Sending what the outbox holds: one signed POST per claimed event, and the loop that drains it.
+
+Each attempt checks the target again (`guard.checked_addresses`) and posts to the checked
+address, so a target that became forbidden since submission is never contacted. Redirects are
+never followed, and the client ignores proxy settings from the environment: an operator's
+HTTP_PROXY must not route around the address check. The loop is safe to run in several
+processes at once (claims are conditional UPDATEs, see `store.claim_due`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import httpx
+
+from songforge.config import Settings
+from songforge.outbox import store
+from songforge.outbox.guard import CallbackTargetError, checked_addresses, pinned_request
+from songforge.outbox.signing import signed_headers
+from songforge.outbox.store import MAX_IN_FLIGHT, SEND_TIMEOUT_S, Claimed, Outcome
+from songforge.store.db import Database
+
+__all__ = [
+    "POLL_INTERVAL_S",
+    "RETRYABLE_STATUSES",
+    "deliver",
+    "encode_body",
+    "make_client",
+    "run_delivery_loop",
+    "send_once",
+]
+
+log = logging.getLogger("songforge.callbacks")
+
+POLL_INTERVAL_S = 0.25
+RETRYABLE_STATUSES = frozenset({429})
+
+
+def encode_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes that are signed and sent (compact JSON, UTF-8)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def send_once(client: httpx.AsyncClient, claim: Claimed, secret: str, allow_private: bool) -> Outcome:
+    """One signed POST. Classifies the result: success, retry later, or give up."""
+    try:
+        addresses = await asyncio.to_thread(checked_addresses, claim.url, allow_private)
+    except CallbackTargetError as exc:
+        # Unresolvable now may be a DNS hiccup; a forbidden address is final.
+        return Outcome(ok=False, retry=exc.unresolvable, error=f"refused: {exc}")
+    body = encode_body(claim.payload)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "Songforge-Webhooks/1",
+        **signed_headers(secret, claim.message_id, body),
+    }
+    pinned, host_header, extensions = pinned_request(claim.url, addresses[0])
+    headers.update(host_header)
+    try:
+        response = await client.post(pinned, content=body, headers=headers, extensions=extensions)
+    except httpx.TimeoutException as exc:
+        return Outcome(ok=False, retry=True, error=f"timeout: {exc!r}")
+    except httpx.HTTPError as exc:
+        return Outcome(ok=False, retry=True, error=f"connection error: {exc!r}")
+    code = response.status_code
+    if claim.ack_body is not None:
+        # The receiver acknowledges with a body: anything else, even a 2xx, is asked again.
+        if code == 200 and response.text.strip() == claim.ack_body:
+            return Outcome(ok=True, retry=False, status=code)
+        error = f"HTTP {code} without the {claim.ack_body!r} ack"
+        return Outcome(ok=False, retry=True, status=code, error=error)
+    if 200 <= code < 300:
+        return Outcome(ok=True, retry=False, status=code)
+    if code >= 500 or code in RETRYABLE_STATUSES:
+        return Outcome(ok=False, retry=True, status=code, error=f"HTTP {code}")
+    # 3xx (never followed) and other 4xx: the receiver will not change its mind.
+    return Outcome(ok=False, retry=False, status=code, error=f"HTTP {code}")
+
+
+async def deliver(
+    db: Database, client: httpx.AsyncClient, claim: Claimed, settings: Settings, delays: tuple[float, ...]
+) -> str:
+    """Sends one claimed delivery and records the outcome; returns the delivery's new state."""
+    if await asyncio.to_thread(store.job_untracked, db, claim.item_id):
+        await asyncio.to_thread(store.drop_item, db, claim.item_id)
+        return store.DROPPED
+    secret = await asyncio.to_thread(store.tenant_secret, db, claim.tenant_id)
+    if secret is None:
+        outcome = Outcome(ok=False, retry=False, error="the token that owned this job no longer exists")
+    else:
+        try:
+            outcome = await send_once(client, claim, secret, settings.private_callbacks_allowed())
+        except Exception as exc:  # a bug here must not kill the loop
+            log.exception("callback %s failed unexpectedly", claim.message_id)
+            outcome = Outcome(ok=False, retry=True, error=f"internal error: {exc!r}")
+    state = await asyncio.to_thread(store.record_outcome, db, claim, outcome, delays)
+    if not outcome.ok:
+        log.info(
+            "callback %s to %s attempt %d: %s -> %s",
+            claim.message_id,
+            claim.url,
+            claim.attempts,
+            outcome.error,
+            state,
+        )
+    return state
+
+
+def make_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(SEND_TIMEOUT_S),
+        follow_redirects=False,
+        trust_env=False,  # an operator's HTTP_PROXY must not route around the address check
+        limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=0),
+    )
+
+
+async def _sleep_or_stop(stop_event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop_event.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def run_delivery_loop(db: Database, settings: Settings, stop_event: asyncio.Event) -> None:
+    """Drains the outbox until `stop_event` is set. Safe to run in several processes at once.
+
+    Database work runs in threads so a busy SQLite file never stalls the API's event loop.
+    In-flight sends are awaited on stop (each is bounded by the send timeout); anything not
+    finished is picked up again after the claim expires, by this or another process."""
+    delays = store.retry_delays(settings)
+    in_flight: set[asyncio.Task[str]] = set()
+    async with make_client() as client:
+        while not stop_event.is_set():
+            room = MAX_IN_FLIGHT - len(in_flight)
+            if room > 0:
+                try:
+                    claims = await asyncio.to_thread(store.claim_due, db, room)
+                except Exception:  # e.g. database locked; try again next tick
+                    log.exception("claiming callbacks failed")
+                    claims = []
+                for claim in claims:
+                    in_flight.add(asyncio.create_task(deliver(db, client, claim, settings, delays)))
+            if in_flight:
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=POLL_INTERVAL_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                in_flight -= done
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("callback delivery task failed", exc_info=task.exception())
+                if done:
+                    continue  # a finished head may unblock the next event of its item at once
+                if stop_event.is_set():
+                    break
+            else:
+                await _sleep_or_stop(stop_event, POLL_INTERVAL_S)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=SEND_TIMEOUT_S + 1)
+            for task in in_flight:
+                task.cancel()
