@@ -152,11 +152,15 @@ def git_state() -> dict[str, Any]:
             return ""
 
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src").splitlines()
-    diff = git("diff", "HEAD", "--", "src")
+    untracked = git("ls-files", "--others", "--exclude-standard", "--", "src").split()
+    state = hashlib.sha256(git("diff", "HEAD", "--", "src").encode())
+    for name in untracked:  # new modules the engine may import count as much as edits
+        state.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
     return {
         "commit": git("rev-parse", "--short", "HEAD").strip(),
         "uncommitted_src": [line[3:] for line in dirty],
-        "uncommitted_src_sha": hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else None,
+        "untracked_src": untracked,
+        "uncommitted_src_sha": state.hexdigest()[:12] if dirty or untracked else None,
     }
 
 
@@ -475,7 +479,7 @@ def main() -> None:
     print(
         f"Adherence, {args.table} table (digest {digest}): {len(cases)} cases, embedded engine at "
         f"{meta['commit']}"
-        f"{' + uncommitted src diff ' + meta['uncommitted_src_sha'] if meta['uncommitted_src'] else ''}, "
+        f"{' + uncommitted src ' + meta['uncommitted_src_sha'] if meta['uncommitted_src_sha'] else ''}, "
         f"{meta['started']}"
     )
     print(

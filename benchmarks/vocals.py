@@ -45,8 +45,8 @@ from scipy.signal import resample_poly
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from songforge.engines.singing import LyricSection, plan_lyrics, sing  # noqa: E402
-from songforge.engines.singing.bases import plain_speech  # noqa: E402
-from songforge.engines.singing.voices import artist_voice  # noqa: E402
+from songforge.engines.singing.bases import is_neural, plain_speech  # noqa: E402
+from songforge.engines.singing.voices import NEURAL_RANGE_SHIFT, artist_voice  # noqa: E402
 from vocals_cases import SETS, Case  # noqa: E402
 
 SR = 44100
@@ -162,10 +162,14 @@ def sections_for(case: Case) -> list[LyricSection]:
 
 
 def voice_for(case: Case, candidate: str):
+    """The catalogue voice on the candidate's base; on a neural base with the range that
+    SONGFORGE_SINGER=neural gives it (voices.NEURAL_RANGE_SHIFT)."""
     voice = artist_voice(case.voice)
     assert voice is not None, case.voice
     over = CANDIDATES[candidate][voice.gender]
-    return dataclasses.replace(voice, extra={**voice.extra, **over})
+    shift = NEURAL_RANGE_SHIFT[voice.gender] if is_neural(str(over.get("base"))) else 0
+    return dataclasses.replace(voice, low_midi=voice.low_midi + shift, high_midi=voice.high_midi + shift,
+                               median_midi=voice.median_midi + shift, extra={**voice.extra, **over})
 
 
 def render(case: Case, candidate: str):
@@ -296,7 +300,10 @@ def two_minute_song(candidate: str) -> dict:
     for gender, vid in (("female", "voice_aurora"), ("male", "voice_atlas")):
         voice = artist_voice(vid)
         assert voice is not None
-        voice = dataclasses.replace(voice, extra={**voice.extra, **CANDIDATES[candidate][gender]})
+        over = CANDIDATES[candidate][gender]
+        shift = NEURAL_RANGE_SHIFT[gender] if is_neural(str(over.get("base"))) else 0
+        voice = dataclasses.replace(voice, low_midi=voice.low_midi + shift, high_midi=voice.high_midi + shift,
+                                    median_midi=voice.median_midi + shift, extra={**voice.extra, **over})
         sections = plan_lyrics(TWO_MINUTES, "", 0)
         bars = [
             ("verse", 0, 8),

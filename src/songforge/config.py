@@ -22,6 +22,9 @@ Settings fields (empty or unset means the default):
   SONGFORGE_MAX_MIDI_BYTES      MIDI upload cap in bytes (1 MiB)
   SONGFORGE_MAX_AUDIO_BYTES     audio upload cap in bytes (50 MiB)
   SONGFORGE_DOWNLOAD_TTL        signed download link lifetime, seconds (3600)
+  SONGFORGE_MAX_BODY_BYTES      cap on a parameter (JSON or form) body, counted while it streams (1 MiB)
+  SONGFORGE_BODY_TIMEOUT        seconds a client may take to send a parameter body, or stay silent
+                                mid-upload, before the request is refused with 408 (30)
 
 Read at call time (the function that reads each):
 
@@ -94,6 +97,11 @@ class Settings:
         default_factory=lambda: _env_int("SONGFORGE_MAX_AUDIO_BYTES", 50 * 1024 * 1024)
     )
     download_ttl_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_DOWNLOAD_TTL", 3600))
+    # Parameter bodies are small (a 2000-char prompt, 3000 chars of lyrics); uploads have their own caps.
+    max_body_bytes: int = field(default_factory=lambda: _env_int("SONGFORGE_MAX_BODY_BYTES", 1024 * 1024))
+    body_timeout_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("SONGFORGE_BODY_TIMEOUT") or 30)
+    )
     public_base_url: str | None = None  # for download links; default http://host:port
     # Overrides of call-time variables (tests set them on one server's Settings); None: from the
     # environment at each use, see upload_wait_seconds() and callback_retry_scale().

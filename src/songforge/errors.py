@@ -8,6 +8,7 @@ errors by class, not by parsing messages.
 
     SongforgeError
     ├── InvalidInput          the caller sent something that breaks a rule (a 400 at the edge)
+    │   ├── InvalidField      ... one named value: the domain's name for it, the rule it breaks
     │   ├── LimitExceeded     too long, too large, too many (a 413 where the dialect has one)
     │   └── ChordError        a chord symbol or progression that does not parse
     ├── NotFound              no such object for this caller (a 404)
@@ -24,6 +25,7 @@ __all__ = [
     "Busy",
     "ChordError",
     "EngineError",
+    "InvalidField",
     "InvalidInput",
     "LimitExceeded",
     "NotFound",
@@ -39,6 +41,26 @@ class SongforgeError(Exception):
 
 class InvalidInput(SongforgeError, ValueError):
     """Input that breaks a rule; the message names the field or value and the rule."""
+
+
+class InvalidField(InvalidInput):
+    """One value breaks a rule, told in parts so that each dialect can say it in its own words.
+
+    `field` is the domain's name for the value (`max_jobs`, `request_params`), `key` a key inside it
+    when the value is a mapping (`engine`), `rule` the rule phrased to follow a name ("must be
+    between 1 and 100"). `str()` reads "max_jobs must be between 1 and 100"; a dialect maps `field`
+    to its own parameter name and writes its own sentence around `rule`."""
+
+    def __init__(self, field: str, rule: str, *, key: str | None = None) -> None:
+        self.field = field
+        self.key = key
+        self.rule = rule
+        super().__init__(f"{self.path} {rule}")
+
+    @property
+    def path(self) -> str:
+        """`field`, or `field.key` for a key inside it."""
+        return f"{self.field}.{self.key}" if self.key else self.field
 
 
 class LimitExceeded(InvalidInput):

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from songforge.config import Settings
 from songforge.http.deps import _TenantCache
 from songforge.http.errors import ApiError, api_error_handler
+from songforge.http.failsafe import FailsafeMiddleware
 from songforge.store.db import Database
 from songforge.store.factory import open_blob_store
 from songforge.store.fast_reads import JobReader
@@ -157,6 +158,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
             '`songforge token create`. Every error is `{"error": "...", "code": N}`.'
         ),
         lifespan=lifespan,
+        redirect_slashes=False,  # never a 307: both forms are routes (songforge.http.slashes)
     )
     app.state.settings = settings
     app.state.db = Database(settings.db_url)
@@ -176,6 +178,9 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+    # Inside starlette's ServerErrorMiddleware, which re-raises after its 500 and so made uvicorn reset
+    # the keep-alive connection: unexpected errors are answered here instead (see http/failsafe.py).
+    app.add_middleware(FailsafeMiddleware)
 
     from songforge.dialects import tempolor_v1
 
@@ -201,4 +206,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from songforge.http.slashes import SlashNormaliser
+
+    app.add_middleware(SlashNormaliser, router=app.router)
     return app

@@ -82,9 +82,9 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
 
         # 400003 with the reason; the platform's own wording for a blank callback_url.
         e = err("/song/generate", {"prompt": "pop", "model": "TemPolor v4.5", "callback_url": ""})
-        assert (e["status"], e["message"]) == (400003, "callback_url not blank")
+        assert (e["status"], e["message"]) == (400003, "Bad Parameter.: callback_url not blank")
         e = err("/song/generate", {"prompt": "", "model": "TemPolor v4.5", "callback_url": cb})
-        assert (e["status"], e["message"]) == (400003, "prompt not blank")
+        assert (e["status"], e["message"]) == (400003, "Bad Parameter.: prompt not blank")
         e = err("/song/generate", {"prompt": "pop", "model": "TemPolor v9", "callback_url": cb})
         assert e["status"] == 400003 and "'TemPolor v9'" in e["message"]
         e = err("/instrumental/generate", {"prompt": "x", "model": "Mureka V9", "callback_url": cb})
@@ -124,7 +124,7 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
         e = err("/song/query", {"item_ids": [str(i) for i in range(11)]})
         assert e["status"] == 400003 and "at most 10" in e["message"]
         e = err("/song/query", {})
-        assert (e["status"], e["message"]) == (400003, "item_ids not blank")
+        assert (e["status"], e["message"]) == (400003, "Bad Parameter.: item_ids not blank")
         e = err("/song/extend", {"item_id": "x", "start_time": 5, "callback_url": cb})
         assert e["status"] == 400003 and "start_time" in e["message"]
         r = c.post("/song/query", content=b"{not json")
@@ -345,7 +345,7 @@ def test_stems_from_url(make_server, receiver) -> None:  # type: ignore[no-untyp
             e = post(c, "/stems", {"url": url, "callback_url": cb})
             assert e["status"] == 400003 and words in e["message"], (url, e)
         e = post(c, "/stems", {"url": receiver.url + "/mix.wav", "callback_url": ""})
-        assert (e["status"], e["message"]) == (400003, "callback_url not blank")
+        assert (e["status"], e["message"]) == (400003, "Bad Parameter.: callback_url not blank")
         item = ok(c, "/stems", {"url": receiver.url + "/mix.wav", "callback_url": cb})["item_ids"][0]
         done = wait_item(c, "stems", item)
         assert done["status"] == "succeeded" and set(done) == {"item_id", "status", "stems_url"}

@@ -1,5 +1,9 @@
 """Accounts: the per-tenant configurations that requests act for (the hosted service's
-TemPolor web accounts; here, a name plus limits and the engine that serves it)."""
+TemPolor web accounts; here, a name plus limits and the engine that serves it).
+
+Broken rules raise `InvalidField` naming the value the domain's way (`request_params`, its key
+`engine`, `max_jobs`): each dialect words the refusal with its own parameter names.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from songforge.clock import now_ms
 from songforge.config import DEFAULT_ENGINE, ENGINE_NAMES
-from songforge.errors import InvalidInput
+from songforge.errors import InvalidField
 from songforge.store.db import rowcount
 from songforge.store.models import Account
 
@@ -31,16 +35,16 @@ MAX_JOBS_RANGE = (1, 100)
 _USER_ID_MAX = 128
 
 
-def parse_max_jobs(value: Any, field: str = "maxJobs") -> int | None:
-    """None when absent; otherwise an int in 1..100, or InvalidInput naming the rule."""
+def parse_max_jobs(value: Any) -> int | None:
+    """None when absent; otherwise an int in 1..100, or InvalidField("max_jobs", ...)."""
     if value is None or value == "":
         return None
+    lo, hi = MAX_JOBS_RANGE
     number = as_int(value)
     if number is None:
-        raise InvalidInput(f"Parameter {field} must be an integer between 1 and 100")
-    lo, hi = MAX_JOBS_RANGE
+        raise InvalidField("max_jobs", f"must be an integer between {lo} and {hi}")
     if not lo <= number <= hi:
-        raise InvalidInput(f"Parameter {field} must be between {lo} and {hi}")
+        raise InvalidField("max_jobs", f"must be between {lo} and {hi}")
     return number
 
 
@@ -70,27 +74,27 @@ def _user_id_from(params: dict[str, Any]) -> str:
         if value is not None and str(value).strip():
             user_id = str(value).strip()
             if len(user_id) > _USER_ID_MAX or not all(c.isalnum() or c in "._@+-" for c in user_id):
-                raise InvalidInput(
-                    f"Parameter requestParams.{key} must be at most {_USER_ID_MAX} letters, digits or ._@+-"
+                raise InvalidField(
+                    "request_params", f"must be at most {_USER_ID_MAX} letters, digits or ._@+-", key=key
                 )
             return user_id
     return str(10**8 + secrets.randbelow(9 * 10**8))
 
 
 def upsert_account(session: Session, tenant_id: str, request_params: Any, max_jobs: Any) -> Account:
-    """Creates the account or updates it in place (POST /accounts is create-or-update). Raises
-    InvalidInput naming the rule a value breaks."""
+    """Creates the account or updates it in place (create-or-update). Raises InvalidField naming
+    the value (`request_params`, with the key inside it, or `max_jobs`) and the rule it breaks."""
     if request_params is None:
-        raise InvalidInput("Parameter requestParams is required")
+        raise InvalidField("request_params", "is required")
     if not isinstance(request_params, dict):
-        raise InvalidInput("Parameter requestParams must be an object")
+        raise InvalidField("request_params", "must be an object")
     limit = parse_max_jobs(max_jobs)
     engine = request_params.get("engine", DEFAULT_ENGINE)
     if engine is None or engine == "":
         engine = DEFAULT_ENGINE
     if not isinstance(engine, str) or engine not in ENGINE_NAMES:
-        raise InvalidInput(
-            f"Parameter requestParams.engine must be one of: {', '.join(ENGINE_NAMES)} (got {engine!r})"
+        raise InvalidField(
+            "request_params", f"must be one of: {', '.join(ENGINE_NAMES)} (got {engine!r})", key="engine"
         )
     user_id = _user_id_from(request_params)
     account = session.scalar(

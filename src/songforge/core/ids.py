@@ -1,25 +1,16 @@
-"""Ids as the hosted service shapes them: `user:<tenant>-tempolor:<user_id>-job:<itemId>`.
+"""Item ids: the domain's one name for a job, voice, MIDI file or stems task.
 
-The parsed parts are only used to reject malformed ids early; ownership is always checked by
-looking the item up under the caller's tenant.
+Why only item ids here: how an API spells an id around them (`/v1/tempolor`'s
+`user:<tenant>-tempolor:<user_id>-job:<itemId>`) is that dialect's business
+(`songforge.dialects.tempolor_v1.ids`); ownership is always checked by looking the item up under
+the caller's tenant, never read from an id's text.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-from dataclasses import dataclass
 
-KINDS = ("job", "voice", "midi", "stems")
-_ID_RE = re.compile(r"^user:([A-Za-z0-9_]+)-tempolor:(.+)-(job|voice|midi|stems):([A-Za-z0-9]+)$")
-
-
-@dataclass(frozen=True)
-class ParsedId:
-    tenant_id: str
-    user_id: str
-    kind: str
-    item_id: str
+__all__ = ["item_id_of", "new_item_id"]
 
 
 def new_item_id() -> str:
@@ -27,13 +18,8 @@ def new_item_id() -> str:
     return secrets.token_hex(8)[:15]
 
 
-def make_id(tenant_id: str, user_id: str, item_id: str, kind: str = "job") -> str:
-    return f"user:{tenant_id}-tempolor:{user_id}-{kind}:{item_id}"
-
-
-def parse_id(value: str, kind: str | None = None) -> ParsedId:
-    """Raises ValueError when `value` is not an id of the expected kind."""
-    m = _ID_RE.match(value or "")
-    if not m or (kind is not None and m.group(3) != kind):
-        raise ValueError(f"{kind or 'job'}_id has incorrect format")
-    return ParsedId(m.group(1), m.group(2), m.group(3), m.group(4))
+def item_id_of(ref: str) -> str:
+    """The item a stored reference names. A job keeps references to uploads as its caller wrote
+    them (`JobRequest.midi_id`, ...): a bare item id, or a dialect's id that ends in `:<item id>`
+    (item ids never contain ':'). The dialect checked the reference before admitting the job."""
+    return ref.rsplit(":", 1)[-1]

@@ -22,7 +22,7 @@ from songforge import config
 from songforge.clock import now_ms
 from songforge.core import events
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
-from songforge.store.db import Database
+from songforge.store.db import Database, rowcount
 from songforge.store.models import Job
 
 log = logging.getLogger("songforge.queue")
@@ -35,20 +35,22 @@ MAX_ATTEMPTS = 3
 
 def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
     """The conditional UPDATE every claim goes through: only a still-queued row is taken."""
-    won = s.execute(
-        update(Job)
-        .where(Job.item_id == item_id, Job.state == JobState.QUEUED)
-        .values(
-            state=JobState.RUNNING,
-            worker_id=worker_id,
-            lease_until_ms=t + LEASE_MS,
-            started_ms=t,
-            attempts=Job.attempts + 1,
-            progress=0,
-            stage="starting",
-            updated_ms=t,
+    won = rowcount(
+        s.execute(
+            update(Job)
+            .where(Job.item_id == item_id, Job.state == JobState.QUEUED)
+            .values(
+                state=JobState.RUNNING,
+                worker_id=worker_id,
+                lease_until_ms=t + LEASE_MS,
+                started_ms=t,
+                attempts=Job.attempts + 1,
+                progress=0,
+                stage="starting",
+                updated_ms=t,
+            )
         )
-    ).rowcount
+    )
     if not won:
         return None
     job = s.get(Job, item_id, populate_existing=True)
@@ -112,11 +114,13 @@ def renew_lease(db: Database, item_id: str, worker_id: str) -> bool:
     t = now_ms()
     with db.session() as s:
         return bool(
-            s.execute(
-                update(Job)
-                .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
-                .values(lease_until_ms=t + LEASE_MS)
-            ).rowcount
+            rowcount(
+                s.execute(
+                    update(Job)
+                    .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
+                    .values(lease_until_ms=t + LEASE_MS)
+                )
+            )
         )
 
 
@@ -126,16 +130,18 @@ def set_progress(
     """Records progress (and renews the lease). False when this worker no longer owns the job."""
     t = now_ms()
     with db.session() as s:
-        ok = s.execute(
-            update(Job)
-            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
-            .values(
-                progress=max(0, min(99, progress)),
-                stage=stage[:32],
-                lease_until_ms=t + LEASE_MS,
-                updated_ms=t,
+        ok = rowcount(
+            s.execute(
+                update(Job)
+                .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
+                .values(
+                    progress=max(0, min(99, progress)),
+                    stage=stage[:32],
+                    lease_until_ms=t + LEASE_MS,
+                    updated_ms=t,
+                )
             )
-        ).rowcount
+        )
         if ok and notify:
             job = s.get(Job, item_id, populate_existing=True)
             if job is not None:
@@ -148,20 +154,22 @@ def complete(db: Database, item_id: str, worker_id: str, fields: dict[str, Any])
     deleted or taken over meanwhile; the caller then removes the files it wrote."""
     t = now_ms()
     with db.session() as s:
-        ok = s.execute(
-            update(Job)
-            .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
-            .values(
-                state=JobState.COMPLETED,
-                progress=100,
-                stage=JobState.COMPLETED,
-                error=None,
-                lease_until_ms=None,
-                finished_ms=t,
-                updated_ms=t,
-                **fields,
+        ok = rowcount(
+            s.execute(
+                update(Job)
+                .where(Job.item_id == item_id, Job.worker_id == worker_id, Job.state == JobState.RUNNING)
+                .values(
+                    state=JobState.COMPLETED,
+                    progress=100,
+                    stage=JobState.COMPLETED,
+                    error=None,
+                    lease_until_ms=None,
+                    finished_ms=t,
+                    updated_ms=t,
+                    **fields,
+                )
             )
-        ).rowcount
+        )
         if ok:
             job = s.get(Job, item_id, populate_existing=True)
             if job is not None:
@@ -176,18 +184,20 @@ def fail(db: Database, item_id: str, worker_id: str | None, reason: str) -> bool
         cond = [Job.item_id == item_id, Job.state.in_(ACTIVE_JOB_STATES)]
         if worker_id is not None:
             cond.append(Job.worker_id == worker_id)
-        ok = s.execute(
-            update(Job)
-            .where(*cond)
-            .values(
-                state=JobState.FAILED,
-                stage=JobState.FAILED,
-                error=reason[:2000],
-                lease_until_ms=None,
-                finished_ms=t,
-                updated_ms=t,
+        ok = rowcount(
+            s.execute(
+                update(Job)
+                .where(*cond)
+                .values(
+                    state=JobState.FAILED,
+                    stage=JobState.FAILED,
+                    error=reason[:2000],
+                    lease_until_ms=None,
+                    finished_ms=t,
+                    updated_ms=t,
+                )
             )
-        ).rowcount
+        )
         if ok:
             job = s.get(Job, item_id, populate_existing=True)
             if job is not None:
@@ -197,37 +207,43 @@ def fail(db: Database, item_id: str, worker_id: str | None, reason: str) -> bool
 
 def _recover(s: Session, job: Job, t: int, why: str) -> str:
     if job.attempts < MAX_ATTEMPTS:
-        ok = s.execute(
+        ok = rowcount(
+            s.execute(
+                update(Job)
+                .where(
+                    Job.item_id == job.item_id, Job.state == JobState.RUNNING, Job.worker_id == job.worker_id
+                )
+                .values(
+                    state=JobState.QUEUED,
+                    worker_id=None,
+                    lease_until_ms=None,
+                    progress=0,
+                    stage=JobState.QUEUED,
+                    updated_ms=t,
+                    extra={
+                        **(job.extra or {}),
+                        "requeued": (job.extra or {}).get("requeued", 0) + 1,
+                        "last_requeue": why,
+                    },
+                )
+            )
+        )
+        return "requeued" if ok else "skipped"
+    reason = f"Generation stopped: {why}, {job.attempts} attempts made"
+    ok = rowcount(
+        s.execute(
             update(Job)
             .where(Job.item_id == job.item_id, Job.state == JobState.RUNNING, Job.worker_id == job.worker_id)
             .values(
-                state=JobState.QUEUED,
-                worker_id=None,
+                state=JobState.FAILED,
+                stage=JobState.FAILED,
+                error=reason,
                 lease_until_ms=None,
-                progress=0,
-                stage=JobState.QUEUED,
+                finished_ms=t,
                 updated_ms=t,
-                extra={
-                    **(job.extra or {}),
-                    "requeued": (job.extra or {}).get("requeued", 0) + 1,
-                    "last_requeue": why,
-                },
             )
-        ).rowcount
-        return "requeued" if ok else "skipped"
-    reason = f"Generation stopped: {why}, {job.attempts} attempts made"
-    ok = s.execute(
-        update(Job)
-        .where(Job.item_id == job.item_id, Job.state == JobState.RUNNING, Job.worker_id == job.worker_id)
-        .values(
-            state=JobState.FAILED,
-            stage=JobState.FAILED,
-            error=reason,
-            lease_until_ms=None,
-            finished_ms=t,
-            updated_ms=t,
         )
-    ).rowcount
+    )
     if ok:
         fresh = s.get(Job, job.item_id, populate_existing=True)
         if fresh is not None:

@@ -136,7 +136,7 @@ def drop_pending(session: Session, item_id: str) -> int:
         .where(CallbackDelivery.item_id == item_id, CallbackDelivery.state == PENDING)
         .values(state=DROPPED, claimed_until_ms=None, updated_ms=now_ms(), last_error="job untracked")
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 @dataclass(frozen=True)

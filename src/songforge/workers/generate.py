@@ -14,11 +14,12 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from songforge import config
 from songforge.core import queue
-from songforge.core.ids import parse_id
+from songforge.core.ids import item_id_of
+from songforge.core.jobs import JobRequest, Kind
 from songforge.core.states import JobState
 from songforge.engines.base import (
     SAMPLE_RATE,
@@ -30,6 +31,7 @@ from songforge.engines.base import (
 from songforge.engines.registry import get_engine
 from songforge.errors import Refused
 from songforge.store.models import Job, MidiItem, Voice
+from songforge.workers.artwork import write_artwork
 from songforge.workers.context import WorkerContext
 from songforge.workers.measure import measure_result
 
@@ -53,41 +55,32 @@ class JobAbandoned(Refused):
     """This worker no longer owns the job (deleted, untracked-and-reclaimed, or lease lost)."""
 
 
-def _item_part(value: str, kind: str) -> str:
-    try:
-        return parse_id(value, kind).item_id
-    except ValueError:
-        return value
-
-
-def _voice_profile(ctx: WorkerContext, job: Job) -> VoiceProfile | None:
-    req = job.request or {}
-    if req.get("clonedVoiceItemId"):
-        item_id = _item_part(req["clonedVoiceItemId"], "voice")
+def _voice_profile(ctx: WorkerContext, job: Job, request: JobRequest) -> VoiceProfile | None:
+    if request.cloned_voice_id:
+        item_id = item_id_of(request.cloned_voice_id)
         with ctx.db.session() as s:
             voice = s.get(Voice, item_id)
             if voice is None or voice.tenant_id != job.tenant_id:
                 raise EngineError("The source material does not exist.")
-            profile = dict(voice.profile or {})
+            stored = dict(voice.profile or {})
         from songforge.engines.singing import profile_to_voice
 
-        return profile_to_voice(item_id, profile)
-    if req.get("artistVoiceItemId"):
+        return profile_to_voice(item_id, stored)
+    if request.artist_voice_id:
         from songforge.engines.singing.voices import artist_voice
 
-        profile = artist_voice(req["artistVoiceItemId"])
+        profile = artist_voice(request.artist_voice_id)
         if profile is None:
             raise EngineError("The source material does not exist.")
         return profile
     return None
 
 
-def _midi_path(ctx: WorkerContext, job: Job) -> Path | None:
-    ref = (job.request or {}).get("midiItemId")
-    if not ref:
+def _midi_path(ctx: WorkerContext, job: Job, request: JobRequest) -> Path | None:
+    if not request.midi_id:
         return None
     with ctx.db.session() as s:
-        item = s.get(MidiItem, _item_part(ref, "midi"))
+        item = s.get(MidiItem, item_id_of(request.midi_id))
         if item is None or item.tenant_id != job.tenant_id:
             raise EngineError("The source material does not exist.")
         key = item.blob_key
@@ -97,38 +90,41 @@ def _midi_path(ctx: WorkerContext, job: Job) -> Path | None:
     return path
 
 
-def _max_seconds(req: dict[str, Any], cap: float | None) -> float | None:
-    """(added by the Open API engineer) A requested `duration` (the Open API's `#duration` prompt
-    tag) is the track's exact length: the engine fills `max_seconds` when it is given. The
-    test-only cap still wins."""
-    duration = req.get("duration")
-    if isinstance(duration, int | float) and duration > 0:
-        return min(float(duration), cap) if cap is not None else float(duration)
-    return cap
-
-
-def _asked_seconds(req: dict[str, Any]) -> float | None:
-    """The `duration` an API field asked for: it wins over a length said in the prompt."""
-    duration = req.get("duration")
+def _asked_seconds(request: JobRequest) -> float | None:
+    """An exact length a request asked for (a dialect field, e.g. the Open API's `#duration` tag):
+    it wins over a length said in the prompt."""
+    duration = request.duration
     return float(duration) if isinstance(duration, int | float) and duration > 0 else None
 
 
+def _max_seconds(request: JobRequest, cap: float | None) -> float | None:
+    """The engine fills `max_seconds` when it is given, so an asked length is passed as the cap
+    too; the test-only cap (SONGFORGE_MAX_SECONDS_OVERRIDE) still wins."""
+    asked = _asked_seconds(request)
+    if asked is not None:
+        return min(asked, cap) if cap is not None else asked
+    return cap
+
+
 def build_request(ctx: WorkerContext, job: Job) -> GenerationRequest:
-    req = job.request or {}
-    cap = config.max_seconds_override()
+    """What the engine is asked for: the request the job stored, read back as the domain's
+    `JobRequest` (rows of every age read the same way), plus the files it refers to."""
+    # Workers claim only song and instrumental jobs (the column's other kinds are born final).
+    request = JobRequest.from_json(cast(Kind, job.kind), job.request or {})
     return GenerationRequest(
-        kind=job.kind,  # type: ignore[arg-type]
-        prompt=req.get("prompt", ""),
-        model=req.get("model", "i4"),
+        kind=request.kind,
+        prompt=request.prompt,
+        # Dialects always store a model; a row without one gets the default it always got.
+        model=request.model or "i4",
         seed=job.seed,
-        tonality=req.get("tonality"),
-        bpm=req.get("bpm"),
-        chords=req.get("chords"),
-        lyrics=req.get("lyrics"),
-        midi_path=_midi_path(ctx, job),
-        voice=_voice_profile(ctx, job),
-        max_seconds=_max_seconds(req, cap),
-        seconds=_asked_seconds(req),
+        tonality=request.tonality,
+        bpm=request.bpm,
+        chords=request.chords,
+        lyrics=request.lyrics,
+        midi_path=_midi_path(ctx, job, request),
+        voice=_voice_profile(ctx, job, request),
+        max_seconds=_max_seconds(request, config.max_seconds_override()),
+        seconds=_asked_seconds(request),
     )
 
 
@@ -226,6 +222,7 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
             measure_result(result)  # musicMaterial.measured: what the rendered master sounds like
             progress(95, "encoding")
             files = encode_outputs(result, result.title, job.item_id, scratch)
+            files.update(write_artwork(job, result, scratch))  # waveformUrl and cover
         except JobAbandoned:
             return _abandon(ctx, job)
         except EngineError as exc:

@@ -25,6 +25,7 @@ from songforge.core import events
 from songforge.core.states import FINAL_STEMS_STATES, StemsState, VoiceStatus
 from songforge.core.uploads import VOICE_MAX_SECONDS, VOICE_MIN_SECONDS
 from songforge.errors import InvalidInput
+from songforge.store.db import rowcount
 from songforge.store.models import StemsTask, Voice
 from songforge.workers.context import WorkerContext
 
@@ -54,11 +55,13 @@ def _analyse(audio: np.ndarray, sr: int) -> dict[str, Any]:
 
 def _finish_voice(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> bool:
     with ctx.db.session() as s:
-        won = s.execute(
-            update(Voice)
-            .where(Voice.item_id == item_id, Voice.status == VoiceStatus.RUNNING)
-            .values(updated_ms=now_ms(), **values)
-        ).rowcount
+        won = rowcount(
+            s.execute(
+                update(Voice)
+                .where(Voice.item_id == item_id, Voice.status == VoiceStatus.RUNNING)
+                .values(updated_ms=now_ms(), **values)
+            )
+        )
     return bool(won)
 
 
@@ -110,11 +113,13 @@ def stems_zip_key(item_id: str) -> str:
 
 def _finish_stems(ctx: WorkerContext, item_id: str, values: dict[str, Any]) -> bool:
     with ctx.db.session() as s:
-        won = s.execute(
-            update(StemsTask)
-            .where(StemsTask.item_id == item_id, StemsTask.state == StemsState.RUNNING)
-            .values(updated_ms=now_ms(), **values)
-        ).rowcount
+        won = rowcount(
+            s.execute(
+                update(StemsTask)
+                .where(StemsTask.item_id == item_id, StemsTask.state == StemsState.RUNNING)
+                .values(updated_ms=now_ms(), **values)
+            )
+        )
         if won and values.get("state") in FINAL_STEMS_STATES:
             # Subscribers (a dialect's callback) write in this transaction, with the final state.
             task = s.get(StemsTask, item_id, populate_existing=True)

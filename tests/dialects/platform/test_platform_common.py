@@ -107,7 +107,9 @@ def test_error_table_is_the_platforms() -> None:
     assert MESSAGES[Status.QUEUE_FULL] == "The queue is full. Please wait and try again later."
     assert MESSAGES[Status.CANNOT_EXTEND] == "The current work does not support re writing"
     assert [int(s) for s in Status] == [200000, *range(400001, 400012)]
-    assert OpenApiError(Status.BAD_PARAMETER, "callback_url not blank").message == "callback_url not blank"
+    assert OpenApiError(Status.BAD_PARAMETER, "callback_url not blank").message == (
+        "Bad Parameter.: callback_url not blank"
+    )
     assert OpenApiError(Status.WORK_NOT_FOUND, "42").message == "The work does not exist: 42"
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from songforge.core import accounts, scheduler, tenants
-from songforge.core.ids import make_id
 from songforge.core.jobs import JobRequest
+from songforge.dialects.tempolor_v1.ids import make_id
 from songforge.dialects.tempolor_v1.views import account_view, available_view, busy_body, executing_view
 from songforge.store.db import Database
 from songforge.store.migrate import upgrade_database

@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from songforge.core.events import Subscriber
-from songforge.core.ids import make_id
 from songforge.core.states import FINAL_STEMS_STATES, JobState
 from songforge.dialects.platform.records import lyrics_item, music_item, stems_item
 from songforge.outbox import enqueue
@@ -57,13 +56,14 @@ def _url_for(meta: dict[str, Any], item_id: str) -> Callable[[str], str]:
 
 
 def _enqueue(
-    session: Session, tenant_id: str, job_id: str, item_id: str, url: str, payloads: list[dict[str, Any]]
+    session: Session, tenant_id: str, item_id: str, url: str, payloads: list[dict[str, Any]]
 ) -> None:
+    # The outbox row's `job_id` is a label for operators: the platform names work by its item_id.
     for i, payload in enumerate(payloads):
         enqueue(
             session,
             tenant_id=tenant_id,
-            job_id=job_id,
+            job_id=item_id,
             item_id=item_id,
             url=url,
             payload=payload,
@@ -88,22 +88,13 @@ def notify_job(session: Session, job: Job, *, is_final: bool) -> None:
         events = ["audio_complete", "wav_complete"]
     field = "songs" if job.kind == "song" else "instrumentals"
     payloads = [{field: [music_item(job, url_for, event)]} for event in events]
-    _enqueue(
-        session, job.tenant_id, make_id(job.tenant_id, job.user_id, job.item_id), job.item_id, url, payloads
-    )
+    _enqueue(session, job.tenant_id, job.item_id, url, payloads)
 
 
 def notify_lyrics(session: Session, job: Job) -> None:
     meta = (job.request or {}).get("openapi") or {}
     if meta.get("callback_url"):
-        _enqueue(
-            session,
-            job.tenant_id,
-            make_id(job.tenant_id, job.user_id, job.item_id),
-            job.item_id,
-            meta["callback_url"],
-            [{"lyrics": [lyrics_item(job)]}],
-        )
+        _enqueue(session, job.tenant_id, job.item_id, meta["callback_url"], [{"lyrics": [lyrics_item(job)]}])
 
 
 def notify_stems(session: Session, task: StemsTask) -> None:
@@ -113,14 +104,7 @@ def notify_stems(session: Session, task: StemsTask) -> None:
     if not url or task.state not in FINAL_STEMS_STATES:
         return
     item = stems_item(task, _url_for(meta, task.item_id))
-    _enqueue(
-        session,
-        task.tenant_id,
-        make_id(task.tenant_id, task.user_id, task.item_id, "stems"),
-        task.item_id,
-        url,
-        [{"stems": [item]}],
-    )
+    _enqueue(session, task.tenant_id, task.item_id, url, [{"stems": [item]}])
 
 
 class PlatformCallbacks(Subscriber):

@@ -6,7 +6,6 @@ body that is not JSON at all, becomes a 400003 envelope naming the field, never 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from songforge.config import Settings
 from songforge.dialects.platform.envelope import OpenApiError, Status, bad_parameter
 from songforge.dialects.platform.keys import find_key, key_from_header
+from songforge.http.body import BadBody, BodyTimeout, BodyTooLarge, NotJson, parse_json, read_capped
 from songforge.store.db import Database
 
 T = TypeVar("T")
@@ -69,13 +69,23 @@ async def open_api_caller(request: Request) -> Caller:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
+    """The JSON body, capped while it streams (HTTP 413), within the body timeout (HTTP 408), and
+    free of what cannot be stored (too deep, lone surrogates): 400003 envelopes, as every bad
+    parameter (see `songforge.http.body`)."""
+    settings = settings_of(request)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        raw = await read_capped(request, settings.max_body_bytes, settings.body_timeout_seconds)
+        if not raw.strip():
+            return {}
+        data = parse_json(raw)
+    except NotJson:
         raise bad_parameter("request body is not valid JSON") from None
+    except BodyTooLarge as exc:
+        raise OpenApiError(Status.BAD_PARAMETER, str(exc), http_status=413) from None
+    except BodyTimeout as exc:
+        raise OpenApiError(Status.BAD_PARAMETER, str(exc), http_status=408) from None
+    except BadBody as exc:
+        raise bad_parameter(str(exc)) from None
     if not isinstance(data, dict):
         raise bad_parameter("request body must be a JSON object")
     return data

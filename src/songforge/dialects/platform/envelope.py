@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
+from starlette.requests import ClientDisconnect
 
 from songforge.errors import SongforgeError
 
@@ -59,23 +60,27 @@ MESSAGES: dict[Status, str] = {
 
 
 class OpenApiError(SongforgeError):
-    """A business error. `detail` says what exactly was wrong; for 400003 it replaces the generic
-    "Bad Parameter." (as the platform's own "callback_url not blank" does), for the other codes
-    it follows the verbatim message so clients matching on the message still match its start."""
+    """A business error. `detail` says what exactly was wrong; it follows the table's verbatim
+    message after ": " for every code, 400003 included, so a client matching on the table's text
+    (or on the start of the message) always matches, and a person still reads the reason."""
 
-    def __init__(self, status: Status, detail: str | None = None) -> None:
+    def __init__(self, status: Status, detail: str | None = None, *, http_status: int = 200) -> None:
         super().__init__(detail or MESSAGES[status])
         self.status = status
         self.detail = detail
+        # 200 like the platform, except where the HTTP layer itself refused (a body too large: 413,
+        # one never sent: 408), so proxies and HTTP clients see that too.
+        self.http_status = http_status
 
     @property
     def message(self) -> str:
-        base = MESSAGES[self.status]
-        if not self.detail:
-            return base
-        if self.status == Status.BAD_PARAMETER:
-            return self.detail
-        return f"{base}: {self.detail}"
+        return with_detail(self.status, self.detail)
+
+
+def with_detail(status: Status, detail: str | None) -> str:
+    """The table's exact text for `status`, then ": " and the specific reason when there is one."""
+    base = MESSAGES[status]
+    return f"{base}: {detail}" if detail else base
 
 
 def bad_parameter(detail: str) -> OpenApiError:
@@ -121,11 +126,15 @@ class EnvelopeRoute(APIRoute):
                 log.info(
                     "open-api %s status=%d request_id=%s: %s", request.url.path, exc.status, rid, exc.message
                 )
-                return envelope(rid, exc.status, exc.message, None)
+                response = envelope(rid, exc.status, exc.message, None)
+                response.status_code = exc.http_status
+                return response
+            except ClientDisconnect:
+                raise  # nobody to answer; the app logs it as one line (songforge.http.failsafe)
             except RequestValidationError as exc:
                 detail = _validation_detail(exc)
                 log.info("open-api %s status=400003 request_id=%s: %s", request.url.path, rid, detail)
-                return envelope(rid, Status.BAD_PARAMETER, detail, None)
+                return envelope(rid, Status.BAD_PARAMETER, with_detail(Status.BAD_PARAMETER, detail), None)
             except OperationalError as exc:
                 if "locked" not in str(exc).lower():
                     log.exception("open-api %s status=400001 request_id=%s", request.url.path, rid)

@@ -16,6 +16,9 @@ from fastapi.responses import JSONResponse, Response
 from songforge.core.events import Subscriber
 from songforge.dialects.tempolor_v1.callbacks import SUBSCRIBER
 from songforge.dialects.tempolor_v1.routes import accounts, downloads, music, scheduler, uploads
+from songforge.http.deps import current_tenant
+from songforge.http.errors import ApiError
+from songforge.http.slashes import declare_other_forms
 
 PREFIX = "/v1/tempolor"
 ERROR_PREFIX = PREFIX + "/"
@@ -23,7 +26,10 @@ SUBSCRIBERS: tuple[Subscriber, ...] = (SUBSCRIBER,)
 
 router = APIRouter()
 # uploads before music: music's /music/{job_id} would otherwise swallow /music/midi etc.
-for _module in (accounts, scheduler, uploads, downloads, music):
+_MODULES = (accounts, scheduler, uploads, downloads, music)
+# Both slash forms and the id-less paths (`DELETE accounts/`): songforge.http.slashes.
+declare_other_forms([_module.router for _module in _MODULES])
+for _module in _MODULES:
     router.include_router(_module.router)
 files_router = downloads.files_router
 
@@ -31,7 +37,14 @@ files_router = downloads.files_router
 def render_http_error(
     _request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """The dialect's error body, {"error": "...", "code": N}, with the HTTP status."""
+    """The dialect's error body, {"error": "...", "code": N}, with the HTTP status. The token is
+    checked first, as every route does: an unknown path or method answers 401 to a caller
+    without a valid token, so nothing about the routes leaks before authentication."""
+    if status in (404, 405):
+        try:
+            current_tenant(_request)
+        except ApiError as exc:
+            return JSONResponse({"error": exc.message, "code": exc.status}, status_code=exc.status)
     return JSONResponse({"error": message, "code": status}, status_code=status, headers=headers)
 
 

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from songforge.config import DEFAULT_MODELS, canonical_model, model_names
 from songforge.core.accounts import as_int, parse_max_jobs
 from songforge.core.jobs import JobRequest, Kind
-from songforge.errors import ChordError, InvalidInput
+from songforge.dialects.tempolor_v1.errors import parameter_message
+from songforge.errors import ChordError, InvalidField, InvalidInput
 from songforge.music.chords import parse_progression
 
 __all__ = ["TONALITIES", "parse_music_params"]
@@ -66,7 +67,11 @@ def _reply_url(body: dict[str, Any]) -> str | None:
     if url is None:
         return None
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # an out-of-range or non-numeric port raises here, not later in the outbox
+    except ValueError:  # e.g. "http://[::1": an unclosed IPv6 literal
+        raise InvalidInput("Parameter replyUrl must be an http or https URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("Parameter replyUrl must be an http or https URL")
     return url
@@ -141,7 +146,10 @@ def parse_music_params(kind: Kind, body: dict[str, Any]) -> JobRequest:
         )
     reply_url = _reply_url(body)
     reply_ref = _text(body, "replyRef", REPLY_MAX)
-    max_jobs = parse_max_jobs(body.get("maxJobs"))
+    try:
+        max_jobs = parse_max_jobs(body.get("maxJobs"))
+    except InvalidField as exc:
+        raise InvalidInput(parameter_message(exc)) from None
     return JobRequest(
         kind=kind,
         prompt=prompt,

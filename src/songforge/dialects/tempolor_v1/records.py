@@ -7,11 +7,12 @@ clients written for it keep working; the values describe what this server really
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from songforge.config import Settings
-from songforge.core.ids import make_id
 from songforge.core.states import JobState
+from songforge.dialects.tempolor_v1.ids import make_id
 from songforge.store.models import Job
 
 STATUS_GENERATING = 0
@@ -43,7 +44,20 @@ _MATERIAL_DEFAULTS: dict[str, Any] = {
     "bpm": 0,
     "dur": 0,
     "seed": 0,
+    "waveformUrl": "",
 }
+# The spec's types for its musicMaterial fields. Engines may report richer values (a list of
+# instruments for `inst`); those keep the spec's type here and go in fields of our own.
+_MATERIAL_STRINGS = tuple(k for k, v in _MATERIAL_DEFAULTS.items() if isinstance(v, str))
+_MATERIAL_NUMBERS = tuple(k for k, v in _MATERIAL_DEFAULTS.items() if isinstance(v, int))
+
+# What this server can do with a work, as the record's capability flags say: extension (the Open
+# API's song/extend and instrumental/extend) continues completed works of these engines. Lyric
+# editing, vocal fixing and section replacement do not exist here, so those flags are false.
+EXTENDABLE_ENGINES = frozenset({"embedded"})
+
+UrlFor = Callable[[str], str]
+"""Turns a blob key into a signed link (the routes build one per request)."""
 
 
 def status_of(state: str) -> tuple[int, str, bool]:
@@ -54,9 +68,39 @@ def job_id_of(job: Job) -> str:
     return make_id(job.tenant_id, job.user_id, job.item_id, "job")
 
 
-def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
-    """The full spec record for `job`. `settings` is accepted for callers that build links;
-    the record itself only carries storage keys, never signed URLs (those expire)."""
+def spec_material(material: Mapping[str, Any]) -> dict[str, Any]:
+    """`material` with every spec field in the spec's type: strings stay strings (a list becomes
+    a comma-separated string, the list itself moving to a field of our own: `inst` ->
+    `instruments`), numbers stay numbers. Fields the spec does not name pass through."""
+    out = dict(material)
+    for key in _MATERIAL_STRINGS:
+        value = out.get(key)
+        if isinstance(value, list | tuple):
+            items = [str(v) for v in value if v is not None and str(v).strip()]
+            if key == "inst":
+                out.setdefault("instruments", items)
+            out[key] = ", ".join(items)
+        elif value is None:
+            out[key] = ""
+        elif not isinstance(value, str):
+            out[key] = str(value)
+    for key in _MATERIAL_NUMBERS:
+        value = out.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                out[key] = float(value) if value not in (None, "") else 0
+            except (TypeError, ValueError):
+                out[key] = 0
+            if isinstance(out[key], float) and out[key].is_integer():
+                out[key] = int(out[key])
+    return out
+
+
+def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | None = None) -> dict[str, Any]:
+    """The full spec record for `job`. Files are named by storage key (`mp3OssId`), and by link
+    only where the spec has a URL (`cover`, `musicMaterial.waveformUrl`): those need `url_for`,
+    which signs a key for the caller at hand. Without it (callbacks, stored for later delivery,
+    when a link could have expired) they are "", and GET /music/{job_id} gives fresh ones."""
     status, status_name, status_final = status_of(job.state)
     req = job.request or {}
     material = dict(_MATERIAL_DEFAULTS)
@@ -72,6 +116,9 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
     material["batchId"] = job.batch_id
     blobs = job.blobs or {}
     completed = job.state == JobState.COMPLETED
+    material = spec_material(material)
+    links = url_for if completed and url_for is not None else None
+    material["waveformUrl"] = links(blobs["waveform"]) if links and blobs.get("waveform") else ""
     prompt = req.get("prompt", "")
     model_show = req.get("model", "")
     uses_voice = bool(req.get("artistVoiceItemId") or req.get("clonedVoiceItemId"))
@@ -87,7 +134,7 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
         "userId": job.user_id,
         "type": job.kind,
         "titleEn": job.title or "",
-        "cover": "",
+        "cover": links(blobs["cover"]) if links and blobs.get("cover") else "",
         "mp3OssId": blobs.get("mp3", "") if completed else "",
         "wavOssId": blobs.get("wav", "") if completed else "",
         "ossWatermarkMp3": "",
@@ -122,9 +169,9 @@ def job_record(job: Job, settings: Settings | None = None) -> dict[str, Any]:
         "operatorType": "gen",
         "rootItemId": job.item_id,
         "parentItemId": job.item_id,
-        "canExtend": completed,
-        "canEditLyrics": completed and job.kind == "song",
-        "canFixVocals": completed and job.kind == "song",
+        "canExtend": completed and job.engine in EXTENDABLE_ENGINES,
+        "canEditLyrics": False,
+        "canFixVocals": False,
         "canReplaced": False,
     }
     if job.state == JobState.FAILED:

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from songforge.clock import elapsed_mmss, iso_utc, now_ms
 from songforge.core import scheduler
-from songforge.core.ids import make_id
 from songforge.core.states import JobState
+from songforge.dialects.tempolor_v1.ids import make_id
 from songforge.store.models import Account
 
 __all__ = ["account_view", "available_view", "busy_body", "executing_view"]

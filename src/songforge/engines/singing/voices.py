@@ -255,12 +255,12 @@ def check_language(lyrics: str, model: str) -> None:
     from songforge.engines.singing.lyrics import LyricsError, has_words
 
     text = _TAG.sub(" ", lyrics or "")
-    if text.strip() and not has_words(text):
-        raise LyricsError("Lyrics hold no words to sing (only emoji or symbols): write the words in English "
-                          "letters, or send only section tags to have the lyrics written from the prompt")
     lang = detect_language(text)
     if lang != "English":
         raise EngineError(
             f"Lyrics in {lang} cannot be sung by this server (model {model}): only English lyrics are "
             "supported by its offline singing voices"
         )
+    if text.strip() and not has_words(text):
+        raise LyricsError("Lyrics hold no words to sing (only emoji or symbols): write the words in English "
+                          "letters, or send only section tags to have the lyrics written from the prompt")

@@ -21,7 +21,14 @@ from songforge.store.models import Job, StemsTask
 
 router = APIRouter(tags=["open-api"])
 
-_MEDIA = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".zip": "application/zip", ".flac": "audio/flac"}
+_MEDIA = {
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".zip": "application/zip",
+    ".flac": "audio/flac",
+    ".png": "image/png",  # a work's cover
+    ".json": "application/json",  # a work's waveform peaks
+}
 
 
 def _blob_key(db: Database, item_id: str, token: str, name: str) -> str | None:

@@ -9,6 +9,7 @@ upload to /v1/tempolor's stems splitter.
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ async def stems_query(request: Request, caller: Caller = Depends(open_api_caller
     for task in tasks:
         token = (task.openapi or {}).get("file_token")
         if token:
-            items.append(stems_item(task, lambda key, t=task, tok=token: file_url(base, t.item_id, tok, key)))
+            items.append(stems_item(task, partial(file_url, base, task.item_id, token)))
         else:
             items.append(stems_item(task, lambda key: signing.signed_url(settings.data_dir, base, key, ttl)))
     return success(request, {"stems": items})

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from songforge.core import accounts as core
 from songforge.dialects.tempolor_v1.common import read_body
+from songforge.dialects.tempolor_v1.errors import parameter_message
 from songforge.dialects.tempolor_v1.schemas import AccountRequest, AccountView, body_doc, doc, errors
 from songforge.dialects.tempolor_v1.views import account_view
-from songforge.errors import InvalidInput
+from songforge.errors import InvalidField, InvalidInput
+from songforge.http.body import BadBody, NotJson, parse_json
 from songforge.http.deps import current_tenant, get_db
 from songforge.http.errors import ApiError
 from songforge.store.db import Database
@@ -34,16 +36,18 @@ async def post_account(
     body = await read_body(request)
     params = body.get("requestParams")
     if isinstance(params, str):  # multipart clients send the object as a JSON string
-        import json
-
         try:
-            params = json.loads(params) if params.strip() else None
-        except ValueError:
+            params = parse_json(params, "requestParams") if params.strip() else None
+        except NotJson:
             raise ApiError(400, "Parameter requestParams must be a JSON object") from None
+        except BadBody as exc:
+            raise ApiError(400, str(exc)) from None
     try:
         with db.session() as s:
             account = core.upsert_account(s, tenant.id, params, body.get("maxJobs"))
             return account_view(account)
+    except InvalidField as exc:
+        raise ApiError(400, parameter_message(exc)) from None
     except InvalidInput as exc:
         raise ApiError(400, str(exc)) from None
 

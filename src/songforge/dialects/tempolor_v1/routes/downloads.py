@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -29,6 +30,12 @@ FORMATS = ("mp3", "wav", "stems")
 def link_base(request: Request, settings: Settings) -> str:
     """Links point back at this server: the configured public URL, else the URL the client used."""
     return settings.public_base_url or str(request.base_url)
+
+
+def link_maker(request: Request, settings: Settings) -> Callable[[str], str]:
+    """Signs blob keys for this caller: the record's `cover` and `waveformUrl` links."""
+    base, ttl = link_base(request, settings), settings.download_ttl_seconds
+    return lambda key: signing.signed_url(settings.data_dir, base, key, ttl)
 
 
 @router.get(

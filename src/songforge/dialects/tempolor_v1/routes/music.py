@@ -10,7 +10,6 @@ from sqlalchemy import and_, or_, select
 
 from songforge.config import Settings
 from songforge.core import scheduler
-from songforge.core.ids import make_id, parse_id
 from songforge.core.jobs import JobRequest, Kind
 from songforge.core.states import VoiceStatus
 from songforge.dialects.tempolor_v1.common import (
@@ -20,8 +19,10 @@ from songforge.dialects.tempolor_v1.common import (
     parse_job_id,
     read_body,
 )
+from songforge.dialects.tempolor_v1.ids import make_id, parse_id
 from songforge.dialects.tempolor_v1.params import parse_music_params
-from songforge.dialects.tempolor_v1.records import job_id_of, job_record
+from songforge.dialects.tempolor_v1.records import UrlFor, job_id_of, job_record
+from songforge.dialects.tempolor_v1.routes.downloads import link_maker
 from songforge.dialects.tempolor_v1.schemas import (
     InstrumentalRequest,
     MusicList,
@@ -158,7 +159,12 @@ async def post_instrumental(
 
 
 def _list_music(
-    tenant: Tenant, db: Database, user_id: str | None, type_: str | None, cursor: str | None
+    tenant: Tenant,
+    db: Database,
+    user_id: str | None,
+    type_: str | None,
+    cursor: str | None,
+    url_for: UrlFor | None = None,
 ) -> dict[str, Any]:
     kind = type_ or "song"
     if kind not in ("song", "instrumental"):
@@ -175,7 +181,8 @@ def _list_music(
     has_next = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = encode_cursor(kind, rows[-1].created_ms, rows[-1].item_id) if has_next else ""
-    return {"records": [job_record(j) for j in rows], "hasNext": has_next, "cursor": next_cursor}
+    records = [job_record(j, url_for=url_for) for j in rows]
+    return {"records": records, "hasNext": has_next, "cursor": next_cursor}
 
 
 @router.get(
@@ -185,13 +192,15 @@ def _list_music(
     summary="List generations, newest first",
 )
 def list_music(
+    request: Request,
     user_id: str | None = Query(None),
     type: str | None = Query(None, description="song (default) or instrumental"),
     cursor: str | None = Query(None, description="`cursor` from the previous page"),
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
+    settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
-    return _list_music(tenant, db, user_id, type, cursor)
+    return _list_music(tenant, db, user_id, type, cursor, link_maker(request, settings))
 
 
 router.add_api_route("/music", list_music, methods=["GET"], response_model=None, include_in_schema=False)
@@ -210,7 +219,7 @@ async def get_music(job_id: str, request: Request) -> JSONResponse:
     job = reader.get(tenant.id, parse_job_id(job_id))
     if job is None or job_id_of(job) != job_id:
         raise ApiError(404, f"No record found for {job_id}")
-    return JSONResponse(job_record(job))
+    return JSONResponse(job_record(job, url_for=link_maker(request, request.app.state.settings)))
 
 
 @router.delete(

@@ -46,13 +46,15 @@ from starlette.concurrency import run_in_threadpool
 from songforge import config
 from songforge.clock import now_ms
 from songforge.config import Settings
-from songforge.core.ids import make_id, new_item_id, parse_id
+from songforge.core.ids import new_item_id
 from songforge.core.states import FINAL_STEMS_STATES, FINAL_VOICE_STATUSES, StemsState, VoiceStatus
 from songforge.core.uploads import VOICE_MAX_SECONDS, VOICE_MIN_SECONDS
 from songforge.dialects.tempolor_v1.common import decode_cursor, encode_cursor
+from songforge.dialects.tempolor_v1.ids import make_id, parse_id
 from songforge.dialects.tempolor_v1.routes.downloads import link_base
 from songforge.dialects.tempolor_v1.schemas import errors
 from songforge.http import signing
+from songforge.http.body import BodyTimeout, BodyTooLarge, iter_body
 from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
 from songforge.store.blobs import BlobStore
@@ -138,13 +140,18 @@ async def receive_body(request: Request, cap: int, scratch_dir: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=".upload-", dir=scratch_dir)
     path = Path(name)
     size = 0
+    timeout = request.app.state.settings.body_timeout_seconds
     try:
         with os.fdopen(fd, "wb") as f:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > cap:
-                    raise _too_large(cap)
-                f.write(chunk)
+            try:
+                # A slow upload may take long, but a client silent for `timeout` seconds is refused.
+                async for chunk in iter_body(request, cap, timeout):
+                    size += len(chunk)
+                    f.write(chunk)
+            except BodyTooLarge:
+                raise _too_large(cap) from None
+            except BodyTimeout as exc:
+                raise ApiError(408, str(exc)) from None
         if size == 0:
             raise ApiError(400, "Empty file received")
     except BaseException:
