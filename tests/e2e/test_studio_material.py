@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ServerProcess
 from test_studio import GENERATION_TIMEOUT_MS, browser, studio_session, wait_js  # noqa: F401 (fixture)
+
+from conftest import ServerProcess
 
 
 def test_language_notice_and_asked_vs_measured(browser: Any, shared_server: ServerProcess) -> None:  # noqa: F811

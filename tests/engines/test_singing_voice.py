@@ -10,7 +10,8 @@ import pytest
 
 from songforge.engines.base import EngineError
 from songforge.engines.singing import analyse_voice, plan_lyrics, profile_to_voice, sing
-from songforge.engines.singing.voices import artist_voice, render_preview
+from songforge.engines.singing.previews import render_preview
+from songforge.engines.singing.voices import artist_voice
 from songforge.music.theory import parse_tonality
 
 pytestmark = pytest.mark.skipif(shutil.which("festival") is None, reason="festival not installed")

@@ -15,7 +15,7 @@ from songforge.dialects.tempolor_v1.params import parse_music_params
 from songforge.store.migrate import upgrade_database
 from songforge.store.models import Job, MidiItem
 from songforge.workers.context import WorkerContext
-from songforge.workers.generate import run_music_job
+from songforge.workers.generate import build_request, run_music_job
 
 
 @pytest.fixture
@@ -72,6 +72,45 @@ def test_engine_error_ends_failed_with_reason(ctx: WorkerContext) -> None:
     with ctx.db.session() as s:
         failed = s.get(Job, job.item_id)
         assert failed.state == "failed" and "MIDI" in (failed.error or "")
+
+
+def test_engine_request_is_read_from_the_stored_request(ctx: WorkerContext) -> None:
+    """The worker reads `Job.request` as a `JobRequest`: the settings reach the engine, a stored
+    upload reference in the dialect's long form names the same item as a bare id, and an asked
+    duration is both the exact length and (under the test cap) the cap."""
+    jobs = _queue(ctx, {"prompt": "calm piano", "model_instrumental": "i3", "bpm": 90, "chords": "C G Am F"})
+    job = jobs[0]
+    with ctx.db.session() as s:
+        s.add(
+            MidiItem(
+                item_id="mid1",
+                tenant_id=job.tenant_id,
+                user_id="u",
+                blob_key="midi/mid1.mid",
+                created_ms=now_ms(),
+            )
+        )
+    ctx.blobs.put_bytes("midi/mid1.mid", b"MThd")
+    job.request = {**job.request, "midiItemId": f"user:{job.tenant_id}-tempolor:u-midi:mid1", "duration": 3}
+    built = build_request(ctx, job)
+    assert (built.kind, built.prompt, built.model, built.seed) == (
+        "instrumental",
+        "calm piano",
+        "i3",
+        job.seed,
+    )
+    assert (built.bpm, built.chords, built.tonality, built.lyrics, built.voice) == (
+        90,
+        "C G Am F",
+        None,
+        None,
+        None,
+    )
+    assert built.midi_path == ctx.blobs.path("midi/mid1.mid")
+    assert (built.seconds, built.max_seconds) == (3.0, 3.0)
+    job.request = {"prompt": "no model stored"}
+    bare = build_request(ctx, job)
+    assert (bare.model, bare.midi_path, bare.seconds, bare.max_seconds) == ("i4", None, None, 5.0)
 
 
 def test_job_deleted_while_running_leaves_no_files(ctx: WorkerContext) -> None:

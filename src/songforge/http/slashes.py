@@ -86,7 +86,7 @@ def _without_id(endpoint: Callable[..., Any], name: str) -> Callable[..., Any]:
         def call(**kwargs: Any) -> Any:
             return endpoint(**kwargs, **{name: ""})
 
-    call.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    call.__signature__ = sig.replace(parameters=params)  # type: ignore[union-attr]
     call.__name__ = f"{endpoint.__name__}_without_{name}"
     return call
 

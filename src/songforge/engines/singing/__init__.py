@@ -16,15 +16,17 @@ the contract costs nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from songforge.engines.singing.common import SECTION_NAMES, LyricSection, SungVocals
 
 if TYPE_CHECKING:
     from songforge.engines.base import VoiceProfile
 
 __all__ = [
+    "SECTION_NAMES",
     "LyricSection",
     "SungVocals",
     "analyse_voice",
@@ -33,25 +35,6 @@ __all__ = [
     "profile_to_voice",
     "sing",
 ]
-
-SECTION_NAMES = ("intro", "verse", "pre-chorus", "chorus", "bridge", "outro", "inst")
-
-
-@dataclass
-class LyricSection:
-    name: str  # one of SECTION_NAMES
-    lines: list[str]  # empty for instrumental sections
-    voice: str | None = None  # "male" | "female" from [Male]/[Female] tags, else None
-
-
-@dataclass
-class SungVocals:
-    audio: np.ndarray  # (n, 2) float32 at the requested sample rate; dry-ish (the mixer adds reverb)
-    lyrics: str  # lyrics_text(...) of what was sung
-    lines: list[tuple[float, float, str]]  # (start_s, end_s, text), timed from the synthesis (for LRC)
-    melody: list[tuple[float, float, int]]  # (start_s, dur_s, midi_note) as written
-    extra: dict = field(default_factory=dict)  # diagnostics: voice used, syllables per note, timings
-
 
 def plan_lyrics(lyrics: str | None, prompt: str, seed: int) -> list[LyricSection]:
     """Sections from the user's tagged lyrics, or lyrics written from the prompt when there are none."""

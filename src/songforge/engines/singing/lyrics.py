@@ -11,7 +11,7 @@ import random
 import re
 from functools import lru_cache
 
-from songforge.engines.singing import SECTION_NAMES, LyricSection
+from songforge.engines.singing.common import SECTION_NAMES, LyricSection, hash_int
 from songforge.errors import EngineError, InvalidInput
 
 
@@ -356,8 +356,6 @@ def _rhyme_pairs(pool: list[str]) -> list[tuple[str, str]]:
 
 class _Writer:
     def __init__(self, prompt: str, seed: int) -> None:
-        from songforge.engines.singing.voices import hash_int
-
         self.rng = random.Random((seed * 1_000_003) ^ hash_int(prompt or ""))
         words = _prompt_words(prompt)
         themes = _themes_for(words) or [self.rng.choice(sorted(_THEMES))]

@@ -21,9 +21,9 @@ import numpy as np
 from scipy.signal import butter, resample_poly, sosfilt
 
 from songforge.engines.base import EngineError, VoiceProfile
-from songforge.engines.singing import LyricSection, SungVocals
 from songforge.engines.singing import lyrics as lyrics_mod
 from songforge.engines.singing.bases import default_base, is_neural, speak
+from songforge.engines.singing.common import LyricSection, SungVocals
 from songforge.engines.singing.melody import Note, SyllableInfo, compose, line_slots
 from songforge.engines.singing.speech import (
     SpokenLine,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
 from songforge.engines.base import EngineError, VoiceProfile
+from songforge.engines.singing.common import hash_int
 
 
 @dataclass(frozen=True)
@@ -126,31 +126,6 @@ def artist_voice(item_id: str) -> VoiceProfile | None:
 PREVIEW_LYRICS = "[Verse]\nI hear the morning calling me\nAnd every road is open wide"
 
 
-def render_preview(item_id: str, path: Path) -> None:
-    """Sing two short lines in this voice so that a listener can judge it. Written as WAV or MP3
-    according to `path`'s suffix. Raises KeyError for an unknown voice."""
-    import numpy as np
-    import soundfile as sf
-
-    from songforge.engines.singing import plan_lyrics, sing
-
-    voice = artist_voice(item_id)
-    if voice is None:
-        raise KeyError(item_id)
-    sections = plan_lyrics(PREVIEW_LYRICS, "", 0)
-    chords = ["C", "Am", "F", "G"] if voice.gender == "female" else ["G", "Em", "C", "D"]
-    key = "C:major" if voice.gender == "female" else "G:major"
-    vocals = sing(sections=sections, key=key, bpm=96, bar_chords=chords, section_bars=[("verse", 0, 4)],
-                  voice=voice, seed=7)
-    audio = vocals.audio
-    peak = float(np.max(np.abs(audio))) or 1.0
-    audio = (audio * (0.8 / peak)).astype(np.float32)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = "MP3" if path.suffix.lower() == ".mp3" else "WAV"
-    sf.write(str(path), audio, 44100, format=fmt)
-
-
 def pick_voice(prompt: str, sections: list, seed: int) -> VoiceProfile:
     """A catalogue voice for a prompt: the [Male]/[Female] tag (the first one sung) decides the gender,
     else gender words in the prompt; among those, the voice whose style words the prompt mentions most,
@@ -174,12 +149,6 @@ def pick_voice(prompt: str, sections: list, seed: int) -> VoiceProfile:
     return scored[0].profile()
 
 
-def hash_int(text: str) -> int:
-    """A stable hash (Python's `hash` is salted per process, which would break determinism)."""
-    h = 2166136261
-    for b in text.encode():
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
 
 
 # --- languages -------------------------------------------------------------------------------

@@ -620,7 +620,7 @@ def _render_preview(blobs: BlobStore, item_id: str) -> Path:
     with lock:
         if path.is_file():
             return path
-        from songforge.engines.singing.voices import render_preview
+        from songforge.engines.singing.previews import render_preview
 
         scratch = _scratch(blobs)
         scratch.mkdir(parents=True, exist_ok=True)
