@@ -35,7 +35,9 @@ class InProcessApp:
 @contextmanager
 def open_app(tmp_path: Path, **settings: Any) -> Iterator[InProcessApp]:
     settings.setdefault("workers", 0)
-    app = create_app(Settings(data_dir=tmp_path / "data", **settings), run_workers=False, run_background=False)
+    app = create_app(
+        Settings(data_dir=tmp_path / "data", **settings), run_workers=False, run_background=False
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         with app.state.db.session() as s:
             token = create_token(s, "t")

@@ -23,6 +23,13 @@ Settings fields (empty or unset means the default):
   SONGFORGE_MAX_AUDIO_BYTES     audio upload cap in bytes (50 MiB)
   SONGFORGE_DOWNLOAD_TTL        signed download link lifetime, seconds (3600)
   SONGFORGE_MAX_BODY_BYTES      cap on a parameter (JSON or form) body, counted while it streams (1 MiB)
+  SONGFORGE_PUBLIC_URL          the server's public base URL, e.g. https://music.example.com: the host
+                                of every download link and Open API file link (unset: see
+                                `songforge.http.public_url`; the raw Host header is never trusted)
+  SONGFORGE_TRUSTED_HOSTS       comma-separated host names links may use when they come in a request's
+                                Host header (unset: loopback names and the bind address only)
+  SONGFORGE_TRUSTED_PROXIES     comma-separated proxy addresses or networks (10.0.0.0/8) whose
+                                X-Forwarded-Host and X-Forwarded-Proto are honoured (unset: none)
   SONGFORGE_BODY_TIMEOUT        seconds a client may take to send a parameter body, or stay silent
                                 mid-upload, before the request is refused with 408 (30)
 
@@ -71,6 +78,10 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (os.environ.get(name) or "").split(",") if part.strip())
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("SONGFORGE_DATA_DIR", "./data"))
 
@@ -102,7 +113,12 @@ class Settings:
     body_timeout_seconds: float = field(
         default_factory=lambda: float(os.environ.get("SONGFORGE_BODY_TIMEOUT") or 30)
     )
-    public_base_url: str | None = None  # for download links; default http://host:port
+    # The host of download links: see songforge.http.public_url (never the raw Host header).
+    public_base_url: str | None = field(
+        default_factory=lambda: os.environ.get("SONGFORGE_PUBLIC_URL") or None
+    )
+    trusted_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_TRUSTED_HOSTS"))
+    trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_TRUSTED_PROXIES"))
     # Overrides of call-time variables (tests set them on one server's Settings); None: from the
     # environment at each use, see upload_wait_seconds() and callback_retry_scale().
     upload_wait_seconds: float | None = None

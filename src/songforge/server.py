@@ -25,6 +25,7 @@ from songforge.http.failsafe import FailsafeMiddleware
 from songforge.store.db import Database
 from songforge.store.factory import open_blob_store
 from songforge.store.fast_reads import JobReader
+from songforge.store.private import private_dir
 from songforge.wiring import dialects, install
 
 log = logging.getLogger("songforge.http")
@@ -113,7 +114,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     """`run_workers=False` and `run_background=False` serve the API alone (tests, benchmarks that
     bring their own workers); `songforge serve` runs everything."""
     install()  # this process writes job changes too (recovery, reaping): dialects must hear of them
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # 0700: tenants' secrets and audio (songforge.store.private)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,6 +23,7 @@ from test_openapi_support import (
     wav_bytes,
 )
 
+from songforge.dialects.platform.envelope import MESSAGES, Status
 from songforge.outbox import verify_signature
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,7 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
         assert r.status_code in (404, 405), r.text
         env = r.json()
         assert env["status"] == 400003 and env["data"] is None and uuid.UUID(env["request_id"])
+        assert env["message"].startswith("Bad Parameter.: "), env
 
     # request_id: a fresh UUID each time, and written to the server log.
     with open_client(server, key) as c:
@@ -78,6 +80,9 @@ def test_keys_envelope_and_parameter_errors(make_server, receiver) -> None:  # t
         def err(path: str, body: dict) -> dict:
             env = post(c, path, body)
             assert env["data"] is None
+            # Issue 19: the table's exact text first, then ": " and the specific reason.
+            table = MESSAGES[Status(env["status"])]
+            assert env["message"] == table or env["message"].startswith(table + ": "), env
             return env
 
         # 400003 with the reason; the platform's own wording for a blank callback_url.

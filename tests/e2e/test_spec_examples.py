@@ -142,6 +142,172 @@ def _track(path: Path) -> None:
     _mp3(path, np.stack([tone + clicks, tone - clicks], axis=1).astype(np.float32), sr)
 
 
+def documented_statuses(spec_dir: Path) -> dict[str, set[int]]:
+    """Page -> the statuses its Responses tabs list (`{% tab ..._response 404 %}`)."""
+    out: dict[str, set[int]] = {}
+    for path in sorted(spec_dir.glob("*.md")):
+        found = re.findall(r"\{% tab \w+_response (\d{3}) %\}", path.read_text(encoding="utf-8"))
+        if found:
+            out[path.name] = {int(x) for x in found}
+    return out
+
+
+def spec_record_example() -> dict[str, Any]:
+    """The 200 example of GET music/job_id: the record every field's type is checked against."""
+    text = (SPEC_DIR / "get-tempolor-music-job_id.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```json\s*(\{.*?\})\s*```", text, flags=re.S):
+        body = json.loads(block)
+        if "musicMaterial" in body:
+            return body
+    raise AssertionError("the spec's record example was not found")
+
+
+def _same_type(ours: Any, theirs: Any) -> bool:
+    if isinstance(theirs, bool) or isinstance(ours, bool):
+        return isinstance(ours, bool) and isinstance(theirs, bool)
+    if isinstance(theirs, int | float):
+        return isinstance(ours, int | float)
+    return type(ours) is type(theirs)
+
+
+def check_record_against_spec(record: dict[str, Any]) -> None:
+    """Every field of the spec's example record, musicMaterial and ltmMaterialExtendDto included,
+    has the example's type in ours (issue 19: `inst` was a list); a completed work has a cover PNG
+    and a waveform JSON behind signed links that need no token."""
+    example = spec_record_example()
+    for section in (None, "musicMaterial", "ltmMaterialExtendDto"):
+        theirs = example[section] if section else example
+        ours = record[section] if section else record
+        for key, value in theirs.items():
+            assert key in ours, (section, key)
+            assert _same_type(ours[key], value), (section, key, ours[key], value)
+    material = record["musicMaterial"]
+    assert isinstance(material.get("instruments", []), list)
+    assert record["canExtend"] is True and record["canEditLyrics"] is False
+    cover = httpx.get(record["cover"], timeout=30)
+    assert cover.status_code == 200 and cover.headers["content-type"] == "image/png"
+    assert cover.content.startswith(b"\x89PNG")
+    waveform = httpx.get(material["waveformUrl"], timeout=30)
+    assert waveform.status_code == 200 and waveform.headers["content-type"].startswith("application/json")
+    peaks = waveform.json()
+    assert peaks["length"] == 800 and len(peaks["data"]) == 1600 and len(peaks["peaks"][0]) == 1600
+    assert abs(peaks["duration"] - material["dur"]) <= 1.0
+    # Signed like downloads: a tampered signature is refused.
+    assert httpx.get(record["cover"][:-1] + ("0" if record["cover"][-1] != "0" else "1")).status_code == 403
+
+
+def _toggle_slash(url: str) -> str:
+    path, sep, query = url.partition("?")
+    path = path[:-1] if path.endswith("/") else path + "/"
+    return path + sep + query
+
+
+# The as-written run: the order that keeps every call meaningful with the placeholders left in.
+AS_WRITTEN_ORDER = [
+    "get-tempolor-accounts.md",
+    "get-tempolor-accounts-user_id.md",
+    "post-tempolor-music-midi.md",
+    "get-tempolor-music-midi.md",
+    "post-tempolor-music-cloned-voices.md",
+    "get-tempolor-music-cloned-voices.md",
+    "get-tempolor-music-artist-voices.md",
+    "post-tempolor-music-stems-splitter.md",
+    "post-tempolor-music-instrumental.md",
+    "post-tempolor-music-song.md",
+    "get-tempolor-music.md",
+    "get-tempolor-music-job_id.md",
+    "get-tempolor-music-download-job_id.md",
+    "get-tempolor-scheduler.md",
+    "get-tempolor-scheduler-available.md",
+    "del-tempolor-scheduler-job_id.md",
+    "post-tempolor-accounts.md",
+    *LAST,
+]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
+def test_spec_curls_as_written_answer_their_documented_statuses(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: every curl exactly as the spec writes it (trailing slashes, `accounts/` and
+    `scheduler/` without their ids, placeholder ids, `user_id=user_id`), with only the base URL,
+    the token and the local file paths changed. Each answers a status its own page lists, never a
+    redirect; with a wrong token, 401 before anything else; and the path's other slash form is
+    the same route. The user's account is named `user_id`, so `user_id=user_id` names it, until
+    the POST accounts example (run late) adds a second one. `cursor=next_page_cursor_token` is
+    the one placeholder filled in: it stands for a value the previous page returned, and the list
+    pages document no answer for a made-up one."""
+    if not SPEC_DIR.is_dir():
+        pytest.skip(f"spec folder not found at {SPEC_DIR} (it lives next to the repository)")
+    documented = documented_statuses(SPEC_DIR)
+    examples = extract_examples(SPEC_DIR)
+    server = make_server(workers=1, env={"SONGFORGE_UPLOAD_WAIT_SECONDS": "60"})
+    api = httpx.Client(base_url=server.api, headers=server.headers, timeout=60)
+    made = api.post("/accounts", json={"requestParams": {"user_id": "user_id"}, "maxJobs": 4})
+    assert made.status_code == 200, made.text
+    files = {
+        "background-music.mid": tmp_path / "background-music.mid",
+        "voice-sample.mp3": tmp_path / "voice-sample.mp3",
+        "audio-track.mp3": tmp_path / "audio-track.mp3",
+    }
+    _midi(files["background-music.mid"])
+    _voice_sample(files["voice-sample.mp3"])
+    _track(files["audio-track.mp3"])
+
+    def as_written(argv: list[str], token: str, toggle: bool = False) -> list[str]:
+        out = []
+        for arg in argv[1:]:
+            if arg.startswith("Authorization: Bearer"):
+                arg = f"Authorization: Bearer {token}"
+            elif arg.startswith("@/path/to/your/"):
+                arg = "@" + str(files[arg.rsplit("/", 1)[1]])
+            elif HOSTED in arg:
+                arg = arg.replace(HOSTED, server.api)
+                if "cursor=next_page_cursor_token" in arg:  # a token from a previous page, not an id
+                    first = httpx.get(arg.split("&cursor=")[0], headers=server.headers, timeout=60).json()
+                    arg = arg.replace("next_page_cursor_token", first.get("cursor", ""))
+                if toggle:
+                    arg = _toggle_slash(arg)
+            out.append(arg)
+        return out
+
+    def run(args: list[str], i: int) -> tuple[int, str, str]:
+        out = tmp_path / f"as-written-{i}.json"
+        proc = subprocess.run(
+            ["curl", "-sS", "--max-time", "120", "-o", str(out), "-w", "%{http_code}", *args],
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
+        text = out.read_text(errors="replace") if out.exists() else ""
+        return int(proc.stdout.strip() or 0), text, proc.stderr
+
+    rank = {name: i for i, name in enumerate(AS_WRITTEN_ORDER)}
+    ordered = sorted(examples, key=lambda e: rank.get(e[0], len(rank)))
+    seen: list[tuple[str, int]] = []
+    for i, (name, argv) in enumerate(ordered):
+        allowed = documented[name]
+        posts = "--data-binary" in argv or "-d" in argv
+        method = argv[argv.index("-X") + 1] if "-X" in argv else ("POST" if posts else "GET")
+        # The token first: a wrong one is 401, in both slash forms, before the path or body is looked at.
+        for toggle in (False, True):
+            status, text, err = run(as_written(argv, "wrong-token", toggle), i)
+            assert status == 401, f"{name} (other slash form: {toggle}), wrong token -> {status} {text}{err}"
+            assert json.loads(text) == {"error": "Unauthorized", "code": 401}, text
+        status, text, err = run(as_written(argv, server.token), i)
+        listed = sorted(allowed)
+        assert status in allowed, f"{name}: {' '.join(argv)}\n-> {status} (page lists {listed}) {text}{err}"
+        if method == "GET":  # the other slash form of a read is the same route, with the same answer
+            again, text2, err2 = run(as_written(argv, server.token, toggle=True), i)
+            assert again == status, f"{name} other slash form -> {again} {text2}{err2}, as written {status}"
+        seen.append((name, status))
+    answered = dict(seen)
+    assert {name for name, _a in examples} == set(answered)
+    # The three the issue names: no 307, and the pages' own statuses.
+    assert answered["get-tempolor-accounts-user_id.md"] == 200  # GET accounts/ is the list
+    assert answered["del-tempolor-accounts-user_id.md"] == 404  # no account has the empty id
+    assert answered["del-tempolor-scheduler-job_id.md"] == 400  # "job_id has incorrect format"
+    assert api.get("/accounts/user_id").status_code == 200  # nothing as written deleted a real account
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_every_spec_curl_example_succeeds(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if not SPEC_DIR.is_dir():
@@ -206,6 +372,8 @@ def test_every_spec_curl_example_succeeds(make_server, tmp_path: Path) -> None: 
             state["ids"]["voice"] = body["clonedVoiceItemId"]
         elif name == "post-tempolor-music-instrumental.md":
             state["instrumental_jobs"] = body["jobs"]
+        elif name == "get-tempolor-music-job_id.md":
+            check_record_against_spec(body)
 
     for i, (name, argv) in enumerate(_run_order(examples)):
         assert argv[0] == "curl", argv

@@ -182,3 +182,51 @@ def test_vocal_comb_follows_a_sung_line_and_not_noise() -> None:
     _, _, unvoiced = vocal_comb(_magnitude(noise * 4), SR, DEFAULT_PARAMS)
     assert np.median(unvoiced[middle]) < 0.3
     assert comb.min() >= 0 and comb.max() <= 1
+
+
+@pytest.mark.parametrize("method", ["harmonic", "centre"])
+def test_two_stems_are_the_vocal_and_everything_else(mix_and_stems, method: str) -> None:
+    mix, refs = mix_and_stems
+    four = separate(mix, SR, method=method)
+    two = separate(mix, SR, method=method, two_stems=True)
+    assert list(two) == ["vocals", "accompaniment"]
+    assert np.array_equal(two["vocals"], four["vocals"])
+    assert np.max(np.abs(two["vocals"] + two["accompaniment"] - mix)) < 1e-5
+    accompaniment = refs["drums"] + refs["bass"] + refs["other"]
+    assert sdr(accompaniment, two["accompaniment"]) > sdr(accompaniment, mix / 2) + 2.0
+
+
+def test_long_inputs_are_split_in_chunks_that_join_seamlessly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunking bounds memory; with context each side, the chunked stems match the one-piece ones
+    except for a little near the joins, and still add up to the input exactly."""
+    import songforge.engines.separation as separation
+
+    mix, _ = synthetic_mix(12.0, seed=2)
+    whole = separate(mix, SR, method="harmonic")
+    monkeypatch.setattr(separation, "CHUNK_S", 3.0)
+    monkeypatch.setattr(separation, "CONTEXT_S", 1.5)
+    seen: list[int] = []
+    chunked = separate(mix, SR, method="harmonic", progress=lambda p, _s: seen.append(p))
+    assert len([p for p in seen if p > 5]) >= 4  # one report per chunk
+    assert np.max(np.abs(sum(chunked.values()) - mix)) < 1e-5
+    for name in STEMS:
+        assert sdr(whole[name], chunked[name]) > 20.0, name
+
+
+def test_a_named_method_without_weights_falls_back_and_says_so(tmp_path, monkeypatch) -> None:
+    from songforge.engines.separation import separate_reporting
+
+    mix = synthetic_mix(2.0)[0]
+    monkeypatch.delenv("SONGFORGE_DEMUCS_WEIGHTS", raising=False)
+    result = separate_reporting(mix, SR, method="htdemucs_ft")
+    assert result.method == DEFAULT_CLASSICAL and result.requested == "htdemucs_ft"
+    assert "SONGFORGE_DEMUCS_WEIGHTS is not set" in result.note
+    assert result.detail["method"] == DEFAULT_CLASSICAL and "note" in result.detail
+    assert list(result.stems) == list(STEMS)
+    monkeypatch.setenv("SONGFORGE_DEMUCS_WEIGHTS", str(tmp_path))  # a folder without the model's files
+    with pytest.raises(SeparationError, match=r"htdemucs_6s weights \(5c90dfd2-\*\.th\) are not in"):
+        separate(mix, SR, method="htdemucs_6s")
+    two = separate_reporting(mix, SR, method="htdemucs_6s", two_stems=True)
+    assert "SONGFORGE_DEMUCS_WEIGHTS=" in two.note and list(two.stems) == ["vocals", "accompaniment"]
+    plain = separate_reporting(mix, SR, method="centre")
+    assert plain.method == "centre" and plain.note == ""

@@ -99,3 +99,20 @@ def test_misconfiguration_is_explicit_or_falls_back(tmp_path: Path, monkeypatch)
         separate(mix, SR, method="demucs")
     stems = separate(mix, SR, method="auto")  # falls back to the classical method, logged
     assert stems["vocals"].shape == mix.shape
+
+
+def test_a_folder_of_weights_serves_models_by_name(tmp_path: Path, monkeypatch) -> None:
+    """SONGFORGE_DEMUCS_WEIGHTS may be a folder laid out like Demucs' --repo: htdemucs and the
+    htdemucs_ft bag (one specialised model per source) by their published signatures."""
+    save_package(tmp_path / "955717e8-8726e21a.th")
+    for sig in ("f7e0c4bc-ba3fe64a", "d12395a8-e57c48e6", "92cfc3b6-ef3bcb9c", "04573f0d-f3cf25b2"):
+        save_package(tmp_path / f"{sig}.th")
+    monkeypatch.setenv("SONGFORGE_DEMUCS_WEIGHTS", str(tmp_path))
+    mix = (0.1 * np.random.default_rng(0).standard_normal((SR * 2, 2))).astype(np.float32)
+    for method in ("demucs", "htdemucs", "htdemucs_ft"):
+        stems = separate(mix, SR, method=method)
+        assert list(stems) == ["vocals", "drums", "bass", "other"] and stems["bass"].shape == mix.shape
+    two = separate(mix, SR, method="htdemucs_ft", two_stems=True)
+    assert list(two) == ["vocals", "accompaniment"]
+    with pytest.raises(SeparationError, match="htdemucs_6s weights"):
+        separate(mix, SR, method="htdemucs_6s")

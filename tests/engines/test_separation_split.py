@@ -103,3 +103,22 @@ def test_refusals_happen_before_work_and_leave_nothing(tmp_path: Path) -> None:
     with pytest.raises(DecodeError, match="empty"):
         split_file(empty, "audio/wav", out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.wav", "song.wav"]
+
+
+def test_two_stems_zip_and_the_method_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SONGFORGE_DEMUCS_WEIGHTS", raising=False)
+    src = tmp_path / "song.flac"
+    write_flac(src, music(), SR)
+    out = tmp_path / "karaoke.zip"
+    result = split_file(src, "audio/flac", out, two_stems=True)
+    assert result["detail"] == ["vocals", "accompaniment"]
+    assert result["files"] == ["vocals.flac", "accompaniment.flac", "original.flac"]
+    assert result["method"] == "harmonic" and result["methodNote"] == ""
+    with zipfile.ZipFile(out) as zf:
+        assert zf.namelist() == result["files"]
+        zf.extractall(tmp_path / "x")
+    total = sum(sf.read(tmp_path / "x" / f, dtype="float32")[0] for f in result["files"][:2])
+    assert np.max(np.abs(total - decode(src))) < 3 / 32767
+    fallback = split_file(src, "audio/flac", tmp_path / "ft.zip", method="htdemucs_ft")
+    assert fallback["method"] == "harmonic" and "SONGFORGE_DEMUCS_WEIGHTS" in fallback["methodNote"]
+    assert fallback["detail"] == ["vocals", "drums", "bass", "other"]

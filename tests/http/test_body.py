@@ -23,7 +23,9 @@ CHUNK = 64 * 1024
 @pytest.fixture
 def api(tmp_path: Path):  # type: ignore[no-untyped-def]
     with open_app(tmp_path, body_timeout_seconds=0.5) as app:
-        r = app.client.post("/v1/tempolor/accounts", json={"requestParams": {"user_id": "u1"}}, headers=app.bearer)
+        r = app.client.post(
+            "/v1/tempolor/accounts", json={"requestParams": {"user_id": "u1"}}, headers=app.bearer
+        )
         assert r.status_code == 200
         yield app
 
@@ -66,7 +68,10 @@ def test_tempolor_chunked_body_is_refused_once_past_the_cap(api: InProcessApp, p
     receive, reads = _streamed(200 * 1024 * 1024)
     sent = raw_call(api.app, "POST", path, {**api.bearer, "content-type": "application/json"}, receive)
     assert status_of(sent) == 413
-    assert json.loads(body_of(sent)) == {"error": f"Request body too large (at most {CAP} bytes)", "code": 413}
+    assert json.loads(body_of(sent)) == {
+        "error": f"Request body too large (at most {CAP} bytes)",
+        "code": 413,
+    }
     assert reads[0] <= CAP // CHUNK + 1  # stopped reading at the cap, not after 200 MB
 
 

@@ -55,7 +55,9 @@ def _read_response(sock: socket.socket) -> tuple[int, bytes]:
     head, _, rest = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    length = next(int(v) for k, _, v in (ln.partition(": ") for ln in lines[1:]) if k.lower() == "content-length")
+    length = next(
+        int(v) for k, _, v in (ln.partition(": ") for ln in lines[1:]) if k.lower() == "content-length"
+    )
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:

@@ -35,7 +35,14 @@ FIELDS = (
     "clonedVoiceItemId", "item_ids", "callback_url", "song_model", "start_time", "item_id", "voice_id",
     "engine", "ucid",
 )  # fmt: skip
-URLS = ("http://[::1", "http://127.0.0.1:9/cb", "http://[::ffff:127.0.0.1]:9/", "ftp://x", "http://:0/", "http://")
+URLS = (
+    "http://[::1",
+    "http://127.0.0.1:9/cb",
+    "http://[::ffff:127.0.0.1]:9/",
+    "ftp://x",
+    "http://:0/",
+    "http://",
+)
 MODELS = ("TemPolor v4", "TemPolor i3.5", "v4.8", "i4", "TemPolor v3.5")
 
 surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
@@ -55,7 +62,8 @@ scalars = st.one_of(
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=5), st.dictionaries(st.one_of(st.sampled_from(FIELDS), texts), inner, max_size=5)
+        st.lists(inner, max_size=5),
+        st.dictionaries(st.one_of(st.sampled_from(FIELDS), texts), inner, max_size=5),
     ),
     max_leaves=20,
 )
@@ -79,7 +87,9 @@ raw_bodies = st.one_of(
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
     with open_app(tmp_path_factory.mktemp("fuzz"), allow_private_callbacks=False) as app:
-        r = app.client.post("/v1/tempolor/accounts", json={"requestParams": {"user_id": "u1"}}, headers=app.bearer)
+        r = app.client.post(
+            "/v1/tempolor/accounts", json={"requestParams": {"user_id": "u1"}}, headers=app.bearer
+        )
         assert r.status_code == 200
         yield app
 
@@ -110,7 +120,9 @@ def _read_back_open_api(api: InProcessApp, path: str, r: Any) -> None:
     if body["status"] != 200000 or not path.endswith("/generate"):
         return
     query = path.replace("/generate", "/query")
-    _check(api.client.post(query, json={"item_ids": body["data"]["item_ids"]}, headers=api.key), open_api=True)
+    _check(
+        api.client.post(query, json={"item_ids": body["data"]["item_ids"]}, headers=api.key), open_api=True
+    )
 
 
 FUZZ = settings(

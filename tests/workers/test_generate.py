@@ -47,7 +47,8 @@ def test_completed_job_has_files_and_results(ctx: WorkerContext) -> None:
         assert done.state == "completed" and done.progress == 100 and done.title
         assert done.material["bpm"] == 120 and done.material["dur"] > 0
         blobs = dict(done.blobs)
-    assert set(blobs) == {"wav", "mp3", "stems"}
+    # The audio, and the artwork the worker draws from the same mix (workers/artwork.py).
+    assert set(blobs) == {"wav", "mp3", "stems", "waveform", "cover"}
     info = sf.info(str(ctx.blobs.path(blobs["wav"])))
     assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_16")
     assert 3 <= info.duration <= 6

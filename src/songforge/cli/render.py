@@ -72,7 +72,7 @@ def new_seed(seed: int | None) -> int:
     return seed if seed is not None else secrets.randbelow(2**31)
 
 
-def split(source: Path, out_zip: Path, method: str = "auto") -> dict[str, Any]:
+def split(source: Path, out_zip: Path, method: str = "auto", two_stems: bool = False) -> dict[str, Any]:
     """Splits a local file into a stems zip, with the same checks an upload gets."""
     from songforge.engines.separation.split import split_file
 
@@ -81,7 +81,7 @@ def split(source: Path, out_zip: Path, method: str = "auto") -> dict[str, Any]:
         raise ValueError(f"Input must be one of: {', '.join(CONTENT_TYPES)}")
     output_format(out_zip, ("zip",))
     with progress_bar("decoding") as report:
-        return split_file(source, content_type, out_zip, method=method, progress=report)
+        return split_file(source, content_type, out_zip, method=method, two_stems=two_stems, progress=report)
 
 
 def _models_help(kind: ModelKind) -> str:
@@ -173,12 +173,21 @@ def song(
 def stems(
     source: Path = typer.Argument(..., exists=True, dir_okay=False, help="mp3, wav, m4a or flac"),
     output: Path = typer.Option(..., "-o", "--output", help="The stems zip to write"),
-    method: str = typer.Option("auto", "--method", help="auto, a classical method, or demucs"),
+    method: str = typer.Option(
+        "auto", "--method", help="auto, harmonic, centre, repet, repet-centre, learned, demucs, htdemucs, "
+        "htdemucs_ft or htdemucs_6s (Demucs needs SONGFORGE_DEMUCS_WEIGHTS)"
+    ),
+    two_stems: bool = typer.Option(False, "--two-stems", help="vocals and accompaniment only (karaoke)"),
 ) -> None:
-    """Split a recording into vocals, drums, bass and other."""
+    """Split a recording into vocals, drums, bass and other (or vocals and accompaniment)."""
     try:
-        info = split(source, output, method=method)
+        info = split(source, output, method=method, two_stems=two_stems)
     except Exception as exc:  # noqa: BLE001 - reported as the command's error
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    out.print(f"Wrote {output}: {', '.join(info.get('detail', []))} ({info.get('audioType')})")
+    out.print(
+        f"Wrote {output}: {', '.join(info.get('detail', []))} ({info.get('audioType')}), "
+        f"by {info.get('method')}"
+    )
+    if info.get("methodNote"):
+        err.print(f"[yellow]{info['methodNote']}[/yellow]")

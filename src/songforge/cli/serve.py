@@ -20,6 +20,7 @@ from songforge.cli.common import (
     open_db,
     out,
 )
+from songforge.store.private import private_dir
 
 __all__ = ["app", "db_app"]
 
@@ -119,7 +120,7 @@ def worker(
     from songforge.workers.distributed import DistributedWorker
 
     install()  # the dialects' callbacks for the job changes this worker writes
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # 0700, as the API makes it (songforge.store.private)
     DistributedWorker(settings, worker_id, callbacks=callbacks).run_forever()
 
 

@@ -24,7 +24,7 @@ from songforge.core.jobs import JobRequest
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.errors import Busy
 from songforge.store.db import rowcount
-from songforge.store.models import Account, Job
+from songforge.store.models import Account, Job, job_is_active
 
 VARIATIONS = 2
 ACTIVE_STATES = ACTIVE_JOB_STATES  # a job in these holds a slot while it is tracked
@@ -71,19 +71,21 @@ def lock_for_write(session: Session, account_id: int | None = None) -> None:
 
 def active_jobs(session: Session, tenant_id: str, user_id: str | None = None) -> list[Job]:
     """The tenant's (or one account's) tracked unfinished jobs, in queue order."""
-    q = select(Job).where(Job.tenant_id == tenant_id, Job.state.in_(ACTIVE_STATES), Job.tracked.is_(True))
+    q = select(Job).where(Job.tenant_id == tenant_id, job_is_active(), Job.tracked.is_(True))
     if user_id is not None:
         q = q.where(Job.user_id == user_id)
     return list(session.scalars(q.order_by(Job.queued_ms, Job.created_ms, Job.item_id)))
 
 
 def busy_slots(session: Session, tenant_id: str, user_id: str) -> int:
+    """Reads only the account's active jobs (`ix_jobs_active`): admission runs under the write
+    lock, so its cost must follow the slots in use, never the account's history."""
     return int(
         session.scalar(
             select(func.count(func.distinct(Job.batch_id))).where(
                 Job.tenant_id == tenant_id,
                 Job.user_id == user_id,
-                Job.state.in_(ACTIVE_STATES),
+                job_is_active(),
                 Job.tracked.is_(True),
             )
         )

@@ -1,12 +1,13 @@
 """GET /metrics in the Prometheus text format.
 
-Everything is computed from the database at scrape time, by a custom prometheus_client collector:
+Everything is read from the database at scrape time, by a custom prometheus_client collector:
 with N API replicas and M workers on other machines, the database is the one place that knows the
-whole picture, so any replica answers the same and nothing is lost when a process restarts. That
-includes the histograms (generation time = finished - started, queue wait = started - queued, per
-engine), built with one aggregate query per scrape rather than observed in-process; this is why
-prometheus_client's multiprocess mode is not needed. Deleting jobs removes their observations,
-which Prometheus reads as a counter reset.
+whole picture, so any replica answers the same and nothing is lost when a process restarts; this is
+why prometheus_client's multiprocess mode is not needed. A scrape never reads the history: queued
+and running jobs are counted through the active-set index, finished jobs and the histograms
+(generation time = finished - started, queue wait = started - queued, per engine) come from
+counters that database triggers keep in the transaction that changes a job (`store.models.JobCount`,
+`JobObservation`). Histogram buckets are therefore counters: deleting a job keeps its observations.
 
 The endpoint needs no token (scrapers rarely carry one) and reports no tenant data; restrict it at
 the reverse proxy if the numbers themselves are sensitive.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from itertools import accumulate
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,12 +26,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from songforge.core.states import JobState
 from songforge.store.db import Database
-from songforge.store.models import CallbackDelivery, Job
+from songforge.store.models import CallbackDelivery, Job, JobCount, JobObservation, job_is_active
 
 router = APIRouter(tags=["service"])
 
@@ -39,28 +41,26 @@ QUEUE_WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800)
 JOB_STATES: tuple[JobState, ...] = tuple(JobState)
 
 
-def _histogram(
-    db: Database,
-    name: str,
-    doc: str,
-    start: InstrumentedAttribute[int | None],
-    end: InstrumentedAttribute[int | None],
-    buckets: tuple[float, ...],
-) -> Metric:
-    """Cumulative buckets per engine in one GROUP BY over the jobs that have both times."""
-    duration = end - start
-    cols = [func.sum(case((duration <= int(b * 1000), 1), else_=0)) for b in buckets]
-    query = (
-        select(Job.engine, func.count(), func.coalesce(func.sum(duration), 0), *cols)
-        .where(start.is_not(None), end.is_not(None))
-        .group_by(Job.engine)
+def _histogram(session: Session, metric: str, name: str, doc: str, buckets: tuple[float, ...]) -> Metric:
+    """Cumulative buckets per engine from the stored per-bucket counts (`bucket` = index into
+    `buckets`, len(buckets) = +Inf); the bounds are frozen in migration 0004's triggers."""
+    rows = session.execute(
+        select(JobObservation.engine, JobObservation.bucket, JobObservation.n, JobObservation.sum_ms).where(
+            JobObservation.metric == metric
+        )
     )
+    per_engine: dict[str, list[int]] = {}
+    sums: dict[str, int] = {}
+    for engine, bucket, n, sum_ms in rows:
+        counts = per_engine.setdefault(engine, [0] * (len(buckets) + 1))
+        counts[min(int(bucket), len(buckets))] += int(n)
+        sums[engine] = sums.get(engine, 0) + int(sum_ms)
     family = HistogramMetricFamily(name, doc, labels=["engine"])
-    with db.session() as s:
-        for engine, count, total_ms, *counts in s.execute(query):
-            points = [(str(float(b)), float(c or 0)) for b, c in zip(buckets, counts, strict=True)]
-            points.append(("+Inf", float(count)))
-            family.add_metric([engine], points, sum_value=float(total_ms) / 1000.0)
+    for engine, counts in sorted(per_engine.items()):
+        cumulative = list(accumulate(counts))
+        points = [(str(float(b)), float(c)) for b, c in zip(buckets, cumulative, strict=False)]
+        points.append(("+Inf", float(cumulative[-1])))
+        family.add_metric([engine], points, sum_value=sums[engine] / 1000.0)
     return family
 
 
@@ -71,8 +71,13 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.db.session() as s:
             by_state = list(
-                s.execute(select(Job.engine, Job.state, func.count()).group_by(Job.engine, Job.state))
+                s.execute(
+                    select(Job.engine, Job.state, func.count())
+                    .where(job_is_active())
+                    .group_by(Job.engine, Job.state)
+                )
             )
+            by_state += list(s.execute(select(JobCount.engine, JobCount.state, JobCount.n)))
             oldest = s.scalar(select(func.min(Job.queued_ms)).where(Job.state == JobState.QUEUED))
             callbacks = list(
                 s.execute(
@@ -128,22 +133,24 @@ class DatabaseCollector(Collector):
         yield attempts
         yield failures
 
-        yield _histogram(
-            self.db,
-            "songforge_generation_seconds",
-            "Time from a worker's claim to the job's final state",
-            Job.started_ms,
-            Job.finished_ms,
-            GENERATION_BUCKETS,
-        )
-        yield _histogram(
-            self.db,
-            "songforge_queue_wait_seconds",
-            "Time from acceptance (or requeue) to a worker's claim",
-            Job.queued_ms,
-            Job.started_ms,
-            QUEUE_WAIT_BUCKETS,
-        )
+        with self.db.session() as s:
+            histograms = [
+                _histogram(
+                    s,
+                    "generation",
+                    "songforge_generation_seconds",
+                    "Time from a worker's claim to the job's final state",
+                    GENERATION_BUCKETS,
+                ),
+                _histogram(
+                    s,
+                    "queue_wait",
+                    "songforge_queue_wait_seconds",
+                    "Time from acceptance (or requeue) to a worker's claim",
+                    QUEUE_WAIT_BUCKETS,
+                ),
+            ]
+        yield from histograms
 
 
 def render(db: Database) -> bytes:

@@ -18,7 +18,7 @@ import httpx
 
 from songforge.config import Settings
 from songforge.outbox import store
-from songforge.outbox.guard import CallbackTargetError, checked_addresses, pinned_request
+from songforge.outbox.guard import CallbackTargetError, checked_addresses, pinned_request, url_for_log
 from songforge.outbox.signing import signed_headers
 from songforge.outbox.store import MAX_IN_FLIGHT, SEND_TIMEOUT_S, Claimed, Outcome
 from songforge.store.db import Database
@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("songforge.callbacks")
+# httpx logs every request's full URL at INFO; callback URLs carry the receivers' secrets in their
+# query strings (the Open API's docs put them there), so only its warnings are let through.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 POLL_INTERVAL_S = 0.25
 RETRYABLE_STATUSES = frozenset({429})
@@ -74,9 +77,13 @@ async def send_once(client: httpx.AsyncClient, claim: Claimed, secret: str, allo
         return Outcome(ok=False, retry=True, status=code, error=error)
     if 200 <= code < 300:
         return Outcome(ok=True, retry=False, status=code)
+    if 300 <= code < 400:
+        # Never followed (the Location was never checked by the guard), but retried: a receiver
+        # behind a proxy that redirects during a deploy or a TLS switch must not lose every event.
+        return Outcome(ok=False, retry=True, status=code, error=f"HTTP {code} redirect (not followed)")
     if code >= 500 or code in RETRYABLE_STATUSES:
         return Outcome(ok=False, retry=True, status=code, error=f"HTTP {code}")
-    # 3xx (never followed) and other 4xx: the receiver will not change its mind.
+    # Other 4xx: the receiver will not change its mind.
     return Outcome(ok=False, retry=False, status=code, error=f"HTTP {code}")
 
 
@@ -98,10 +105,12 @@ async def deliver(
             outcome = Outcome(ok=False, retry=True, error=f"internal error: {exc!r}")
     state = await asyncio.to_thread(store.record_outcome, db, claim, outcome, delays)
     if not outcome.ok:
-        log.info(
+        # A retry is routine (INFO); an event lost for good is the operator's business (WARNING).
+        log.log(
+            logging.WARNING if state == store.FAILED else logging.INFO,
             "callback %s to %s attempt %d: %s -> %s",
             claim.message_id,
-            claim.url,
+            url_for_log(claim.url),
             claim.attempts,
             outcome.error,
             state,

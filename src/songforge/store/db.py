@@ -43,6 +43,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            from songforge.store.private import private_sqlite_files
+
+            private_sqlite_files(self.url)  # tenants' secrets live here: 0600 before SQLite opens it
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from songforge.config import Settings
 from songforge.store.blobs import BlobStore, LocalBlobStore
 from songforge.store.db import Database
+from songforge.store.private import private_dir
 
 __all__ = ["open_blob_store", "open_database"]
 
@@ -33,6 +34,6 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Database:
     if migrate:
         from songforge.store.migrate import upgrade_database  # Alembic loads only where it runs
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         upgrade_database(settings.db_url)
     return Database(settings.db_url)

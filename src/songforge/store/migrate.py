@@ -33,6 +33,9 @@ def _ensure_sqlite_dir(database_url: str) -> None:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        from songforge.store.private import private_sqlite_files
+
+        private_sqlite_files(database_url)  # 0600 before Alembic's first connection creates it
 
 
 def upgrade_database(database_url: str, revision: str = "head") -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import TextClause
 
 
 class Base(DeclarativeBase):
@@ -45,6 +46,20 @@ class Account(Base):
     updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+# The active set: jobs in core.states.ACTIVE_JOB_STATES, spelled out (store imports no core). A
+# partial index holds only these rows, so what admission and the scheduler views cost follows the
+# work in front of them, not the history. Neither database uses a partial index unless the query
+# carries this very condition with literal values (SQLite matches the expression tree, a bound
+# parameter or a reordered list does not match; PostgreSQL cannot prove a parameter implies it in
+# a generic plan), hence one text used by the index and by every query: `job_is_active()`.
+ACTIVE_JOB_SQL = "state IN ('queued', 'running')"
+
+
+def job_is_active() -> TextClause:
+    """The WHERE term that lets a query of `jobs` use `ix_jobs_active` (single-table queries)."""
+    return text(ACTIVE_JOB_SQL)
+
+
 class Job(Base):
     """One generated track (one variation). A request makes several, sharing `batch_id`."""
 
@@ -52,6 +67,13 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_list", "tenant_id", "user_id", "kind", "created_ms", "item_id"),
         Index("ix_jobs_state", "state", "queued_ms"),
+        Index(
+            "ix_jobs_active",
+            "tenant_id",
+            "user_id",
+            sqlite_where=text(ACTIVE_JOB_SQL),
+            postgresql_where=text(ACTIVE_JOB_SQL),
+        ),
     )
 
     item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -85,6 +107,34 @@ class Job(Base):
     started_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     finished_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobCount(Base):
+    """Finished jobs per engine and state, kept by database triggers on `jobs` (migration 0004) in
+    the transaction that changes a row, whatever code path changes it: /metrics reads these instead
+    of counting the history. Queued and running jobs are not counted here (the active set is
+    counted through `ix_jobs_active`), so a claim or a requeue writes no counter row."""
+
+    __tablename__ = "job_counts"
+
+    engine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class JobObservation(Base):
+    """Histogram buckets of /metrics, kept by the same triggers: `metric` is `generation`
+    (started -> final state) or `queue_wait` (queued -> claimed); `bucket` indexes the metric's
+    upper bounds in `songforge.http.metrics` (one past the last: +Inf), not cumulative. Deleting
+    a job keeps its observations, as counters do."""
+
+    __tablename__ = "job_observations"
+
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MidiItem(Base):

@@ -155,7 +155,7 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
     WAV (re-encoding a lossy upload to a lossy format would lose quality twice)."""
     from songforge.audio.decode import DecodeError, DecodeLimits, LimitExceeded, decode, probe
     from songforge.audio.encode import write_stems_zip
-    from songforge.engines.separation import SAMPLE_RATE, separate
+    from songforge.engines.separation import SAMPLE_RATE, separate_reporting
 
     with ctx.db.session() as s:
         task = s.get(StemsTask, item_id)
@@ -177,7 +177,8 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
             )
         except (DecodeError, LimitExceeded) as exc:
             raise UploadFailed(str(exc)) from None
-        stems = separate(audio, SAMPLE_RATE, progress=_progress(ctx, item_id, attempts))
+        separated = separate_reporting(audio, SAMPLE_RATE, progress=_progress(ctx, item_id, attempts))
+        stems = separated.stems
         fmt = STEM_FILE_FORMAT.get(info.kind, "wav") if info.lossless else "wav"
         zip_path = scratch / "stems.zip"
         write_stems_zip(zip_path, stems, SAMPLE_RATE, fmt=fmt, extra={f"original.{info.kind}": source})
@@ -187,6 +188,8 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
             "progress": 100,
             "stage": "done",
             "stems": list(stems),
+            "method": separated.method,  # which separator made them; "method_note" when it fell back
+            **({"method_note": separated.note} if separated.note else {}),
             "format": fmt,
             "duration_s": round(len(audio) / SAMPLE_RATE, 3),
         }

@@ -58,7 +58,9 @@ def test_deeply_nested_json_is_a_bad_parameter(api: InProcessApp, path: str, dep
     ],
 )
 @pytest.mark.parametrize("path", ["/open-apis/v1/song/generate", "/open-apis/v1/instrumental/generate"])
-def test_lone_surrogate_is_a_bad_parameter_and_nothing_is_stored(api: InProcessApp, body: str, path: str) -> None:
+def test_lone_surrogate_is_a_bad_parameter_and_nothing_is_stored(
+    api: InProcessApp, body: str, path: str
+) -> None:
     r = api.client.post(path, content=body, headers={**api.key, **JSON})
     _assert_bad_parameter(r, contains="surrogate")
     with api.app.state.db.session() as s:
@@ -66,5 +68,7 @@ def test_lone_surrogate_is_a_bad_parameter_and_nothing_is_stored(api: InProcessA
 
 
 def test_surrogate_in_query_ids_is_a_bad_parameter(api: InProcessApp) -> None:
-    r = api.client.post("/open-apis/v1/song/query", content='{"item_ids": ["a\\ud800"]}', headers={**api.key, **JSON})
+    r = api.client.post(
+        "/open-apis/v1/song/query", content='{"item_ids": ["a\\ud800"]}', headers={**api.key, **JSON}
+    )
     _assert_bad_parameter(r, contains="surrogate")

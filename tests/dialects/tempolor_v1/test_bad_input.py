@@ -22,7 +22,9 @@ JSON = {"content-type": "application/json"}
 @pytest.fixture
 def api(tmp_path: Path):  # type: ignore[no-untyped-def]
     with open_app(tmp_path) as app:
-        r = app.client.post("/v1/tempolor/accounts", json={"requestParams": {"user_id": "u1"}}, headers=app.bearer)
+        r = app.client.post(
+            "/v1/tempolor/accounts", json={"requestParams": {"user_id": "u1"}}, headers=app.bearer
+        )
         assert r.status_code == 200, r.text
         yield app
 
@@ -147,7 +149,9 @@ def test_multipart_fields_decoded_to_a_surrogate_are_a_400(
     api: InProcessApp, fields: list[tuple[str, str]], filename: str | None
 ) -> None:
     body, ctype = _multipart(fields, "unicode_escape", filename)
-    r = api.client.post("/v1/tempolor/music/song", content=body, headers={**api.bearer, "content-type": ctype})
+    r = api.client.post(
+        "/v1/tempolor/music/song", content=body, headers={**api.bearer, "content-type": ctype}
+    )
     _assert_400(r, contains="surrogate")
     assert _count(api, Job) == 0
 

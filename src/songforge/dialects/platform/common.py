@@ -17,6 +17,7 @@ from songforge.config import Settings
 from songforge.dialects.platform.envelope import OpenApiError, Status, bad_parameter
 from songforge.dialects.platform.keys import find_key, key_from_header
 from songforge.http.body import BadBody, BodyTimeout, BodyTooLarge, NotJson, parse_json, read_capped
+from songforge.http.public_url import public_base_url
 from songforge.store.db import Database
 
 T = TypeVar("T")
@@ -42,9 +43,9 @@ def settings_of(request: Request) -> Settings:
 
 
 def base_url_of(request: Request) -> str:
-    """Links point back at this server: the configured public URL, else the URL the client used."""
-    settings = settings_of(request)
-    return (settings.public_base_url or str(request.base_url)).rstrip("/")
+    """Links point back at this server: the configured public URL, else a trusted host (never the raw
+    Host header: see songforge.http.public_url)."""
+    return public_base_url(request, settings_of(request))
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:

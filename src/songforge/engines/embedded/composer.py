@@ -71,7 +71,8 @@ class Plan:
     keys_prog: int | None = None
     bass_prog: int | None = None
     pad_prog: int | None = None
-    sections: list[tuple[str, int]] | None = None  # (name, bars) when a lyric plan fixes the form
+    # (name, bars) or (name, bars, energy) when a lyric plan fixes the form (a last chorus lifts)
+    sections: list[tuple[str, int] | tuple[str, int, float]] | None = None
     melody: list[Note] | None = None  # seeded melody (beats from bar 0), looped over melodic sections
     melody_bars: int = 0
     feel: str | None = None  # the feel the prompt names ("6/8", "half-time", "shuffle"), if any
@@ -160,12 +161,12 @@ def build_form(style: Style, bars: int, unit: int) -> list[Section]:
     return _place(secs)
 
 
-def _place(secs: list[tuple[str, int]]) -> list[Section]:
+def _place(secs: list[tuple[str, int]] | list[tuple[str, int] | tuple[str, int, float]]) -> list[Section]:
     out, bar = [], 0
-    for name, n in secs:
+    for name, n, *energy in secs:
         if n <= 0:
             continue
-        out.append(Section(name, bar, n, section_energy(name)))
+        out.append(Section(name, bar, n, float(energy[0]) if energy else section_energy(name)))
         bar += n
     return out
 

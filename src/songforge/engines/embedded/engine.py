@@ -188,7 +188,9 @@ class EmbeddedEngine:
         if request.kind == "song":
             from songforge.engines.embedded import song as song_mod
 
-            song = song_mod.plan_song(request, plan, seed)
+            song = song_mod.plan_song(
+                request, plan, seed, seconds_cap=d.seconds_cap, length_source=d.length_source
+            )
         score = Composer(plan).compose()
         prompt_plan.apply_to_score(score, d.brief)
         report(12, "composing")
@@ -234,13 +236,18 @@ class EmbeddedEngine:
             vocals = mixing.process_stem("vocals", vocal_info.audio, style_key)
             stems = {"vocals": vocals, **stems}
             mixing.duck_under(vocals, stems)
-        mixing.fade(stems, 0.005, min(TAIL_SECONDS, 0.1 * n_samples / SAMPLE_RATE))
+        fade_out = min(TAIL_SECONDS, 0.1 * n_samples / SAMPLE_RATE)
+        if song is not None:
+            fade_out = song_mod.fade_out_seconds(song, score, fade_out)  # a fading style fades its outro
+        mixing.fade(stems, 0.005, fade_out)
         report(85, "mastering")
         mix, stems, loud = mixing.master(stems)
         report(100, "mastering")
         elapsed = time.perf_counter() - t0
         material = self._material(request, d, score, seed, len(mix))
         material["loudness"] = round(loud, 2)
+        if song is not None:
+            material.update(song_mod.material(song))
         result = GenerationResult(
             sample_rate=SAMPLE_RATE,
             mix=mix,

@@ -1,14 +1,19 @@
-"""Stem separation: vocals, drums, bass and other from a finished stereo mix.
+"""Stem separation: vocals, drums, bass and other (or vocals and accompaniment) from a finished mix.
 
 `separate` picks Demucs (htdemucs) when the operator has configured its weights and PyTorch is
 installed, and otherwise the best weight-free method measured by `benchmarks/separation.py`. Nothing is
-downloaded at run time.
+downloaded at run time. `separate_reporting` is what uploads use: a named method whose weights are
+missing falls back to the default, and the returned record says which method made the stems and why.
+
+Long inputs are separated in chunks with overlapping context, so working memory does not grow with the
+length of the upload (a 10-minute file once took 5 GB to split in one piece).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,13 +23,26 @@ from songforge.errors import EngineError
 SAMPLE_RATE = 44100
 CLASSICAL_METHODS = ("harmonic", "centre", "repet", "repet-centre")
 DEFAULT_CLASSICAL = "harmonic"  # best mean SDR over both sets of benchmarks/separation.py, and fastest
-METHODS = ("auto", "demucs", *CLASSICAL_METHODS)
+DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s")
+METHODS = ("auto", "demucs", *DEMUCS_MODELS, *CLASSICAL_METHODS, "learned")
+TWO_STEMS = ("vocals", "accompaniment")  # the karaoke split: the vocal and everything else
+CHUNK_S = 30.0  # classical methods: audio per chunk
+CONTEXT_S = 3.0  # and context each side, well beyond the median filters' reach
 
 ProgressFn = Callable[[int, str], None]
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "SAMPLE_RATE", "STEMS", "SeparationError", "separate"]
+__all__ = [
+    "METHODS",
+    "SAMPLE_RATE",
+    "STEMS",
+    "TWO_STEMS",
+    "Separation",
+    "SeparationError",
+    "separate",
+    "separate_reporting",
+]
 
 
 class SeparationError(EngineError):
@@ -48,33 +66,146 @@ def _resample(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
     return soxr.resample(audio, sr, target, quality="HQ").astype(np.float32)
 
 
-def separate(
-    audio: np.ndarray, sr: int, *, method: str = "auto", progress: ProgressFn | None = None
+def _chunked(
+    run: Callable[[np.ndarray], dict[str, np.ndarray]], stereo: np.ndarray, report: ProgressFn
 ) -> dict[str, np.ndarray]:
-    """Split a mix into {"vocals", "drums", "bass", "other"}: float32 (n, 2) at 44.1 kHz.
+    """Run a separator on overlapping chunks and keep each chunk's centre; the stems still add up to
+    the input because every chunk's stems add up to that chunk."""
+    n = stereo.shape[0]
+    # Chunk edges on a multiple of every hop in use, so a chunk's STFT frames are the whole file's.
+    chunk, context = (max(4096, int(s * SAMPLE_RATE) // 4096 * 4096) for s in (CHUNK_S, CONTEXT_S))
+    if n <= chunk + 2 * context:
+        return run(stereo)
+    out: dict[str, np.ndarray] = {}
+    starts = list(range(0, n, chunk))
+    for count, start in enumerate(starts):
+        stop = min(n, start + chunk)
+        lo, hi = max(0, start - context), min(n, stop + context)
+        parts = run(stereo[lo:hi])
+        for name, audio in parts.items():
+            if name not in out:
+                out[name] = np.empty((n, 2), np.float32)
+            out[name][start:stop] = audio[start - lo : stop - lo]
+        report(5 + int(90 * (count + 1) / len(starts)), "separating")
+    return out
+
+
+def to_two_stems(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Vocals and the sum of everything else, in place of the four stems (memory: one stem at a time)."""
+    vocals = stems.pop("vocals")
+    names = list(stems)
+    accompaniment = stems.pop(names[0])
+    for name in names[1:]:
+        accompaniment += stems.pop(name)
+    return {"vocals": vocals, "accompaniment": accompaniment}
+
+
+def separate(
+    audio: np.ndarray,
+    sr: int,
+    *,
+    method: str = "auto",
+    two_stems: bool = False,
+    progress: ProgressFn | None = None,
+) -> dict[str, np.ndarray]:
+    """Split a mix into {"vocals", "drums", "bass", "other"} (with `two_stems`: {"vocals",
+    "accompaniment"}): float32 (n, 2) at 44.1 kHz.
 
     `n` is the input length (after resampling to 44.1 kHz when `sr` differs). The classical methods
-    return stems that sum exactly to the input; Demucs' stems sum to it approximately.
+    return stems that sum exactly to the input; Demucs' stems sum to it approximately. A method that
+    cannot run (Demucs weights not configured or missing) raises SeparationError naming the setting.
     """
     if method not in METHODS:
         raise SeparationError(f"unknown separation method {method!r}; expected one of {', '.join(METHODS)}")
     stereo = _as_stereo(audio)
     if sr != SAMPLE_RATE:
         stereo = _resample(stereo, sr, SAMPLE_RATE)
+    stems = _separate_stereo(stereo, method, progress)
+    return to_two_stems(stems) if two_stems else stems
+
+
+def _separate_stereo(stereo: np.ndarray, method: str, progress: ProgressFn | None) -> dict[str, np.ndarray]:
+    report = progress or (lambda _pct, _stage: None)
     if stereo.shape[0] == 0:
         return {name: np.zeros((0, 2), np.float32) for name in STEMS}
-    if method in ("auto", "demucs"):
+    if method in ("auto", "demucs", *DEMUCS_MODELS):
         from songforge.engines.separation import demucs
 
         weights = demucs.configured_weights()
-        if weights is not None or method == "demucs":
+        if weights is not None or method != "auto":
             if weights is None:
                 raise SeparationError("Demucs was requested but SONGFORGE_DEMUCS_WEIGHTS is not set")
+            name = "htdemucs" if method in ("auto", "demucs") else method
             try:
-                return demucs.separate_demucs(stereo, weights, progress=progress)
+                return demucs.separate_demucs(stereo, weights, name=name, progress=progress)
             except demucs.DemucsUnavailable as exc:
-                if method == "demucs":
+                if method != "auto":
                     raise SeparationError(str(exc)) from exc
                 log.warning("Demucs configured but unusable (%s); using %s", exc, DEFAULT_CLASSICAL)
         method = DEFAULT_CLASSICAL
-    return separate_classical(stereo, SAMPLE_RATE, method, progress=progress)
+    if method == "learned":
+        from songforge.engines.separation import learned
+
+        try:
+            model = learned.load()
+        except learned.WeightsMissing as exc:
+            raise SeparationError(str(exc)) from exc
+        return learned.separate_learned(stereo, SAMPLE_RATE, progress=progress, model=model)
+    report(2, "analysing")
+    return _chunked(lambda block: separate_classical(block, SAMPLE_RATE, method), stereo, report)
+
+
+@dataclass
+class Separation:
+    """Stems plus the record of how they were made: `method` is the one that ran; `note` says why it is
+    not the one asked for, when it is not."""
+
+    stems: dict[str, np.ndarray]
+    method: str
+    requested: str
+    note: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+def resolved_method(method: str) -> str:
+    """The method `auto` stands for here and now (without loading anything)."""
+    if method != "auto":
+        return "htdemucs" if method == "demucs" else method
+    from songforge.engines.separation import demucs
+
+    return "htdemucs" if demucs.configured_weights() is not None else DEFAULT_CLASSICAL
+
+
+def separate_reporting(
+    audio: np.ndarray,
+    sr: int,
+    *,
+    method: str = "auto",
+    two_stems: bool = False,
+    progress: ProgressFn | None = None,
+) -> Separation:
+    """`separate` for uploads: a method that cannot run here falls back to the default method, and the
+    record says so (naming the setting), instead of failing the user's job."""
+    if method not in METHODS:
+        raise SeparationError(f"unknown separation method {method!r}; expected one of {', '.join(METHODS)}")
+    used, note = resolved_method(method), ""
+    try:
+        stems = separate(audio, sr, method=method, two_stems=two_stems, progress=progress)
+    except SeparationError as exc:
+        if method in ("auto", *CLASSICAL_METHODS):
+            raise
+        used, note = DEFAULT_CLASSICAL, f"{method} unavailable ({exc}); used {DEFAULT_CLASSICAL}"
+        log.warning("stems: %s", note)
+        stems = separate(audio, sr, method=DEFAULT_CLASSICAL, two_stems=two_stems, progress=progress)
+    else:
+        if method == "auto" and used != DEFAULT_CLASSICAL:
+            from songforge.engines.separation import demucs
+
+            try:  # auto with Demucs configured falls back silently inside separate(): find out which ran
+                demucs.load_model(demucs.configured_weights(), "htdemucs")  # type: ignore[arg-type]
+            except demucs.DemucsUnavailable as exc:
+                used, note = DEFAULT_CLASSICAL, f"htdemucs unavailable ({exc}); used {DEFAULT_CLASSICAL}"
+    detail = {"method": used, "stems": "two" if two_stems else "four"}
+    if note:
+        detail["note"] = note
+    return Separation(stems, used, method, note, detail)

@@ -1,7 +1,10 @@
-"""htdemucs separation, used only when the operator points SONGFORGE_DEMUCS_WEIGHTS at a model file.
+"""Demucs separation, used only with weights the operator has on disk (SONGFORGE_DEMUCS_WEIGHTS).
 
-The file is a Demucs model package as the `demucs` project publishes them (for htdemucs,
-`955717e8-8726e21a.th`: a dict of klass/args/kwargs/state). Nothing is downloaded: no path, no Demucs.
+The setting is either one model file (a Demucs model package as the `demucs` project publishes them, for
+htdemucs `955717e8-8726e21a.th`: a dict of klass/args/kwargs/state) or a folder of them, laid out as
+Demucs' own `--repo` folders are: `<signature>-<checksum>.th` files, so that `htdemucs`, `htdemucs_ft`
+(a bag of four source-specialised models) and `htdemucs_6s` (guitar and piano too) can be asked for by
+name. Nothing is downloaded: no weights, no Demucs.
 
 Only the `demucs` package's model classes and `apply_model` are imported; none of its modules that
 need torchaudio (audio I/O, training) are touched, so PyTorch CPU plus `demucs` (no dependencies beyond
@@ -23,7 +26,14 @@ from songforge import config
 from songforge.errors import Unavailable
 
 SAMPLE_RATE = 44100
-_cache: dict[tuple[str, float], Any] = {}
+_cache: dict[tuple[tuple[str, float], ...], Any] = {}
+# The published signatures of the operator-installable models (Demucs' remote_ref list); htdemucs_ft is a
+# bag whose i-th model is used for the i-th source only.
+MODELS: dict[str, tuple[str, ...]] = {
+    "htdemucs": ("955717e8",),
+    "htdemucs_ft": ("f7e0c4bc", "d12395a8", "92cfc3b6", "04573f0d"),
+    "htdemucs_6s": ("5c90dfd2",),
+}
 _lock = threading.Lock()
 
 
@@ -33,6 +43,23 @@ class DemucsUnavailable(Unavailable):
 
 def configured_weights() -> Path | None:
     return config.engine_settings().demucs_weights
+
+
+def model_files(weights: Path, name: str = "htdemucs") -> list[Path]:
+    """The weight files for model `name` under the setting: the file itself, or the folder's
+    `<signature>*.th` files; raises DemucsUnavailable naming what is missing."""
+    weights = Path(weights)
+    if not weights.is_dir():
+        return [weights]
+    files = []
+    for sig in MODELS[name]:
+        found = sorted(weights.glob(f"{sig}*.th"))
+        if not found:
+            raise DemucsUnavailable(
+                f"{name} weights ({sig}-*.th) are not in SONGFORGE_DEMUCS_WEIGHTS={weights}"
+            )
+        files.append(found[0])
+    return files
 
 
 def _imports() -> tuple[Any, Any, Any]:
@@ -51,40 +78,54 @@ def _imports() -> tuple[Any, Any, Any]:
     return torch, apply_model, (Demucs, HDemucs, HTDemucs, set_state)
 
 
-def load_model(weights: Path) -> Any:
-    """Load (once per file version) a Demucs model package; raises DemucsUnavailable with the reason."""
-    torch, _, (demucs_cls, hdemucs_cls, htdemucs_cls, set_state) = _imports()
-    weights = Path(weights)
+def load_model(weights: Path, name: str = "htdemucs") -> Any:
+    """Load (once per file version) a Demucs model, or for htdemucs_ft the bag of models; raises
+    DemucsUnavailable with the reason."""
+    files = model_files(weights, name)
     try:
-        key = (str(weights.resolve()), weights.stat().st_mtime)
+        key = tuple((str(f.resolve()), f.stat().st_mtime) for f in files)
     except OSError as exc:
-        raise DemucsUnavailable(f"Demucs weights {weights} are not readable: {exc.strerror}") from exc
+        raise DemucsUnavailable(f"Demucs weights {exc.filename} are not readable: {exc.strerror}") from exc
     with _lock:
         if key in _cache:
             return _cache[key]
-        allowed = [demucs_cls, hdemucs_cls, htdemucs_cls, Fraction]
-        try:
-            with torch.serialization.safe_globals(allowed):
-                package = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and torch errors all mean "not a usable package"
-            raise DemucsUnavailable(f"{weights} is not a Demucs model package: {exc}") from exc
-        if not isinstance(package, dict) or package.get("klass") not in allowed[:3]:
-            raise DemucsUnavailable(f"{weights} is not a Demucs model package (no known model class)")
-        try:
-            model = package["klass"](*package.get("args", ()), **package.get("kwargs", {}))
-            set_state(model, package["state"])
-        except Exception as exc:
-            raise DemucsUnavailable(f"{weights} does not match its model class: {exc}") from exc
-        model.eval()
+        models = [_load_one(f) for f in files]
+        if len(models) == 1:
+            model = models[0]
+        else:
+            from demucs.apply import BagOfModels
+
+            eye = [[1.0 if i == j else 0.0 for j in range(len(models))] for i in range(len(models))]
+            model = BagOfModels(models, eye)
         _cache.clear()  # one model in memory at a time: they are hundreds of MB
         _cache[key] = model
         return model
+
+
+def _load_one(weights: Path) -> Any:
+    torch, _, (demucs_cls, hdemucs_cls, htdemucs_cls, set_state) = _imports()
+    allowed = [demucs_cls, hdemucs_cls, htdemucs_cls, Fraction]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            package = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and torch errors all mean "not a usable package"
+        raise DemucsUnavailable(f"{weights} is not a Demucs model package: {exc}") from exc
+    if not isinstance(package, dict) or package.get("klass") not in allowed[:3]:
+        raise DemucsUnavailable(f"{weights} is not a Demucs model package (no known model class)")
+    try:
+        model = package["klass"](*package.get("args", ()), **package.get("kwargs", {}))
+        set_state(model, package["state"])
+    except Exception as exc:
+        raise DemucsUnavailable(f"{weights} does not match its model class: {exc}") from exc
+    model.eval()
+    return model
 
 
 def separate_demucs(
     audio: np.ndarray,
     weights: Path,
     *,
+    name: str = "htdemucs",
     progress: Callable[[int, str], None] | None = None,
     device: str | None = None,
 ) -> dict[str, np.ndarray]:
@@ -95,7 +136,7 @@ def separate_demucs(
     report = progress or (lambda _pct, _stage: None)
     torch, apply_model, _ = _imports()
     report(2, "loading model")
-    model = load_model(weights)
+    model = load_model(weights, name)
     if getattr(model, "samplerate", SAMPLE_RATE) != SAMPLE_RATE or getattr(model, "audio_channels", 2) != 2:
         raise DemucsUnavailable("only 44.1 kHz stereo Demucs models are supported")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -106,8 +147,14 @@ def separate_demucs(
     mean, std = ref.mean(), ref.std().clamp_min(1e-8)
     with torch.inference_mode():
         out = apply_model(
-            model, ((mix - mean) / std)[None], shifts=0, split=True, overlap=0.25, progress=False,
-            device=dev, num_workers=0,
+            model,
+            ((mix - mean) / std)[None],
+            shifts=0,
+            split=True,
+            overlap=0.25,
+            progress=False,
+            device=dev,
+            num_workers=0,
         )[0]
     out = (out * std + mean).cpu().numpy()
     report(95, "collecting")

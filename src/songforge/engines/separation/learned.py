@@ -143,12 +143,17 @@ class Model:
         return e / e.sum(axis=0, keepdims=True)
 
 
+def load(path: Path | None = None) -> Model:
+    """The model for `path` (default: the committed WEIGHTS), loaded once."""
+    return _load(Path(path or WEIGHTS))
+
+
 @lru_cache(maxsize=2)
-def load(path: Path = WEIGHTS) -> Model:
+def _load(path: Path) -> Model:
     return Model(path)
 
 
-def available(path: Path = WEIGHTS) -> bool:
+def available(path: Path | None = None) -> bool:
     try:
         load(path)
     except WeightsMissing:
@@ -195,7 +200,8 @@ def separate_learned(
         stems[STEMS[-1]][:] = audio
         report(100, "done")
         return stems
-    chunk, context = int(CHUNK_S * sr), int(CONTEXT_S * sr)
+    # Chunk edges on the hop grid: every chunk's STFT frames are then the whole file's frames.
+    chunk, context = _on_grid(CHUNK_S * sr), _on_grid(CONTEXT_S * sr)
     starts = list(range(0, n, chunk))
     for count, start in enumerate(starts):
         stop = min(n, start + chunk)
@@ -209,6 +215,10 @@ def separate_learned(
         report(5 + int(90 * (count + 1) / len(starts)), "separating")
     report(100, "done")
     return stems
+
+
+def _on_grid(samples: float) -> int:
+    return max(HOP * 8, int(samples) // HOP * HOP)
 
 
 def _chunked_rms(audio: np.ndarray, block: int = 1 << 20) -> float:

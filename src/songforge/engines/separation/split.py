@@ -14,7 +14,7 @@ from typing import Any
 
 from songforge.audio.decode import DecodeLimits, check_content_type, check_limits, decode, probe
 from songforge.audio.encode import write_stems_zip
-from songforge.engines.separation import SAMPLE_RATE, STEMS, separate
+from songforge.engines.separation import SAMPLE_RATE, separate_reporting
 
 ProgressFn = Callable[[int, str], None]
 
@@ -40,12 +40,15 @@ def split_file(
     *,
     limits: DecodeLimits | None = None,
     method: str = "auto",
+    two_stems: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Split an upload into a zip of stems; returns the fields the stems-splitter response needs.
 
-    The zip holds `vocals`, `drums`, `bass`, `other` in `stem_format(...)` plus `original.<ext>`, the
-    uploaded bytes unchanged.
+    The zip holds `vocals`, `drums`, `bass`, `other` (with `two_stems`: `vocals`, `accompaniment`) in
+    `stem_format(...)` plus `original.<ext>`, the uploaded bytes unchanged. `method` names the method
+    that made the stems and `methodNote` why it is not the one asked for, when a named method's weights
+    are missing.
     """
     report = progress or (lambda _pct, _stage: None)
     limits = limits or DecodeLimits()
@@ -62,7 +65,8 @@ def split_file(
     def separating(pct: int, stage: str) -> None:
         report(5 + int(pct * 0.85), stage)
 
-    stems = separate(audio, SAMPLE_RATE, method=method, progress=separating)
+    result = separate_reporting(audio, SAMPLE_RATE, method=method, two_stems=two_stems, progress=separating)
+    stems = result.stems
     del audio
     fmt = stem_format(info.kind, info.lossless)
     report(92, "encoding")
@@ -71,9 +75,11 @@ def split_file(
     report(100, "done")
     return {
         "audioType": info.kind,
-        "detail": list(STEMS),
+        "detail": list(stems),
+        "method": result.method,
+        "methodNote": result.note,
         "duration": round(duration, 3),
-        "files": [f"{name}.{fmt}" for name in STEMS] + [original_name],
+        "files": [f"{name}.{fmt}" for name in stems] + [original_name],
         "stemFormat": fmt,
         "sampleRate": SAMPLE_RATE,
         "sourceCodec": info.codec,

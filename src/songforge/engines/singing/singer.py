@@ -369,6 +369,15 @@ def _voice_params(voice: VoiceProfile | None) -> dict:
     }
 
 
+def _take_params(params: dict, take: int) -> dict:
+    """A later take of a line: a little faster and deeper vibrato each time, as a singer warms into a
+    repeated chorus (the first take is the voice's own)."""
+    if take <= 0:
+        return params
+    return {**params, "vibrato_rate": params["vibrato_rate"] * (1 + 0.04 * min(take, 3)),
+            "vibrato_cents": params["vibrato_cents"] * (1 + 0.2 * min(take, 3))}
+
+
 def _festival_score(syls: list[Syllable], syl_notes: list[list[Note]], spb: float) -> tuple[SungWord, ...]:
     """The line as festival's singing mode is asked to sing it: each syllable lasts from its first
     note to the next syllable's first note (its vowel onset to the next), at its first note's pitch
@@ -502,6 +511,7 @@ def sing(
     rng = np.random.default_rng(seed)
     analysed: dict[tuple, _Analysed] = {}
     rendered: dict[tuple, tuple[float, np.ndarray, float, float]] = {}
+    takes: dict[tuple, int] = {}
     timed_lines: list[tuple[float, float, str]] = []
     prev_end = -10.0
     for li, (_, _, text) in enumerate(sung):
@@ -518,15 +528,19 @@ def sing(
                 analysed[(key_text, stretch)] = _analyse(voices[(key_text, stretch)])
             an = analysed[(key_text, stretch)]
             syl_notes = notes_per_syllable(li, an.syllables)
-        # The same line sung to the same notes (a repeated chorus) is rendered once and shifted.
+        # The same line sung to the same notes (a repeated chorus) is sung again, not copied: each take
+        # is synthesised anew with a vibrato of its own (`_take_params`).
         origin = line_notes[0].start
-        sig = (key_text, stretch, tuple((round(n.start - origin, 4), n.dur, n.midi) for n in line_notes))
+        shape = (key_text, stretch, tuple((round(n.start - origin, 4), n.dur, n.midi) for n in line_notes))
+        take = takes.get(shape, 0)
+        takes[shape] = take + 1
+        sig = (*shape, take)
         if sig not in rendered:
+            p = _take_params(params, take)
             if an is None:
-                o, a, f, la = _render_neural(voices[(key_text, stretch)], line_notes, syl_notes, bpm, params,
-                                             seed)
+                o, a, f, la = _render_neural(voices[(key_text, stretch)], line_notes, syl_notes, bpm, p, seed)
             else:
-                o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, params)
+                o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, p)
             base_t = origin * spb
             rendered[sig] = (o - base_t, a, f - base_t, la - base_t)
         rel0, audio, rel_first, rel_last = rendered[sig]

@@ -18,6 +18,7 @@ from songforge.dialects.tempolor_v1.schemas import DownloadLink, doc
 from songforge.http import signing
 from songforge.http.deps import current_tenant, get_db, get_settings
 from songforge.http.errors import ApiError
+from songforge.http.public_url import public_base_url
 from songforge.store.db import Database
 from songforge.store.models import Tenant
 
@@ -28,8 +29,9 @@ FORMATS = ("mp3", "wav", "stems")
 
 
 def link_base(request: Request, settings: Settings) -> str:
-    """Links point back at this server: the configured public URL, else the URL the client used."""
-    return settings.public_base_url or str(request.base_url)
+    """Links point back at this server: the configured public URL, else a trusted host (never the raw
+    Host header: see songforge.http.public_url)."""
+    return public_base_url(request, settings) + "/"
 
 
 def link_maker(request: Request, settings: Settings) -> Callable[[str], str]:

@@ -2,6 +2,7 @@
 // scrolls (the API's opaque cursor), with generating tracks polled until they are final.
 
 import { $, announce, confirmDelete, el, mmss, when } from "./ui.js";
+import { drawThumbnail, forgetWaveform, waveformOf } from "./artwork.js";
 
 const POLL_MS = 1500;
 
@@ -182,7 +183,23 @@ export class Library {
       li.append(el("p", { class: "notice", role: "note" }, note));
     }
     if (done && m.measured) li.append(measuredView(m));
+    if (done) this.addArtwork(li, rec);
     return li;
+  }
+
+  /** The cover beside the title and a waveform thumbnail under the facts, drawn from the work's
+   * peaks (musicMaterial.waveformUrl), not from its audio. Both are decorative: the row's text
+   * says everything, so they are hidden from assistive technology. */
+  addArtwork(li, rec) {
+    const waveUrl = rec.musicMaterial?.waveformUrl;
+    if (!rec.cover && !waveUrl) return;
+    li.classList.add("with-art");
+    li.prepend(el("div", { class: "art", "aria-hidden": "true" },
+      rec.cover ? el("img", { class: "cover", src: rec.cover, alt: "", width: 56, height: 56, loading: "lazy" }) : null));
+    if (!waveUrl) return;
+    const canvas = el("canvas", { class: "thumb", width: 240, height: 28, "aria-hidden": "true" });
+    li.querySelector(".facts")?.after(canvas);
+    waveformOf(rec).then((w) => { if (w) drawThumbnail(canvas, w); });
   }
 
   async poll() {
@@ -209,6 +226,7 @@ export class Library {
   }
 
   drop(jobId) {
+    forgetWaveform(jobId);
     this.rows.get(jobId)?.li.remove();
     this.rows.delete(jobId);
     $("#library-empty").hidden = this.rows.size > 0 || this.hasNext;

@@ -4,6 +4,7 @@
 import WaveSurfer from "../vendor/wavesurfer.esm.js";
 import { $, $$, announce, el, mmss } from "./ui.js";
 import { activeLine, parseTimedLyrics } from "./lyrics.js";
+import { waveformOf } from "./artwork.js";
 
 export class Player {
   constructor(app) {
@@ -65,13 +66,19 @@ export class Player {
     const m = record.musicMaterial || {};
     $("#player-meta").textContent = [m.style, m.key, m.bpm ? `${m.bpm} BPM` : "", mmss(m.dur)]
       .filter((x) => x && x !== "–").join(" · ");
+    const cover = $("#player-cover");
+    cover.hidden = !record.cover;
+    if (record.cover) cover.src = record.cover; else cover.removeAttribute("src");
     this.renderLyrics(record);
     $$(".track.current").forEach((n) => n.classList.remove("current"));
     document.querySelector(`.track[data-job-id="${CSS.escape(record.job_id)}"]`)?.classList.add("current");
     try {
       const url = await this.app.api.downloadUrl(record.job_id, "mp3");
       $("#waveform").dataset.state = "loading";
-      await this.ensureWaveform().load(url).catch(() => {});
+      // The work's own peaks draw the waveform at once, without decoding the whole mp3 first.
+      const w = await waveformOf(record);
+      const peaks = w?.peaks?.length && w.duration > 0 ? [w.peaks, w.duration] : [];
+      await this.ensureWaveform().load(url, ...peaks).catch(() => {});
       announce(`Loaded ${title}`);
     } catch (e) {
       this.error.textContent = e.message;
