@@ -57,6 +57,13 @@ Read at call time (the function that reads each):
                                  (hibari-tts / piper-tts wheels); anything else is festival
                                  -> `singer_engine()`
 
+  SONGFORGE_UPSTREAM_SECRET      the Fernet key (urlsafe base64, 32 bytes) that encrypts the
+                                 upstream engine's API keys at rest (unset: the data dir's
+                                 upstream.key, created 0600 on first use)  -> `upstream_secret()`
+  SONGFORGE_UPSTREAM_POLL_SECONDS  seconds between the upstream engine's status queries (5)
+  SONGFORGE_UPSTREAM_BACKOFF     first wait after the upstream's 400006/400007, doubling to 60 s (2)
+  SONGFORGE_UPSTREAM_TIMEOUT     seconds one upstream API call may take (30)  -> `upstream_timing()`
+
 Read once, at import of `songforge.core.queue`:
 
   SONGFORGE_LEASE_SECONDS        a running job's lease, renewed while generating (30)
@@ -227,6 +234,35 @@ def singer_engine() -> str:
     return value if value in ("neural", "festival") else "festival"
 
 
+def upstream_secret() -> str | None:
+    """The operator's Fernet key for the upstream API keys, or None (the data dir's key file)."""
+    return (os.environ.get("SONGFORGE_UPSTREAM_SECRET") or "").strip() or None
+
+
+@dataclass(frozen=True)
+class UpstreamTiming:
+    """How the upstream engine paces itself against a TemPolor Open API (seconds)."""
+
+    poll_seconds: float
+    backoff_seconds: float
+    backoff_max_seconds: float
+    request_seconds: float
+    download_seconds: float
+
+
+def upstream_timing() -> UpstreamTiming:
+    poll = float(os.environ.get("SONGFORGE_UPSTREAM_POLL_SECONDS") or 5)
+    backoff = float(os.environ.get("SONGFORGE_UPSTREAM_BACKOFF") or 2)
+    request = float(os.environ.get("SONGFORGE_UPSTREAM_TIMEOUT") or 30)
+    return UpstreamTiming(
+        poll_seconds=max(0.05, poll),
+        backoff_seconds=max(0.05, backoff),
+        backoff_max_seconds=max(backoff, 60.0),
+        request_seconds=max(1.0, request),
+        download_seconds=max(10.0, 4 * request),
+    )
+
+
 def lease_seconds() -> float:
     """A running job's lease. `core.queue` reads it once, at import."""
     return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30)
@@ -285,5 +321,5 @@ def canonical_model(name: str) -> str:
 # The engines an account may be served by (`requestParams.engine`); `songforge.engines.registry`
 # maps each name to its implementation. Listed here so the domain can check a name without
 # importing any engine.
-ENGINE_NAMES: tuple[str, ...] = ("embedded",)
+ENGINE_NAMES: tuple[str, ...] = ("embedded", "tempolor")
 DEFAULT_ENGINE = "embedded"

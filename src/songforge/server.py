@@ -132,6 +132,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
             from songforge.workers.local import WorkerPool
 
             pool = WorkerPool(settings, setup=install)
+            app.state.db.on_jobs_queued(pool.wake_up)  # idle workers are woken, not polling
             await asyncio.to_thread(pool.start)
             app.state.worker_pool = pool
             tasks.append(asyncio.create_task(pool.supervise(stop)))

@@ -319,9 +319,18 @@ def test_create_instrumental_wait_play_download_delete(studio: Studio, tmp_path:
     facts = first.locator(".facts").inner_text()
     assert "A:minor" in facts and "90" in facts
     assert record["titleEn"] and first.locator(".title").inner_text() == record["titleEn"]
+    # Issue 19: the work's cover beside it and a thumbnail drawn from its peaks, not its audio.
+    wait_js(
+        page,
+        "(() => { const i = document.querySelector('#track-list > li .cover');"
+        " return i && i.complete && i.naturalWidth > 0; })()",
+        timeout=20_000,
+    )
+    first.locator("canvas.thumb[data-state=drawn]").wait_for(timeout=20_000)
 
     first.get_by_role("button", name=re.compile("^Play")).click()
     page.get_by_role("heading", name=record["titleEn"]).wait_for()
+    wait_js(page, "document.getElementById('player-cover').naturalWidth > 0", timeout=20_000)
     wait_js(page, "document.getElementById('player-audio').duration > 0", timeout=30_000)
     duration = page.evaluate("document.getElementById('player-audio').duration")
     assert abs(duration - record["musicMaterial"]["dur"]) < 1.5

@@ -10,6 +10,7 @@ by triggers, so the last tests check them against a recount after every kind of 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Callable, Iterator
@@ -81,7 +82,9 @@ def seeded(db: Database) -> tuple[Tenant, list[str]]:
     active: list[str] = []
     for _ in range(3):
         with db.session() as s:
-            jobs = scheduler.submit(s, account=account, request=parse_music_params("instrumental", {"prompt": "x"}))
+            jobs = scheduler.submit(
+                s, account=account, request=parse_music_params("instrumental", {"prompt": "x"})
+            )
             active += [j.item_id for j in jobs]
     assert queue.claim_next(db, "w-plans") is not None
     with db.engine.begin() as conn:
@@ -125,7 +128,10 @@ def _assert_indexed(db: Database, fn: Callable[[], Any], index: str | None = Non
         text = "\n".join(plan)
         if db.is_sqlite:
             assert not any(re.match(r"SCAN jobs\b", line) for line in plan), (statement, text)
-            assert re.search(r"SEARCH jobs USING (COVERING )?(INDEX|INTEGER PRIMARY KEY)", text), (statement, text)
+            assert re.search(r"SEARCH jobs USING (COVERING )?(INDEX|INTEGER PRIMARY KEY)", text), (
+                statement,
+                text,
+            )
         else:
             assert "Seq Scan on jobs" not in text, (statement, text)
             assert re.search(r"Index (Only )?Scan( Backward)? using \w+ on jobs", text), (statement, text)
@@ -178,17 +184,23 @@ def test_list_pages_follow_the_cursor_index(db: Database, seeded: tuple[Tenant, 
 
     _assert_indexed(db, first, "ix_jobs_list")
     assert pages[0]["hasNext"] and len(pages[0]["records"]) == 20
-    _assert_indexed(db, lambda: _list_music(tenant, db, USER, "instrumental", pages[0]["cursor"]), "ix_jobs_list")
+    _assert_indexed(
+        db, lambda: _list_music(tenant, db, USER, "instrumental", pages[0]["cursor"]), "ix_jobs_list"
+    )
 
 
 def test_status_read_is_a_key_lookup(db: Database, seeded: tuple[Tenant, list[str]]) -> None:
     tenant, active = seeded
     if db.is_sqlite:  # the fast path reads through its own sqlite3 connection
         reader = JobReader(db)
-        plan = reader._conn().execute(
-            "EXPLAIN QUERY PLAN " + "SELECT item_id FROM jobs WHERE item_id = ? AND tenant_id = ?",
-            (active[0], tenant.id),
-        ).fetchall()
+        plan = (
+            reader._conn()
+            .execute(
+                "EXPLAIN QUERY PLAN " + "SELECT item_id FROM jobs WHERE item_id = ? AND tenant_id = ?",
+                (active[0], tenant.id),
+            )
+            .fetchall()
+        )
         assert any("sqlite_autoindex_jobs_1" in str(r[-1]) for r in plan), plan
         return
     _assert_indexed(db, lambda: JobReader(db).get(tenant.id, active[0]), "jobs_pkey")
@@ -207,67 +219,46 @@ def test_metrics_scrape_reads_no_history(db: Database, seeded: tuple[Tenant, lis
     assert f'songforge_queue_wait_seconds_count{{engine="embedded"}} {float(HISTORY + 1)}' in text
 
 
-def _recount(db: Database) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, int], tuple[int, int]]]:
-    """What the counters must hold for the rows there now (observations only ever grow)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'c.db'}"
+        else:
+            url = stack.enter_context(fresh_pg_database())
+        upgrade_database(url)
+        database = Database(url)
+        stack.callback(database.dispose)
+        yield database
+
+
+def test_counters_follow_every_state_change(fresh_db: Database) -> None:
+    """Admission, claim, completion, failure, requeue and deletion, on a fresh database."""
+    db = fresh_db
     with db.session() as s:
-        counts = {(e, st): int(n) for e, st, n in s.execute(select(JobCount.engine, JobCount.state, JobCount.n))}
-        obs = {
-            (m, e, b): (int(n), int(t))
-            for m, e, b, n, t in s.execute(
-                select(JobObservation.metric, JobObservation.engine, JobObservation.bucket, JobObservation.n,
-                       JobObservation.sum_ms)
-            )
-        }  # fmt: skip
-        live = {
-            (e, st): int(n)
-            for e, st, n in s.execute(
-                select(Job.engine, Job.state, func.count())
-                .where(Job.state.in_(["completed", "failed"]))
-                .group_by(Job.engine, Job.state)
-            )
-        }
-    return {k: v for k, v in counts.items() if v} | {k: 0 for k in live if k not in counts}, obs | {
-        ("live", *k, 0): (v, 0) for k, v in live.items()
-    }  # type: ignore[return-value]
-
-
-def test_counters_follow_every_state_change(tmp_path: Path) -> None:
-    """Admission, claim, completion, failure, requeue and deletion, on a fresh SQLite database."""
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    upgrade_database(url)
-    db = Database(url)
-    try:
+        tenant_id = tenants.create_token(s, "c").tenant_id
+        account = accounts.upsert_account(s, tenant_id, {"user_id": "u"}, 10)
+    for _ in range(3):
         with db.session() as s:
-            tenant_id = tenants.create_token(s, "c").tenant_id
-            account = accounts.upsert_account(s, tenant_id, {"user_id": "u"}, 10)
-        for _ in range(3):
-            with db.session() as s:
-                scheduler.submit(s, account=account, request=parse_music_params("instrumental", {"prompt": "x"}))
-        jobs = [queue.claim_next(db, f"w{i}") for i in range(4)]
-        assert all(jobs)
-        assert queue.complete(db, jobs[0].item_id, "w0", {"title": "a"})
-        assert queue.fail(db, jobs[1].item_id, "w1", "boom")
-        assert queue.fail(db, jobs[4 - 1].item_id if False else jobs[2].item_id, None, "gone")
-        queue.hand_back(db, Job.worker_id == "w3")
-        with db.session() as s:
-            s.delete(s.get(Job, jobs[1].item_id))
-        with db.session() as s:
-            counts = {(st): int(n) for _e, st, n in s.execute(select(JobCount.engine, JobCount.state, JobCount.n))}
-            gen = s.scalar(
-                select(func.sum(JobObservation.n)).where(JobObservation.metric == "generation")
-            )
-            wait = s.scalar(
-                select(func.sum(JobObservation.n)).where(JobObservation.metric == "queue_wait")
-            )
-            live = dict(
-                s.execute(select(Job.state, func.count()).where(Job.state.in_(["completed", "failed"])).group_by(Job.state)).all()
-            )
-        assert counts == {"completed": 1, "failed": 1} == {k: int(v) for k, v in live.items()}
-        assert gen == 3  # completed, failed while running, failed by the reaper's rule: deletion keeps it
-        assert wait == 4  # one per claim
-        text = metrics.render(db).decode()
-        assert 'songforge_jobs{engine="embedded",state="failed"} 1.0' in text
-        assert 'songforge_jobs{engine="embedded",state="queued"} 3.0' in text
-        assert 'songforge_queue_wait_seconds_count{engine="embedded"} 4.0' in text
-    finally:
-        db.dispose()
+            scheduler.submit(s, account=account, request=parse_music_params("instrumental", {"prompt": "x"}))
+    jobs = [queue.claim_next(db, f"w{i}") for i in range(4)]
+    assert all(jobs)
+    assert queue.complete(db, jobs[0].item_id, "w0", {"title": "a"})
+    assert queue.fail(db, jobs[1].item_id, "w1", "boom")
+    assert queue.fail(db, jobs[2].item_id, None, "gone")
+    queue.hand_back(db, Job.worker_id == "w3")
+    with db.session() as s:
+        s.delete(s.get(Job, jobs[1].item_id))
+    with db.session() as s:
+        counts = {st: int(n) for st, n in s.execute(select(JobCount.state, JobCount.n)) if n}
+        gen = s.scalar(select(func.sum(JobObservation.n)).where(JobObservation.metric == "generation"))
+        wait = s.scalar(select(func.sum(JobObservation.n)).where(JobObservation.metric == "queue_wait"))
+        finished = Job.state.in_(["completed", "failed"])
+        live = dict(s.execute(select(Job.state, func.count()).where(finished).group_by(Job.state)).all())
+    assert counts == {"completed": 1, "failed": 1} == {k: int(v) for k, v in live.items()}
+    assert gen == 3  # one per job that finished after starting; deleting a job keeps its observation
+    assert wait == 4  # one per claim
+    text = metrics.render(db).decode()
+    assert 'songforge_jobs{engine="embedded",state="failed"} 1.0' in text
+    assert 'songforge_jobs{engine="embedded",state="queued"} 3.0' in text
+    assert 'songforge_queue_wait_seconds_count{engine="embedded"} 4.0' in text

@@ -48,7 +48,7 @@ def test_lone_surrogates_are_repaired_and_the_rows_serve_again(
     db.dispose()
 
     with caplog.at_level(logging.WARNING, logger="songforge.migrations"):
-        upgrade_database(settings.db_url)
+        upgrade_database(settings.db_url, "0003_repair_lone_surrogates")
     assert current_revision(settings.db_url) == "0003_repair_lone_surrogates"
     assert sum("repaired lone UTF-16 surrogates" in r.getMessage() for r in caplog.records) == 2
 

@@ -50,7 +50,13 @@ def as_frames(audio: np.ndarray) -> np.ndarray:
 def to_int16(audio: np.ndarray) -> np.ndarray:
     """Clip to [-1, 1] then round: libsndfile's own float->int conversion wraps over-range samples."""
     arr = as_frames(audio)
-    return np.round(np.clip(arr, -1.0, 1.0) * 32767.0).astype(np.int16)
+    # In blocks: three float temporaries of a 10-minute stem are 640 MB; of a block, a few MB.
+    out = np.empty(arr.shape, np.int16)
+    block = 1 << 18
+    for start in range(0, arr.shape[0], block):
+        part = arr[start : start + block]
+        out[start : start + block] = np.round(np.clip(part, -1.0, 1.0) * 32767.0)
+    return out
 
 
 def _check_sr(sr: int) -> int:

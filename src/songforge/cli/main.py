@@ -3,6 +3,7 @@
     serve, worker, db upgrade           songforge.cli.serve
     token create|list|revoke            songforge.cli.tokens
     key create|list|revoke              songforge.cli.keys
+    upstream add|list|remove|resume     songforge.cli.upstream
     instrumental, song, stems           songforge.cli.render
 
 Those modules share their options and helpers through `songforge.cli.common` and never import
@@ -15,7 +16,7 @@ import os
 
 import typer
 
-from songforge.cli import keys, render, serve, tokens
+from songforge.cli import keys, render, serve, tokens, upstream
 
 __all__ = ["app", "main"]
 
@@ -25,6 +26,7 @@ app.add_typer(render.app)  # instrumental, song, stems
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(serve.db_app, name="db")
 app.add_typer(keys.key_app, name="key")
+app.add_typer(upstream.upstream_app, name="upstream")
 
 
 def main() -> None:

@@ -268,6 +268,20 @@ def reap_expired(db: Database, now: int | None = None, requeued: list[str] | Non
     return counts
 
 
+def recover_worker(db: Database, worker_id: str, why: str = "the worker process died") -> dict[str, int]:
+    """The running jobs of a worker its supervisor saw die are requeued (or failed) at once, by
+    the lease rules but without waiting for the lease to run out: that wait was dead time holding
+    the account's slot. The attempt counts, so a job that kills its worker every time ends FAILED."""
+    t = now_ms()
+    counts = {"requeued": 0, "failed": 0, "skipped": 0}
+    with db.session() as s:
+        held = list(s.scalars(select(Job).where(Job.state == JobState.RUNNING, Job.worker_id == worker_id)))
+    for job in held:
+        with db.session() as s:
+            counts[_recover(s, job, t, why)] += 1
+    return counts
+
+
 def timeout_reason(timeout_ms: int) -> str:
     return f"Generation timed out after {timeout_ms // 1000} s"
 

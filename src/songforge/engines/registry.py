@@ -24,9 +24,16 @@ def _embedded() -> Engine:
     return EmbeddedEngine()
 
 
+def _tempolor() -> Engine:
+    from songforge.engines.tempolor.engine import TempolorEngine
+
+    return TempolorEngine()
+
+
 # name -> a zero-argument factory. A new engine is one function and one entry here.
 FACTORIES: dict[str, Callable[[], Engine]] = {
     "embedded": _embedded,
+    "tempolor": _tempolor,
 }
 
 

@@ -239,3 +239,48 @@ class ApiKey(Base):
     user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class UpstreamKey(Base):
+    """One API key of the upstream engine's pool (`songforge upstream add`), operator-wide.
+
+    The key must be sent, so it cannot be hashed: `key_cipher` is Fernet-encrypted with the
+    operator's secret (songforge.store.upstream). `hint` is its first and last characters, enough
+    to recognise it in `upstream list`. `state` is active | paused (out of points) | disabled
+    (refused by the platform), with the platform's words in `reason`.
+    """
+
+    __tablename__ = "upstream_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    base_url: Mapped[str] = mapped_column(String(1024))
+    key_cipher: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(String(32), default="")
+    max_jobs: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class UpstreamTask(Base):
+    """A job's task on the upstream: which key holds its slot, and the upstream's item id.
+
+    One row per job, written before the request is sent (`reserved`) and given the upstream's id
+    the moment it returns (`sent`), so a worker that restarts resumes the task instead of sending
+    it again. A slot counts while the row is reserved or sent and its job is still active.
+    `secret` verifies the upstream's callback for this job.
+    """
+
+    __tablename__ = "upstream_tasks"
+    __table_args__ = (Index("ix_upstream_tasks_key_state", "key_id", "state"),)
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="reserved")  # reserved|sent|idle|done|failed
+    secret: Mapped[str] = mapped_column(String(64))
+    callback_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

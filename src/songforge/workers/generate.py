@@ -216,6 +216,7 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
         try:
             request = build_request(ctx, job)
             engine = get_engine(job.engine)
+            _bind_job(ctx, job, engine)
             progress(1, "composing")
             # The engine's 0..100 maps onto 1..90: encoding and storing follow, and progress never goes back.
             result = engine.generate(request, lambda pct, stage: progress(1 + pct * 89 // 100, stage))
@@ -250,6 +251,16 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
     finally:
         stop.set()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _bind_job(ctx: WorkerContext, job: Job, engine: object) -> None:
+    """Engines that keep state per job across processes (the upstream engine's key pool and task
+    record) get it from the database through the worker: engines import no store."""
+    bind = getattr(engine, "bind_job", None)
+    if bind is not None:
+        from songforge.store.upstream import JobLedger
+
+        bind(JobLedger(ctx.db, ctx.settings, job.item_id))
 
 
 def _abandon(ctx: WorkerContext, job: Job) -> RunOutcome:

@@ -3,7 +3,13 @@
 Generation is CPU-heavy and runs synchronous library code, so it lives in separate processes
 (never the server's event loop), at a lower CPU priority so the API keeps answering status
 reads quickly while the machine is busy. The server supervises them: a worker that dies is
-restarted, and jobs whose worker stopped renewing its lease are requeued or failed.
+restarted and the jobs it held are requeued (or failed) at once, and jobs whose worker stopped
+renewing its lease are requeued or failed.
+
+Idle workers are woken, not left to find work by polling: the server's commit of new jobs (and a
+requeue by its supervisor) sets an Event the workers wait on, so the wait from acceptance to a claim
+is the time to wake a process. The short poll remains as a fallback for work the server's own
+commits do not announce (uploads, other processes writing the same database).
 
 Workers die with the server: each asks the kernel for SIGKILL when its parent goes (Linux) and
 also checks its parent pid, so a `kill -9` of the server never leaves orphans generating.
@@ -45,10 +51,15 @@ def _die_with_parent() -> None:
 
 
 def worker_main(
-    settings: Settings, worker_id: str, parent_pid: int, setup: Callable[[], None] | None = None
+    settings: Settings,
+    worker_id: str,
+    parent_pid: int,
+    setup: Callable[[], None] | None = None,
+    wake: Any | None = None,
 ) -> None:
     """Entry point of one worker process. `setup` is the composition root's per-process set-up
-    (`songforge.wiring.install`: the dialects' event subscribers), run before any job is touched."""
+    (`songforge.wiring.install`: the dialects' event subscribers), run before any job is touched.
+    `wake` is the pool's Event: set when there may be new work."""
     _die_with_parent()
     if os.getppid() != parent_pid:
         return
@@ -74,8 +85,15 @@ def worker_main(
     ctx = WorkerContext.from_settings(settings, worker_id)
     try:
         while not stopping and os.getppid() == parent_pid:
+            # Cleared before looking, so a job committed after the look sets it again and the wait
+            # below returns at once: no wake-up is lost between the look and the wait.
+            if wake is not None:
+                wake.clear()
             if not run_one(ctx):
-                time.sleep(IDLE_POLL_SECONDS)
+                if wake is not None:
+                    wake.wait(IDLE_POLL_SECONDS)
+                else:
+                    time.sleep(IDLE_POLL_SECONDS)
     finally:
         ctx.db.dispose()
 
@@ -111,19 +129,26 @@ class WorkerPool:
         self.boot_id = "w" + secrets.token_hex(4)
         self._ctx = mp.get_context("spawn")
         self.procs: dict[str, BaseProcess] = {}
+        self.worker_ids: dict[str, str] = {}
         self._serial = 0
+        self.wake = self._ctx.Event()
+
+    def wake_up(self, _item_ids: list[str] | None = None) -> None:
+        """Tells idle workers there is work (a `Database.on_jobs_queued` hook: after the commit)."""
+        self.wake.set()
 
     def _spawn(self, slot: int) -> None:
         self._serial += 1
         worker_id = f"{self.boot_id}-{slot}-{self._serial}"
         proc = self._ctx.Process(
             target=worker_main,
-            args=(self.settings, worker_id, os.getpid(), self.setup),
+            args=(self.settings, worker_id, os.getpid(), self.setup, self.wake),
             name=f"songforge-{worker_id}",
             daemon=True,
         )
         proc.start()
         self.procs[f"{slot}"] = proc
+        self.worker_ids[f"{slot}"] = worker_id
 
     def start(self) -> None:
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
@@ -137,12 +162,28 @@ class WorkerPool:
         for slot in range(self.count):
             self._spawn(slot)
 
-    def check(self) -> None:
-        """Restarts dead workers and requeues jobs whose worker stopped renewing its lease."""
+    def check(self) -> list[str]:
+        """Restarts dead workers; returns the ids of those that died (their jobs: `recover`)."""
+        dead = []
         for slot, proc in list(self.procs.items()):
             if not proc.is_alive():
                 log.warning("worker %s exited (%s); restarting", proc.name, proc.exitcode)
+                dead.append(self.worker_ids.get(slot, ""))
                 self._spawn(int(slot))
+        return [d for d in dead if d]
+
+    def recover(self, worker_ids: list[str]) -> None:
+        """Requeues (or fails) the jobs of dead workers now rather than when their leases run out."""
+        ctx = WorkerContext.from_settings(self.settings, self.boot_id)
+        try:
+            for worker_id in worker_ids:
+                counts = queue.recover_worker(ctx.db, worker_id)
+                if counts["requeued"] or counts["failed"]:
+                    log.warning("recovered the jobs of dead worker %s: %s", worker_id, counts)
+                if counts["requeued"]:
+                    self.wake_up()
+        finally:
+            ctx.db.dispose()
 
     def reap(self) -> None:
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
@@ -151,6 +192,8 @@ class WorkerPool:
             counts["timed_out"] = queue.fail_overdue(ctx.db, self.settings.job_timeout_seconds * 1000)
             if counts["requeued"] or counts["failed"] or counts["timed_out"]:
                 log.warning("reaped stale jobs: %s", counts)
+            if counts["requeued"]:
+                self.wake_up()
         finally:
             ctx.db.dispose()
 
@@ -163,7 +206,9 @@ class WorkerPool:
             except TimeoutError:
                 pass
             try:
-                self.check()
+                dead = self.check()
+                if dead:
+                    await asyncio.to_thread(self.recover, dead)
                 if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
                     last_reap = time.monotonic()
                     await asyncio.to_thread(self.reap)

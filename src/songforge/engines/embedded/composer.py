@@ -318,6 +318,7 @@ class Composer:
         self.scale = SCALES[self.mode]
         self.scale_pcs = {(plan.key.tonic + i) % 12 for i in self.scale}
         self.slow = plan.bpm < SLOW_BPM
+        self.pedal = plan.style.key in PEDAL_STYLES or plan.style.bass == "drone"
 
     def compose(self) -> Score:
         plan, style = self.plan, self.style
@@ -349,6 +350,13 @@ class Composer:
             roman_to_chord("i" if self.key.mode == "minor" else "I", self.key),
         )
         self.accent = [self._bar_accent(bar) for bar in bar_chords]
+        # A low tonic's overtones sound its major third, which a minor key must outweigh. Where no
+        # relative-major chord competes (a dorian or aeolian vamp) the minor third is safe to
+        # stress: the bass answers the tonic with it and the melody leans on it.
+        relative = (self.key.tonic + 3) % 12
+        self.third_is_safe = self.key.mode == "minor" and not any(
+            c.root == relative and not c.is_minor for bar in bar_chords for c in bar
+        )
         self.tonic_bass = self._tonic_bass_bars()
         energy_scale = 0.75 + 0.35 * plan.energy
         for s in sections:
@@ -400,17 +408,19 @@ class Composer:
         return 1.0
 
     def _tonic_bass_bars(self) -> set[int]:
-        """Bars whose bass sits on the tonic, wherever the chord holds it (as an inversion when it
-        is not the root): phrase starts and cadences, and every such bar in styles built on a pedal."""
+        """Bars whose bass starts on the tonic: phrase starts and cadences (every such bar in
+        styles built on a pedal) whose chords hold the tonic as their root or third, so that the
+        tonic in the bass makes a root position or a first inversion. Under a chord that has the
+        tonic as its fifth or seventh the bass keeps the root: the chord would be heard as another
+        (Am over E is Em to the ear, F7 over Eb a C minor)."""
         tonic = self.key.tonic
         out: set[int] = set()
-        pedal = self.style.key in PEDAL_STYLES or self.style.bass == "drone"
         for sec in self.sections:
             for b in range(sec.bars):
                 bar = sec.start + b
-                if not all(tonic in c.pitch_classes for c in self.bar_chords[bar]):
+                if not all(_root_or_third(tonic, c) for c in self.bar_chords[bar]):
                     continue
-                if pedal or b % 4 == 0 or b >= sec.bars - 2:
+                if self.pedal or b % 4 == 0 or b >= sec.bars - 2:
                     out.add(bar)
         return out
 
@@ -559,6 +569,7 @@ class Composer:
         if self.slow:
             rhythm = _on_beats(rhythm)
         lo, hi = (28, 52) if prog not in (42, 0) else (36, 60)
+        third_bass = self.third_is_safe
         if style.bass == "lh":
             lo, hi = 36, 55
         for sec in self.sections:
@@ -573,9 +584,19 @@ class Composer:
                 use = rhythm
                 if kind in ("intro", "outro", "break") and len(rhythm) > 2:
                     use = [(0, 2, "R"), (2, 2, "R")] if kind != "outro" else [(0, 4, "R")]
-                for start, dur, role in use:
+                home = bar in self.tonic_bass
+                for i, (start, dur, role) in enumerate(use):
                     beat = bar * 4 + start
-                    pitch = self._bass_pitch(beat, role, lo, hi)
+                    if i == len(use) - 1 and i and start >= 2 and role == "R":
+                        # the bar's last note: the minor third on the tonic chord (see third_is_safe),
+                        # the chord's fifth where that is the tonic (IV and iv go home through it)
+                        chord = chord_at(self.bar_chords, beat)
+                        if third_bass and is_tonic_chord(chord, self.key):
+                            role = "3"
+                        elif (chord.root + 7) % 12 == self.key.tonic and 7 in chord.intervals:
+                            role = "5"
+                    # the bar's first note on the tonic, or all its roots where the style holds a pedal
+                    pitch = self._bass_pitch(beat, role, lo, hi, home and (self.pedal or start == 0))
                     part.notes.append(
                         Note(beat, dur * 0.95, pitch, bar_vel if start % 1 == 0 else bar_vel - 12)
                     )
@@ -584,12 +605,10 @@ class Composer:
         part.notes.append(Note(end, 2.0, nearest_pitch(self.key.tonic, lo + 7, lo, hi), 90))
         return [part]
 
-    def _bass_pitch(self, beat: float, role: str, lo: int, hi: int) -> int:
+    def _bass_pitch(self, beat: float, role: str, lo: int, hi: int, home: bool = False) -> int:
         chord = chord_at(self.bar_chords, beat)
         centre = lo + 7
         if role == "R":
-            bar = min(int(beat // BEATS_PER_BAR), len(self.bar_chords) - 1)
-            home = bar in self.tonic_bass and self.key.tonic in chord.pitch_classes
             return nearest_pitch(self.key.tonic if home else chord.bass, centre, lo, hi)
         if (
             role == "5"
@@ -619,7 +638,7 @@ class Composer:
     def _walk(self, part: Part, bar: int, vel: int, lo: int, hi: int) -> None:
         chords = self.bar_chords[bar]
         chord = chords[0]
-        home = bar in self.tonic_bass and self.key.tonic in chord.pitch_classes
+        home = bar in self.tonic_bass
         root = nearest_pitch(self.key.tonic if home else chord.bass, lo + 8, lo, hi)
         pcs = sorted({(chord.root + i) % 12 for i in chord.intervals})
         third = nearest_pitch(pcs[1] if len(pcs) > 1 else chord.root, root + 4, lo, hi + 5)
@@ -898,11 +917,19 @@ class Composer:
         # not the third: the minor third is the relative major's tonic. In major, the fourth tells
         # the key from its dominant, except in mixolydian and lydian where it is the rival tonic.
         if self.key.mode == "minor":
-            anchor_bonus = {tonic: 3.0, fifth: 1.5, third: 0.5}
+            anchor_bonus = {tonic: 3.0, fifth: 1.5, third: 1.5 if self.third_is_safe else 0.5}
         elif self.mode == "ionian":
             anchor_bonus = {tonic: 2.5, third: 1.5, (tonic + 5) % 12: 1.0}
         else:
             anchor_bonus = {tonic: 2.5, third: 1.5, fifth: 1.0}
+        home = {tonic, third, fifth}
+
+        def colour_ok(pc: int, pcs: frozenset[int]) -> bool:
+            """A key note added over a chord that lacks it: in the scale, rubbing against no chord
+            tone, and not over a chord that shares two notes with the tonic triad (the tonic over
+            III, or over vi in major, would turn that chord into the tonic's seventh chord)."""
+            return pc in self.scale_pcs and _consonant(pc, pcs) and len(home & pcs) < 2
+
         phrase_bars = 2
         n_phr = max(1, sec.bars // phrase_bars)
         for ph in range(n_phr):
@@ -927,9 +954,7 @@ class Composer:
                     # the nearest chord tone, or the tonic as a colour tone (a sixth or a ninth over
                     # the chord) where it rubs against none: the notes that name the key preferred
                     # by up to three semitones of extra distance
-                    choices = set(pcs) | {
-                        pc for pc in anchor_bonus if pc in self.scale_pcs and _consonant(pc, pcs)
-                    }
+                    choices = set(pcs) | {pc for pc in anchor_bonus if colour_ok(pc, pcs)}
                     p = min(
                         (nearest_pitch(pc, p, lo - 2, hi + 2) for pc in sorted(choices)),
                         key=lambda q: abs(q - p) - anchor_bonus.get(q % 12, 0.0),
@@ -947,7 +972,7 @@ class Composer:
                     # phrases cadence: on the tonic wherever it does not grate against the chord
                     # (the fifth answers it in the first phrase of a pair), the section's last on 1
                     goals = (tonic, fifth) if (ph % 2 == 1 or last_phrase) else (fifth, tonic)
-                    goal = next((g for g in goals if _consonant(g, pcs)), chord.root)
+                    goal = next((g for g in goals if g in pcs or colour_ok(g, pcs)), chord.root)
                     p = nearest_pitch(goal, p, lo - 2, hi + 2)
                     d = degree_near(p)
                     if last_phrase:
@@ -1018,3 +1043,9 @@ def _consonant(pc: int, chord_pcs: frozenset[int]) -> bool:
     """A chord tone, or a note no chord tone rubs against by a semitone (a ninth or a sixth over
     the chord, not a minor ninth)."""
     return pc in chord_pcs or not ({(pc + 1) % 12, (pc - 1) % 12} & chord_pcs)
+
+
+def _root_or_third(pc: int, chord: Chord) -> bool:
+    """`pc` is the chord's root or its third: in the bass it makes a root position or a first
+    inversion, which still sound as the chord."""
+    return pc == chord.root or (pc - chord.root) % 12 in {3, 4} & set(chord.intervals)

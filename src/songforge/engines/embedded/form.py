@@ -28,13 +28,50 @@ _SUNG_NAMES = ("verse", "pre-chorus", "chorus", "bridge", "intro", "outro")  # t
 DANCE = frozenset({"house", "techno", "trance", "dnb", "dubstep"})
 # Styles that end by fading out; the rest stop on a final chord.
 FADE_STYLES = frozenset(
-    {"pop", "house", "techno", "trance", "dnb", "dubstep", "synthwave", "reggae", "funk", "soul", "rnb",
-     "lofi", "chillout", "ambient", "hiphop", "trap", "latin", "indie"}
+    {
+        "pop",
+        "house",
+        "techno",
+        "trance",
+        "dnb",
+        "dubstep",
+        "synthwave",
+        "reggae",
+        "funk",
+        "soul",
+        "rnb",
+        "lofi",
+        "chillout",
+        "ambient",
+        "hiphop",
+        "trap",
+        "latin",
+        "indie",
+    }
 )
 # Styles whose songs sing the chorus twice at the end (the rest once).
 DOUBLE_CHORUS = frozenset(
-    {"pop", "rock", "punk", "metal", "indie", "country", "house", "techno", "trance", "dnb", "dubstep",
-     "synthwave", "hiphop", "trap", "funk", "latin", "chiptune", "kids", "holiday"}
+    {
+        "pop",
+        "rock",
+        "punk",
+        "metal",
+        "indie",
+        "country",
+        "house",
+        "techno",
+        "trance",
+        "dnb",
+        "dubstep",
+        "synthwave",
+        "hiphop",
+        "trap",
+        "funk",
+        "latin",
+        "chiptune",
+        "kids",
+        "holiday",
+    }
 )
 
 
@@ -163,8 +200,14 @@ def build(
     has_refrain = refrain is not None
     # The style's habits first; then grown toward the goal, or shrunk to an asked length or the cap.
     k = _Knobs(
-        intro=h.intro_bars, outro=h.outro_bars, brk=min(8, h.break_bars), auto_break=not user_break,
-        reps=h.end_choruses if has_refrain else 0, double=False, tag_end=False, keep=len(lyr),
+        intro=h.intro_bars,
+        outro=h.outro_bars,
+        brk=min(8, h.break_bars),
+        auto_break=not user_break,
+        reps=h.end_choruses if has_refrain else 0,
+        double=False,
+        tag_end=False,
+        keep=len(lyr),
     )
 
     def assemble(k: _Knobs) -> list[FormSection]:
@@ -235,8 +278,7 @@ def build(
         lambda k: replace(k, double=True),
         lambda k: replace(k, tag_end=h.end_choruses > 1),
         lambda k: replace(k, intro=MAX_EDGE_BARS, outro=MAX_EDGE_BARS),
-        lambda k: replace(k, brk=max(k.brk, h.break_bars, 12)),
-        lambda k: replace(k, brk=max(k.brk, 16)),
+        lambda k: replace(k, brk=max(k.brk, h.break_bars, 12)),  # a dance break keeps its 16
     ]
     for step in grow:
         if total(k) >= goal_bars:
@@ -310,13 +352,18 @@ def _fit_exactly(secs: list[FormSection], bars: int) -> None:
 
 
 def _clip_to(secs: list[FormSection], cap_bars: int) -> None:
-    """Never past the cap: the last sections lose bars (sung lines that no longer fit are not sung)."""
+    """Never past the cap: the last sections lose bars, instrumental ones to nothing, sung ones to a
+    bar (sung lines that no longer fit are not sung). Only tiny caps (a test's seconds) get here."""
     over = sum(s.bars for s in secs) - cap_bars
-    for s in reversed(secs):
-        if over <= 0:
-            break
-        take = min(over, s.bars - 1)
-        s.bars -= take
-        over -= take
-        if s.lines:
-            s.lines = s.lines[: max(0, 2 * s.bars)]
+    for floor in (0, 1):
+        for s in reversed(secs):
+            if over <= 0:
+                break
+            if floor == 0 and s.lines:
+                continue
+            take = max(0, min(over, s.bars - max(floor, 1 if s.lines else 0)))
+            s.bars -= take
+            over -= take
+            if s.lines:
+                s.lines = s.lines[: max(0, 2 * s.bars)]
+    secs[:] = [s for s in secs if s.bars > 0]

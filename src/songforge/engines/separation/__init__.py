@@ -22,7 +22,7 @@ from songforge.errors import EngineError
 
 SAMPLE_RATE = 44100
 CLASSICAL_METHODS = ("harmonic", "centre", "repet", "repet-centre")
-DEFAULT_CLASSICAL = "harmonic"  # best mean SDR over both sets of benchmarks/separation.py, and fastest
+DEFAULT_CLASSICAL = "harmonic"  # still the best weight-free method on benchmarks/separation.py (held-out too)
 DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s")
 METHODS = ("auto", "demucs", *DEMUCS_MODELS, *CLASSICAL_METHODS, "learned")
 TWO_STEMS = ("vocals", "accompaniment")  # the karaoke split: the vocal and everything else
@@ -57,6 +57,10 @@ def _as_stereo(audio: np.ndarray) -> np.ndarray:
         raise SeparationError(f"audio must be shaped (frames, 1 or 2), got {arr.shape}")
     if arr.shape[1] == 1:
         arr = np.repeat(arr, 2, axis=1)
+    # A copy only when there is something to clean: an upload's samples are 200 MB per 10 minutes.
+    block = 1 << 20
+    if all(np.isfinite(arr[i : i + block]).all() for i in range(0, arr.shape[0], block)):
+        return arr
     return np.nan_to_num(arr)
 
 
@@ -67,21 +71,27 @@ def _resample(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
 
 
 def _chunked(
-    run: Callable[[np.ndarray], dict[str, np.ndarray]], stereo: np.ndarray, report: ProgressFn
+    run: Callable[[np.ndarray], dict[str, np.ndarray]],
+    stereo: np.ndarray,
+    report: ProgressFn,
+    two_stems: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run a separator on overlapping chunks and keep each chunk's centre; the stems still add up to
-    the input because every chunk's stems add up to that chunk."""
+    the input because every chunk's stems add up to that chunk. With `two_stems` the chunks are folded
+    as they come, so only two full-length outputs are ever held."""
+    fold = to_two_stems if two_stems else (lambda parts: parts)
+    run_folded = lambda block: fold(run(block))  # noqa: E731
     n = stereo.shape[0]
     # Chunk edges on a multiple of every hop in use, so a chunk's STFT frames are the whole file's.
     chunk, context = (max(4096, int(s * SAMPLE_RATE) // 4096 * 4096) for s in (CHUNK_S, CONTEXT_S))
     if n <= chunk + 2 * context:
-        return run(stereo)
+        return run_folded(stereo)
     out: dict[str, np.ndarray] = {}
     starts = list(range(0, n, chunk))
     for count, start in enumerate(starts):
         stop = min(n, start + chunk)
         lo, hi = max(0, start - context), min(n, stop + context)
-        parts = run(stereo[lo:hi])
+        parts = run_folded(stereo[lo:hi])
         for name, audio in parts.items():
             if name not in out:
                 out[name] = np.empty((n, 2), np.float32)
@@ -120,11 +130,13 @@ def separate(
     stereo = _as_stereo(audio)
     if sr != SAMPLE_RATE:
         stereo = _resample(stereo, sr, SAMPLE_RATE)
-    stems = _separate_stereo(stereo, method, progress)
-    return to_two_stems(stems) if two_stems else stems
+    stems = _separate_stereo(stereo, method, progress, two_stems)
+    return to_two_stems(stems) if two_stems and "accompaniment" not in stems else stems
 
 
-def _separate_stereo(stereo: np.ndarray, method: str, progress: ProgressFn | None) -> dict[str, np.ndarray]:
+def _separate_stereo(
+    stereo: np.ndarray, method: str, progress: ProgressFn | None, two_stems: bool
+) -> dict[str, np.ndarray]:
     report = progress or (lambda _pct, _stage: None)
     if stereo.shape[0] == 0:
         return {name: np.zeros((0, 2), np.float32) for name in STEMS}
@@ -152,7 +164,7 @@ def _separate_stereo(stereo: np.ndarray, method: str, progress: ProgressFn | Non
             raise SeparationError(str(exc)) from exc
         return learned.separate_learned(stereo, SAMPLE_RATE, progress=progress, model=model)
     report(2, "analysing")
-    return _chunked(lambda block: separate_classical(block, SAMPLE_RATE, method), stereo, report)
+    return _chunked(lambda block: separate_classical(block, SAMPLE_RATE, method), stereo, report, two_stems)
 
 
 @dataclass

@@ -92,9 +92,13 @@ def upgrade() -> None:
         raw = [sa.cast(sa.column(c), sa.Text).label(c) for c in columns]
         last: Any = None
         while True:
-            query = sa.select(sa.column(pk), *raw).select_from(sa.table(table_name)).order_by(sa.column(pk))
-            if last is not None:
-                query = query.where(sa.column(pk) > last)
+            after = sa.true() if last is None else sa.column(pk) > last
+            query: Any = (  # Select over a computed column list: mypy cannot infer its row type
+                sa.select(sa.column(pk), *raw)
+                .select_from(sa.table(table_name))
+                .where(after)
+                .order_by(sa.column(pk))
+            )
             rows = bind.execute(query.limit(_BATCH)).all()
             if not rows:
                 break

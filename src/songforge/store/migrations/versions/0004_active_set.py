@@ -54,25 +54,21 @@ def _wait(row: str) -> str:
     return f"({row}.started_ms - {row}.queued_ms)"
 
 
-def _observe(metric: str, duration: str, bounds: tuple[int, ...], where: str, pg: bool) -> str:
-    """One observation as an upsert. SQLite's INSERT ... SELECT needs its WHERE before ON
-    CONFLICT (a parsing rule); PostgreSQL's trigger function tests the condition around it."""
+def _observe(metric: str, duration: str, bounds: tuple[int, ...], where: str) -> str:
+    """One observation as an upsert (SQLite, row level). INSERT ... SELECT needs a WHERE before
+    ON CONFLICT there (a parsing rule), which is also where the condition goes."""
     head = "INSERT INTO job_observations (metric, engine, bucket, n, sum_ms)"
     values = f"'{metric}', NEW.engine, {_bucket(duration, bounds)}, 1, {duration}"
     tail = (
         "ON CONFLICT (metric, engine, bucket) DO UPDATE SET n = job_observations.n + 1, "
         "sum_ms = job_observations.sum_ms + excluded.sum_ms"
     )
-    if pg:
-        return f"IF {where} THEN {head} VALUES ({values}) {tail}; END IF;"
     return f"{head} SELECT {values} WHERE {where} {tail};"
 
 
-def _count_new(where: str, pg: bool) -> str:
+def _count_new(where: str) -> str:
     head = "INSERT INTO job_counts (engine, state, n)"
     tail = "ON CONFLICT (engine, state) DO UPDATE SET n = job_counts.n + 1"
-    if pg:
-        return f"IF {where} THEN {head} VALUES (NEW.engine, NEW.state, 1) {tail}; END IF;"
     return f"{head} SELECT NEW.engine, NEW.state, 1 WHERE {where} {tail};"
 
 
@@ -83,21 +79,21 @@ _BOTH_WAIT = "NEW.started_ms IS NOT NULL AND NEW.queued_ms IS NOT NULL"
 
 def _sqlite_triggers() -> list[str]:
     new_final = f"NEW.state IN {FINAL}"
-    gen = _observe("generation", _gen("NEW"), GENERATION_MS, f"{new_final} AND {_BOTH_GEN}", False)
+    gen = _observe("generation", _gen("NEW"), GENERATION_MS, f"{new_final} AND {_BOTH_GEN}")
     return [
         f"""CREATE TRIGGER jobs_stats_insert AFTER INSERT ON jobs BEGIN
-            {_count_new(new_final, False)}
+            {_count_new(new_final)}
             {gen}
-            {_observe("queue_wait", _wait("NEW"), QUEUE_WAIT_MS, _BOTH_WAIT, False)}
+            {_observe("queue_wait", _wait("NEW"), QUEUE_WAIT_MS, _BOTH_WAIT)}
         END""",
         f"""CREATE TRIGGER jobs_stats_update AFTER UPDATE OF state ON jobs
             WHEN OLD.state IS NOT NEW.state BEGIN
             {_UNCOUNT_OLD} AND OLD.state IN {FINAL};
-            {_count_new(new_final, False)}
+            {_count_new(new_final)}
             {_observe("generation", _gen("NEW"), GENERATION_MS,
-                      f"{new_final} AND OLD.state NOT IN {FINAL} AND {_BOTH_GEN}", False)}
+                      f"{new_final} AND OLD.state NOT IN {FINAL} AND {_BOTH_GEN}")}
             {_observe("queue_wait", _wait("NEW"), QUEUE_WAIT_MS,
-                      f"OLD.state = 'queued' AND NEW.state = 'running' AND {_BOTH_WAIT}", False)}
+                      f"OLD.state = 'queued' AND NEW.state = 'running' AND {_BOTH_WAIT}")}
         END""",
         f"""CREATE TRIGGER jobs_stats_delete AFTER DELETE ON jobs WHEN OLD.state IN {FINAL} BEGIN
             {_UNCOUNT_OLD};
@@ -105,33 +101,70 @@ def _sqlite_triggers() -> list[str]:
     ]  # fmt: skip
 
 
+# PostgreSQL counts per statement, from the statement's transition tables: a row-level trigger
+# would update the same counter row once per job, and PostgreSQL keeps every version of a row a
+# transaction updated, so one statement inserting or deleting N finished jobs (a bulk import, a
+# prune) would take time quadratic in N. `ch` is what each statement changed, in one shape for
+# the three events: the old and new engine and state (NULL where the row did not exist) and the
+# new row's times.
+_PG_CHANGES = {
+    "INSERT": "SELECT NULL::varchar AS o_engine, NULL::varchar AS o_state, n.engine AS n_engine, "
+    "n.state AS n_state, n.started_ms, n.finished_ms, n.queued_ms FROM new_rows n",
+    "UPDATE": "SELECT o.engine AS o_engine, o.state AS o_state, n.engine AS n_engine, n.state AS n_state, "
+    "n.started_ms, n.finished_ms, n.queued_ms FROM old_rows o JOIN new_rows n USING (item_id) "
+    "WHERE o.state IS DISTINCT FROM n.state",
+    "DELETE": "SELECT o.engine AS o_engine, o.state AS o_state, NULL::varchar AS n_engine, "
+    "NULL::varchar AS n_state, NULL::bigint AS started_ms, NULL::bigint AS finished_ms, "
+    "NULL::bigint AS queued_ms FROM old_rows o",
+}
+
+
+def _pg_statements(ch: str) -> str:
+    gen, wait = "(finished_ms - started_ms)", "(started_ms - queued_ms)"
+    upsert_obs = (
+        "ON CONFLICT (metric, engine, bucket) DO UPDATE SET n = job_observations.n + excluded.n, "
+        "sum_ms = job_observations.sum_ms + excluded.sum_ms"
+    )
+    return f"""
+        UPDATE job_counts c SET n = c.n - d.k FROM (
+            SELECT o_engine, o_state, count(*) AS k FROM ({ch}) x WHERE o_state IN {FINAL} GROUP BY 1, 2
+        ) d WHERE c.engine = d.o_engine AND c.state = d.o_state;
+        INSERT INTO job_counts (engine, state, n)
+            SELECT n_engine, n_state, count(*) FROM ({ch}) x WHERE n_state IN {FINAL} GROUP BY 1, 2
+            ON CONFLICT (engine, state) DO UPDATE SET n = job_counts.n + excluded.n;
+        INSERT INTO job_observations (metric, engine, bucket, n, sum_ms)
+            SELECT 'generation', n_engine, {_bucket(gen, GENERATION_MS)}, count(*), sum({gen})
+            FROM ({ch}) x WHERE n_state IN {FINAL} AND (o_state IS NULL OR o_state NOT IN {FINAL})
+                AND started_ms IS NOT NULL AND finished_ms IS NOT NULL
+            GROUP BY 1, 2, 3 {upsert_obs};
+        INSERT INTO job_observations (metric, engine, bucket, n, sum_ms)
+            SELECT 'queue_wait', n_engine, {_bucket(wait, QUEUE_WAIT_MS)}, count(*), sum({wait})
+            FROM ({ch}) x WHERE (o_state IS NULL OR (o_state = 'queued' AND n_state = 'running'))
+                AND started_ms IS NOT NULL AND queued_ms IS NOT NULL
+            GROUP BY 1, 2, 3 {upsert_obs};"""
+
+
 def _pg_function() -> str:
-    # OLD is NULL on INSERT and NEW on DELETE; plpgsql does not promise to short-circuit, so the
-    # facts about OLD are read into variables under an IF on TG_OP first.
-    new_final = f"NEW.state IN {FINAL}"
+    # Most UPDATEs of jobs (progress, lease renewals) change no state: they return at the first test.
     return f"""CREATE FUNCTION songforge_jobs_stats() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    was_final boolean := false;
-    was_queued boolean := false;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        IF OLD.state IN {FINAL} THEN {_UNCOUNT_OLD}; END IF;
-        RETURN NULL;
+    IF TG_OP = 'INSERT' THEN {_pg_statements(_PG_CHANGES["INSERT"])}
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF NOT EXISTS ({_PG_CHANGES["UPDATE"]}) THEN RETURN NULL; END IF;
+        {_pg_statements(_PG_CHANGES["UPDATE"])}
+    ELSE {_pg_statements(_PG_CHANGES["DELETE"])}
     END IF;
-    IF TG_OP = 'UPDATE' THEN
-        IF OLD.state IS NOT DISTINCT FROM NEW.state THEN RETURN NULL; END IF;
-        was_final := OLD.state IN {FINAL};
-        was_queued := OLD.state = 'queued';
-        IF was_final THEN {_UNCOUNT_OLD}; END IF;
-    END IF;
-    {_count_new(new_final, True)}
-    {_observe("generation", _gen("NEW"), GENERATION_MS,
-              f"{new_final} AND NOT was_final AND {_BOTH_GEN}", True)}
-    {_observe("queue_wait", _wait("NEW"), QUEUE_WAIT_MS,
-              f"(TG_OP = 'INSERT' OR (was_queued AND NEW.state = 'running')) AND {_BOTH_WAIT}", True)}
     RETURN NULL;
 END
-$$"""  # fmt: skip
+$$"""
+
+
+PG_RUN = "EXECUTE FUNCTION songforge_jobs_stats()"
+PG_TRIGGERS = {
+    "jobs_stats_insert": "AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows",
+    "jobs_stats_update": "AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "jobs_stats_delete": "AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows",
+}
 
 
 def _backfill() -> list[str]:
@@ -180,10 +213,8 @@ def upgrade() -> None:
         op.execute(statement)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_pg_function())
-        op.execute(
-            "CREATE TRIGGER jobs_stats AFTER INSERT OR DELETE OR UPDATE OF state ON jobs "
-            "FOR EACH ROW EXECUTE FUNCTION songforge_jobs_stats()"
-        )
+        for name, when in PG_TRIGGERS.items():
+            op.execute(f"CREATE TRIGGER {name} {when} FOR EACH STATEMENT {PG_RUN}")
     else:
         for statement in _sqlite_triggers():
             op.execute(statement)
@@ -191,7 +222,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS jobs_stats ON jobs")
+        for name in PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON jobs")
         op.execute("DROP FUNCTION IF EXISTS songforge_jobs_stats()")
     else:
         for name in SQLITE_TRIGGERS:

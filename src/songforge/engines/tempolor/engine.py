@@ -1,0 +1,253 @@
+"""The `tempolor` engine: a job's music made by a TemPolor Open API upstream, brought home.
+
+Why it waits instead of failing on a busy platform: 400007 (queue full) and 400006 (busy) say
+"later", and the job already holds its account's slot on our side; waiting inside the job keeps
+the account's maxJobs exact and costs the job none of its attempts. Only what the platform says
+is final (no points, content refused, a bad parameter) fails the job, with the platform's words.
+
+Order matters for money: the request is checked (model, inputs) before a key is even reserved,
+and the upstream task id is stored the moment the platform returns it, so a worker that dies
+while polling is replaced by one that resumes the same task rather than paying for a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from songforge import config
+from songforge.engines.base import SAMPLE_RATE, EngineError, GenerationRequest, GenerationResult, ProgressFn
+from songforge.engines.tempolor.client import (
+    BadKey,
+    InsufficientPoints,
+    OpenApiClient,
+    PlatformBusy,
+    Transient,
+    UpstreamError,
+    WorkLost,
+    download,
+)
+from songforge.engines.tempolor.ledger import KeyLease, TaskLedger
+from songforge.engines.tempolor.models import check_request, from_platform
+
+__all__ = ["TempolorEngine", "platform_body"]
+
+log = logging.getLogger("songforge.engines.tempolor")
+
+_RUNNING = {"waiting", "running", "main_succeeded"}
+_DONE = {"succeeded", "part_failed"}
+_NAP = 0.25  # seconds between progress reports while waiting (keeps an abandoned job noticed)
+
+
+def _tonality_tag(tonality: str) -> str:
+    """`F#:minor` -> `F# minor`, the spelling the platform's examples use."""
+    return tonality.replace(":", " ")
+
+
+def platform_body(request: GenerationRequest, model: str, callback_url: str) -> dict[str, Any]:
+    """The generate body. Instrumentals carry BPM, key, chords and length as the platform's prompt
+    tags (its instrumental endpoint has no fields for them); a song's length is the model's."""
+    body: dict[str, Any] = {"model": model, "callback_url": callback_url}
+    prompt = request.prompt.strip()
+    if request.kind == "instrumental":
+        tags = []
+        if request.bpm:
+            tags.append(f"#BPM {int(request.bpm)}")
+        if request.tonality:
+            tags.append(f"#key {_tonality_tag(request.tonality)}")
+        if request.chords:
+            tags.append(f"#chords {','.join(request.chords.split())}")
+        if request.seconds:
+            tags.append(f"#duration {round(request.seconds)}s")
+        prompt = " ".join([prompt, *tags]).strip()
+    elif request.lyrics:
+        body["lyrics"] = request.lyrics
+    body["prompt"] = prompt
+    return body
+
+
+class TempolorEngine:
+    name = "tempolor"
+
+    def __init__(self) -> None:
+        self._ledger: TaskLedger | None = None
+
+    def bind_job(self, ledger: TaskLedger) -> None:
+        """The worker's pool and task record for the next `generate` (see engines.tempolor.ledger)."""
+        self._ledger = ledger
+
+    def generate(self, request: GenerationRequest, progress: ProgressFn) -> GenerationResult:
+        model = check_request(request)  # refused before any key is reserved or anything sent
+        ledger = self._ledger
+        if ledger is None:
+            raise EngineError("the tempolor engine runs only in a worker that binds its key pool")
+        timing = config.upstream_timing()
+        deadline = time.monotonic() + ledger.timeout_seconds
+        recorded = ledger.recorded()
+        if recorded is not None:
+            lease, task_id = recorded
+            log.info("job %s resumes upstream task %s on key %s", ledger.job_id, task_id, lease.key_id)
+        else:
+            body = platform_body(request, model, ledger.callback_url)
+            lease, task_id = self._send(ledger, request.kind, body, progress, deadline, timing)
+        client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
+        try:
+            item = self._poll(ledger, client, request.kind, task_id, progress, deadline, timing)
+            result = self._bring_home(request, item, progress, timing)
+        except EngineError:
+            ledger.finish(ok=False)
+            raise
+        ledger.finish(ok=True)
+        result.extra["upstream"] = {"task_id": task_id, "key_id": lease.key_id}
+        return result
+
+    # -------------------------------------------------------------------------------- sending
+
+    def _send(
+        self,
+        ledger: TaskLedger,
+        kind: str,
+        body: dict[str, Any],
+        progress: ProgressFn,
+        deadline: float,
+        timing: config.UpstreamTiming,
+    ) -> tuple[KeyLease, str]:
+        backoff = timing.backoff_seconds
+        last = "every upstream key is at its parallel-task limit"
+        while True:
+            if time.monotonic() > deadline:
+                raise EngineError(f"Timed out before the upstream accepted the task: {last}")
+            lease = ledger.acquire()
+            if lease is None:
+                _wait(progress, 1, "waiting for an upstream key", timing.poll_seconds, ledger)
+                continue
+            client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
+            try:
+                task_id = client.generate(kind, body)
+            except BadKey as exc:
+                ledger.release()
+                ledger.disable_key(lease.key_id, str(exc))
+                log.warning("upstream key %s disabled: %s", lease.key_id, exc)
+                last = str(exc)
+                continue
+            except InsufficientPoints as exc:
+                ledger.release()
+                ledger.pause_key(lease.key_id, str(exc))
+                log.warning("upstream key %s paused: %s", lease.key_id, exc)
+                raise
+            except (PlatformBusy, Transient) as exc:
+                ledger.release()
+                last = str(exc)
+                log.info("upstream busy for job %s (%s); retrying in %.1f s", ledger.job_id, exc, backoff)
+                _wait(progress, 1, "upstream busy, retrying", backoff, ledger)
+                backoff = min(backoff * 2, timing.backoff_max_seconds)
+                continue
+            except UpstreamError:
+                ledger.release()
+                raise
+            ledger.sent(lease, task_id)
+            return lease, task_id
+
+    # -------------------------------------------------------------------------------- polling
+
+    def _poll(
+        self,
+        ledger: TaskLedger,
+        client: OpenApiClient,
+        kind: str,
+        task_id: str,
+        progress: ProgressFn,
+        deadline: float,
+        timing: config.UpstreamTiming,
+    ) -> dict[str, Any]:
+        started = time.monotonic()
+        last = "no answer yet"
+        while True:
+            try:
+                item = client.query(kind, task_id)
+            except (Transient, WorkLost, PlatformBusy) as exc:
+                last = str(exc)
+            else:
+                status = str(item.get("status") or "")
+                if status in _DONE:
+                    return item
+                if status not in _RUNNING:
+                    reason = str(
+                        item.get("error") or f"the upstream task ended {status or 'without a status'}"
+                    )
+                    raise EngineError(reason)
+                last = f"upstream task {task_id} is {status}"
+            if time.monotonic() > deadline:
+                raise EngineError(f"Timed out waiting for upstream task {task_id}: {last}")
+            # Progress creeps towards 80 % (downloading follows); an upstream reports none.
+            elapsed = time.monotonic() - started
+            pct = 5 + int(75 * elapsed / (elapsed + 60))
+            _wait(progress, pct, "upstream generating", timing.poll_seconds, ledger)
+
+    # -------------------------------------------------------------------------------- results
+
+    def _bring_home(
+        self,
+        request: GenerationRequest,
+        item: dict[str, Any],
+        progress: ProgressFn,
+        timing: config.UpstreamTiming,
+    ) -> GenerationResult:
+        from songforge.audio.decode import decode
+
+        progress(85, "downloading")
+        hi, low = str(item.get("audio_hi_url") or ""), str(item.get("audio_url") or "")
+        if not hi and not low:
+            raise EngineError("the upstream task succeeded without an audio link")
+        with tempfile.TemporaryDirectory(prefix="songforge-upstream-") as scratch:
+            path = Path(scratch) / ("upstream.wav" if hi else "upstream.mp3")
+            try:
+                download(hi or low, path, timeout=timing.download_seconds)
+            except Transient:
+                if not (hi and low):
+                    raise
+                path = download(low, Path(scratch) / "upstream.mp3", timeout=timing.download_seconds)
+            mix = decode(path, target_sr=SAMPLE_RATE)
+        progress(95, "downloaded")
+        material: dict[str, Any] = {"style": str(item.get("style") or "")}
+        if isinstance(item.get("duration"), int | float) and item["duration"]:
+            material["dur"] = item["duration"]
+        if request.bpm:
+            material["bpm"] = request.bpm
+        if request.tonality:
+            material["key"] = request.tonality
+        if request.chords:
+            material["chord"] = request.chords
+        extra: dict[str, Any] = {
+            "upstream_model": item.get("model"),
+            "model": from_platform(item.get("model")),
+        }
+        sections = item.get("lyrics_sections")
+        if isinstance(sections, list) and sections:
+            extra["lyrics_lines"] = [s for s in sections if isinstance(s, dict)]
+        lyrics = item.get("lyrics") if request.kind == "song" else None
+        return GenerationResult(
+            sample_rate=SAMPLE_RATE,
+            mix=mix,
+            # The Open API's song item carries one mix, no stems: the stems zip holds that mix.
+            stems={"mix": mix},
+            title=str(item.get("title") or "")[:300],
+            material=material,
+            lyrics=str(lyrics) if lyrics else (request.lyrics if request.kind == "song" else None),
+            extra=extra,
+        )
+
+
+def _wait(progress: ProgressFn, pct: int, stage: str, seconds: float, ledger: TaskLedger) -> None:
+    """Sleeps `seconds` in short naps, reporting progress (an abandoned job raises from it) and
+    returning early when the upstream's callback for this job arrives."""
+    end = time.monotonic() + seconds
+    while True:
+        progress(pct, stage)
+        left = end - time.monotonic()
+        if left <= 0 or ledger.callback_arrived():
+            return
+        time.sleep(min(_NAP, left))

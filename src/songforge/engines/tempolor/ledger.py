@@ -1,0 +1,62 @@
+"""What the upstream engine needs from the process that runs it: keys, slots and a task record.
+
+Why a protocol: engines know no storage (tests/test_layout.py), yet this engine must reserve a
+key's slot where every worker process sees it, store the upstream task id before it polls (so a
+restarted worker resumes the task instead of paying for a second one), and pause or disable a key
+the platform refused. The worker binds an implementation backed by the database
+(`songforge.store.upstream.JobLedger`) to the engine before each job; the engine only calls it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["KeyLease", "TaskLedger"]
+
+
+class KeyLease(Protocol):
+    """One key of the pool with a slot reserved for this job. `api_key` is the decrypted key: it
+    is sent, never logged (its dataclass hides it from repr)."""
+
+    @property
+    def key_id(self) -> int: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def api_key(self) -> str: ...
+
+
+class TaskLedger(Protocol):
+    """One job's view of the pool. Every method commits before it returns."""
+
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def callback_url(self) -> str: ...
+    @property
+    def timeout_seconds(self) -> float: ...
+
+    def recorded(self) -> tuple[KeyLease, str] | None:
+        """The key and upstream task id this job already sent, or None (nothing sent yet)."""
+
+    def acquire(self) -> KeyLease | None:
+        """Reserves a slot on the active key with the most free slots; None while every active key
+        is at its limit; raises an EngineError naming each key's state when no key is active."""
+
+    def sent(self, lease: KeyLease, task_id: str) -> None:
+        """Stores the upstream task id for this job (the slot stays taken)."""
+
+    def release(self) -> None:
+        """Frees this job's slot before anything was sent (busy, bad key, timeout)."""
+
+    def finish(self, ok: bool) -> None:
+        """The upstream task ended; its slot is free."""
+
+    def pause_key(self, key_id: int, reason: str) -> None:
+        """No more tasks for this key until an operator resumes it (out of points)."""
+
+    def disable_key(self, key_id: int, reason: str) -> None:
+        """The platform refused the key itself; no more tasks for it."""
+
+    def callback_arrived(self) -> bool:
+        """True once since the last call if the upstream's callback for this job came in."""

@@ -1,0 +1,81 @@
+"""Our model names and the platform's, both ways, and what the upstream cannot be asked for.
+
+Why a table of its own rather than the platform dialect's: engines import no dialect, and the two
+tables answer different questions. The dialect maps every name a platform client may send onto a
+profile we render; this one picks the one name the real platform should receive for a profile we
+were asked for, and reads the platform's name back when an item reports it. A profile without an
+entry here (a new catalogue line nobody mapped yet) is refused before anything is sent, rather
+than quietly sent as some other model.
+"""
+
+from __future__ import annotations
+
+from songforge.config import MODELS, canonical_model
+from songforge.engines.base import GenerationRequest
+from songforge.errors import EngineError, InvalidInput
+
+__all__ = [
+    "TO_PLATFORM",
+    "UnsupportedUpstream",
+    "check_request",
+    "from_platform",
+    "to_platform",
+]
+
+# Our profile -> the platform's model string (docs: `TemPolor v4.5`, `TemPolor i3.5`, `tempolor-latest`).
+TO_PLATFORM: dict[str, str] = {
+    MODELS["v3"].name: "TemPolor v3",
+    MODELS["v3.5"].name: "TemPolor v3.5",
+    MODELS["v4.5"].name: "TemPolor v4.5",
+    MODELS["v4.8"].name: "tempolor-latest",
+    MODELS["i3"].name: "TemPolor i3",
+    MODELS["i3.5 beta"].name: "TemPolor i3.5",
+    MODELS["i4"].name: "TemPolor i4",
+}
+# Names the platform may report that no profile sends (older or newer releases of a song model).
+_EXTRA_PLATFORM_NAMES: dict[str, str] = {"TemPolor v4.0": "v4.5", "TemPolor v4.6": "v4.5"}
+_FROM_PLATFORM: dict[str, str] = {" ".join(v.split()).casefold(): k for k, v in TO_PLATFORM.items()} | {
+    k.casefold(): v for k, v in _EXTRA_PLATFORM_NAMES.items()
+}
+
+
+class UnsupportedUpstream(InvalidInput, EngineError):
+    """A request the upstream engine refuses before sending anything. It is an InvalidInput (the
+    request asks for what this engine cannot do) and an EngineError (the worker ends the job with
+    this message, as for any engine's refusal)."""
+
+
+def to_platform(model: str, kind: str) -> str:
+    """The platform's name for our `model` of `kind`, or UnsupportedUpstream naming the pair."""
+    name = canonical_model(model)
+    profile = MODELS.get(name)
+    if profile is None or name not in TO_PLATFORM:
+        known = ", ".join(n for n, p in MODELS.items() if p.kind == kind and n in TO_PLATFORM)
+        raise UnsupportedUpstream(f"model {model!r} has no TemPolor upstream model; use one of: {known}")
+    if profile.kind != kind:
+        raise UnsupportedUpstream(f"model {model!r} makes {profile.kind}s, not {kind}s")
+    return TO_PLATFORM[name]
+
+
+def from_platform(name: str | None) -> str | None:
+    """Our profile for a model name the platform reports, or None for one we do not know."""
+    if not name:
+        return None
+    return _FROM_PLATFORM.get(" ".join(str(name).split()).casefold())
+
+
+def check_request(request: GenerationRequest) -> str:
+    """The platform model for `request`, after refusing what the Open API cannot carry: it has no
+    MIDI upload and no cloned voices, so such a request would silently lose what it asked for."""
+    model = to_platform(request.model, request.kind)
+    if request.midi_path is not None:
+        raise UnsupportedUpstream(
+            "a MIDI seed cannot be sent to the TemPolor upstream (the Open API has no MIDI input)"
+        )
+    if request.voice is not None:
+        raise UnsupportedUpstream(
+            "voices cannot be sent to the TemPolor upstream yet (its voice table is not mapped)"
+        )
+    if request.kind == "instrumental" and request.lyrics:
+        raise UnsupportedUpstream("an instrumental takes no lyrics")
+    return model

@@ -1,0 +1,288 @@
+"""The upstream engine's key pool and task records, in the database.
+
+Why here: the pool must be shared by every worker process (a key's parallel-task limit is a
+count across all of them, like an account's maxJobs), and engines know no storage; this module is
+the storage side of `songforge.engines.tempolor.ledger`, bound to the engine by the worker.
+
+Keys at rest: they must be sent, so they cannot be hashed. They are encrypted with Fernet
+(AES-128-CBC + HMAC-SHA256) under the operator's secret: SONGFORGE_UPSTREAM_SECRET when set (keep
+it in a secret store, away from the database backups), else `upstream.key` in the data dir,
+created 0600 on first use. Nothing here logs a key, and its dataclass hides it from repr.
+
+Slot accounting: a job's row says which key it holds (`reserved` while sending, `sent` once the
+upstream returned its id). A slot counts only while its job is still queued or running, so a job
+that failed, timed out or was deleted frees its slot without anyone cleaning up after it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from songforge.clock import now_ms
+from songforge.config import Settings, upstream_secret
+from songforge.errors import EngineError
+from songforge.store.db import Database
+from songforge.store.models import ACTIVE_JOB_SQL, Job, UpstreamKey, UpstreamTask
+
+__all__ = [
+    "KEY_FILE",
+    "JobLedger",
+    "Lease",
+    "NoUsableKey",
+    "add_key",
+    "busy_slots",
+    "key_box",
+    "list_keys",
+    "remove_key",
+    "set_key_state",
+]
+
+KEY_FILE = "upstream.key"
+ACTIVE, PAUSED, DISABLED = "active", "paused", "disabled"
+KEY_STATES = (ACTIVE, PAUSED, DISABLED)
+_HOLDING = ("reserved", "sent")
+
+
+class NoUsableKey(EngineError):
+    """The pool has no key that may be sent anything: the job fails with what each key says."""
+
+
+def _no_key_reason(keys: list[UpstreamKey]) -> str:
+    if not keys:
+        return "No upstream key is configured (songforge upstream add)"
+    states = "; ".join(f"key {k.id} {k.state}" + (f": {k.reason}" if k.reason else "") for k in keys)
+    return f"No upstream key is usable ({states})"
+
+
+class UpstreamSecretError(EngineError):
+    """The secret cannot decrypt a stored key (the secret changed, or the file was replaced)."""
+
+
+def key_box(data_dir: Path) -> Fernet:
+    """The Fernet that encrypts the pool's keys: the env secret, else the data dir's key file."""
+    configured = upstream_secret()
+    if configured:
+        return Fernet(configured.encode())
+    path = Path(data_dir) / KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return Fernet(path.read_bytes().strip())
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(Fernet.generate_key())
+    return Fernet(path.read_bytes().strip())
+
+
+def _hint(key: str) -> str:
+    return f"{key[:9]}…{key[-4:]}" if len(key) > 16 else "…"
+
+
+def check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base URL must be http(s)://host[:port] (got {base_url!r})")
+    return base_url.strip().rstrip("/")
+
+
+def add_key(
+    session: Session, box: Fernet, *, base_url: str, api_key: str, max_jobs: int, label: str = ""
+) -> UpstreamKey:
+    api_key = api_key.strip()
+    if not api_key:
+        raise ValueError("the API key is empty")
+    if not 1 <= max_jobs <= 1000:
+        raise ValueError("max jobs must be between 1 and 1000")
+    now = now_ms()
+    row = UpstreamKey(
+        label=label,
+        base_url=check_base_url(base_url),
+        key_cipher=box.encrypt(api_key.encode()).decode(),
+        hint=_hint(api_key),
+        max_jobs=max_jobs,
+        state=ACTIVE,
+        created_ms=now,
+        updated_ms=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def busy_slots(session: Session, exclude_job: str | None = None) -> dict[int, int]:
+    """key id -> slots held by active jobs."""
+    q = (
+        select(UpstreamTask.key_id, func.count())
+        .join(Job, Job.item_id == UpstreamTask.job_id)
+        .where(
+            UpstreamTask.state.in_(_HOLDING), UpstreamTask.key_id.is_not(None), text(f"jobs.{ACTIVE_JOB_SQL}")
+        )
+        .group_by(UpstreamTask.key_id)
+    )
+    if exclude_job is not None:
+        q = q.where(UpstreamTask.job_id != exclude_job)
+    return {int(k): int(n) for k, n in session.execute(q).all() if k is not None}
+
+
+def list_keys(session: Session) -> list[tuple[UpstreamKey, int]]:
+    """Every key with the slots it holds now."""
+    busy = busy_slots(session)
+    rows = session.scalars(select(UpstreamKey).order_by(UpstreamKey.id))
+    return [(row, busy.get(row.id, 0)) for row in rows]
+
+
+def remove_key(session: Session, key_id: int) -> bool:
+    row = session.get(UpstreamKey, key_id)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def set_key_state(session: Session, key_id: int, state: str, reason: str | None = None) -> bool:
+    if state not in KEY_STATES:
+        raise ValueError(f"state must be one of {', '.join(KEY_STATES)}")
+    row = session.get(UpstreamKey, key_id)
+    if row is None:
+        return False
+    row.state, row.reason, row.updated_ms = state, reason, now_ms()
+    return True
+
+
+def _lock(session: Session) -> None:
+    """A write transaction before the count, so two workers cannot both take a key's last slot."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        conn = session.connection()
+        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        session.execute(select(UpstreamKey.id).with_for_update())
+
+
+@dataclass(frozen=True)
+class Lease:
+    key_id: int
+    base_url: str
+    api_key: str = field(repr=False)
+
+
+class JobLedger:
+    """One job's view of the pool (the `TaskLedger` protocol of songforge.engines.tempolor)."""
+
+    def __init__(self, db: Database, settings: Settings, job_id: str) -> None:
+        self._db = db
+        self._box = key_box(settings.data_dir)
+        self._job_id = job_id
+        self._timeout = float(settings.job_timeout_seconds)
+        self._seen_callback: int | None = None
+        with db.session() as s:
+            row = s.get(UpstreamTask, job_id)
+            if row is None:
+                now = now_ms()
+                row = UpstreamTask(
+                    job_id=job_id,
+                    state="idle",
+                    secret=secrets.token_urlsafe(24),
+                    created_ms=now,
+                    updated_ms=now,
+                )
+                s.add(row)
+            self._secret = row.secret
+            self._seen_callback = row.callback_ms
+        self._callback_url = f"{settings.base_url.rstrip('/')}/upstream/callbacks/{job_id}/{self._secret}"
+
+    def __repr__(self) -> str:
+        return f"JobLedger({self._job_id!r})"
+
+    @property
+    def job_id(self) -> str:
+        return self._job_id
+
+    @property
+    def callback_url(self) -> str:
+        return self._callback_url
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self._timeout
+
+    def _lease(self, key: UpstreamKey) -> Lease:
+        try:
+            api_key = self._box.decrypt(key.key_cipher.encode()).decode()
+        except InvalidToken:
+            raise UpstreamSecretError(
+                f"upstream key {key.id} cannot be decrypted: SONGFORGE_UPSTREAM_SECRET or {KEY_FILE} changed"
+            ) from None
+        return Lease(key.id, key.base_url, api_key)
+
+    def recorded(self) -> tuple[Lease, str] | None:
+        with self._db.session() as s:
+            row = s.get(UpstreamTask, self._job_id)
+            if row is None or row.state != "sent" or not row.task_id or row.key_id is None:
+                return None
+            key = s.get(UpstreamKey, row.key_id)
+            if key is None:
+                return None
+            return self._lease(key), row.task_id
+
+    def acquire(self) -> Lease | None:
+        """The active key with the most free slots (ties: the fewest busy, then the oldest), its
+        slot taken in the same write transaction as the count; None while all are full."""
+        with self._db.session() as s:
+            _lock(s)
+            keys = list(s.scalars(select(UpstreamKey).order_by(UpstreamKey.id)))
+            active = [k for k in keys if k.state == ACTIVE]
+            if not active:
+                raise NoUsableKey(_no_key_reason(keys))
+            busy = busy_slots(s, exclude_job=self._job_id)
+            free = [(k.max_jobs - busy.get(k.id, 0), -busy.get(k.id, 0), -k.id, k) for k in active]
+            free = [f for f in free if f[0] > 0]
+            if not free:
+                return None
+            key = max(free, key=lambda f: f[:3])[3]
+            row = s.get(UpstreamTask, self._job_id)
+            assert row is not None
+            row.key_id, row.task_id, row.state, row.updated_ms = key.id, None, "reserved", now_ms()
+            return self._lease(key)
+
+    def sent(self, lease: Lease, task_id: str) -> None:
+        self._set(state="sent", key_id=lease.key_id, task_id=task_id)
+
+    def release(self) -> None:
+        self._set(state="idle", key_id=None, task_id=None)
+
+    def finish(self, ok: bool) -> None:
+        self._set(state="done" if ok else "failed")
+
+    def _set(self, **values: object) -> None:
+        with self._db.session() as s:
+            s.execute(
+                update(UpstreamTask)
+                .where(UpstreamTask.job_id == self._job_id)
+                .values(**values, updated_ms=now_ms())
+            )
+
+    def pause_key(self, key_id: int, reason: str) -> None:
+        with self._db.session() as s:
+            set_key_state(s, key_id, PAUSED, reason)
+
+    def disable_key(self, key_id: int, reason: str) -> None:
+        with self._db.session() as s:
+            set_key_state(s, key_id, DISABLED, reason)
+
+    def callback_arrived(self) -> bool:
+        with self._db.session() as s:
+            seen = s.scalar(select(UpstreamTask.callback_ms).where(UpstreamTask.job_id == self._job_id))
+        if seen is not None and seen != self._seen_callback:
+            self._seen_callback = seen
+            return True
+        return False

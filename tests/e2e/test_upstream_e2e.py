@@ -1,0 +1,216 @@
+"""The `tempolor` engine for real: two Songforge servers, one the other's TemPolor Open API upstream.
+
+Real HTTP both ways: the downstream's /v1/tempolor takes the requests, its workers send them to the
+upstream's /open-apis/v1 with keys from `songforge upstream add` (an Open API key made on the
+upstream with `songforge key create`), poll the query endpoint and download the audio. The
+platform's failures are forced by a fault-injecting proxy between the two (tests/engines/tempolor).
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from e2e_helpers import wait_final, wait_until
+
+from songforge_server import cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines" / "tempolor"))
+from tempolor_fault_proxy import Fault, FaultProxy  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FAST = {"SONGFORGE_UPSTREAM_POLL_SECONDS": "0.3", "SONGFORGE_UPSTREAM_BACKOFF": "0.2"}
+BAD_KEY = "Tempo-" + "b" * 32 + "-3w"
+
+
+def _open_api_key(upstream: Any) -> str:
+    result = cli(
+        "key",
+        "create",
+        "--tenant",
+        upstream.tenant_id,
+        "--data-dir",
+        str(upstream.data_dir),
+        env=upstream.env,
+    )
+    return result.stdout.strip().splitlines()[-1].strip()
+
+
+def _add_key(downstream: Any, base_url: str, key: str, max_jobs: int) -> int:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "songforge", "upstream", "add", "--base-url", base_url,
+         "--max-jobs", str(max_jobs), "--data-dir", str(downstream.data_dir)],
+        input=key + "\n", capture_output=True, text=True, env=downstream.env, check=True, timeout=120,
+    )  # fmt: skip
+    assert key not in result.stdout + result.stderr  # never echoed
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def _upstream_list(downstream: Any) -> str:
+    return cli("upstream", "list", "--data-dir", str(downstream.data_dir), env=downstream.env).stdout
+
+
+def _account(client: httpx.Client, max_jobs: int = 5) -> None:
+    r = client.post(
+        "/accounts", json={"requestParams": {"user_id": "up", "engine": "tempolor"}, "maxJobs": max_jobs}
+    )
+    assert r.status_code == 200, r.text
+
+
+def _tasks(server: Any) -> dict[str, tuple[str | None, str | None, int | None]]:
+    with sqlite3.connect(server.data_dir / "songforge.db") as conn:
+        rows = conn.execute("SELECT job_id, task_id, state, key_id FROM upstream_tasks").fetchall()
+    return {job: (task, state, key) for job, task, state, key in rows}
+
+
+def _job_count(server: Any) -> int:
+    with sqlite3.connect(server.data_dir / "songforge.db") as conn:
+        return int(
+            conn.execute("SELECT count(*) FROM jobs WHERE kind IN ('song', 'instrumental')").fetchone()[0]
+        )
+
+
+def _wav(client: httpx.Client, job_id: str) -> np.ndarray:
+    url = client.get(f"/music/download/{job_id}", params={"file_format": "wav"}).json()["url"]
+    data, _ = sf.read(io.BytesIO(httpx.get(url, timeout=60).content), dtype="float32")
+    return data
+
+
+def _item_id(job_id: str) -> str:
+    return job_id.rsplit("job:", 1)[-1]
+
+
+def test_instrumental_and_song_through_the_upstream_with_a_pool_limit_and_a_bad_key(make_server) -> None:  # type: ignore[no-untyped-def]
+    upstream = make_server(workers=2, max_seconds=4.0)
+    downstream = make_server(workers=3, env=FAST)
+    bad = _add_key(downstream, upstream.base_url, BAD_KEY, max_jobs=2)  # most free slots: tried first
+    good = _add_key(downstream, upstream.base_url, _open_api_key(upstream), max_jobs=1)
+
+    busiest = [0]
+    stop = threading.Event()
+
+    def sample() -> None:  # the upstream never holds more of our tasks than the key's limit
+        with upstream.client() as up:
+            while not stop.is_set():
+                r = up.get("/scheduler")
+                if r.status_code == 200:
+                    busiest[0] = max(busiest[0], len(r.json()))
+                time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with downstream.client() as c:
+        _account(c)
+        r = c.post(
+            "/music/instrumental",
+            json={"prompt": "warm lofi piano", "user_id": "up", "model_instrumental": "i3", "bpm": 90},
+        )
+        assert r.status_code == 200, r.text
+        jobs = list(r.json()["jobs"])
+        lyrics = "[Verse]\nCity lights are calling me home tonight"
+        r = c.post("/music/song", json={"prompt": "an upbeat pop song", "lyrics": lyrics, "user_id": "up"})
+        assert r.status_code == 200, r.text
+        song = r.json()["jobs"][0]
+        records = {j: wait_final(c, j, timeout=300) for j in [*jobs, song]}
+        stop.set()
+        sampler.join(5)
+        for job, record in records.items():
+            assert record["status_name"] == "COMPLETED", (record, downstream.log())
+        assert records[song]["lyrics"]
+        assert busiest[0] == 1, busiest
+
+        # Every job's audio is the upstream's: same samples as the upstream's own wav of its task.
+        tasks = _tasks(downstream)
+        with upstream.client() as up:
+            for job in records:
+                task_id, state, key_id = tasks[_item_id(job)]
+                assert state == "done" and key_id == good and task_id
+                ours, theirs = _wav(c, job), _wav(up, f"user:{upstream.tenant_id}-tempolor:x-job:{task_id}")
+                n = min(len(ours), len(theirs))
+                assert abs(len(ours) - len(theirs)) <= 2048 and n > 44100
+                assert np.max(np.abs(ours[:n] - theirs[:n])) < 1e-3
+    assert _job_count(upstream) == 3  # one upstream task per job, none sent twice
+
+    listing = _upstream_list(downstream)
+    assert BAD_KEY not in listing
+    rows = {line.split("│")[1].strip(): line for line in listing.splitlines() if line.count("│") > 5}
+    assert "disabled" in rows[str(bad)] and "Login expired" in rows[str(bad)], listing
+    assert "active" in rows[str(good)], listing
+
+
+def test_platform_failures_and_restart_through_a_fault_proxy(make_server) -> None:  # type: ignore[no-untyped-def]
+    upstream = make_server(workers=1, max_seconds=3.0)
+    downstream = make_server(workers=1, env=FAST)
+    proxy = FaultProxy(upstream.base_url)
+    try:
+        key_id = _add_key(downstream, proxy.url, _open_api_key(upstream), max_jobs=1)
+        with downstream.client() as c:
+            _account(c)
+
+            def song(prompt: str = "a folk song") -> str:
+                r = c.post(
+                    "/music/song", json={"prompt": prompt, "lyrics": "[Verse]\nla la la", "user_id": "up"}
+                )
+                assert r.status_code == 200, r.text
+                return str(r.json()["jobs"][0])
+
+            # Queue full, busy, a 5xx and a timeout: waited out, resent, the job completes on its
+            # first attempt.
+            proxy.inject("/generate", Fault(status=400007), Fault(status=400006), Fault(http_status=503))
+            job = song()
+            record = wait_final(c, job, timeout=240)
+            assert record["status_name"] == "COMPLETED", (record, downstream.log())
+            assert proxy.calls("/song/generate") == 4
+            with sqlite3.connect(downstream.data_dir / "songforge.db") as conn:
+                attempts = conn.execute(
+                    "SELECT attempts FROM jobs WHERE item_id = ?", (_item_id(job),)
+                ).fetchone()[0]
+            assert attempts == 1
+
+            # 400004: the job fails with the platform's message; the key stays active.
+            proxy.inject(
+                "/generate", Fault(status=400004, message="Content violation, please modify and try again.")
+            )
+            record = wait_final(c, song(), timeout=120)
+            assert record["status_name"] == "FAILED" and "Content violation" in record["error"], record
+
+            # 400005: the job fails with the reason and the key is paused; the next job has no key.
+            proxy.inject(
+                "/generate",
+                Fault(status=400005, message="Insufficient points. Purchase more to continue creating."),
+            )
+            record = wait_final(c, song(), timeout=120)
+            assert record["status_name"] == "FAILED" and "Insufficient points" in record["error"], record
+            assert "paused" in _upstream_list(downstream)
+            record = wait_final(c, song(), timeout=120)
+            assert record["status_name"] == "FAILED" and "No upstream key is usable" in record["error"], (
+                record
+            )
+            cli("upstream", "resume", str(key_id), "--data-dir", str(downstream.data_dir), env=downstream.env)
+
+            # Restart mid-task: the stored upstream task id is polled again, never resent.
+            sent_before = proxy.calls("/song/generate")
+            job = song("a slow ballad")
+            wait_until(
+                lambda: (_tasks(downstream).get(_item_id(job)) or (None, None, None))[1] == "sent", timeout=60
+            )
+            downstream.kill()
+            downstream.start()
+        with downstream.client() as c:
+            record = wait_final(c, job, timeout=240)
+            assert record["status_name"] == "COMPLETED", (record, downstream.log())
+        assert proxy.calls("/song/generate") == sent_before + 1
+    finally:
+        proxy.close()
