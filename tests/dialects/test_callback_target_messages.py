@@ -38,4 +38,5 @@ def test_each_dialect_names_its_own_field(tmp_path: Path) -> None:
         body = {"prompt": "pop", "model": "TemPolor v4.5", "callback_url": METADATA}
         r = client.post("/open-apis/v1/song/generate", json=body, headers={"Authorization": key})
         assert r.status_code == 200
-        assert (r.json()["status"], r.json()["message"]) == (400003, f"Bad Parameter.: callback_url: callback_url {REFUSAL}")
+        expected = f"Bad Parameter.: callback_url: callback_url {REFUSAL}"
+        assert (r.json()["status"], r.json()["message"]) == (400003, expected)
