@@ -3,7 +3,7 @@
 What it does: starts `songforge serve --workers 2` (temp data dir; SQLite, or PostgreSQL with
 --pg: a throwaway database on 127.0.0.1:5432, dropped afterwards) with 1-second songs, creates a
 token and an account, then submits one request (two variations) at a time: it waits until both
-are finished and the workers idle again (0.3 s) before the next. Each job's wait is
+are finished and the workers idle again (1 s) before the next. Each job's wait is
 `started_ms - queued_ms` as the database holds them (queued_ms is stamped just before the
 admission commit, started_ms by the claiming UPDATE), so it covers commit, wake-up and claim.
 It prints p50/p99/max over all jobs.
@@ -108,7 +108,7 @@ def main() -> None:
                             if all(d in ("COMPLETED", "FAILED") for d in done):
                                 break
                             time.sleep(0.05)
-                        time.sleep(0.3)
+                        time.sleep(1.0)
                 engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
                 with engine.connect() as conn:
                     rows = conn.execute(text("SELECT item_id, started_ms - queued_ms FROM jobs")).all()

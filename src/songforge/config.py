@@ -32,6 +32,8 @@ Settings fields (empty or unset means the default):
                                 X-Forwarded-Host and X-Forwarded-Proto are honoured (unset: none)
   SONGFORGE_BODY_TIMEOUT        seconds a client may take to send a parameter body, or stay silent
                                 mid-upload, before the request is refused with 408 (30)
+  SONGFORGE_AUTH_FAILURES       failed authentications one client address may make per minute before
+                                it is answered 429 with Retry-After (30; see songforge.http.auth_guard)
 
 Read at call time (the function that reads each):
 
@@ -51,6 +53,9 @@ Read at call time (the function that reads each):
   SONGFORGE_CALLBACK_RETRY_SCALE multiplies the callback retry delays (1); tests shrink it;
                                  `Settings.callback_retry_scale` overrides it
                                  -> `callback_retry_scale()`
+  SONGFORGE_MAX_ACCOUNTS_PER_TENANT  most accounts one tenant may configure (1000)
+  SONGFORGE_MAX_QUEUED_PER_TENANT    most jobs (variations) one tenant may have queued at once,
+                                 over all its accounts (10000)  -> `tenant_limits()`
   SONGFORGE_MAX_SECONDS_OVERRIDE test-only cap on generated length, seconds (unset: none)
                                  -> `max_seconds_override()`
   SONGFORGE_SINGER               the singing voices' speech: festival (default) or neural
@@ -126,6 +131,7 @@ class Settings:
     )
     trusted_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_TRUSTED_HOSTS"))
     trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_TRUSTED_PROXIES"))
+    auth_failures_per_minute: int = field(default_factory=lambda: _env_int("SONGFORGE_AUTH_FAILURES", 30))
     # Overrides of call-time variables (tests set them on one server's Settings); None: from the
     # environment at each use, see upload_wait_seconds() and callback_retry_scale().
     upload_wait_seconds: float | None = None
@@ -151,6 +157,27 @@ class Settings:
         if self.allow_private_callbacks is not None:
             return self.allow_private_callbacks
         return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+
+def deployment_problem(settings: Settings) -> str | None:
+    """Why `settings` cannot work as one process of a deployment, or None. Checked before an API or
+    a worker starts: such a process used to start, accept jobs and never run them (a queue without a
+    shared database) or hand out links to files another machine holds (a shared database, local files)."""
+    url = settings.database_url or ""
+    shared_db = bool(url) and not url.startswith("sqlite")
+    if settings.queue_url and not shared_db:
+        return (
+            "--queue needs a database every API and worker shares: give --database-url "
+            "postgresql://user@host/db (a SQLite file belongs to one machine, so jobs accepted here "
+            "would never reach a worker elsewhere)"
+        )
+    if shared_db and not settings.blob_store:
+        return (
+            "a shared database needs a shared blob store: give --blob-store s3://bucket/prefix (and "
+            "--s3-endpoint for MinIO); files kept in one machine's data dir cannot be served by the "
+            "other processes"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------- read at call time
@@ -219,6 +246,22 @@ def callback_retry_scale(settings: Settings | None = None) -> float:
     if scale is None:
         scale = float(os.environ.get("SONGFORGE_CALLBACK_RETRY_SCALE", "1") or 1)
     return float(scale)
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    """Per-tenant caps: what one token may hold, whatever its accounts' maxJobs add up to."""
+
+    max_accounts: int
+    max_queued: int
+
+
+def tenant_limits() -> TenantLimits:
+    """Generous defaults: the caps stop abuse (an account per request, a backlog of millions), not use."""
+    return TenantLimits(
+        max_accounts=max(1, _env_int("SONGFORGE_MAX_ACCOUNTS_PER_TENANT", 1000)),
+        max_queued=max(1, _env_int("SONGFORGE_MAX_QUEUED_PER_TENANT", 10_000)),
+    )
 
 
 def max_seconds_override() -> float | None:

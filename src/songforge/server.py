@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songforge.config import Settings
+from songforge.http.auth_guard import AuthGuard
 from songforge.http.deps import _TenantCache
 from songforge.http.errors import ApiError, api_error_handler
 from songforge.http.failsafe import FailsafeMiddleware
@@ -161,6 +162,8 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
         ),
         lifespan=lifespan,
         redirect_slashes=False,  # never a 307: both forms are routes (songforge.http.slashes)
+        docs_url=None,  # /docs and /redoc come from songforge.http.docs, with files served here (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = Database(settings.db_url)
@@ -174,6 +177,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
 
         dispatch_on_commit(app.state.db, settings.queue_url)
     app.state.tenant_cache = _TenantCache()
+    app.state.auth_guard = AuthGuard(settings.auth_failures_per_minute)
     app.state.job_reader = JobReader(app.state.db)
 
     app.add_exception_handler(ApiError, api_error_handler)
@@ -192,6 +196,9 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     from songforge.http import studio
 
     app.include_router(studio.router)
+    from songforge.http.docs import docs_router
+
+    app.include_router(docs_router(app))
     # (added by the Open API engineer) the official platform's dialect, /open-apis/v1.
     from songforge.dialects.platform import PREFIX as OPENAPI_PREFIX
     from songforge.dialects.platform import router as openapi_router

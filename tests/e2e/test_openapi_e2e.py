@@ -261,6 +261,7 @@ def test_instrumental_tags_callbacks_retry_extend_and_cross_dialect(make_server,
         assert ext_done["status"] == "succeeded" and ext_done["extended_from"] == {
             "item_id": item,
             "start_time": 10,
+            "splice_at": 8.471,  # back to the bar line: 3 bars of 4 beats at 85 BPM
         }
         assert ext_done["model"] == "TemPolor i3.5"
         with server.client() as useapi:

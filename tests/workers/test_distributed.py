@@ -180,3 +180,27 @@ def test_a_worker_runs_a_dispatched_job_and_hands_back_on_stop(
         rows = [s.get(Job, j.item_id) for j in more]
         held = [r for r in rows if r is not None and r.state == "queued" and r.attempts == 0]
         assert held, [(r.state, r.attempts) for r in rows if r is not None]
+
+
+def test_a_delivery_claims_fairly_across_tenants_and_keeps_every_message(
+    settings: Settings, db: Database, account: Any
+) -> None:
+    """A message of the backlogged tenant runs the other tenant's first job when it is that
+    tenant's turn, and the message's own job is sent again rather than stranded."""
+    worker = distributed.DistributedWorker(settings, "fair", callbacks=False)
+    try:
+        backlog = [j for _ in range(3) for j in _submit(db, account)]
+        with db.session() as s:
+            other_tenant = tenants.create_token(s, "other").tenant_id
+            other = accounts.upsert_account(s, other_tenant, {"user_id": "u"}, 10)
+        theirs = _submit(db, other)
+        first = worker._claim(backlog[0].item_id)
+        assert first is not None and first.item_id == backlog[0].item_id
+        assert worker.dispatcher.waiting() == 0
+        second = worker._claim(backlog[1].item_id)  # the backlog's next message: the other tenant's turn
+        assert second is not None and second.tenant_id == other.tenant_id
+        assert second.item_id == theirs[0].item_id
+        assert worker.dispatcher.waiting() == 1  # backlog[1] was sent again
+        assert worker._claim(theirs[0].item_id) is None  # its own message: a duplicate now
+    finally:
+        worker.stop()

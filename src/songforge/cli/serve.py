@@ -20,6 +20,7 @@ from songforge.cli.common import (
     open_db,
     out,
 )
+from songforge.config import Settings, deployment_problem
 from songforge.store.private import private_dir
 
 __all__ = ["app", "db_app"]
@@ -53,6 +54,7 @@ def serve(
 
     settings = build_settings(data_dir, database_url, host=host, port=port)
     apply_scale_out(settings, queue, blob_store, s3_endpoint)
+    refuse_unworkable(settings)
     if workers is not None:
         if workers < 0:
             err.print("[red]--workers must be 0 or more[/red]")
@@ -97,31 +99,69 @@ def worker(
         "--allow-private-callbacks/--no-allow-private-callbacks",
         help="Allow replyUrl targets on private/loopback addresses",
     ),
+    processes: int | None = typer.Option(
+        None,
+        "--processes",
+        help="Run N worker processes and restart any that exits (one per core or GPU) [default: this "
+        "process is the one worker]",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
-    """Run one generation worker fed by the distributed queue (run one per core or GPU)."""
+    """Run a generation worker fed by the distributed queue (with --processes N: N of them, supervised)."""
     settings = build_settings(data_dir, database_url)
     apply_scale_out(settings, queue, blob_store, s3_endpoint)
     if not settings.queue_url:
         err.print("[red]songforge worker needs --queue redis://... (or $SONGFORGE_QUEUE)[/red]")
         raise typer.Exit(2)
-    if not settings.database_url:
-        err.print("[yellow]No --database-url: using SQLite under the data dir (one machine only)[/yellow]")
+    refuse_unworkable(settings)
     settings.allow_private_callbacks = allow_private_callbacks
+    if processes is not None and processes < 1:
+        err.print("[red]--processes must be 1 or more[/red]")
+        raise typer.Exit(2)
     problem = engine_problem()
     if problem:
         err.print(f"[red]Cannot start: {problem}[/red]")
         raise typer.Exit(1)
+    if processes is None:
+        run_worker_process(settings, worker_id, callbacks, log_level)
+        return
+    from songforge.workers.supervisor import Supervisor
+
+    _configure_logging(log_level)
+    private_dir(settings.data_dir)
+    err.print(f"Supervising {processes} worker process(es) on {settings.queue_url}")
+    Supervisor(
+        run_worker_process,
+        processes,
+        lambda i: (settings, f"{worker_id}-{i}" if worker_id else None, callbacks, log_level),
+    ).run_forever()
+
+
+def _configure_logging(log_level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(message)s",
+        format="%(asctime)s %(process)d %(levelname)s %(message)s",
     )
+
+
+def run_worker_process(settings: Settings, worker_id: str | None, callbacks: bool, log_level: str) -> None:
+    """One distributed worker, in this process: `songforge worker` itself, or each child of
+    `--processes` (module-level, so a spawned child can be given it)."""
+    _configure_logging(log_level)
     from songforge.wiring import install
     from songforge.workers.distributed import DistributedWorker
 
     install()  # the dialects' callbacks for the job changes this worker writes
     private_dir(settings.data_dir)  # 0700, as the API makes it (songforge.store.private)
     DistributedWorker(settings, worker_id, callbacks=callbacks).run_forever()
+
+
+def refuse_unworkable(settings: Settings) -> None:
+    """Exits with status 2 and the reason when the settings cannot work (`config.deployment_problem`)."""
+    problem = deployment_problem(settings)
+    if problem:
+        err.print(f"[red]Cannot start: {problem}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
 
 
 @db_app.command("upgrade")

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from songforge.cli.common import DataDir, DbUrl, build_settings, err, open_db, out
 
@@ -80,10 +79,14 @@ def upstream_list(data_dir: Path | None = DataDir, database_url: str | None = Db
             ]
     finally:
         db.dispose()
-    table = Table("id", "label", "key", "base url", "max jobs", "busy", "state", "reason")
+    # Plain lines, not a table: a reason must never be cut to the terminal's width.
+    out.print("id\tstate\tbusy/max\tkey\tbase url\tlabel\treason", highlight=False)
     for key_id, label, hint, url, limit, busy, state, reason in rows:
-        table.add_row(str(key_id), label, hint, url, str(limit), str(busy), state, reason or "")
-    out.print(table, width=200)
+        out.print(
+            f"{key_id}\t{state}\t{busy}/{limit}\t{hint}\t{url}\t{label}\t{reason or ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _change(key_id: int, data_dir: Path | None, database_url: str | None, *, remove: bool) -> None:

@@ -10,17 +10,19 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from songforge import config
 from songforge.clock import now_ms
 from songforge.config import DEFAULT_ENGINE, ENGINE_NAMES
-from songforge.errors import InvalidField
+from songforge.errors import Busy, InvalidField
 from songforge.store.db import rowcount
 from songforge.store.models import Account
 
 __all__ = [
     "DEFAULT_MAX_JOBS",
+    "TooManyAccounts",
     "MAX_JOBS_RANGE",
     "as_int",
     "delete_account",
@@ -33,6 +35,15 @@ __all__ = [
 DEFAULT_MAX_JOBS = 10
 MAX_JOBS_RANGE = (1, 100)
 _USER_ID_MAX = 128
+
+
+class TooManyAccounts(Busy):
+    """The tenant already has `limit` accounts (`config.tenant_limits().max_accounts`): each one
+    adds its own maxJobs, so unbounded accounts would make the per-account limit meaningless."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"tenant has {limit} accounts, the most allowed; delete one first")
+        self.limit = limit
 
 
 def parse_max_jobs(value: Any) -> int | None:
@@ -102,6 +113,10 @@ def upsert_account(session: Session, tenant_id: str, request_params: Any, max_jo
     )
     now = now_ms()
     if account is None:
+        cap = config.tenant_limits().max_accounts
+        held = session.scalar(select(func.count()).where(Account.tenant_id == tenant_id)) or 0
+        if held >= cap:
+            raise TooManyAccounts(cap)
         account = Account(
             tenant_id=tenant_id,
             user_id=user_id,

@@ -1,7 +1,10 @@
 """The job queue in the database: claiming, leases, progress, the final state, and recovery.
 
-Workers claim the oldest queued job with a conditional UPDATE (only one claimant can turn a
-given row from queued to running), then hold a lease they renew while generating. Every later
+Workers claim the next job with a conditional UPDATE (only one claimant can turn a given row from
+queued to running), then hold a lease they renew while generating. "Next" is fair across tenants
+(`claim_next`): one tenant's backlog of hundreds must not make another tenant's first job wait
+behind all of it, so the turn goes to the tenant with the fewest running jobs, then the one served
+least recently, and only within a tenant is the queue FIFO. Every later
 write is conditional on still holding it, so a worker that was presumed dead cannot overwrite
 the outcome of the attempt that replaced it. A job whose lease runs out is queued again, at
 most `MAX_ATTEMPTS` times in all, then ends FAILED with the reason.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from songforge import config
@@ -23,7 +26,7 @@ from songforge.clock import now_ms
 from songforge.core import events
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.store.db import Database, rowcount
-from songforge.store.models import Job
+from songforge.store.models import Job, Tenant
 
 log = logging.getLogger("songforge.queue")
 
@@ -60,20 +63,71 @@ def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
     return job
 
 
+def tenant_turns(s: Session, tenant_ids: set[str]) -> dict[str, tuple[int, int]]:
+    """Each tenant's place in the fair order, as a sort key: (running jobs, last served; 0 never)."""
+    running: dict[str, int] = {
+        tenant_id: int(n)
+        for tenant_id, n in s.execute(
+            select(Job.tenant_id, func.count()).where(Job.state == JobState.RUNNING).group_by(Job.tenant_id)
+        )
+    }
+    served: dict[str, int] = {
+        tenant_id: int(ms or 0)
+        for tenant_id, ms in s.execute(select(Tenant.id, Tenant.served_ms).where(Tenant.id.in_(tenant_ids)))
+    }
+    return {t: (running.get(t, 0), served.get(t, 0)) for t in tenant_ids}
+
+
+def _next_in_turn(s: Session) -> tuple[str, int] | None:
+    """The job whose turn it is and the tenants' highest `served_ms`, or None when none is queued.
+
+    Reads only the queued and running rows (`ix_jobs_state`): one head of line per tenant, the
+    running count per tenant, and the candidates' `tenants.served_ms`."""
+    ranked = (
+        select(
+            Job.item_id,
+            Job.tenant_id,
+            Job.queued_ms,
+            Job.created_ms,
+            func.row_number()
+            .over(partition_by=Job.tenant_id, order_by=(Job.queued_ms, Job.created_ms, Job.item_id))
+            .label("n"),
+        )
+        .where(Job.state == JobState.QUEUED)
+        .subquery()
+    )
+    heads = s.execute(
+        select(ranked.c.item_id, ranked.c.tenant_id, ranked.c.queued_ms, ranked.c.created_ms).where(
+            ranked.c.n == 1
+        )
+    ).all()
+    if not heads:
+        return None
+    turns = tenant_turns(s, {h.tenant_id for h in heads})
+    best = min(
+        heads,
+        key=lambda h: (*turns[h.tenant_id], h.queued_ms, h.created_ms, h.item_id),
+    )
+    return best.item_id, max((served for _, served in turns.values()), default=0)
+
+
 def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | None:
-    """Takes the oldest queued job (machine-wide FIFO) or returns None when there is none."""
+    """Takes the next job in fair order (see the module notes) or returns None when none is queued."""
     for _ in range(8):
         with db.session() as s:
-            item_id = s.scalar(
-                select(Job.item_id)
-                .where(Job.state == JobState.QUEUED)
-                .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
-                .limit(1)
-            )
-            if item_id is None:
+            turn = _next_in_turn(s)
+            if turn is None:
                 return None
-            job = _try_claim(s, item_id, worker_id, now if now is not None else now_ms())
+            item_id, served_before = turn
+            t = now if now is not None else now_ms()
+            job = _try_claim(s, item_id, worker_id, t)
             if job is not None:
+                # Strictly after every turn seen, so claims within one millisecond still rotate.
+                s.execute(
+                    update(Tenant)
+                    .where(Tenant.id == job.tenant_id)
+                    .values(served_ms=max(t, served_before + 1))
+                )
                 return job
     return None
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from songforge import config
 from songforge.clock import now_ms
 from songforge.core.ids import new_item_id
 from songforge.core.jobs import JobRequest
+from songforge.core.queue import tenant_turns
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.errors import Busy
 from songforge.store.db import rowcount
@@ -55,6 +57,28 @@ class AccountBusy(Busy):
         self.limit = limit
         self.holders = tuple(holders)
         self.retry_after = retry_after
+
+
+class TenantQueueFull(AccountBusy):
+    """The tenant has `running` jobs queued (over all its accounts) and may have at most `limit`
+    (`config.tenant_limits().max_queued`): many accounts each within its maxJobs still make one
+    backlog. Rendered like a busy account, without holders (there may be thousands)."""
+
+    def __init__(self, queued: int, limit: int) -> None:
+        super().__init__(queued, limit, ())
+        self.args = (f"tenant has {queued} jobs queued, the limit is {limit}",)
+
+
+def tenant_queued(session: Session, tenant_id: str) -> int:
+    """The tenant's queued jobs, read through the active set (`ix_jobs_active`)."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Job.tenant_id == tenant_id, job_is_active(), Job.state == JobState.QUEUED
+            )
+        )
+        or 0
+    )
 
 
 def lock_for_write(session: Session, account_id: int | None = None) -> None:
@@ -117,6 +141,12 @@ def submit(
     if busy >= limit:
         active = active_jobs(session, account.tenant_id, account.user_id)
         raise AccountBusy(busy, limit, [_holder(job) for job in active])
+    # Under the account's lock only (PostgreSQL), so two accounts of one tenant admitting at the
+    # same instant may pass the tenant's cap by a request: a cap against abuse, not an exact count.
+    cap = config.tenant_limits().max_queued
+    queued = tenant_queued(session, account.tenant_id)
+    if queued + variations > cap:
+        raise TenantQueueFull(queued, cap)
     now = now_ms()
     batch_id = new_item_id()
     stored = request.to_json()
@@ -158,13 +188,25 @@ def submit(
 
 
 def queue_positions(session: Session) -> dict[str, int]:
-    """1-based position of every queued job in the machine-wide FIFO."""
-    rows = session.execute(
-        select(Job.item_id)
-        .where(Job.state == JobState.QUEUED)
-        .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
+    """1-based position of every queued job in the fair order `core.queue.claim_next` takes them
+    in: round k holds each tenant's k-th job (FIFO within a tenant), the tenants of a round in turn
+    order. Exact for one worker; with several, running counts change as they claim."""
+    rows = list(
+        session.execute(
+            select(Job.item_id, Job.tenant_id)
+            .where(Job.state == JobState.QUEUED)
+            .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
+        )
     )
-    return {item_id: i + 1 for i, (item_id,) in enumerate(rows)}
+    turns = tenant_turns(session, {tenant_id for _, tenant_id in rows})
+    seen: dict[str, int] = {}
+    keyed = []
+    for fifo, (item_id, tenant_id) in enumerate(rows):
+        nth = seen.get(tenant_id, 0)
+        seen[tenant_id] = nth + 1
+        keyed.append(((nth, *turns[tenant_id], fifo), item_id))
+    keyed.sort()
+    return {item_id: i + 1 for i, (_, item_id) in enumerate(keyed)}
 
 
 @dataclass(frozen=True)

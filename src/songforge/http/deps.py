@@ -2,7 +2,9 @@
 
 Auth runs on every request, including the hot status-read path, so tenant lookups are cached
 in-process for a few seconds. The cache is keyed by the token's hash; a revoked token stops
-working within `TOKEN_CACHE_SECONDS` (revocation happens from the CLI, another process).
+working within `TOKEN_CACHE_SECONDS` (revocation happens from the CLI, another process). Failures
+are limited per client address and unknown hashes remembered briefly (`songforge.http.auth_guard`),
+so guessing tokens can neither go fast nor cost a database lookup each.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from songforge.config import Settings
+from songforge.http.auth_guard import AuthGuard, client_address
 from songforge.http.errors import ApiError
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
@@ -59,18 +62,35 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def tenant_for_token(db: Database, cache: _TenantCache, token: str) -> Tenant | None:
+def tenant_for_token(
+    db: Database, cache: _TenantCache, token: str, guard: AuthGuard | None = None
+) -> Tenant | None:
+    """The tenant of `token`, or None. With `guard`, a hash that missed moments ago is not looked up."""
     token_hash = hashlib.sha256(token.encode("utf-8")).hexdigest()
     tenant = cache.get(token_hash)
     if tenant is not None:
         return tenant
+    if guard is not None and guard.known_miss(token_hash):
+        return None
     with db.session() as s:
         tenant = s.scalar(select(Tenant).where(Tenant.token_hash == token_hash))
         if tenant is None or tenant.revoked_ms is not None:
+            if guard is not None:
+                guard.missed(token_hash)
             return None
         s.expunge(tenant)
     cache.put(token_hash, tenant)
+    if guard is not None:
+        guard.succeeded(token_hash)
     return tenant
+
+
+def too_many_failures(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        f"Too many failed authentication attempts from this address; retry in {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -93,7 +113,20 @@ def current_tenant(request: Request) -> Tenant:
     if token is None:
         raise unauthorized()
     state = request.app.state
-    tenant = tenant_for_token(state.db, state.tenant_cache, token)
+    guard: AuthGuard | None = getattr(state, "auth_guard", None)
+    if guard is None:
+        tenant = tenant_for_token(state.db, state.tenant_cache, token)
+    else:
+        address = client_address(request, state.settings)
+        token_hash = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        wait = guard.retry_after(address, token_hash)
+        if wait is not None:
+            raise too_many_failures(wait)
+        # Only a miss that cost a lookup counts: repeating one wrong token is neither a guess nor a load.
+        looked_up = not guard.known_miss(token_hash)
+        tenant = tenant_for_token(state.db, state.tenant_cache, token, guard)
+        if tenant is None and looked_up:
+            guard.failed(address)
     if tenant is None:
         raise unauthorized()
     return tenant

@@ -125,13 +125,23 @@ class DatabaseCollector(Collector):
             "Callback events with a failed attempt recorded, by state (pending: retrying, failed: given up)",
             labels=["state"],
         )
+        # Events given up on (every retry spent, or refused for good): what an operator alerts on.
+        # Counted from the outbox rows, so it falls if rows of deleted jobs go with them.
+        lost = CounterMetricFamily(
+            "songforge_callbacks_failed", "Callback events that failed for good (no more retries)"
+        )
+        lost_total = 0
         for state, count, tries, errored in callbacks:
             deliveries.add_metric([state], int(count))
             attempts.add_metric([state], int(tries))
             failures.add_metric([state], int(errored))
+            if state == "failed":
+                lost_total = int(count)
+        lost.add_metric([], lost_total)
         yield deliveries
         yield attempts
         yield failures
+        yield lost
 
         with self.db.session() as s:
             histograms = [

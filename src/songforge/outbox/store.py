@@ -262,7 +262,7 @@ def record_outcome(db: Database, claim: Claimed, outcome: Outcome, delays: tuple
         if "next_attempt_ms" in values and not claim.is_final and supersedable and _has_newer(s, claim):
             del values["next_attempt_ms"]
             values["state"] = SUPERSEDED
-        s.execute(
+        written = s.execute(
             update(CallbackDelivery)
             .where(
                 CallbackDelivery.id == claim.id,
@@ -271,6 +271,17 @@ def record_outcome(db: Database, claim: Claimed, outcome: Outcome, delays: tuple
             )
             .values(**values)
         )
+        if values.get("state") == FAILED and rowcount(written):
+            # Lost for good: the job's record says so (callbackFailed), in the same transaction.
+            kind = "final" if claim.is_final else "progress"
+            s.execute(
+                update(Job)
+                .where(Job.item_id == claim.item_id)
+                .values(
+                    callback_error=f"{kind} event {claim.message_id} after {claim.attempts} "
+                    f"attempt(s): {outcome.error or 'failed'}"[:2000]
+                )
+            )
     state: str = values.get("state", PENDING)
     return state
 

@@ -31,6 +31,9 @@ class Tenant(Base):
     signing_secret: Mapped[str] = mapped_column(String(128))
     created_ms: Mapped[int] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # When a worker last claimed one of its jobs (strictly increasing across claims): the fair
+    # queue's "served least recently" turn (songforge.core.queue.claim_next). None: never served.
+    served_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Account(Base):
@@ -97,6 +100,9 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     reply_ref: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # Set when one of the job's callback events failed for good (songforge.outbox.store): the
+    # record says so, so a caller whose receiver lost an event learns it by polling.
+    callback_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     max_jobs: Mapped[int] = mapped_column(Integer, default=10)
     tracked: Mapped[bool] = mapped_column(Boolean, default=True)  # False after DELETE /scheduler/{id}
     attempts: Mapped[int] = mapped_column(Integer, default=0)

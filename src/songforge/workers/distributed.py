@@ -4,10 +4,12 @@ The database stays the source of truth; Redis only carries "job <id> is ready" m
 
 - API processes send a message after the commit that queued a job (`dispatch_on_commit`), never
   before: a worker can always find the row it is told about.
-- A worker that receives a message claims that job with the conditional UPDATE of
-  `core.queue.claim` (queued -> running). Delivery is at least once, so a duplicate, or a message
-  for a job that finished or was deleted, finds no queued row and is acknowledged without doing
-  anything: one job id never produces two results or two final callbacks.
+- A worker that receives a message for a queued job claims the next job in the fair order across
+  tenants (`core.queue.claim_next`, the conditional UPDATE queued -> running), which may be another
+  job than the message's; that one is then sent again, so every queued job keeps a message.
+  Delivery is at least once, so a duplicate, or a message for a job that is running, finished or
+  was deleted, finds no queued row and is acknowledged without doing anything: one job id never
+  produces two results or two final callbacks.
 - While generating, the worker renews the job's lease (`workers.generate`); every later write
   is conditional on still holding it. A worker killed with SIGKILL stops renewing, and any
   surviving worker's maintenance round requeues the job in the database and sends it again.
@@ -48,6 +50,7 @@ from songforge.core import queue
 from songforge.core.states import JobState
 from songforge.store.db import Database
 from songforge.store.models import Job
+from songforge.workers import scratch
 from songforge.workers.context import WorkerContext
 
 log = logging.getLogger("songforge.distributed")
@@ -58,6 +61,7 @@ ACTOR_NAME = "run_music_job"
 MAINTENANCE_SECONDS = 2.0
 STRANDED_AFTER_MS = 10_000
 UPLOAD_POLL_SECONDS = 0.5
+SCRATCH_SWEEP_SECONDS = 60.0  # how often a worker clears scratch directories crashed jobs left
 # How long an idle worker may wait before polling Redis again (Dramatiq backs off up to this).
 IDLE_POLL_MS = 100
 
@@ -192,10 +196,11 @@ class DistributedWorker:
         if self.stopping.is_set():
             return  # shutting down: the job stays queued in the database and the sweep re-sends it
         with self.busy:
-            job = queue.claim(self.ctx.db, item_id, self.worker_id)
+            job = self._claim(item_id)
             if job is None:
                 log.info("job %s: not queued any more (duplicate or finished delivery)", item_id)
                 return
+            item_id = job.item_id
             self.current = item_id
             t0 = time.monotonic()
             outcome: str  # a RunOutcome, or what the backstops below say happened
@@ -213,6 +218,20 @@ class DistributedWorker:
                 self.current = None
             log.info("job %s %s in %.1f s", item_id, outcome, time.monotonic() - t0)
 
+    def _claim(self, item_id: str) -> Job | None:
+        """The job a message for `item_id` runs: None when that job is no longer queued (a
+        duplicate or late delivery), else the next job in the fair order (`queue.claim_next`), which
+        may be another tenant's. Redis holds messages in arrival order, and one tenant's backlog
+        would otherwise starve the rest; when another job is taken, `item_id` is sent again, so it
+        keeps its message and the taken job's own message becomes a harmless duplicate."""
+        with self.ctx.db.session() as s:
+            if s.scalar(select(Job.state).where(Job.item_id == item_id)) != JobState.QUEUED:
+                return None
+        job = queue.claim_next(self.ctx.db, self.worker_id)
+        if job is not None and job.item_id != item_id:
+            self.dispatcher.send_quietly([item_id])
+        return job
+
     def _uploads_loop(self) -> None:
         from songforge.workers import uploads_dispatch
 
@@ -226,8 +245,13 @@ class DistributedWorker:
                 log.exception("upload processing round failed")
 
     def _maintenance_loop(self) -> None:
+        last_sweep = 0.0
         while not self.stopping.wait(MAINTENANCE_SECONDS):
             try:
+                if time.monotonic() - last_sweep > SCRATCH_SWEEP_SECONDS:
+                    # At start and then now and then: a crashed worker's lease must lapse first.
+                    last_sweep = time.monotonic()
+                    scratch.clean_leftovers(self.ctx.db, self.settings.data_dir)
                 counts = maintenance_round(self.ctx, self.dispatcher)
                 if any(counts.get(k) for k in ("requeued", "failed", "timed_out", "resent")):
                     log.warning("maintenance: %s", counts)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import threading
 import time
 from enum import StrEnum
@@ -33,7 +32,9 @@ from songforge.errors import Refused
 from songforge.store.models import Job, MidiItem, Voice
 from songforge.workers.artwork import write_artwork
 from songforge.workers.context import WorkerContext
+from songforge.workers.extend import extension_of, run_extension
 from songforge.workers.measure import measure_result
+from songforge.workers.scratch import job_scratch
 
 log = logging.getLogger("songforge.worker")
 
@@ -211,7 +212,7 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ctx, job, progress, stop), daemon=True)
     beat.start()
-    scratch = Path(tempfile.mkdtemp(prefix=f".job-{job.item_id}-", dir=ctx.settings.data_dir))
+    scratch = job_scratch(ctx.settings.data_dir, job.item_id, ctx.worker_id)  # a crash's: workers.scratch
     try:
         try:
             request = build_request(ctx, job)
@@ -219,7 +220,12 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
             _bind_job(ctx, job, engine)
             progress(1, "composing")
             # The engine's 0..100 maps onto 1..90: encoding and storing follow, and progress never goes back.
-            result = engine.generate(request, lambda pct, stage: progress(1 + pct * 89 // 100, stage))
+            engine_progress = lambda pct, stage: progress(1 + pct * 89 // 100, stage)  # noqa: E731
+            extension = extension_of(job)
+            if extension is not None and hasattr(engine, "extend"):
+                result = run_extension(ctx, job, extension, engine, engine_progress)
+            else:
+                result = engine.generate(request, engine_progress)
             measure_result(result)  # musicMaterial.measured: what the rendered master sounds like
             progress(95, "encoding")
             files = encode_outputs(result, result.title, job.item_id, scratch)

@@ -32,7 +32,7 @@ from typing import Any
 from songforge.config import Settings
 from songforge.core import queue
 from songforge.store.models import Job
-from songforge.workers import uploads_dispatch
+from songforge.workers import scratch, uploads_dispatch
 from songforge.workers.context import WorkerContext
 
 log = logging.getLogger("songforge.workers")
@@ -157,6 +157,7 @@ class WorkerPool:
             uploads_dispatch.recover(ctx)
             if counts["requeued"] or counts["failed"]:
                 log.warning("recovered interrupted jobs: %s", counts)
+            scratch.clean_leftovers(ctx.db, self.settings.data_dir)  # what the interrupted jobs left
         finally:
             ctx.db.dispose()
         for slot in range(self.count):

@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from songforge.config import Settings
 from songforge.dialects.platform.envelope import OpenApiError, Status, bad_parameter
-from songforge.dialects.platform.keys import find_key, key_from_header
+from songforge.dialects.platform.keys import find_key, hash_key, key_from_header
+from songforge.http.auth_guard import AuthGuard, client_address
 from songforge.http.body import BadBody, BodyTimeout, BodyTooLarge, NotJson, parse_json, read_capped
 from songforge.http.public_url import public_base_url
 from songforge.store.db import Database
@@ -61,9 +62,35 @@ def _lookup(db: Database, key: str) -> Caller | None:
 
 async def open_api_caller(request: Request) -> Caller:
     """The key in `Authorization` (raw, as the platform sends it, or after `Bearer `); 400002
-    for a missing, malformed, unknown or revoked key."""
+    for a missing, malformed, unknown or revoked key. An address past its failed-attempt limit gets
+    HTTP 429 with Retry-After and the platform's "server busy" code, before any lookup; an unknown
+    key seen moments ago is not looked up again (`songforge.http.auth_guard`)."""
     key = key_from_header(request.headers.get("authorization"))
-    caller = await in_thread(_lookup, db_of(request), key) if key else None
+    if not key:
+        raise OpenApiError(Status.AUTH_FAILED)
+    guard: AuthGuard | None = getattr(request.app.state, "auth_guard", None)
+    caller: Caller | None = None
+    if guard is None:
+        caller = await in_thread(_lookup, db_of(request), key)
+    else:
+        digest = hash_key(key)
+        address = client_address(request, settings_of(request))
+        wait = guard.retry_after(address, digest)
+        if wait is not None:
+            raise OpenApiError(
+                Status.SERVER_BUSY,
+                f"too many failed authentication attempts from this address; retry in {wait} s",
+                http_status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        # Only a miss that cost a lookup counts: repeating one wrong key is neither a guess nor a load.
+        if not guard.known_miss(digest):
+            caller = await in_thread(_lookup, db_of(request), key)
+            if caller is None:
+                guard.missed(digest)
+                guard.failed(address)
+            else:
+                guard.succeeded(digest)
     if caller is None:
         raise OpenApiError(Status.AUTH_FAILED)
     return caller

@@ -64,13 +64,21 @@ class OpenApiError(SongforgeError):
     message after ": " for every code, 400003 included, so a client matching on the table's text
     (or on the start of the message) always matches, and a person still reads the reason."""
 
-    def __init__(self, status: Status, detail: str | None = None, *, http_status: int = 200) -> None:
+    def __init__(
+        self,
+        status: Status,
+        detail: str | None = None,
+        *,
+        http_status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or MESSAGES[status])
         self.status = status
         self.detail = detail
         # 200 like the platform, except where the HTTP layer itself refused (a body too large: 413,
-        # one never sent: 408), so proxies and HTTP clients see that too.
+        # one never sent: 408, too many failed logins: 429), so proxies and HTTP clients see that too.
         self.http_status = http_status
+        self.headers = headers  # e.g. Retry-After with a 429
 
     @property
     def message(self) -> str:
@@ -128,6 +136,7 @@ class EnvelopeRoute(APIRoute):
                 )
                 response = envelope(rid, exc.status, exc.message, None)
                 response.status_code = exc.http_status
+                response.headers.update(exc.headers or {})
                 return response
             except ClientDisconnect:
                 raise  # nobody to answer; the app logs it as one line (songforge.http.failsafe)

@@ -143,6 +143,10 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
     if work.extension is not None:
         ext = work.extension
         openapi["extend"] = {"item_id": ext.source_item_id, "start_time": ext.start_time}
+    extra: dict[str, Any] = {"openapi": openapi}
+    if work.extension is not None:
+        # What the worker continues from, under a key of the domain's (any dialect's extension).
+        extra["extend"] = dict(openapi["extend"])
     request = JobRequest(
         kind=work.model.kind,
         prompt=work.engine_prompt,
@@ -153,7 +157,7 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
         chords=work.chords,
         artist_voice_id=work.artist_voice,
         duration=work.duration,
-        extra={"openapi": openapi},
+        extra=extra,
     )
     jobs = scheduler.submit(session, account=account, request=request, variations=1)
     return jobs[0]

@@ -110,7 +110,9 @@ def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str,
     if job.state == JobState.FAILED:
         item["error"] = job.error or "Generation failed"
     if oa.get("extend"):
-        item["extended_from"] = oa["extend"]
+        # splice_at: start_time moved back to its bar line, known once the worker has spliced.
+        spliced = (job.extra or {}).get("extension") or {}
+        item["extended_from"] = {**oa["extend"], "splice_at": spliced.get("splice_at")}
     return item
 
 

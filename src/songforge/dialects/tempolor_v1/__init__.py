@@ -44,7 +44,9 @@ def render_http_error(
         try:
             current_tenant(_request)
         except ApiError as exc:
-            return JSONResponse({"error": exc.message, "code": exc.status}, status_code=exc.status)
+            return JSONResponse(
+                {"error": exc.message, "code": exc.status}, status_code=exc.status, headers=exc.headers
+            )
     return JSONResponse({"error": message, "code": status}, status_code=status, headers=headers)
 
 

@@ -174,9 +174,35 @@ def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | Non
         "canFixVocals": False,
         "canReplaced": False,
     }
+    extension = extended_from(job)
+    if extension is not None:
+        record["extendedFrom"] = extension
+        record["parentItemId"] = extension["itemId"]
+        record["rootItemId"] = extension["rootItemId"]
     if job.state == JobState.FAILED:
         record["error"] = job.error or "Generation failed"
+    callback_error = getattr(job, "callback_error", None)
+    if callback_error:
+        # Fields of our own: one of the job's callback events was given up on (the receiver
+        # refused it, or never answered through every retry), so a poller learns what it missed.
+        record["callbackFailed"] = True
+        record["callbackError"] = callback_error
     return record
+
+
+def extended_from(job: Job) -> dict[str, Any] | None:
+    """A field of our own on an extension's record: the work it continues, the start time asked
+    for and the bar line it was spliced at (null until the worker has spliced)."""
+    asked = (job.request or {}).get("extend")
+    if not isinstance(asked, dict) or not asked.get("item_id"):
+        return None
+    spliced = (job.extra or {}).get("extension") or {}
+    return {
+        "itemId": asked["item_id"],
+        "rootItemId": spliced.get("root_item_id") or asked["item_id"],
+        "startTime": asked.get("start_time"),
+        "spliceAt": spliced.get("splice_at"),
+    }
 
 
 def lrc_text(lines: list[Any]) -> str:

@@ -32,7 +32,11 @@ def account_view(account: Account) -> dict[str, Any]:
 
 
 def busy_body(busy: scheduler.AccountBusy) -> dict[str, Any]:
-    """The 429 body: the jobs holding the account's slots, grouped by account."""
+    """The 429 body: the jobs holding the account's slots, grouped by account. A tenant at its
+    queued-jobs cap gets the same shape, its error saying so, with no holders listed."""
+    if isinstance(busy, scheduler.TenantQueueFull):
+        error = f"Too many jobs queued: {busy.running} of at most {busy.limit} for this token"
+        return {"error": error, "runningJobs": {}, "code": 429}
     running: dict[str, list[dict[str, Any]]] = {}
     for holder in busy.holders:
         entry: dict[str, Any] = {

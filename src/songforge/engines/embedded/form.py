@@ -24,6 +24,7 @@ from songforge.engines.embedded.styles import Style
 BARS_PER_LINE = 2  # a sung line's slot; the singer fits at most two lines a bar
 MIN_EDGE_S = 4.5  # an instrumental intro or outro lasts at least this long (4 s and the pre-roll)
 MAX_EDGE_BARS = 8
+MAX_EDGE_S = 16.0
 _SUNG_NAMES = ("verse", "pre-chorus", "chorus", "bridge", "intro", "outro")  # the rest sing as verses
 DANCE = frozenset({"house", "techno", "trance", "dnb", "dubstep"})
 # Styles that end by fading out; the rest stop on a final chord.
@@ -197,6 +198,8 @@ def build(
     if refrain is None and len([s for s in lyr if s.lines]) == 1:
         refrain = next(i for i, s in enumerate(lyr) if s.lines)  # one stanza: it is the refrain
     low = edge_bars(bpm)
+    # an intro or outro grows to 8 bars, but not past MAX_EDGE_S: at a ballad's tempo 8 bars are 30 s
+    long_edge = max(h.intro_bars, min(MAX_EDGE_BARS, int(MAX_EDGE_S / bar_seconds(bpm))))
     has_refrain = refrain is not None
     # The style's habits first; then grown toward the goal, or shrunk to an asked length or the cap.
     k = _Knobs(
@@ -277,8 +280,10 @@ def build(
     grow: list[Callable[[_Knobs], _Knobs]] = [
         lambda k: replace(k, double=True),
         lambda k: replace(k, tag_end=h.end_choruses > 1),
-        lambda k: replace(k, intro=MAX_EDGE_BARS, outro=MAX_EDGE_BARS),
+        lambda k: replace(k, intro=max(k.intro, long_edge), outro=max(k.outro, long_edge)),
         lambda k: replace(k, brk=max(k.brk, h.break_bars, 12)),  # a dance break keeps its 16
+        # a style that sings its chorus once at the end sings it twice when the song is short
+        lambda k: replace(k, reps=max(k.reps, 2) if chorus_at else k.reps),
     ]
     for step in grow:
         if total(k) >= goal_bars:

@@ -227,7 +227,15 @@ class TempolorEngine:
         }
         sections = item.get("lyrics_sections")
         if isinstance(sections, list) and sections:
-            extra["lyrics_lines"] = [s for s in sections if isinstance(s, dict)]
+            # (start_s, end_s, text) triples, as the embedded singer reports its sung lines.
+            extra["lyrics_lines"] = [
+                [float(s["start"]), float(s["end"]), str(s["text"])]
+                for s in sections
+                if isinstance(s, dict)
+                and isinstance(s.get("start"), int | float)
+                and isinstance(s.get("end"), int | float)
+                and isinstance(s.get("text"), str)
+            ]
         lyrics = item.get("lyrics") if request.kind == "song" else None
         return GenerationResult(
             sample_rate=SAMPLE_RATE,

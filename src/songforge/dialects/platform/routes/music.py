@@ -1,10 +1,11 @@
 """song/* and instrumental/*: generate, extend and query, on the shared job queue.
 
-What "extend" means here: the embedded engine cannot resume someone else's audio mid-phrase, so
-an extension is a new work that continues the source's musical material: its key, tempo, chord
-progression, style prompt and (for songs) voice, with new lyrics when given. `start_time` says
-where in the source the continuation picks up; it is checked against the source's length and
-recorded on the new item (`extended_from`). The new work does not contain the source's audio.
+What "extend" means here: the new work is the source's own stored audio up to `start_time` moved
+back to its bar line, then a continuation composed from the source's request and seed (same key,
+tempo, progressions, sound and voice; new lyrics when given) that ends the song. `start_time` is
+checked against the source's length here and recorded on the new item (`extended_from`, with the
+bar line as `splice_at` once the worker has spliced: `songforge.workers.extend`). Engines without
+an extension of their own (the upstream service) still make a new work from the source's material.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def _submit(db: Database, caller: Caller, work: OpenApiWork, extend_kind: Kind |
         account = account_for_key(s, key)
         try:
             job = submit_work(s, account, work)
+        except scheduler.TenantQueueFull as full:
+            raise OpenApiError(
+                Status.QUEUE_FULL, f"{full.running} tasks are queued, the limit is {full.limit}"
+            ) from None
         except scheduler.AccountBusy as busy:
             raise OpenApiError(
                 Status.QUEUE_FULL, f"{busy.running} tasks are running, the limit is {busy.limit}"

@@ -26,7 +26,7 @@ NOT_FOUND = "Configuration not found. To create configuration use POST accounts.
 @router.post(
     "/accounts",
     response_model=None,
-    responses=doc(AccountView, 400, 401),
+    responses=doc(AccountView, 400, 401, 429),
     openapi_extra=body_doc(AccountRequest),
     summary="Create or update an account",
 )
@@ -50,6 +50,8 @@ async def post_account(
         raise ApiError(400, parameter_message(exc)) from None
     except InvalidInput as exc:
         raise ApiError(400, str(exc)) from None
+    except core.TooManyAccounts as exc:
+        raise ApiError(429, f"Too many accounts: at most {exc.limit} per token. Delete one first") from None
 
 
 @router.get(

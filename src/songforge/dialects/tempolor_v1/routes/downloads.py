@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from songforge.config import Settings
@@ -18,9 +22,10 @@ from songforge.dialects.tempolor_v1.schemas import DownloadLink, doc
 from songforge.http import signing
 from songforge.http.deps import current_tenant, get_db, get_settings
 from songforge.http.errors import ApiError
+from songforge.http.filenames import content_disposition, download_name
 from songforge.http.public_url import public_base_url
 from songforge.store.db import Database
-from songforge.store.models import Tenant
+from songforge.store.models import Job, Tenant
 
 router = APIRouter(tags=["music"])
 files_router = APIRouter(tags=["files"])
@@ -38,6 +43,18 @@ def link_maker(request: Request, settings: Settings) -> Callable[[str], str]:
     """Signs blob keys for this caller: the record's `cover` and `waveformUrl` links."""
     base, ttl = link_base(request, settings), settings.download_ttl_seconds
     return lambda key: signing.signed_url(settings.data_dir, base, key, ttl)
+
+
+def variation_of(session: Session, job: Job) -> int:
+    """1 for the first variation of its request with its title, 2 for the next, ...: the order the
+    library lists them in (newest first, then by item id), so "Title (2)" is the second row."""
+    rows = session.execute(
+        select(Job.item_id, Job.title)
+        .where(Job.tenant_id == job.tenant_id, Job.batch_id == job.batch_id)
+        .order_by(Job.item_id.desc())
+    )
+    same = [item for item, title in rows if (title or "") == (job.title or "")]
+    return same.index(job.item_id) + 1 if job.item_id in same else 1
 
 
 @router.get(
@@ -65,13 +82,17 @@ def download_link(
                 raise ApiError(400, f"Generation failed ({status}): {job.error or 'no files were made'}")
             raise ApiError(400, f"Generation is not completed yet ({status})")
         key = (job.blobs or {}).get(fmt)
+        name = download_name(job.title, PurePosixPath(key or "").suffix.lstrip("."), variation_of(s, job))
     if not key:
         raise ApiError(404, f"No {fmt} file for {job_id}")
     ttl = settings.download_ttl_seconds
-    return {
-        "url": signing.signed_url(settings.data_dir, link_base(request, settings), key, ttl),
-        "remainSeconds": ttl,
-    }
+    base = link_base(request, settings)
+    url = signing.signed_url(settings.data_dir, base, key, ttl)
+    if url.startswith(base.rstrip("/") + signing.FILES_PREFIX):
+        # Our own link (a store's presigned URL names the file itself): the name rides along,
+        # unsigned, because it only suggests what the browser calls the file (see serve_file).
+        url += "&name=" + quote(name, safe="")
+    return {"url": url, "remainSeconds": ttl}
 
 
 @files_router.get(
@@ -85,6 +106,7 @@ def serve_file(
     request: Request,
     expires: str | None = Query(None),
     sig: str | None = Query(None),
+    name: str | None = Query(None, description="The file name to save it under (a work's title)"),
 ) -> Response:
     settings: Settings = request.app.state.settings
     secret = signing.server_secret(settings.data_dir)
@@ -103,4 +125,6 @@ def serve_file(
         media = "audio/mpeg"
     elif path.suffix == ".wav":
         media = "audio/wav"
-    return FileResponse(path, media_type=media, filename=path.name)
+    # The name is cleaned again here: it comes from the link's query, which anyone can edit.
+    disposition = content_disposition(name or path.name)
+    return FileResponse(path, media_type=media, headers={"Content-Disposition": disposition})

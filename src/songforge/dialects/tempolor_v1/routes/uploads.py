@@ -809,6 +809,29 @@ def _find_stems(s: Any, tenant_id: str, stems_id: str) -> StemsTask:
 
 
 @router.get(
+    "/music/stems-splitter/",
+    summary="List stems splits, newest first (each as GET /music/stems-splitter/{stemsItemId} answers)",
+    responses=errors(400, 401, 404),
+)
+def list_stems(
+    request: Request,
+    user_id: str | None = Query(None),
+    cursor: str | None = Query(None, description="`cursor` from the previous page"),
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+    settings: Settings = Depends(get_settings),
+) -> dict[str, Any]:
+    with db.session() as s:
+        account = resolve_account(s, tenant.id, user_id)
+        rows, next_cursor = _page(s, StemsTask, "stems", tenant.id, account.user_id, cursor)
+    return {
+        "records": [stems_body(request, settings, r) for r in rows],
+        "hasNext": bool(next_cursor),
+        "cursor": next_cursor,
+    }
+
+
+@router.get(
     "/music/stems-splitter/{stemsItemId}",
     summary="Poll a stems split (state 0 queued, 1 splitting, 2 done, 3 failed)",
     responses=errors(400, 401, 404),
@@ -851,5 +874,6 @@ for _path, _endpoint, _methods in (
     ("/music/cloned-voices", list_cloned_voices, ["GET"]),
     ("/music/artist-voices", list_artist_voices, ["GET"]),
     ("/music/stems-splitter", post_stems, ["POST"]),
+    ("/music/stems-splitter", list_stems, ["GET"]),
 ):
     router.add_api_route(_path, _endpoint, methods=_methods, include_in_schema=False)

@@ -36,6 +36,9 @@ export class CreateForms {
       update();
     }
     for (const b of $$(".tagbar .tag")) b.addEventListener("click", () => this.insertTag(b.dataset.tag));
+    this.rovingToolbar($(".tagbar"));
+    $("#s-lyrics").addEventListener("input", () => this.noteTagsOnly());
+    this.noteTagsOnly();
     for (const r of $$('input[name="base"]')) r.addEventListener("change", () => this.showBase());
     $("#s-artist-preview").addEventListener("click", () => this.preview());
     $("#s-artist").addEventListener("change", () => this.stopPreview());
@@ -70,6 +73,44 @@ export class CreateForms {
         (r) => r.status === undefined || r.status === 30),
       fill($("#s-midi"), "/music/midi/", (r) => r.name, (r) => r.midiItemId),
     ]);
+  }
+
+  /** A toolbar is one Tab stop; the arrow keys, Home and End move between its buttons (the ARIA
+   *  toolbar pattern, with a roving tabindex). */
+  rovingToolbar(bar) {
+    const buttons = $$("button", bar);
+    const select = (i, focus) => {
+      buttons.forEach((b, j) => { b.tabIndex = j === i ? 0 : -1; });
+      if (focus) buttons[i].focus();
+    };
+    select(0, false);
+    bar.addEventListener("focusin", (e) => {
+      const i = buttons.indexOf(e.target);
+      if (i >= 0) select(i, false);
+    });
+    bar.addEventListener("keydown", (e) => {
+      const i = buttons.indexOf(document.activeElement);
+      if (i < 0) return;
+      const n = buttons.length;
+      const to = { ArrowRight: (i + 1) % n, ArrowDown: (i + 1) % n, ArrowLeft: (i - 1 + n) % n,
+        ArrowUp: (i - 1 + n) % n, Home: 0, End: n - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      select(to, true);
+    });
+  }
+
+  /** Lyrics that are only section tags have no words to sing: the engine writes lyrics from the
+   *  prompt instead, as for empty lyrics. Say so while the user types, not after the song is made. */
+  noteTagsOnly() {
+    const lines = $("#s-lyrics").value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const tagsOnly = lines.length > 0 && lines.every((l) => /^\[[^\]]*\]$/.test(l));
+    const note = $("#s-lyrics-note");
+    note.textContent = tagsOnly
+      ? "These lyrics are only section tags, so there are no words to sing: the lyrics will be written "
+        + "from the prompt (your tags are not kept). Add lines under the tags to have your own words sung."
+      : "";
+    note.hidden = !tagsOnly;
   }
 
   insertTag(tag) {
@@ -146,6 +187,7 @@ export class CreateForms {
     }
     const first = Object.keys(map).find((f) => errors[f]);
     if (first) document.getElementById(`${prefix}-${map[first]}`)?.focus();
+    return Boolean(first);
   }
 
   async submit(kind) {
@@ -168,10 +210,11 @@ export class CreateForms {
         this.app.go("library");
         await this.app.library.addJobs(kind, res.jobs);
       } catch (e) {
-        // The API's own words: next to the field it names, and above the button.
-        formError.textContent = e.message;
+        // The API's own words, once: next to the field it names (the note above the button then
+        // points there, as for the form's own checks), else above the button.
         const field = fieldOfMessage(e.message);
-        if (field) this.showErrors(form, kind, { [field]: e.message });
+        const shown = field ? this.showErrors(form, kind, { [field]: e.message }) : false;
+        formError.textContent = shown ? "Please fix the marked fields." : e.message;
       }
     });
   }

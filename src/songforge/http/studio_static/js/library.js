@@ -5,6 +5,13 @@ import { $, announce, confirmDelete, el, mmss, when } from "./ui.js";
 import { drawThumbnail, forgetWaveform, waveformOf } from "./artwork.js";
 
 const POLL_MS = 1500;
+const TYPE_KEY = "songforge.library-type"; // Songs or Instrumentals, as the user last chose
+const TYPES = ["song", "instrumental"];
+
+/** The API's order for lists: newest first, then by item id, descending. */
+function apiOrder(a, b) {
+  return (b.createTime || 0) - (a.createTime || 0) || (a.itemId < b.itemId ? 1 : a.itemId > b.itemId ? -1 : 0);
+}
 
 const MASTER_TARGET = "−14 LUFS, peak ≤ −1 dBTP"; // what the engine masters every track to
 
@@ -43,10 +50,12 @@ export class Library {
     this.sentinel = $("#library-sentinel");
     this.more = $("#load-more");
     this.errorBox = $("#library-error");
-    this.type = "song";
+    const stored = localStorage.getItem(TYPE_KEY);
+    this.type = TYPES.includes(stored) ? stored : "song";
     this.rows = new Map(); // job_id -> {li, record}
     this.generation = 0; // bumps on every reset so stale pages are dropped
-    this.reset();
+    this.reset({ account: true });
+    this.checkType();
 
     for (const r of document.querySelectorAll('input[name="lib-type"]')) {
       r.addEventListener("change", () => { if (r.checked) this.setType(r.value); });
@@ -60,7 +69,10 @@ export class Library {
 
   visible() { return !$("#library").hidden; }
 
-  reset() {
+  /** Empties the list. `account`: a new account (or page load) is shown, so its first page may pick
+   *  the other type when this one is empty (an account with only instrumentals opens on them). */
+  reset({ account = false } = {}) {
+    if (account) this.autoPick = true;
     this.generation += 1;
     this.cursor = "";
     this.hasNext = true;
@@ -73,11 +85,31 @@ export class Library {
     this.more.hidden = true;
   }
 
-  setType(type) {
+  checkType() {
+    for (const r of document.querySelectorAll('input[name="lib-type"]')) r.checked = r.value === this.type;
+  }
+
+  /** Shows `type`; what the user chose (not what was picked for them) is kept for the next visit. */
+  setType(type, { remember = true } = {}) {
     this.type = type;
-    for (const r of document.querySelectorAll('input[name="lib-type"]')) r.checked = r.value === type;
+    if (remember) {
+      localStorage.setItem(TYPE_KEY, type);
+      this.autoPick = false;
+    }
+    this.checkType();
     this.reset();
     if (this.visible()) this.loadMore();
+  }
+
+  /** Whether the account has tracks of the type not shown. */
+  async otherHasTracks() {
+    const other = TYPES.find((t) => t !== this.type);
+    try {
+      const page = await this.app.api.get("/music/", { user_id: this.app.userId, type: other });
+      return (page?.records || []).length ? other : null;
+    } catch {
+      return null;
+    }
   }
 
   show() {
@@ -88,12 +120,19 @@ export class Library {
     if (this.loading || !this.hasNext || !this.app.userId) return;
     this.loading = true;
     const gen = this.generation;
+    const firstPage = this.cursor === "";
+    let switchTo = null;
     this.list.setAttribute("aria-busy", "true");
     try {
       const page = await this.app.api.get("/music/", {
         user_id: this.app.userId, type: this.type, cursor: this.cursor,
       });
       if (gen !== this.generation) return;
+      if (firstPage && this.autoPick) {
+        this.autoPick = false;
+        if (!(page.records || []).length) switchTo = await this.otherHasTracks();
+        if (gen !== this.generation) return;
+      }
       for (const rec of page.records || []) this.upsert(rec, false);
       this.hasNext = Boolean(page.hasNext && page.cursor);
       this.cursor = page.cursor || "";
@@ -112,6 +151,10 @@ export class Library {
         // Keep filling while the sentinel is still on screen (tall screens, short pages).
         if (this.hasNext && this.sentinelOnScreen()) setTimeout(() => this.loadMore(), 0);
       }
+    }
+    if (switchTo && gen === this.generation) {
+      this.setType(switchTo, { remember: false });
+      announce(`Showing ${switchTo === "song" ? "songs" : "instrumentals"}: this account has none of the other kind`);
     }
   }
 
@@ -133,16 +176,20 @@ export class Library {
   }
 
   /** New jobs from the create form: show their type and put them on top right away. */
+  /** Variations of one request share their creation time; they go on top in the order the API
+   *  lists them, so the pair keeps its order after a reload. */
   async addJobs(kind, jobIds) {
     if (this.type !== kind) this.setType(kind);
-    for (const jobId of [...jobIds].reverse()) {
+    else this.autoPick = false;
+    const records = [];
+    for (const jobId of jobIds) {
       try {
-        const rec = await this.app.api.get(`/music/${encodeURIComponent(jobId)}`);
-        this.upsert(rec, true);
+        records.push(await this.app.api.get(`/music/${encodeURIComponent(jobId)}`));
       } catch (e) {
         this.errorBox.textContent = e.message;
       }
     }
+    for (const rec of records.sort(apiOrder).reverse()) this.upsert(rec, true);
   }
 
   render(rec) {
@@ -165,7 +212,7 @@ export class Library {
     el("div", { class: "actions" },
       el("button", {
         type: "button", class: "play", disabled: !done,
-        "aria-label": `Play ${title}`, onclick: () => this.app.player.open(rec),
+        "aria-label": `Play ${title}`, onclick: () => this.app.player.open(rec, { focus: true }),
       }, "Play"),
       el("button", {
         type: "button", class: "secondary delete", "aria-label": `Delete ${title}`,

@@ -6,7 +6,7 @@ import { CreateForms } from "./create.js";
 import { Library } from "./library.js";
 import { Player } from "./player.js";
 import { Queue } from "./queue.js";
-import { $, $$, announce, busy } from "./ui.js";
+import { $, $$, announce, busy, plural } from "./ui.js";
 import { Uploads } from "./uploads.js";
 
 const TOKEN_KEY = "songforge.token";
@@ -24,21 +24,41 @@ function showOnly(id) {
   for (const s of ["signin", "no-account", ...SECTIONS]) $(`#${s}`).hidden = s !== id;
 }
 
+/** The session bar and the section tabs; the tabs only once there is an account to work in (the
+ *  "Set up an account" screen has no sections to switch to). */
 function signedInChrome(on) {
   $("#session").hidden = !on;
-  $("#tabs").hidden = !on;
+  $("#tabs").hidden = !on || !app.userId;
   if (!on) app.player?.close();
 }
 
-app.go = (name) => {
+/** Keyboard focus on a section's heading, so Tab continues inside the section just shown rather
+ *  than from the top of the page (or the body, where a hidden element's focus falls). */
+app.focusSection = (name) => {
+  const heading = $(`#${name} h2`);
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus({ preventScroll: false });
+};
+
+/** The section the address names (Create when it names none). */
+app.section = () => (SECTIONS.includes(location.hash.slice(1)) ? location.hash.slice(1) : "create");
+
+// Set while a route change should move focus (tab clicks, sign-in, submit), not on every re-show.
+let focusNext = false;
+
+app.go = (name, { focus = true } = {}) => {
+  focusNext = focus;
   if (location.hash !== `#${name}`) location.hash = name;
   else route();
 };
 
 function route() {
   if (!app.token || !app.userId) return;
-  const name = SECTIONS.includes(location.hash.slice(1)) ? location.hash.slice(1) : "create";
+  const name = app.section();
   showOnly(name);
+  if (focusNext) app.focusSection(name);
+  focusNext = false;
   for (const a of $$("#tabs a")) {
     if (a.dataset.tab === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -57,7 +77,7 @@ app.loadAccounts = async (prefer) => {
   app.accounts = accounts;
   const ids = Object.keys(accounts).sort();
   const select = $("#account-select");
-  select.replaceChildren(...ids.map((id) => new Option(`${id} · max ${accounts[id].maxJobs} jobs`, id)));
+  select.replaceChildren(...ids.map((id) => new Option(`${id} · max ${plural(accounts[id].maxJobs, "job")}`, id)));
   const remembered = localStorage.getItem(ACCOUNT_KEY);
   const chosen = [prefer, app.userId, remembered].find((x) => x && ids.includes(x)) || ids[0] || null;
   setAccount(chosen);
@@ -72,7 +92,7 @@ function setAccount(userId) {
     $("#account-select").value = userId;
   }
   if (changed) {
-    app.library.reset();
+    app.library.reset({ account: true });
     app.player.close();
   }
   if (!userId) {
@@ -110,7 +130,10 @@ async function signIn(token, { fromStorage = false } = {}) {
   $("#token-input").value = "";
   $("#token-input").removeAttribute("aria-invalid");
   signedInChrome(true);
-  if (app.userId) announce("Signed in");
+  if (app.userId) {
+    announce("Signed in");
+    if (!fromStorage) app.focusSection(app.section());
+  }
   return true;
 }
 
@@ -153,16 +176,17 @@ function init() {
         const acc = await app.api.request("POST", "/accounts", { json: { requestParams: {} } });
         await app.loadAccounts(acc.user_id);
         announce(`Account ${acc.user_id} created`);
+        app.focusSection(app.section());
       } catch (err) {
         $("#no-account-error").textContent = err.message;
       }
     });
   });
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => { focusNext = true; route(); });
   window.addEventListener("keydown", (e) => {
     const dialog = $("#confirm-dialog");
     if (e.key === "Escape" && !dialog.open && !app.player.panel.hidden && app.player.panel.contains(document.activeElement)) {
-      app.player.close();
+      app.player.closeByUser();
     }
   });
 

@@ -20,7 +20,7 @@ export class Player {
     this.ws = null;
 
     this.toggle.addEventListener("click", () => this.playPause());
-    $("#player-close").addEventListener("click", () => this.close());
+    $("#player-close").addEventListener("click", () => this.closeByUser());
     for (const b of $$("[data-format]", this.panel)) {
       b.addEventListener("click", () => this.download(b.dataset.format, b));
     }
@@ -28,6 +28,10 @@ export class Player {
     this.audio.addEventListener("pause", () => this.syncToggle());
     this.audio.addEventListener("ended", () => this.syncToggle());
     this.audio.addEventListener("timeupdate", () => this.highlight());
+    // The page leaves room below its content for the player as tall as it really is.
+    new ResizeObserver(() => {
+      document.body.style.setProperty("--player-h", `${this.panel.offsetHeight}px`);
+    }).observe(this.panel);
     this.audio.addEventListener("error", () => {
       if (this.record) this.error.textContent = "This track could not be loaded for playback.";
     });
@@ -39,7 +43,7 @@ export class Player {
     this.ws = WaveSurfer.create({
       container: "#waveform",
       media: this.audio,
-      height: 64,
+      height: matchMedia("(max-width: 600px)").matches ? 40 : 64, // phones: see studio.css
       waveColor: css.getPropertyValue("--wave").trim() || "#b4aef0",
       progressColor: css.getPropertyValue("--wave-done").trim() || "#4f3fd0",
       cursorColor: css.getPropertyValue("--ink").trim() || "#000",
@@ -56,11 +60,14 @@ export class Player {
     return this.ws;
   }
 
-  async open(record) {
+  /** Opens `record`; with `focus`, keyboard focus moves to the player's Play button, so the
+   *  player is one key away from the row that opened it, not past every other row. */
+  async open(record, { focus = false } = {}) {
     this.record = record;
     this.error.textContent = "";
     this.panel.hidden = false;
     document.body.classList.add("has-player");
+    if (focus) this.toggle.focus();
     const title = record.titleEn || "Untitled";
     $("#player-title").textContent = title;
     const m = record.musicMaterial || {};
@@ -159,6 +166,17 @@ export class Player {
   /** Called when a track is deleted: a player must not keep offering a file that is gone. */
   forget(jobId) {
     if (this.record?.job_id === jobId) this.close();
+  }
+
+  /** Closed by its button or Escape: focus goes back to the row it was opened from (rows are
+   *  re-rendered while polling, so it is found again by job id), else to the library heading. */
+  closeByUser() {
+    const jobId = this.record?.job_id;
+    this.close();
+    const row = jobId && document.querySelector(`.track[data-job-id="${CSS.escape(jobId)}"]`);
+    const play = row && !row.closest("[hidden]") ? row.querySelector("button.play") : null;
+    if (play) play.focus();
+    else this.app.focusSection(this.app.section());
   }
 
   close() {

@@ -44,11 +44,11 @@ export class Queue {
       const slots = byUser.get(acc.user_id) || {};
       return el("tr", { dataset: { userId: acc.user_id } },
         el("th", { scope: "row" }, acc.user_id),
-        el("td", {}, String(acc.maxJobs)),
-        el("td", {}, String(slots.executing ?? "–")),
-        el("td", {}, String(slots.available ?? "–")),
-        el("td", {}, when(acc.updated)),
-        el("td", {}, el("button", {
+        el("td", { "data-label": "maxJobs" }, String(acc.maxJobs)),
+        el("td", { "data-label": "In use" }, String(slots.executing ?? "–")),
+        el("td", { "data-label": "Free" }, String(slots.available ?? "–")),
+        el("td", { class: "updated", "data-label": "Updated" }, when(acc.updated)),
+        el("td", { class: "actions" }, el("button", {
           type: "button", class: "link-danger", "aria-label": `Delete account ${acc.user_id}`,
           onclick: () => this.deleteAccount(acc.user_id),
         }, "Delete")));
@@ -87,8 +87,8 @@ export class Queue {
       try {
         const acc = await this.app.api.request("POST", "/accounts", { json: { requestParams, maxJobs: max } });
         form.elements.user_id.value = "";
-        announce(`Account ${acc.user_id} ready; pick it in the Account list to use it`);
-        await this.app.loadAccounts();
+        await this.app.loadAccounts(acc.user_id); // the account just made is the one to work in
+        announce(`Account ${acc.user_id} created and selected`);
         this.refresh();
       } catch (e) {
         formError(form, e.message);
@@ -96,8 +96,14 @@ export class Queue {
     });
   }
 
+  /** The API deletes the account's settings only: its tracks, uploads and splits stay stored, but
+   *  every list (and so the studio) goes through an account, so they drop out of sight until an
+   *  account with the same id is created again; by job id the API still serves each track. */
   async deleteAccount(userId) {
-    if (!(await confirmDelete(`Delete account “${userId}”? New requests can no longer use it.`))) return;
+    const text = `Delete account “${userId}”? New requests can no longer use it. Its tracks, uploads and `
+      + "stem splits are not deleted, but the studio can no longer list them: they come back if you create "
+      + `an account named “${userId}” again. Each track stays reachable through the API by its job id.`;
+    if (!(await confirmDelete(text))) return;
     try {
       await this.app.api.request("DELETE", `/accounts/${encodeURIComponent(userId)}`);
       announce(`Deleted account ${userId}`);

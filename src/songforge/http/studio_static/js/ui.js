@@ -22,6 +22,11 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** "1 job", "3 jobs". */
+export function plural(n, word, many = `${word}s`) {
+  return `${n} ${Number(n) === 1 ? word : many}`;
+}
+
 export function announce(text) {
   const s = $("#status");
   s.textContent = "";

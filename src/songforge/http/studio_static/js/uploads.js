@@ -43,6 +43,7 @@ export class Uploads {
       $("#stems-list").replaceChildren();
       this.loadMidi();
       this.loadVoices();
+      this.loadStems();
     }
   }
 
@@ -169,6 +170,65 @@ export class Uploads {
   }
 
   // Stems -------------------------------------------------------------------------------------
+  /** Past splits from the API (newest first): finished ones unpack on request, since a zip of four
+   *  full-length stems is large; unfinished ones are followed until they end. */
+  async loadStems() {
+    const list = $("#stems-list");
+    const uid = this.app.userId;
+    try {
+      const recs = await allPages(this.app.api, "/music/stems-splitter/", { user_id: uid });
+      if (uid !== this.app.userId) return;
+      const shown = new Set([...list.children].map((li) => li.dataset.id).filter(Boolean));
+      for (const r of recs.filter((x) => !shown.has(x.stemsItemId))) list.append(this.pastSplit(r));
+      if (!list.children.length) list.append(el("li", { class: "help empty" }, "No stem splits yet."));
+    } catch (e) {
+      list.replaceChildren(el("li", { class: "error" }, e.message));
+    }
+  }
+
+  pastSplit(r) {
+    const state = el("span", { class: "help" }, "");
+    const bar = el("progress", { max: 100, value: r.progress || 0, "aria-label": `Splitting ${r.title}` });
+    const stems = el("ul", { class: "items", "aria-label": `Stems of ${r.title}` });
+    const open = el("button", { type: "button", class: "secondary", "aria-label": `Show the stems of ${r.title}` },
+      "Show stems");
+    const del = el("button", {
+      type: "button", class: "link-danger", "aria-label": `Delete the stem split ${r.title}`,
+      onclick: () => this.deleteItem(`/music/stems-splitter/${encodeURIComponent(r.stemsItemId)}`, r.title,
+        async () => { item.remove(); if (!$("#stems-list").children.length) this.loadStems(); }),
+    }, "Delete");
+    const item = el("li", { dataset: { id: r.stemsItemId, state: String(r.state ?? "") } },
+      el("div", { class: "line" }, el("strong", {}, r.title || "Track"), state,
+        el("span", { class: "inline" }, open, del)), bar, stems);
+    const finish = (body) => {
+      if (body.state === STEMS_FAILED) {
+        bar.remove(); open.remove();
+        state.className = "error";
+        state.textContent = `Failed: ${body.error || "stem separation failed"}`;
+        return;
+      }
+      bar.hidden = true;
+      state.textContent = `Done · ${(body.detail || []).length || 4} stems`;
+      open.onclick = async () => {
+        open.remove();
+        bar.hidden = false;
+        try {
+          await this.showStems(body, bar, state, stems);
+        } catch (e) {
+          state.textContent = e.message;
+        }
+      };
+    };
+    if (r.state === STEMS_DONE || r.state === STEMS_FAILED) finish(r);
+    else {
+      open.hidden = true;
+      state.textContent = r.state === 0 ? "Waiting for a worker…" : `Splitting ${r.progress || 0}%`;
+      this.waitForStems(r, bar, state).then((body) => { open.hidden = false; finish(body); })
+        .catch((e) => finish({ state: STEMS_FAILED, error: e.message }));
+    }
+    return item;
+  }
+
   async splitStems() {
     const form = $("#stems-form");
     const file = fileOf(form);
@@ -179,6 +239,7 @@ export class Uploads {
     const state = el("span", { class: "help" }, "Uploading…");
     const stems = el("ul", { class: "items", "aria-label": `Stems of ${file.name}` });
     const item = el("li", {}, el("div", { class: "line" }, el("strong", {}, file.name), state), bar, stems);
+    $("#stems-list .empty")?.remove();
     $("#stems-list").prepend(item);
     await busy(form, async () => {
       try {
@@ -189,6 +250,7 @@ export class Uploads {
             state.textContent = p.phase === "upload" ? `Uploading ${bar.value}%` : "Splitting…";
           });
         form.reset();
+        if (body?.stemsItemId) item.dataset.id = body.stemsItemId;
         body = await this.waitForStems(body || {}, bar, state);
         await this.showStems(body, bar, state, stems);
       } catch (e) {

@@ -1,0 +1,65 @@
+"""`songforge serve` and `songforge worker` refuse configurations that cannot work, before they start
+anything (`config.deployment_problem`), and `--processes` must be positive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from songforge.cli.main import app
+from songforge.config import Settings, deployment_problem
+
+PG = "postgresql://songforge@db.internal/songforge"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (
+            ["serve", "--queue", "redis://127.0.0.1:1/0"],
+            "--queue needs a database every API and worker shares",
+        ),
+        (
+            ["serve", "--queue", "redis://127.0.0.1:1/0", "--database-url", "sqlite:////tmp/x.db"],
+            "--queue needs a database every API and worker shares",
+        ),
+        (["serve", "--database-url", PG], "a shared database needs a shared blob store"),
+        (["serve", "--queue", "redis://127.0.0.1:1/0", "--database-url", PG], "needs a shared blob store"),
+        (
+            ["worker", "--queue", "redis://127.0.0.1:1/0"],
+            "--queue needs a database every API and worker shares",
+        ),
+        (["worker", "--queue", "redis://127.0.0.1:1/0", "--database-url", PG], "needs a shared blob store"),
+    ],
+)
+def test_unworkable_deployments_refuse_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], needle: str
+) -> None:
+    for name in ("SONGFORGE_QUEUE", "SONGFORGE_DATABASE_URL", "SONGFORGE_BLOB_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, [*argv, "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "Cannot start:" in text and needle in text, text
+    assert not (tmp_path / "d" / "songforge.db").exists()  # refused before touching anything
+
+
+def test_workable_settings_pass() -> None:
+    base = Path("unused")
+    assert deployment_problem(Settings(data_dir=base)) is None  # the embedded default
+    scaled = Settings(data_dir=base, database_url=PG, queue_url="redis://r/0", blob_store="s3://b/p")
+    assert deployment_problem(scaled) is None
+    assert deployment_problem(Settings(data_dir=base, database_url=PG, blob_store="s3://b/p")) is None
+
+
+def test_worker_processes_must_be_positive(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "worker", "--queue", "redis://127.0.0.1:1/0", "--database-url", PG, "--blob-store", "s3://b/p",
+            "--processes", "0", "--data-dir", str(tmp_path / "d"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--processes must be 1 or more" in result.output
