@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from test_openapi_support import Receiver, create_key, ok, open_client, post, wait_item
+from test_openapi_support import Receiver, create_key, ok, open_client, post, songforge, wait_item
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +70,14 @@ def test_extension_error_table_and_both_records(make_server, receiver) -> None: 
         assert np.array_equal(old[:splice], new[:splice])
         assert abs(len(new) / 44100 - done["duration"]) < 1.0
 
+        # The CLI, on the work in the server's data dir: the same splice, written to a file.
+        target = server.data_dir / "cli-extension.wav"
+        made = songforge(server, "extend", item, "--at", "11", "-o", str(target))
+        assert made.returncode == 0, made.stderr
+        assert "10.00 s" in made.stdout, made.stdout
+        cli_pcm, _ = sf.read(str(target), dtype="int16", always_2d=True)
+        assert np.array_equal(old[:splice], cli_pcm[:splice])
+
         # The same job through /v1/tempolor: our own field, and parent/root ids.
         with server.client() as useapi:
             listed = useapi.get("/music/", params={"type": "instrumental"}).json()["records"]
@@ -100,7 +108,7 @@ def test_extension_error_table_and_both_records(make_server, receiver) -> None: 
 
 
 def test_song_extension_sings_the_lyrics(make_server, receiver) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(max_seconds=20)
+    server = make_server(max_seconds=30)
     key = create_key(server, server.tenant_id)
     cb = receiver.url + "/cb"
     with open_client(server, key) as c:
@@ -112,9 +120,9 @@ def test_song_extension_sings_the_lyrics(make_server, receiver) -> None:  # type
         # A song failed: extending it is abnormal too (lyrics with nothing to sing fail the job).
         bad = ok(c, "/song/generate", {**body, "lyrics": "🎵🎵🎵"})["item_ids"][0]
         failed = wait_item(c, "song", bad)
-        if failed["status"] == "failed":
-            e = post(c, "/song/extend", {"item_id": bad, "start_time": 10, "callback_url": cb})
-            assert e["status"] == 400009 and "failed" in e["message"], e
+        assert failed["status"] == "failed", failed
+        e = post(c, "/song/extend", {"item_id": bad, "start_time": 10, "callback_url": cb})
+        assert e["status"] == 400009 and "failed" in e["message"], e
         e = post(c, "/instrumental/extend", {"item_id": item, "start_time": 10, "callback_url": cb})
         assert e["status"] == 400011, e
 
@@ -137,10 +145,8 @@ def test_song_extension_sings_the_lyrics(make_server, receiver) -> None:  # type
             if s["start"] < splice_at - 0.05 and not s["text"].startswith("[")
         ]
         assert before == source_before
-        splice = int(round(splice_at * 44100))
-        assert np.array_equal(
-            _wav(source["audio_hi_url"])[: splice - 1], _wav(done["audio_hi_url"])[: splice - 1]
-        )
+        splice = int(splice_at * 44100) - 23  # splice_at is rounded to the millisecond
+        assert np.array_equal(_wav(source["audio_hi_url"])[:splice], _wav(done["audio_hi_url"])[:splice])
         generated = [call["json"]["songs"][0]["event"] for call in receiver.wait_calls("/src", 2)]
         events = [call["json"]["songs"][0]["event"] for call in receiver.wait_calls("/song", len(generated))]
         assert events == generated  # the same events as a generation

@@ -108,9 +108,9 @@ def _item_id(job_id: str) -> str:
 def test_instrumental_and_song_through_the_upstream_with_a_pool_limit_and_a_bad_key(make_server) -> None:  # type: ignore[no-untyped-def]
     upstream = make_server(workers=2, max_seconds=4.0)
     downstream = make_server(workers=3, env=FAST)
-    bad = _add_key(downstream, upstream.base_url, BAD_KEY, max_jobs=2)  # most free slots: tried first
+    bad = _add_key(downstream, upstream.base_url, BAD_KEY, max_jobs=3)  # most free slots: tried first
     open_api_key = _open_api_key(upstream)
-    good = _add_key(downstream, upstream.base_url, open_api_key, max_jobs=1)
+    good = _add_key(downstream, upstream.base_url, open_api_key, max_jobs=2)
 
     busiest = [0]
     stop = threading.Event()
@@ -137,14 +137,14 @@ def test_instrumental_and_song_through_the_upstream_with_a_pool_limit_and_a_bad_
         r = c.post("/music/song", json={"prompt": "an upbeat pop song", "lyrics": lyrics, "user_id": "up"})
         assert r.status_code == 200, r.text
         songs = list(r.json()["jobs"])
-        records = {j: wait_final(c, j, timeout=300) for j in [*jobs, *songs]}
+        records = {j: wait_final(c, j, timeout=420) for j in [*jobs, *songs]}
         stop.set()
         sampler.join(5)
         for record in records.values():
             assert record["status_name"] == "COMPLETED", (record, downstream.log())
         for song in songs:  # the upstream's lyrics_sections came home as the record's timed lyrics
             assert records[song]["ltmMaterialExtendDto"]["lrcTimestamp"], records[song]
-        assert busiest[0] == 1, busiest
+        assert busiest[0] == 2, busiest  # 3 downstream workers, 4 jobs: the key's limit held
 
         # Every job's audio is the upstream's: same samples as the upstream's own wav of its task.
         tasks = _tasks(downstream)

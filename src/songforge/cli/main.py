@@ -5,6 +5,7 @@
     key create|list|revoke              songforge.cli.keys
     upstream add|list|remove|resume     songforge.cli.upstream
     instrumental, song, stems           songforge.cli.render
+    extend                              songforge.cli.extend
 
 Those modules share their options and helpers through `songforge.cli.common` and never import
 this one, so the groups and the app that holds them form no circle.
@@ -16,13 +17,14 @@ import os
 
 import typer
 
-from songforge.cli import keys, render, serve, tokens, upstream
+from songforge.cli import extend, keys, render, serve, tokens, upstream
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="Songforge: self-hosted music generation with the TemPolor API.", no_args_is_help=True)
 app.add_typer(serve.app)  # serve, worker
 app.add_typer(render.app)  # instrumental, song, stems
+app.add_typer(extend.app)  # extend
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(serve.db_app, name="db")
 app.add_typer(keys.key_app, name="key")

@@ -26,7 +26,7 @@ from songforge.clock import now_ms
 from songforge.core import events
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.store.db import Database, rowcount
-from songforge.store.models import Job, Tenant
+from songforge.store.models import Job, Tenant, job_is_active
 
 log = logging.getLogger("songforge.queue")
 
@@ -68,7 +68,11 @@ def tenant_turns(s: Session, tenant_ids: set[str]) -> dict[str, tuple[int, int]]
     running: dict[str, int] = {
         tenant_id: int(n)
         for tenant_id, n in s.execute(
-            select(Job.tenant_id, func.count()).where(Job.state == JobState.RUNNING).group_by(Job.tenant_id)
+            # job_is_active(): lets the planner read ix_jobs_active (active rows only) instead of
+            # walking every job in tenant order for the GROUP BY (SQLite did: issue 17).
+            select(Job.tenant_id, func.count())
+            .where(job_is_active(), Job.state == JobState.RUNNING)
+            .group_by(Job.tenant_id)
         )
     }
     served: dict[str, int] = {

@@ -6,10 +6,14 @@ reads quickly while the machine is busy. The server supervises them: a worker th
 restarted and the jobs it held are requeued (or failed) at once, and jobs whose worker stopped
 renewing its lease are requeued or failed.
 
-Idle workers are woken, not left to find work by polling: the server's commit of new jobs (and a
-requeue by its supervisor) sets an Event the workers wait on, so the wait from acceptance to a claim
-is the time to wake a process. The short poll remains as a fallback for work the server's own
-commits do not announce (uploads, other processes writing the same database).
+Idle workers are woken, not left to find work by polling: after the server commits new jobs (or its
+supervisor requeues some) it writes a byte into each worker's pipe, and an idle worker waits on its
+pipe, so the wait from acceptance to a claim is the time to wake a process. A pipe and not a
+multiprocessing Event: Event.set() waits, under a lock, until every sleeping worker has been
+scheduled, which stalled the submitting request (and the workers' own clear()) behind the slowest
+low-priority process on a busy machine; a non-blocking one-byte write never waits for anyone.
+The short poll remains as a fallback for work the server's own commits do not announce (uploads,
+other processes writing the same database).
 
 Workers die with the server: each asks the kernel for SIGKILL when its parent goes (Linux) and
 also checks its parent pid, so a `kill -9` of the server never leaves orphans generating.
@@ -23,6 +27,7 @@ import logging
 import multiprocessing as mp
 import os
 import secrets
+import select
 import signal
 import time
 from collections.abc import Callable
@@ -59,7 +64,7 @@ def worker_main(
 ) -> None:
     """Entry point of one worker process. `setup` is the composition root's per-process set-up
     (`songforge.wiring.install`: the dialects' event subscribers), run before any job is touched.
-    `wake` is the pool's Event: set when there may be new work."""
+    `wake` is the read end of this worker's wake-up pipe (a byte in it: there may be new work)."""
     _die_with_parent()
     if os.getppid() != parent_pid:
         return
@@ -83,19 +88,29 @@ def worker_main(
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctx = WorkerContext.from_settings(settings, worker_id)
+    if wake is not None:
+        os.set_blocking(wake.fileno(), False)
     try:
         while not stopping and os.getppid() == parent_pid:
-            # Cleared before looking, so a job committed after the look sets it again and the wait
-            # below returns at once: no wake-up is lost between the look and the wait.
+            # Drained before looking, so a job committed after the look leaves a byte that ends
+            # the wait below at once: no wake-up is lost between the look and the wait.
             if wake is not None:
-                wake.clear()
+                _drain(wake.fileno())
             if not run_one(ctx):
                 if wake is not None:
-                    wake.wait(IDLE_POLL_SECONDS)
+                    select.select([wake.fileno()], [], [], IDLE_POLL_SECONDS)
                 else:
                     time.sleep(IDLE_POLL_SECONDS)
     finally:
         ctx.db.dispose()
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def run_one(ctx: WorkerContext) -> bool:
@@ -131,24 +146,37 @@ class WorkerPool:
         self.procs: dict[str, BaseProcess] = {}
         self.worker_ids: dict[str, str] = {}
         self._serial = 0
-        self.wake = self._ctx.Event()
+        self._wakers: dict[str, Any] = {}  # slot -> write end of that worker's wake-up pipe
 
     def wake_up(self, _item_ids: list[str] | None = None) -> None:
-        """Tells idle workers there is work (a `Database.on_jobs_queued` hook: after the commit)."""
-        self.wake.set()
+        """Tells idle workers there is work (a `Database.on_jobs_queued` hook: after the commit).
+        Never blocks: a full pipe already holds a wake-up, a closed one belongs to a dead worker."""
+        for writer in list(self._wakers.values()):
+            try:
+                os.write(writer.fileno(), b"!")
+            except OSError:  # BlockingIOError (full), BrokenPipeError, a closed fd
+                pass
 
     def _spawn(self, slot: int) -> None:
         self._serial += 1
         worker_id = f"{self.boot_id}-{slot}-{self._serial}"
+        reader, writer = self._ctx.Pipe(duplex=False)
+        os.set_blocking(reader.fileno(), False)
+        os.set_blocking(writer.fileno(), False)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(self.settings, worker_id, os.getpid(), self.setup, self.wake),
+            args=(self.settings, worker_id, os.getpid(), self.setup, reader),
             name=f"songforge-{worker_id}",
             daemon=True,
         )
         proc.start()
+        reader.close()  # the child has its own copy
+        old = self._wakers.pop(f"{slot}", None)
+        if old is not None:
+            old.close()
         self.procs[f"{slot}"] = proc
         self.worker_ids[f"{slot}"] = worker_id
+        self._wakers[f"{slot}"] = writer
 
     def start(self) -> None:
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
@@ -229,6 +257,9 @@ class WorkerPool:
                 proc.kill()
                 proc.join(1)
         self.procs.clear()
+        for writer in self._wakers.values():
+            writer.close()
+        self._wakers.clear()
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
         try:
             queue.hand_back(ctx.db, Job.worker_id.like(f"{self.boot_id}-%"))

@@ -500,8 +500,6 @@ class Composer:
             for n in part.notes:
                 if not on_beat(n) and n.pitch not in (pat.SNARE, *fills):
                     n.vel = int(n.vel * 0.6)
-        if bpm >= 160:  # a syncopated kick repeats every two beats: the half tempo's pulse
-            part.notes = [n for n in part.notes if n.pitch != pat.KICK or on_beat(n)]
         self._keep_time(part)
 
     def _keep_time(self, part: Part) -> None:
@@ -530,8 +528,6 @@ class Composer:
 
     def _fill(self, part: Part, bar: int, vel_scale: float) -> None:
         kind = int(self.rng.integers(0, 3))
-        if not 70 <= self.plan.bpm < 160:
-            kind = 0  # ringing toms at the edges of the tempo range are heard as beats of their own
         base = bar * 4 + 2
         step = 1 / 3 if self.feel == "6/8" else 0.25
         if kind == 0:  # snare run
