@@ -224,7 +224,7 @@ def test_scale_out_two_apis_two_workers_kill_one(tmp_path: Path) -> None:
             }
             s3 = s3_client(s3_endpoint)
             for item_id in item_ids:
-                assert set(blobs_of[item_id]) == {"wav", "mp3", "stems"}
+                assert set(blobs_of[item_id]) == {"wav", "mp3", "stems", "waveform", "cover"}
                 for key in blobs_of[item_id].values():
                     head = s3.head_object(Bucket=BUCKET, Key=f"e2e/{key}")
                     assert head["ContentLength"] > 1000

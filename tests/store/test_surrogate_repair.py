@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from songforge.config import Settings
 from songforge.core import accounts, tenants
 from songforge.server import create_app
 from songforge.store.db import Database
-from songforge.store.migrate import current_revision, upgrade_database
+from songforge.store.migrate import alembic_config, current_revision, upgrade_database
 from songforge.store.models import Account, CallbackDelivery
 
 POISON = {"user_id": "u1", "note": "a\ud800b", "deep": [{"x\udfff": ["ok", "\udc00"]}], "emoji": "\U0001f3b9"}
@@ -29,7 +30,9 @@ def test_lone_surrogates_are_repaired_and_the_rows_serve_again(
     data = tmp_path / "data"
     settings = Settings(data_dir=data, workers=0)
     data.mkdir()
-    upgrade_database(settings.db_url, "0002_openapi_keys")
+    # The rows are written through today's models (at head), then the schema is taken back to 0002,
+    # as a database of that time would hold them, so that 0003 meets them on its way up.
+    upgrade_database(settings.db_url)
     db = Database(settings.db_url)
     with db.session() as s:
         token = tenants.create_token(s, "t")
@@ -46,6 +49,7 @@ def test_lone_surrogates_are_repaired_and_the_rows_serve_again(
             )
         )  # fmt: skip
     db.dispose()
+    command.downgrade(alembic_config(settings.db_url), "0002_openapi_keys")
 
     with caplog.at_level(logging.WARNING, logger="songforge.migrations"):
         upgrade_database(settings.db_url, "0003_repair_lone_surrogates")
@@ -63,6 +67,7 @@ def test_lone_surrogates_are_repaired_and_the_rows_serve_again(
     assert payload == {"replyRef": "\ufffd"}
     json.dumps(params, ensure_ascii=False).encode("utf-8")  # encodable again
 
+    upgrade_database(settings.db_url)
     app = create_app(settings, run_workers=False, run_background=False)
     with TestClient(app) as client:
         r = client.get("/v1/tempolor/accounts", headers={"Authorization": f"Bearer {token.token}"})

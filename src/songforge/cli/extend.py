@@ -31,11 +31,12 @@ def extend(
     """The work up to --at, then more of the same song, written to a file (no job is created)."""
     from songforge.audio.encode import write_audio, write_stems_zip
     from songforge.engines.base import SAMPLE_RATE
-    from songforge.engines.embedded import EmbeddedEngine
+    from songforge.engines.embedded.extend import extend as extend_work
     from songforge.store.factory import open_blob_store
     from songforge.store.models import Job
     from songforge.workers.context import WorkerContext
     from songforge.workers.extend import source_work
+    from songforge.workers.generate import build_request
 
     try:
         fmt = output_format(output, (*AUDIO_FORMATS, "zip"))
@@ -61,11 +62,9 @@ def extend(
         err.print(f"[red]--at {at:g} s is past the end of {item_id} ({length:.0f} s)[/red]")
         raise typer.Exit(1)
     try:
-        source, _ = source_work(ctx, job, {"item_id": job.item_id, "start_time": at})
+        source, _ = source_work(ctx, job, {"item_id": job.item_id, "start_time": at}, build_request)
         with progress_bar("composing") as report:
-            result = EmbeddedEngine().extend(
-                source, at, lyrics=sung if job.kind == "song" else None, progress=report
-            )
+            result = extend_work(source, at, lyrics=sung if job.kind == "song" else None, progress=report)
         output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "zip":
             write_stems_zip(output, result.stems, SAMPLE_RATE)

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from songforge import config
-from songforge.core.jobs import JobRequest, Kind
 from songforge.core.states import JobState
-from songforge.engines.base import SAMPLE_RATE, EngineError, GenerationResult, ProgressFn
+from songforge.engines.base import SAMPLE_RATE, EngineError, GenerationRequest, GenerationResult, ProgressFn
 from songforge.store.models import Job
 from songforge.workers.context import WorkerContext
 
-__all__ = ["extension_of", "read_stored_audio", "run_extension", "source_work"]
+__all__ = ["extender_for", "extension_of", "read_stored_audio", "run_extension", "source_work"]
 
 _INT16_SCALE = np.float32(1.0 / 32767.0)  # the inverse of `audio.encode.to_int16`: exact round trips
 
@@ -33,6 +32,20 @@ def extension_of(job: Job) -> dict[str, Any] | None:
     ext = (job.request or {}).get("extend")
     if isinstance(ext, dict) and ext.get("item_id") and isinstance(ext.get("start_time"), int | float):
         return ext
+    return None
+
+
+Extender = Callable[..., GenerationResult]
+"""extend(source, start_time, *, lyrics, max_seconds, progress) -> the whole new work."""
+
+
+def extender_for(engine_name: str) -> Extender | None:
+    """The extension of the engine a job runs on; None for an engine without one (the upstream
+    service), whose extensions stay new works made from the source's material."""
+    if engine_name == "embedded":
+        from songforge.engines.embedded.extend import extend
+
+        return extend
     return None
 
 
@@ -66,10 +79,15 @@ def _basis(src: Job) -> dict[str, Any]:
     return {"request": dict(src.request or {}), "seed": int(src.seed or 0)}
 
 
-def source_work(ctx: WorkerContext, job: Job, ext: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+BuildRequest = Callable[[WorkerContext, Job], GenerationRequest]
+"""`workers.generate.build_request`, passed in: it imports this module, so this one cannot import it."""
+
+
+def source_work(
+    ctx: WorkerContext, job: Job, ext: dict[str, Any], build_request: BuildRequest
+) -> tuple[Any, dict[str, Any]]:
     """(SourceWork, basis) for the work `job` extends. EngineError when it cannot be read."""
     from songforge.engines.embedded.extend import SourceWork
-    from songforge.workers.generate import build_request
 
     with ctx.db.session() as s:
         src = s.get(Job, str(ext["item_id"]))
@@ -111,18 +129,23 @@ def source_work(ctx: WorkerContext, job: Job, ext: dict[str, Any]) -> tuple[Any,
 
 
 def run_extension(
-    ctx: WorkerContext, job: Job, ext: dict[str, Any], engine: Any, progress: ProgressFn
+    ctx: WorkerContext,
+    job: Job,
+    ext: dict[str, Any],
+    extender: Extender,
+    progress: ProgressFn,
+    *,
+    request: GenerationRequest,
+    build_request: BuildRequest,
 ) -> GenerationResult:
-    """The engine's extension of the stored source, with the basis recorded for later extensions."""
-    from songforge.workers.generate import _max_seconds
-
-    request = JobRequest.from_json(cast(Kind, job.kind), job.request or {})
-    source, basis = source_work(ctx, job, ext)
-    result: GenerationResult = engine.extend(
+    """The engine's extension of the stored source, with the basis recorded for later extensions.
+    `request` is the job's own (its lyrics and length cap apply to the continuation)."""
+    source, basis = source_work(ctx, job, ext, build_request)
+    result = extender(
         source,
         float(ext["start_time"]),
         lyrics=request.lyrics if job.kind == "song" else None,
-        max_seconds=_max_seconds(request, config.max_seconds_override()),
+        max_seconds=request.max_seconds,
         progress=progress,
     )
     info = dict(result.extra.get("extension") or {})

@@ -32,7 +32,7 @@ from songforge.errors import Refused
 from songforge.store.models import Job, MidiItem, Voice
 from songforge.workers.artwork import write_artwork
 from songforge.workers.context import WorkerContext
-from songforge.workers.extend import extension_of, run_extension
+from songforge.workers.extend import extender_for, extension_of, run_extension
 from songforge.workers.measure import measure_result
 from songforge.workers.scratch import job_scratch
 
@@ -222,8 +222,12 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
             # The engine's 0..100 maps onto 1..90: encoding and storing follow, and progress never goes back.
             engine_progress = lambda pct, stage: progress(1 + pct * 89 // 100, stage)  # noqa: E731
             extension = extension_of(job)
-            if extension is not None and hasattr(engine, "extend"):
-                result = run_extension(ctx, job, extension, engine, engine_progress)
+            extender = extender_for(job.engine) if extension is not None else None
+            if extension is not None and extender is not None:
+                result = run_extension(
+                    ctx, job, extension, extender, engine_progress,
+                    request=request, build_request=build_request,
+                )
             else:
                 result = engine.generate(request, engine_progress)
             measure_result(result)  # musicMaterial.measured: what the rendered master sounds like

@@ -408,21 +408,19 @@ class Composer:
         return 1.0
 
     def _tonic_bass_bars(self) -> set[int]:
-        """Bars whose bass starts on the tonic: phrase starts and cadences (every such bar in
-        styles built on a pedal) whose chords hold the tonic as their root or third, so that the
-        tonic in the bass makes a root position or a first inversion. Under a chord that has the
-        tonic as its fifth or seventh the bass keeps the root: the chord would be heard as another
-        (Am over E is Em to the ear, F7 over Eb a C minor)."""
+        """Bars whose bass holds the tonic under a chord that is not the tonic chord: in styles
+        built on a pedal (drones and pads), every bar whose chords have the tonic as their root or
+        third, a first inversion at most. Elsewhere the bass keeps the chords' roots and arrives
+        on the tonic with the tonic chord and at the end: measured on the tuning table, a first
+        inversion at phrase starts and cadences added nothing to the key the panel hears and cost
+        chord readings (C over E is E minor to the ear), and a tonic that is the chord's fifth or
+        seventh would change the chord outright (Am over E, F7 over Eb)."""
+        if not self.pedal:
+            return set()
         tonic = self.key.tonic
-        out: set[int] = set()
-        for sec in self.sections:
-            for b in range(sec.bars):
-                bar = sec.start + b
-                if not all(_root_or_third(tonic, c) for c in self.bar_chords[bar]):
-                    continue
-                if self.pedal or b % 4 == 0 or b >= sec.bars - 2:
-                    out.add(bar)
-        return out
+        return {
+            bar for bar, chords in enumerate(self.bar_chords) if all(_root_or_third(tonic, c) for c in chords)
+        }
 
     # ---- drums
     def drums(self) -> list[Part]:
@@ -589,11 +587,16 @@ class Composer:
                     beat = bar * 4 + start
                     if i == len(use) - 1 and i and start >= 2 and role == "R":
                         # the bar's last note: the minor third on the tonic chord (see third_is_safe),
-                        # the chord's fifth where that is the tonic (IV and iv go home through it)
+                        # in minor the chord's fifth where that is the tonic (iv and a dorian IV go
+                        # home through it; in major, I over IV's fifth is heard as I)
                         chord = chord_at(self.bar_chords, beat)
                         if third_bass and is_tonic_chord(chord, self.key):
                             role = "3"
-                        elif (chord.root + 7) % 12 == self.key.tonic and 7 in chord.intervals:
+                        elif (
+                            self.key.mode == "minor"
+                            and (chord.root + 7) % 12 == self.key.tonic
+                            and 7 in chord.intervals
+                        ):
                             role = "5"
                     # the bar's first note on the tonic, or all its roots where the style holds a pedal
                     pitch = self._bass_pitch(beat, role, lo, hi, home and (self.pedal or start == 0))
@@ -926,9 +929,12 @@ class Composer:
 
         def colour_ok(pc: int, pcs: frozenset[int]) -> bool:
             """A key note added over a chord that lacks it: in the scale, rubbing against no chord
-            tone, and not over a chord that shares two notes with the tonic triad (the tonic over
-            III, or over vi in major, would turn that chord into the tonic's seventh chord)."""
-            return pc in self.scale_pcs and _consonant(pc, pcs) and len(home & pcs) < 2
+            tone, completing no other triad with the chord's notes (A over G7 spells D minor, E over
+            G spells E minor), and not over a chord that shares two notes with the tonic triad (the
+            tonic over III, or over vi in major, would turn it into the tonic's seventh chord)."""
+            return (
+                pc in self.scale_pcs and _consonant(pc, pcs) and len(home & pcs) < 2 and _keeps_chord(pc, pcs)
+            )
 
         phrase_bars = 2
         n_phr = max(1, sec.bars // phrase_bars)
@@ -1049,3 +1055,14 @@ def _root_or_third(pc: int, chord: Chord) -> bool:
     """`pc` is the chord's root or its third: in the bass it makes a root position or a first
     inversion, which still sound as the chord."""
     return pc == chord.root or (pc - chord.root) % 12 in {3, 4} & set(chord.intervals)
+
+
+_TRIADS = tuple(frozenset({r, (r + t) % 12, (r + 7) % 12}) for r in range(12) for t in (3, 4))
+
+
+def _keeps_chord(pc: int, chord_pcs: frozenset[int]) -> bool:
+    """Adding `pc` to the chord completes no major or minor triad that the chord did not hold."""
+    if pc in chord_pcs:
+        return True
+    grown = chord_pcs | {pc}
+    return not any(pc in t and t <= grown for t in _TRIADS)

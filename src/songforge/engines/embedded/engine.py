@@ -78,12 +78,6 @@ class EmbeddedEngine:
     def check_ready(self) -> None:
         check_ready()
 
-    def extend(self, source: Any, start_time: float, **options: Any) -> GenerationResult:
-        """A stored work up to `start_time`, then more of the same song (see `extend.py`)."""
-        from songforge.engines.embedded.extend import extend
-
-        return extend(source, start_time, **options)
-
     # ---------------------------------------------------------------- decisions
     def _decide(self, request: GenerationRequest, rng: np.random.Generator, seed_midi: Any) -> _Decisions:
         brief = parse_prompt(request.prompt)

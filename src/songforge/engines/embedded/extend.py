@@ -10,7 +10,8 @@ sections up to the splice, then new ones that end the song), but only the bars f
 (and a short pre-roll that lets the mix chains settle) are rendered and sung.
 
 At the splice the continuation is levelled to the source (the bar before it, measured against the
-same bar of the pre-roll), and an equal-power crossfade of `CROSSFADE_S` runs from the splice point
+same bar of the pre-roll; then moved further if the bar after the splice would still differ from
+the bar before by more than `LEVEL_SLACK_LU`), and an equal-power crossfade of `CROSSFADE_S` runs from the splice point
 on, the source's own next bar fading out under the new one. Every stem is spliced the same way, so
 the stems still sum to the mix.
 """
@@ -33,6 +34,7 @@ from songforge.engines.embedded.composer import BEATS_PER_BAR, Note, Part, Score
 CROSSFADE_S = 0.08
 PREROLL_BARS = 2  # rendered before the splice and dropped: compressors and reverbs settle in it
 MAX_LEVEL_STEP_DB = 12.0
+LEVEL_SLACK_LU = 2.0  # the bar after the splice may differ from the bar before by this much
 _BREAK_NAMES = ("bridge", "solo", "break", "drop")
 _CLIMAX_NAMES = ("chorus", "drop", "head")
 
@@ -315,7 +317,17 @@ def extend(
     again = _bar_loudness(cont_mix, at - bar_n, bar_n)
     gain_db = 0.0
     if math.isfinite(before) and math.isfinite(again):
-        gain_db = max(-MAX_LEVEL_STEP_DB, min(MAX_LEVEL_STEP_DB, before - again))
+        gain_db = before - again
+    # A new section may open louder or softer than the bar it follows; past LEVEL_SLACK_LU the
+    # whole continuation moves toward the source, so the splice never jumps (a quieter outro, say,
+    # stays quieter by the slack).
+    xf = max(1, int(round(CROSSFADE_S * SAMPLE_RATE)))
+    after = _bar_loudness(cont_mix, at + xf, bar_n)
+    if math.isfinite(before) and math.isfinite(after):
+        jump = after + gain_db - before
+        if abs(jump) > LEVEL_SLACK_LU:
+            gain_db -= math.copysign(abs(jump) - LEVEL_SLACK_LU, jump)
+    gain_db = max(-MAX_LEVEL_STEP_DB, min(MAX_LEVEL_STEP_DB, gain_db))
     gain = np.float32(10 ** (gain_db / 20))
     cont_mix = cont_mix * gain
     curve = limiter_curve(cont_mix, SAMPLE_RATE, mixing.CEILING_DB)[:, None]
@@ -323,7 +335,6 @@ def extend(
     for name in stems:
         stems[name] = stems[name] * gain * curve
 
-    xf = max(1, int(round(CROSSFADE_S * SAMPLE_RATE)))
     tail = cont_mix[at:]
     if len(tail) < xf:
         tail = _fit(tail, xf)
