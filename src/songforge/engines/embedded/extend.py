@@ -11,9 +11,9 @@ sections up to the splice, then new ones that end the song), but only the bars f
 
 At the splice the continuation is levelled to the source (the bar before it, measured against the
 same bar of the pre-roll; then moved further if the bar after the splice would still differ from
-the bar before by more than `LEVEL_SLACK_LU`), and an equal-power crossfade of `CROSSFADE_S` runs from the splice point
-on, the source's own next bar fading out under the new one. Every stem is spliced the same way, so
-the stems still sum to the mix.
+the bar before by more than `LEVEL_SLACK_LU`), and an equal-power crossfade of `CROSSFADE_S`
+runs from the splice point on, the source's own next bar fading out under the new one. Every stem
+is spliced the same way, so the stems still sum to the mix.
 """
 
 from __future__ import annotations

@@ -252,8 +252,8 @@ def build(
         # The chorus at the end: as many times as the style sings it there, counting the choruses the
         # lyrics end with; at least once after a break that ends the lyrics; a lone stanza once.
         trailing = 0
-        for s in reversed(out[1:]):
-            if s.name != "chorus":
+        for placed in reversed(out[1:]):
+            if placed.name != "chorus":
                 break
             trailing += 1
         reps = max(0, k.reps - trailing)

@@ -319,7 +319,7 @@ def _rank(
 
     def add(key: str | None, value: float) -> None:
         if key in STYLES:
-            score[key] = score.get(key, 0.0) + value  # type: ignore[index]
+            score[key] = score.get(key, 0.0) + value
 
     n = max(1, len(text))
     for h in hits:

@@ -120,9 +120,9 @@ def find_era(text: str, words: dict[str, str]) -> str | None:
     for word, era in words.items():
         if re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", text):
             return era
-    m = _YEAR.search(text)
-    if m and not re.match(r"\s*(?:bpm|hz|k\b)", text[m.end() :]):
-        return _era_name(m[1][:3] + "0")
+    year = _YEAR.search(text)
+    if year and not re.match(r"\s*(?:bpm|hz|k\b)", text[year.end() :]):
+        return _era_name(year[1][:3] + "0")
     return None
 
 

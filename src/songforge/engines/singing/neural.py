@@ -167,9 +167,9 @@ def _syllables(
             continue
         syls.append(Syllable(word=f"w{wi}", stress=stress, phones=phones, word_start=False))
         word_of.append(wi)
-    for i, s in enumerate(syls):
-        s.word_start = i == 0 or word_of[i - 1] != word_of[i]
-        s.word_syllables = word_of.count(word_of[i])
+    for i, syl in enumerate(syls):
+        syl.word_start = i == 0 or word_of[i - 1] != word_of[i]
+        syl.word_syllables = word_of.count(word_of[i])
     return syls
 
 

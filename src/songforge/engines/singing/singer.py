@@ -508,7 +508,7 @@ def sing(
     for k, sp in zip(todo, got if todo else [], strict=True):
         # The same words give the same syllables at any speed; if not, keep the normal speech.
         ok = sp is not None and len(sp.syllables) == len(spoken[k[0]].syllables)
-        voices[k] = sp if ok else spoken[k[0]]
+        voices[k] = sp if ok and sp is not None else spoken[k[0]]
 
     buf = np.zeros(int(total_s * WORK_SR) + WORK_SR, dtype=np.float64)
     rng = np.random.default_rng(seed)
