@@ -22,6 +22,7 @@ from songforge.engines.embedded import mix as mixing
 from songforge.engines.embedded import prompt_plan, render
 from songforge.engines.embedded.composer import BEATS_PER_BAR, Composer, Plan, Score
 from songforge.engines.embedded.feel import requested_feel
+from songforge.engines.embedded.form import TAIL_SECONDS
 from songforge.engines.embedded.prompt import Brief, make_title, parse_prompt
 from songforge.engines.embedded.styles import STYLES
 from songforge.music.chords import Chord, parse_bars
@@ -29,7 +30,6 @@ from songforge.music.theory import Key, parse_tonality
 
 log = logging.getLogger(__name__)
 
-TAIL_SECONDS = 2.5  # the last chord rings out this long after the final bar
 
 
 def check_ready() -> None:

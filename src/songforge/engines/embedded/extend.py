@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -269,8 +269,10 @@ def extend(
             len(p.split()) == 12 for p in plan.style.major_progs + plan.style.minor_progs
         ):
             unit = 12
-        plan.sections = list(prefix) + _instrumental_form(plan.style, goal, max(2, min(unit, 16)))
-    plan.bars = sum(int(s[1]) for s in plan.sections)
+        form: list[tuple[str, int] | tuple[str, int, float]] = list(prefix)
+        form += _instrumental_form(plan.style, goal, max(2, min(unit, 16)))
+        plan.sections = form
+    plan.bars = sum(int(s[1]) for s in plan.sections or [])
     score: Score = Composer(plan).compose()
     prompt_plan.apply_to_score(score, d.brief)
     report(12, "composing")
@@ -409,11 +411,11 @@ def extend(
 
 def _lines(source: SourceWork, vocals: Any, splice_s: float) -> list[tuple[float, float, str]]:
     """The source's timed lines before the splice (cut there), then the continuation's."""
-    out = [
-        (float(s), round(min(float(e), splice_s), 3), str(t))
-        for s, e, t in (tuple(x[:3]) for x in source.lines)
-        if float(s) < splice_s - 0.05
-    ]
+    out: list[tuple[float, float, str]] = []
+    for line in source.lines:
+        start, end, text = (cast(Any, v) for v in tuple(line)[:3])
+        if float(start) < splice_s - 0.05:
+            out.append((float(start), round(min(float(end), splice_s), 3), str(text)))
     if vocals is not None:
         # The continuation's markers for the source's sections fall at least a bar before the
         # splice; its own (and its sung lines) within the lead-in of its first section.

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 
 from songforge.engines.embedded.styles import Style
 
+TAIL_SECONDS = 2.5  # the last chord rings out this long after the final bar
+
 BARS_PER_LINE = 2  # a sung line's slot; the singer fits at most two lines a bar
 MIN_EDGE_S = 4.5  # an instrumental intro or outro lasts at least this long (4 s and the pre-roll)
 MAX_EDGE_BARS = 8

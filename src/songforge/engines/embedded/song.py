@@ -55,7 +55,7 @@ def plan_song(
 
     The plan's bars are the length aimed at (the style's habit or an asked length); an asked length
     (`request.seconds` or the prompt's) is met to the bar, the style's is a direction to grow in."""
-    from songforge.engines.embedded.engine import TAIL_SECONDS
+    from songforge.engines.embedded.form import TAIL_SECONDS
     from songforge.engines.singing import plan_lyrics
 
     sections = plan_lyrics(request.lyrics, request.prompt, seed)
