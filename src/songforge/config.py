@@ -90,6 +90,18 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_days(name: str) -> int | None:
+    """A whole number of days, or None (unset or empty) for "forever"; under 1 is refused, since
+    0 would delete every finished job the hour it finishes."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return None
+    days = int(value)
+    if days < 1:
+        raise ValueError(f"{name} must be a whole number of days, at least 1 (unset: keep forever)")
+    return days
+
+
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (os.environ.get(name) or "").split(",") if part.strip())
 
@@ -132,6 +144,9 @@ class Settings:
     trusted_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_TRUSTED_HOSTS"))
     trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_TRUSTED_PROXIES"))
     auth_failures_per_minute: int = field(default_factory=lambda: _env_int("SONGFORGE_AUTH_FAILURES", 30))
+    # Finished (completed/failed) jobs older than this many days lose their rows, files and outbox
+    # rows (`songforge prune`, and hourly in the server); None keeps them forever.
+    retention_days: int | None = field(default_factory=lambda: _env_days("SONGFORGE_RETENTION_DAYS"))
     # Overrides of call-time variables (tests set them on one server's Settings); None: from the
     # environment at each use, see upload_wait_seconds() and callback_retry_scale().
     upload_wait_seconds: float | None = None

@@ -190,3 +190,36 @@ def test_slow_receiver_times_out_and_is_retried(tmp_path: Path, db: Database, mo
     with db.session() as s:
         row = s.scalars(select(CallbackDelivery)).one()
         assert row.attempts >= 2 and "timeout" in (row.last_error or "")
+
+
+def test_a_live_sender_keeps_its_claim_through_a_long_attempt(
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Short claims are renewed while the send runs: a second delivery loop (another process)
+    never sends the same event while the first is still waiting for the receiver."""
+    monkeypatch.setattr(store, "CLAIM_MS", 600)
+    monkeypatch.setattr(store, "RENEW_EVERY_MS", 200)
+    monkeypatch.setattr(store, "CLAIM_MARGIN_MS", 150)
+    recv = Receiver(delay_s=1.5)  # well past the claim, within the send timeout
+    other = Database(db.url)
+    try:
+        add_job(db, "a")
+        enqueue_events(db, "a", recv.url, 1)
+        settings = _settings(tmp_path)
+
+        async def both() -> None:
+            stop = asyncio.Event()
+            loops = [asyncio.create_task(run_delivery_loop(d, settings, stop)) for d in (db, other)]
+            deadline = time.monotonic() + 10
+            while _states(db)[0][2] != "sent" and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.8)  # a second (duplicate) send would have begun by now
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*loops), timeout=15)
+
+        asyncio.run(both())
+    finally:
+        recv.close()
+        other.dispose()
+    assert len(recv.requests) == 1
+    assert [s[2:] for s in _states(db)] == [("sent", 1)]

@@ -73,3 +73,31 @@ def test_drop_pending_stops_an_item(db: Database) -> None:
     with db.session() as s:
         assert drop_pending(s, "a") == 3
     assert [c.item_id for c in claim_due(db)] == ["b"]
+
+
+def test_a_dead_senders_claim_lapses_within_ten_seconds(db: Database) -> None:
+    """A sender that died mid-delivery never renews: its event is claimable again well within
+    10 s (one delivery-loop tick after CLAIM_MS), not after the longest possible attempt."""
+    enqueue_events(db, "a", "http://127.0.0.1:9/", 1)
+    start = now_ms()
+    (c1,) = claim_due(db, now=start)
+    assert claim_due(db, now=start + store.CLAIM_MS - 1) == []
+    (c2,) = claim_due(db, now=start + 9_000)
+    assert c2.id == c1.id and c2.attempts == 2
+
+
+def test_a_renewed_claim_holds_and_a_lapsed_one_cannot_be_renewed(db: Database) -> None:
+    enqueue_events(db, "a", "http://127.0.0.1:9/", 1)
+    start = now_ms()
+    (c1,) = claim_due(db, now=start)
+    renewed = store.renew_claim(db, c1, now=start + store.RENEW_EVERY_MS)
+    assert renewed is not None and renewed.claimed_until_ms > c1.claimed_until_ms
+    # Past the first claim's expiry the row is still held, because its sender is alive.
+    assert claim_due(db, now=c1.claimed_until_ms + 1) == []
+    # The stale token no longer renews: only the latest holder may.
+    assert store.renew_claim(db, c1, now=start + store.RENEW_EVERY_MS) is None
+    # Once the renewed claim lapses another sender takes the row, and the old holder cannot renew.
+    (c2,) = claim_due(db, now=renewed.claimed_until_ms + 1)
+    assert c2.id == c1.id
+    assert store.renew_claim(db, renewed, now=renewed.claimed_until_ms + 2) is None
+    assert store.record_outcome(db, c2, store.Outcome(ok=True, retry=False, status=200), ()) == "sent"

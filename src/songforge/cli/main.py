@@ -6,6 +6,7 @@
     upstream add|list|remove|resume     songforge.cli.upstream
     instrumental, song, stems           songforge.cli.render
     extend                              songforge.cli.extend
+    prune                               songforge.cli.prune
 
 Those modules share their options and helpers through `songforge.cli.common` and never import
 this one, so the groups and the app that holds them form no circle.
@@ -17,7 +18,7 @@ import os
 
 import typer
 
-from songforge.cli import extend, keys, render, serve, tokens, upstream
+from songforge.cli import extend, keys, prune, render, serve, tokens, upstream
 
 __all__ = ["app", "main"]
 
@@ -25,6 +26,7 @@ app = typer.Typer(help="Songforge: self-hosted music generation with the TemPolo
 app.add_typer(serve.app)  # serve, worker
 app.add_typer(render.app)  # instrumental, song, stems
 app.add_typer(extend.app)  # extend
+app.add_typer(prune.app)  # prune
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(serve.db_app, name="db")
 app.add_typer(keys.key_app, name="key")

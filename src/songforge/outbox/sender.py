@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from songforge.clock import now_ms
 from songforge.config import Settings
 from songforge.outbox import store
 from songforge.outbox.guard import CallbackTargetError, checked_addresses, pinned_request, url_for_log
@@ -98,11 +99,16 @@ async def deliver(
     if secret is None:
         outcome = Outcome(ok=False, retry=False, error="the token that owned this job no longer exists")
     else:
-        try:
-            outcome = await send_once(client, claim, secret, settings.private_callbacks_allowed())
-        except Exception as exc:  # a bug here must not kill the loop
-            log.exception("callback %s failed unexpectedly", claim.message_id)
-            outcome = Outcome(ok=False, retry=True, error=f"internal error: {exc!r}")
+        attempt = asyncio.create_task(
+            _guarded_send(client, claim, secret, settings.private_callbacks_allowed())
+        )
+        claim, attempted = await _holding_claim(db, claim, attempt)
+        if attempted is None:
+            # Abandoned before the claim lapsed: the row is free again within CLAIM_MARGIN_MS and
+            # goes out from whichever sender claims it next.
+            log.warning("callback %s: claim not renewed in time, attempt abandoned", claim.message_id)
+            return store.PENDING
+        outcome = attempted
     state = await asyncio.to_thread(store.record_outcome, db, claim, outcome, delays)
     if not outcome.ok:
         # A retry is routine (INFO); an event lost for good is the operator's business (WARNING).
@@ -116,6 +122,64 @@ async def deliver(
             state,
         )
     return state
+
+
+async def _guarded_send(
+    client: httpx.AsyncClient, claim: Claimed, secret: str, allow_private: bool
+) -> Outcome:
+    try:
+        return await send_once(client, claim, secret, allow_private)
+    except Exception as exc:  # a bug here must not kill the loop
+        log.exception("callback %s failed unexpectedly", claim.message_id)
+        return Outcome(ok=False, retry=True, error=f"internal error: {exc!r}")
+
+
+def _seconds_until(ms: int) -> float:
+    return max(0.0, (ms - now_ms()) / 1000)
+
+
+async def _holding_claim(
+    db: Database, claim: Claimed, attempt: asyncio.Task[Outcome]
+) -> tuple[Claimed, Outcome | None]:
+    """Awaits `attempt` while renewing its claim every RENEW_EVERY_MS. Returns the claim as last
+    renewed (record_outcome matches it) and the outcome, or None for the outcome when no renewal
+    was confirmed CLAIM_MARGIN_MS before the claim lapsed: the attempt is then cancelled, because
+    past that point another sender may claim the row, and one event must not be sent twice at once.
+
+    Why renewals rather than one long claim: a sender that died holds its rows only until the
+    short claim lapses (CLAIM_MS), not for the longest attempt anyone could make."""
+    held = claim
+    while True:
+        renew_at = held.claimed_until_ms - store.CLAIM_MS + store.RENEW_EVERY_MS
+        done, _ = await asyncio.wait({attempt}, timeout=_seconds_until(renew_at))
+        if done:
+            return held, attempt.result()
+        renewed: Claimed | None = None
+        while renewed is None:
+            give_up_in = _seconds_until(held.claimed_until_ms - store.CLAIM_MARGIN_MS)
+            renewal = asyncio.ensure_future(asyncio.to_thread(store.renew_claim, db, held))
+            await asyncio.wait({renewal}, timeout=give_up_in)
+            if not renewal.done():
+                attempt.cancel()
+                renewal.add_done_callback(_ignore_result)
+                return held, None
+            error = renewal.exception()
+            if error is None and renewal.result() is None:
+                attempt.cancel()  # lost: the claim lapsed or the row was settled elsewhere
+                return held, None
+            if error is not None:
+                log.warning("renewing callback claim %s failed: %r", held.message_id, error)
+                if attempt.done():
+                    return held, attempt.result()  # the failed renewal changed nothing
+                await asyncio.wait({attempt}, timeout=min(0.2, _seconds_until(held.claimed_until_ms)))
+                continue
+            renewed = renewal.result()
+        held = renewed
+
+
+def _ignore_result(task: asyncio.Future[Claimed | None]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 def make_client() -> httpx.AsyncClient:

@@ -19,7 +19,7 @@ Settings) multiplies the delays; tests use it to see a retry within a second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -33,12 +33,14 @@ from songforge.store.db import Database, rowcount
 from songforge.store.models import CallbackDelivery, Job, Tenant
 
 __all__ = [
+    "CLAIM_MARGIN_MS",
     "CLAIM_MS",
     "DROPPED",
     "FAILED",
     "MAX_ATTEMPTS",
     "MAX_IN_FLIGHT",
     "PENDING",
+    "RENEW_EVERY_MS",
     "RETRY_DELAYS_S",
     "SEND_TIMEOUT_S",
     "SENT",
@@ -52,6 +54,7 @@ __all__ = [
     "job_untracked",
     "pending_count",
     "record_outcome",
+    "renew_claim",
     "retry_delays",
     "tenant_secret",
 ]
@@ -62,8 +65,14 @@ SEND_TIMEOUT_S = 10.0
 # the first, i.e. 7 attempts over an hour.
 RETRY_DELAYS_S: tuple[float, ...] = (30, 90, 180, 600, 900, 1800)
 MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1
-# A claim outlives the longest possible attempt, so a crashed sender's claim expires on its own.
-CLAIM_MS = int((SEND_TIMEOUT_S + 20) * 1000)
+# A claim is short and renewed while its attempt runs (`renew_claim`, driven by the sender), so a
+# crashed sender's claim lapses within CLAIM_MS and its event goes out again within 10 s, instead of
+# the claim having to outlive the longest possible attempt and stall every later event of the job.
+CLAIM_MS = 8_000
+# A live sender renews every RENEW_EVERY_MS; if no renewal has been confirmed CLAIM_MARGIN_MS before
+# its claim lapses, it abandons the attempt, so two senders never send one event at the same time.
+RENEW_EVERY_MS = 2_000
+CLAIM_MARGIN_MS = 1_500
 # How many deliveries one process has claimed (and is sending) at once.
 MAX_IN_FLIGHT = 16
 
@@ -222,6 +231,31 @@ def claim_due(db: Database, limit: int = MAX_IN_FLIGHT, now: int | None = None) 
                 )
             )
     return claimed
+
+
+def renew_claim(db: Database, claim: Claimed, now: int | None = None) -> Claimed | None:
+    """Extends a claim this process still holds; None when it no longer does (it lapsed and
+    another sender took the row, or the row left "pending").
+
+    The claim's expiry is its owner's token: the UPDATE matches it exactly, so a sender whose
+    claim lapsed can never renew (or later record) over the sender that took the row over."""
+    now = now_ms() if now is None else now
+    if claim.claimed_until_ms <= now:
+        return None
+    until = max(now + CLAIM_MS, claim.claimed_until_ms + 1)
+    with db.session() as s:
+        result = s.execute(
+            update(CallbackDelivery)
+            .where(
+                CallbackDelivery.id == claim.id,
+                CallbackDelivery.state == PENDING,
+                CallbackDelivery.claimed_until_ms == claim.claimed_until_ms,
+            )
+            .values(claimed_until_ms=until, updated_ms=now)
+        )
+        if rowcount(result) != 1:
+            return None
+    return replace(claim, claimed_until_ms=until)
 
 
 @dataclass(frozen=True)

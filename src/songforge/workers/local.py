@@ -39,6 +39,7 @@ from songforge.core import queue
 from songforge.store.models import Job
 from songforge.workers import scratch, uploads_dispatch
 from songforge.workers.context import WorkerContext
+from songforge.workers.retention import PRUNE_EVERY_SECONDS, prune_finished
 
 log = logging.getLogger("songforge.workers")
 
@@ -228,6 +229,7 @@ class WorkerPool:
 
     async def supervise(self, stop: asyncio.Event) -> None:
         last_reap = 0.0
+        last_prune = 0.0
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
@@ -241,8 +243,23 @@ class WorkerPool:
                 if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
                     last_reap = time.monotonic()
                     await asyncio.to_thread(self.reap)
+                if self.settings.retention_days and time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
+                    last_prune = time.monotonic()
+                    await asyncio.to_thread(self.prune)
             except Exception:  # noqa: BLE001 - supervision must outlive one bad round
                 log.exception("worker supervision round failed")
+
+    def prune(self) -> None:
+        """Applies `Settings.retention_days` (hourly, from `supervise`)."""
+        if not self.settings.retention_days:
+            return
+        ctx = WorkerContext.from_settings(self.settings, self.boot_id)
+        try:
+            pruned = prune_finished(ctx.db, ctx.blobs, self.settings.retention_days)
+            if pruned.jobs:
+                log.info("retention: deleted %d finished job(s) and their files", pruned.jobs)
+        finally:
+            ctx.db.dispose()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stops the workers and puts the jobs they held back in the queue, without counting
