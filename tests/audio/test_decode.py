@@ -171,8 +171,13 @@ def test_a_file_that_hides_its_length_is_stopped_while_decoding(corpus: dict[str
 
 def test_content_type_table_matches_the_spec() -> None:
     table = {
-        "audio/mpeg": "mp3", "audio/wav": "wav", "audio/wave": "wav", "audio/mp4": "m4a",
-        "audio/x-m4a": "m4a", "audio/flac": "flac", "audio/x-flac": "flac",
+        "audio/mpeg": "mp3",
+        "audio/wav": "wav",
+        "audio/wave": "wav",
+        "audio/mp4": "m4a",
+        "audio/x-m4a": "m4a",
+        "audio/flac": "flac",
+        "audio/x-flac": "flac",
     }
     for content_type, kind in table.items():
         assert kind_for_content_type(content_type) == kind

@@ -46,8 +46,15 @@ def test_festival_method_sings_in_tune_and_on_time() -> None:
     assert voice is not None
     voice = dataclasses.replace(voice, extra={**voice.extra, "method": "festival"})
     sections = plan_lyrics("[Verse]\nI walk along the empty street\nThe city lights are burning low", "", 0)
-    v = sing(sections=sections, key="E:minor", bpm=120, bar_chords=["Em", "C", "G", "D"],
-             section_bars=[("verse", 0, 4)], voice=voice, seed=3)
+    v = sing(
+        sections=sections,
+        key="E:minor",
+        bpm=120,
+        bar_chords=["Em", "C", "G", "D"],
+        section_bars=[("verse", 0, 4)],
+        voice=voice,
+        seed=3,
+    )
     assert v.extra["method"] == "festival" and v.extra["sung_by_festival"] == 2
     assert len(v.audio) == int(round(4 * 4 * 0.5 * 44100))
     y = librosa.resample(v.audio[:, 0], orig_sr=44100, target_sr=16000)

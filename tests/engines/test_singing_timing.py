@@ -77,10 +77,23 @@ def _syl(phones: list[tuple[str, float, float, bool]]) -> Syllable:
 def test_planner_keeps_consonants_and_puts_vowels_on_the_notes() -> None:
     # "street" then "lights": s t r [iy] t | l [ay] t s, spoken fast, sung slowly.
     syls = [
-        _syl([("s", 0.10, 0.20, False), ("t", 0.20, 0.25, False), ("r", 0.25, 0.30, False),
-              ("iy", 0.30, 0.40, True), ("t", 0.40, 0.45, False)]),
-        _syl([("l", 0.45, 0.50, False), ("ay", 0.50, 0.65, True), ("t", 0.65, 0.70, False),
-              ("s", 0.70, 0.80, False)]),
+        _syl(
+            [
+                ("s", 0.10, 0.20, False),
+                ("t", 0.20, 0.25, False),
+                ("r", 0.25, 0.30, False),
+                ("iy", 0.30, 0.40, True),
+                ("t", 0.40, 0.45, False),
+            ]
+        ),
+        _syl(
+            [
+                ("l", 0.45, 0.50, False),
+                ("ay", 0.50, 0.65, True),
+                ("t", 0.65, 0.70, False),
+                ("s", 0.70, 0.80, False),
+            ]
+        ),
     ]
     segs = _plan_segments(syls, [(1.0, 1.8), (1.8, 2.6)])
     vowels = [s for s in segs if s.vowel]

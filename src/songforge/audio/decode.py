@@ -194,9 +194,7 @@ def check_limits(info: AudioInfo, limits: DecodeLimits) -> None:
 
 
 def _too_long(seconds: float, limits: DecodeLimits) -> str:
-    return (
-        f"The audio is {_mmss(seconds)} long; the limit is {_mmss(limits.max_duration_s)}"
-    )
+    return f"The audio is {_mmss(seconds)} long; the limit is {_mmss(limits.max_duration_s)}"
 
 
 def _mmss(seconds: float) -> str:
@@ -269,8 +267,14 @@ def _decode_stream(
                 if frame.sample_rate != info.sample_rate or len(frame.layout.channels) > limits.max_channels:
                     # Parameters changing mid-stream is legal but also a way around the header checks.
                     check_limits(
-                        AudioInfo(info.kind, info.container, info.codec, None, frame.sample_rate,
-                                  len(frame.layout.channels)),
+                        AudioInfo(
+                            info.kind,
+                            info.container,
+                            info.codec,
+                            None,
+                            frame.sample_rate,
+                            len(frame.layout.channels),
+                        ),
                         limits,
                     )
                 n_in += frame.samples

@@ -174,8 +174,10 @@ def stems(
     source: Path = typer.Argument(..., exists=True, dir_okay=False, help="mp3, wav, m4a or flac"),
     output: Path = typer.Option(..., "-o", "--output", help="The stems zip to write"),
     method: str = typer.Option(
-        "auto", "--method", help="auto, harmonic, centre, repet, repet-centre, learned, demucs, htdemucs, "
-        "htdemucs_ft or htdemucs_6s (Demucs needs SONGFORGE_DEMUCS_WEIGHTS)"
+        "auto",
+        "--method",
+        help="auto, harmonic, centre, repet, repet-centre, learned, demucs, htdemucs, "
+        "htdemucs_ft or htdemucs_6s (Demucs needs SONGFORGE_DEMUCS_WEIGHTS)",
     ),
     two_stems: bool = typer.Option(False, "--two-stems", help="vocals and accompaniment only (karaoke)"),
 ) -> None:

@@ -225,8 +225,13 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
             extender = extender_for(job.engine) if extension is not None else None
             if extension is not None and extender is not None:
                 result = run_extension(
-                    ctx, job, extension, extender, engine_progress,
-                    request=request, build_request=build_request,
+                    ctx,
+                    job,
+                    extension,
+                    extender,
+                    engine_progress,
+                    request=request,
+                    build_request=build_request,
                 )
             else:
                 result = engine.generate(request, engine_progress)

@@ -26,6 +26,7 @@ from songforge.music.modes import SCALES, choose_mode
 from songforge.music.theory import Key, nearest_pitch, roman_to_chord
 
 BEATS_PER_BAR = 4
+_TONIC_ACCENT, _RIVAL_ACCENT = 1.12, 0.9  # velocity factors of tonic-chord and relative-key-chord bars
 SLOW_BPM = 80  # below this an off-beat onset is heard as a beat of its own (double-tempo readings)
 # Styles whose idiom allows a tonic pedal in the bass under chords that contain the tonic.
 PEDAL_STYLES = frozenset({"ambient", "lofi", "cinematic", "synthwave"})
@@ -349,7 +350,7 @@ class Composer:
             (c for bar in bar_chords for c in bar if is_tonic_chord(c, self.key)),
             roman_to_chord("i" if self.key.mode == "minor" else "I", self.key),
         )
-        self.accent = [self._bar_accent(bar) for bar in bar_chords]
+        self.accent = [self._bar_accent(bar) for bar in bar_chords]  # see _BASS_ACCENT too
         # A low tonic's overtones sound its major third, which a minor key must outweigh. Where no
         # relative-major chord competes (a dorian or aeolian vamp) the minor third is safe to
         # stress: the bass answers the tonic with it and the melody leans on it.
@@ -401,10 +402,10 @@ class Composer:
         (the rival reading of the same notes) a little softer."""
         first = chords[0]
         if is_tonic_chord(first, self.key):
-            return 1.12
+            return _TONIC_ACCENT
         relative = (self.key.tonic + (3 if self.key.mode == "minor" else 9)) % 12
         if first.root == relative and first.is_minor != (self.key.mode == "minor"):
-            return 0.9
+            return _RIVAL_ACCENT
         return 1.0
 
     def _tonic_bass_bars(self) -> set[int]:
@@ -575,7 +576,7 @@ class Composer:
             vel = int(70 + 40 * sec.energy)
             for b in range(sec.bars):
                 bar = sec.start + b
-                bar_vel = int(vel * min(1.08, self.accent[bar]))
+                bar_vel = int(vel * _BASS_ACCENT.get(self.accent[bar], 0.85))
                 if family == "walking":
                     self._walk(part, bar, bar_vel, lo, hi)
                     continue
@@ -615,7 +616,7 @@ class Composer:
             return nearest_pitch(self.key.tonic if home else chord.bass, centre, lo, hi)
         if (
             role == "5"
-            and self.key.mode == "minor"
+            and self.third_is_safe
             and chord.root == self.key.tonic
             and chord.is_minor
             and int(beat) % 2 == 1
@@ -627,16 +628,25 @@ class Composer:
                 if 7 in chord.intervals
                 else (6 if 6 in chord.intervals else (8 if 8 in chord.intervals else 7))
             )
-            return nearest_pitch((chord.root + fifth) % 12, centre + 3, lo, hi)
+            pc = (chord.root + fifth) % 12
+            if pc not in (self.key.tonic, (self.key.tonic + 7) % 12):
+                # A fifth that is neither the key's tonic nor its fifth feeds a rival key: over VI
+                # and III in A minor it would be C and G, the relative major's tonic and dominant.
+                # The root's octave takes its place.
+                return min(hi + 12, nearest_pitch(chord.bass, centre, lo, hi) + 12)
+            return nearest_pitch(pc, centre + 3, lo, hi)
         if role == "3":
             third = 3 if chord.is_minor else 4
             return nearest_pitch((chord.root + third) % 12, centre + 2, lo, hi)
         if role == "8":
             return min(hi + 12, nearest_pitch(chord.bass, centre, lo, hi) + 12)
-        # approach: a step above or below the next bar's bass
+        # approach: a scale step above or below the next bar's bass
         nxt = chord_at(self.bar_chords, min((beat // 4 + 1) * 4, len(self.bar_chords) * 4 - 0.01))
         target = nearest_pitch(nxt.bass, centre, lo, hi)
-        return target + (1 if self.rng.random() < 0.5 else -1) * (2 if self.rng.random() < 0.6 else 1)
+        direction = 1 if self.rng.random() < 0.5 else -1
+        first = 2 if self.rng.random() < 0.6 else 1
+        step = next((d for d in (first, 3 - first) if (target + direction * d) % 12 in self.scale_pcs), first)
+        return target + direction * step
 
     def _walk(self, part: Part, bar: int, vel: int, lo: int, hi: int) -> None:
         chords = self.bar_chords[bar]
@@ -1030,6 +1040,12 @@ def _apply_swing(notes: list[Note], swing: float) -> None:
             q = n.start % 0.5
             if abs(q - 0.25) < 0.02:
                 n.start += swing * 0.25
+
+
+# The bass's own accents, keyed by the bar's accent: stronger, because estimators normalise every
+# analysis frame (chroma, HPCP) and only the balance inside it counts; a bass a little softer on the
+# other chords lets the tonic that the anchor and melody hold outweigh those chords' roots and fifths.
+_BASS_ACCENT = {_TONIC_ACCENT: 1.1, _RIVAL_ACCENT: 0.75}
 
 
 def _on_beats(rhythm: list[tuple], legato: bool = True) -> list[tuple]:

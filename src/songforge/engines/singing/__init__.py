@@ -36,6 +36,7 @@ __all__ = [
     "sing",
 ]
 
+
 def plan_lyrics(lyrics: str | None, prompt: str, seed: int) -> list[LyricSection]:
     """Sections from the user's tagged lyrics, or lyrics written from the prompt when there are none."""
     from songforge.engines.singing import lyrics as _lyrics

@@ -41,7 +41,7 @@ def _formants(y: np.ndarray, voiced_frames: np.ndarray, hop: int) -> tuple[float
     frame = 512
     idxs = np.nonzero(voiced_frames)[0]
     for i in idxs[:: max(1, len(idxs) // 150)]:
-        seg = y[i * hop: i * hop + frame]
+        seg = y[i * hop : i * hop + frame]
         if len(seg) < frame or np.max(np.abs(seg)) < 1e-4:
             continue
         seg = np.append(seg[0], seg[1:] - 0.97 * seg[:-1]) * np.hamming(frame)

@@ -80,8 +80,9 @@ def _strong(syl: SyllableInfo) -> bool:
     return syl.stress > 0
 
 
-def speech_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float
-                  ) -> list[tuple[float, float]] | None:
+def speech_rhythm(
+    syls: list[SyllableInfo], phrase_beats: float, bpm: float
+) -> list[tuple[float, float]] | None:
     """(start, duration) in beats, following the speech's own rhythm, slowed by up to SPEECH_PACE (and
     snapped to a GRID of beats when GRID > 0), with the first stressed syllable on a beat; syllables
     stay at least MIN_GRID_S apart.
@@ -122,8 +123,9 @@ def speech_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float
     return out
 
 
-def line_rhythm(syls: list[SyllableInfo], phrase_beats: float, bpm: float, rng: random.Random
-                ) -> list[tuple[float, float]]:
+def line_rhythm(
+    syls: list[SyllableInfo], phrase_beats: float, bpm: float, rng: random.Random
+) -> list[tuple[float, float]]:
     """(start, duration) in beats, relative to the phrase start, one per syllable."""
     spoken = speech_rhythm(syls, phrase_beats, bpm) if RHYTHM == "speech" else None
     if spoken is not None:

@@ -192,8 +192,9 @@ def _plan_stretch(syls: list[Syllable], spans: list[tuple[float, float]]) -> lis
     return segs
 
 
-def _f0_track(notes: list[Note], times: np.ndarray, bpm: float, vib_rate: float, vib_cents: float
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _f0_track(
+    notes: list[Note], times: np.ndarray, bpm: float, vib_rate: float, vib_cents: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(midi per frame, vibrato cents per frame) for a line: a step function of the notes,
     held before the first and after each note, smoothed at note changes."""
     spb = 60.0 / bpm
@@ -230,8 +231,9 @@ def _warp_envelope(sp: np.ndarray, formant: float, tilt_db: float) -> np.ndarray
     return out
 
 
-def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], bpm: float,
-                 params: dict) -> tuple[float, np.ndarray, float, float]:
+def _render_line(
+    an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], bpm: float, params: dict
+) -> tuple[float, np.ndarray, float, float]:
     """Sing one line. Returns (output start time s, audio at WORK_SR, first sound s, last sound s)."""
     spb = 60.0 / bpm
     syls = an.syllables
@@ -272,8 +274,9 @@ def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], 
         ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
     sp[~active] = 1e-14
     ap[~active] = 1.0
-    audio = pw.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
-                          WORK_SR, FRAME_MS)
+    audio = pw.synthesize(
+        np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), WORK_SR, FRAME_MS
+    )
     fade = int(0.01 * WORK_SR)
     audio[:fade] *= np.linspace(0, 1, fade)
     audio[-fade:] *= np.linspace(1, 0, fade)
@@ -283,8 +286,9 @@ def _render_line(an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], 
 LEAD_S = 0.03  # silence the neural models get before a line's first consonant
 
 
-def _render_neural(line, notes: list[Note], syl_notes: list[list[Note]], bpm: float, params: dict,
-                   seed: int) -> tuple[float, np.ndarray, float, float]:
+def _render_neural(
+    line, notes: list[Note], syl_notes: list[list[Note]], bpm: float, params: dict, seed: int
+) -> tuple[float, np.ndarray, float, float]:
     """Sing one line with a neural base: the model renders the phones to durations written from the
     notes (`neural.plan_units`), then the notes' pitch is imposed (hibari: as its vocoder's F0;
     joe: by WORLD, which here only re-pitches). Returns what `_render_line` returns."""
@@ -296,14 +300,22 @@ def _render_neural(line, notes: list[Note], syl_notes: list[list[Note]], bpm: fl
     m = neural.model(line.base)
     rate, cents = params["vibrato_rate"], params["vibrato_cents"]
     if line.base == "hibari":
+
         def pitch(model_f0: np.ndarray) -> np.ndarray:
             times = start + np.arange(len(model_f0)) * m.frame_s
             midi, vib = _f0_track(notes, times, bpm, rate, cents)
             hz = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
             return np.where(model_f0 > 40.0, hz, 0.0).astype(np.float32)
 
-        audio, _ = m.render(line.ids, units, pitch=pitch, seed=seed, formant=params["formant"],
-                            tilt_db=params["tilt_db"], breath=params["breathiness"])
+        audio, _ = m.render(
+            line.ids,
+            units,
+            pitch=pitch,
+            seed=seed,
+            formant=params["formant"],
+            tilt_db=params["tilt_db"],
+            breath=params["breathiness"],
+        )
         x = audio.astype(np.float64)
         if m.sr != WORK_SR:
             g = math.gcd(WORK_SR, m.sr)
@@ -318,8 +330,9 @@ def _render_neural(line, notes: list[Note], syl_notes: list[list[Note]], bpm: fl
     return start, x, start + LEAD_S, spans[-1][1]
 
 
-def _repitch(audio: np.ndarray, sr: int, notes: list[Note], start: float, bpm: float, params: dict
-             ) -> np.ndarray:
+def _repitch(
+    audio: np.ndarray, sr: int, notes: list[Note], start: float, bpm: float, params: dict
+) -> np.ndarray:
     """WORLD on speech that already has the song's timing: the notes' F0 on its voiced frames, and the
     voice's formant warp, tilt and breathiness; no re-timing."""
     x = audio.astype(np.float64)
@@ -341,8 +354,9 @@ def _repitch(audio: np.ndarray, sr: int, notes: list[Note], start: float, bpm: f
         freqs = np.linspace(0, WORK_SR / 2, ap.shape[1])
         band = np.clip((freqs - 2000.0) / 4000.0, 0.0, 1.0)[None, :]
         ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
-    out = pw.synthesize(np.ascontiguousarray(new_f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap),
-                        WORK_SR, FRAME_MS)
+    out = pw.synthesize(
+        np.ascontiguousarray(new_f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), WORK_SR, FRAME_MS
+    )
     return out[: len(x)] if len(out) >= len(x) else np.pad(out, (0, len(x) - len(out)))
 
 
@@ -376,9 +390,13 @@ def _take_params(params: dict, take: int) -> dict:
     if take <= 0:
         return params
     t = min(take, 3)
-    return {**params, "vibrato_rate": params["vibrato_rate"] * (1 + 0.04 * t),
-            "vibrato_cents": params["vibrato_cents"] * (1 + 0.2 * t),
-            "tilt_db": params["tilt_db"] + 0.6 * t, "breathiness": params["breathiness"] + 0.02 * t}
+    return {
+        **params,
+        "vibrato_rate": params["vibrato_rate"] * (1 + 0.04 * t),
+        "vibrato_cents": params["vibrato_cents"] * (1 + 0.2 * t),
+        "tilt_db": params["tilt_db"] + 0.6 * t,
+        "breathiness": params["breathiness"] + 0.02 * t,
+    }
 
 
 def _festival_score(syls: list[Syllable], syl_notes: list[list[Note]], spb: float) -> tuple[SungWord, ...]:
@@ -454,8 +472,9 @@ def sing(
         lines = [ln for ln in sec.lines if sanitize(ln) and lyrics_mod.has_words(ln)][: max(2 * n_bars, 0)]
         if not lines or n_bars <= 0:
             continue
-        for i, (ln, slot) in enumerate(zip(lines, line_slots(len(lines), start_bar, n_bars, beats_per_bar),
-                                           strict=True)):
+        for i, (ln, slot) in enumerate(
+            zip(lines, line_slots(len(lines), start_bar, n_bars, beats_per_bar), strict=True)
+        ):
             sung.append((sec.name, i, ln))
             slots.append(slot)
 
@@ -468,12 +487,22 @@ def sing(
     infos = []
     for _, _, text in sung:
         syls = spoken[sanitize(text)].syllables
-        infos.append([SyllableInfo(s.stress, s.word_start, s.word_syllables, s.phones[_nucleus(s)].start)
-                      for s in syls])
+        infos.append(
+            [
+                SyllableInfo(s.stress, s.word_start, s.word_syllables, s.phones[_nucleus(s)].start)
+                for s in syls
+            ]
+        )
     notes = compose(
         lines=[(sec, i, inf) for (sec, i, _), inf in zip(sung, infos, strict=True)],
-        line_slots=slots, key=key, bpm=bpm, bar_chords=bar_chords, beats_per_bar=beats_per_bar,
-        low_midi=voice.low_midi, high_midi=voice.high_midi, seed=seed,
+        line_slots=slots,
+        key=key,
+        bpm=bpm,
+        bar_chords=bar_chords,
+        beats_per_bar=beats_per_bar,
+        low_midi=voice.low_midi,
+        high_midi=voice.high_midi,
+        seed=seed,
     )
     by_line: dict[int, list[Note]] = {}
     for n in notes:
@@ -559,7 +588,7 @@ def sing(
             b = _breath(rng, dur)
             bi = int((first - 0.05 - dur) * WORK_SR)
             if bi >= 0:
-                buf[bi:bi + len(b)] += b
+                buf[bi : bi + len(b)] += b
         timed_lines.append((round(max(first, 0.0), 3), round(last, 3), text))
         prev_end = last
 
@@ -581,10 +610,17 @@ def sing(
         lyrics=lyrics_mod.lyrics_text(secs),
         lines=timed_lines,
         melody=melody,
-        extra={"voice": voice.item_id, "base": params["base"], "notes": notes,
-               "syllables": [len(i) for i in infos], "method": params["method"],
-               "stretch": [line_key[li][1] if isinstance(line_key[li][1], float) else None
-                           for li in sorted(line_key)],
-               "sung_by_festival": sum(voices[k] is not spoken[k[0]] for k in set(line_key.values()))
-               if params["method"] == "festival" else 0},
+        extra={
+            "voice": voice.item_id,
+            "base": params["base"],
+            "notes": notes,
+            "syllables": [len(i) for i in infos],
+            "method": params["method"],
+            "stretch": [
+                line_key[li][1] if isinstance(line_key[li][1], float) else None for li in sorted(line_key)
+            ],
+            "sung_by_festival": sum(voices[k] is not spoken[k[0]] for k in set(line_key.values()))
+            if params["method"] == "festival"
+            else 0,
+        },
     )

@@ -99,8 +99,10 @@ def _slow_down(base: str, stretch: float) -> str:
     """Scheme that makes the next utterance `stretch` times slower. The diphone voices honour
     Duration_Stretch; the HTS voice ignores it and takes hts_engine's speech-rate option (`-r`) instead."""
     if base == "slt":
-        return ("(set! hts_engine_params (append cmu_us_slt_arctic_hts::hts_engine_params "
-                f"(list (list \"-r\" {1.0 / stretch:.4f}))))")
+        return (
+            "(set! hts_engine_params (append cmu_us_slt_arctic_hts::hts_engine_params "
+            f'(list (list "-r" {1.0 / stretch:.4f}))))'
+        )
     return f"(Parameter.set 'Duration_Stretch {stretch:.4f})"
 
 
@@ -191,8 +193,10 @@ SungSyllable = tuple[float, float]
 # One word: (festival's word, its syllables, seconds of rest after it).
 SungWord = tuple[str, tuple[SungSyllable, ...], float]
 
-_XML_HEAD = ('<?xml version="1.0"?>\n<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" '
-             '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n')
+_XML_HEAD = (
+    '<?xml version="1.0"?>\n<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" '
+    '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n'
+)
 
 
 def _score_xml(words: tuple[SungWord, ...]) -> str:
@@ -223,10 +227,13 @@ def sing_scores(scores: list[tuple[SungWord, ...]], base: str = "kal") -> list[S
         return []
     with tempfile.TemporaryDirectory(prefix="sf-sing-") as tmp:
         d = Path(tmp)
-        script = [f"({FESTIVAL_VOICES[base]})", _SCHEME_DUMP,
-                  "(define (sf-save utt) (utt.save.wave utt sf-out 'riff) "
-                  "(format t \"L %s\\n\" sf-line) (sf-dump utt) utt)",
-                  "(set! tts_hooks (list utt.synth sf-save))"]
+        script = [
+            f"({FESTIVAL_VOICES[base]})",
+            _SCHEME_DUMP,
+            "(define (sf-save utt) (utt.save.wave utt sf-out 'riff) "
+            '(format t "L %s\\n" sf-line) (sf-dump utt) utt)',
+            "(set! tts_hooks (list utt.synth sf-save))",
+        ]
         for i, words in enumerate(scores):
             if not words:
                 continue
@@ -236,8 +243,13 @@ def sing_scores(scores: list[tuple[SungWord, ...]], base: str = "kal") -> list[S
             script.append(f'(tts "{d / f"{i}.xml"}" \'singing)')
         (d / "run.scm").write_text("\n".join(script) + "\n")
         try:
-            proc = subprocess.run([festival_path(), "-b", str(d / "run.scm")], capture_output=True,
-                                  text=True, timeout=FESTIVAL_TIMEOUT_S, check=False)
+            proc = subprocess.run(
+                [festival_path(), "-b", str(d / "run.scm")],
+                capture_output=True,
+                text=True,
+                timeout=FESTIVAL_TIMEOUT_S,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
             raise EngineError("The speech synthesizer timed out") from exc
         timings = _parse_dump(proc.stdout, len(scores))
@@ -250,6 +262,9 @@ def sing_scores(scores: list[tuple[SungWord, ...]], base: str = "kal") -> list[S
             audio, sr = sf.read(str(wav), dtype="float32", always_2d=False)
             if audio.ndim > 1:
                 audio = audio.mean(axis=1)
-            out.append(SpokenLine(text=" ".join(w for w, _, _ in words), audio=audio, sr=int(sr),
-                                  syllables=timings[i]))
+            out.append(
+                SpokenLine(
+                    text=" ".join(w for w, _, _ in words), audio=audio, sr=int(sr), syllables=timings[i]
+                )
+            )
     return out
