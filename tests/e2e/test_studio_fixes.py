@@ -478,3 +478,35 @@ def test_tags_only_lyrics_say_they_will_be_written(
         note.wait_for(state="hidden")
         lyrics.fill("  \n")
         assert page.locator("#s-lyrics-note").is_hidden()  # empty lyrics are explained by the help text
+
+
+# ------------------------------------------------------------------------------ Extend
+
+
+def test_extend_from_the_player_adds_a_linked_track(browser: Any, shared_server: ServerProcess) -> None:
+    token, _secret, _tenant = shared_server.create_token("fixes-extend")
+    api = shared_server.client(token)
+    with contextlib.closing(api):
+        assert api.post("/accounts", json={"requestParams": {"user_id": "ext"}}).status_code == 200
+        r = api.post("/music/instrumental", json={"prompt": "short calm piano", "model_instrumental": "i3"})
+        assert r.status_code == 200, r.text
+        sources = [wait_final(api, job, timeout=180) for job in r.json()["jobs"]]
+        assert all(rec["status_name"] == "COMPLETED" for rec in sources), sources
+    titles = {rec["job_id"]: rec["titleEn"] for rec in sources}
+    with studio_session(browser, shared_server, "test_extend_from_the_player", token=token) as studio:
+        page = studio.page
+        _signed_in(studio)
+        studio.tab("Library")
+        page.get_by_label("Instrumentals").check()
+        rows = page.locator("#track-list > li.track[data-status=COMPLETED]")
+        rows.nth(1).wait_for()
+        source_job = rows.first.get_attribute("data-job-id")
+        rows.first.get_by_role("button", name=re.compile("^Play")).click()
+        page.wait_for_selector("#waveform[data-state=ready]", timeout=30_000)
+        page.evaluate("document.getElementById('player-audio').currentTime = 3.04")
+        page.get_by_role("button", name="Extend").click()
+        link = page.locator("#track-list > li.track .extended-from")
+        link.first.wait_for(timeout=15_000)
+        assert link.first.inner_text() == f"Extended from {titles[source_job]} at 0:03"
+        assert page.locator("#track-list > li.track").count() == 3
+        assert page.locator("#player-error").inner_text() == ""

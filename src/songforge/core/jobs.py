@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Kind", "JobRequest"]
+__all__ = ["Kind", "JobRequest", "extend_block"]
 
 Kind = Literal["song", "instrumental"]
 
@@ -81,3 +81,9 @@ class JobRequest:
             extra=extra,
             **settings,
         )
+
+
+def extend_block(source_item_id: str, start_time: float) -> dict[str, Any]:
+    """The `extend` key of an extension's stored request, whichever dialect asked: the worker
+    (`songforge.workers.extend.extension_of`) and the records read it from there."""
+    return {"item_id": source_item_id, "start_time": start_time}

@@ -27,7 +27,7 @@ from songforge.clock import now_ms
 from songforge.config import DEFAULT_ENGINE
 from songforge.core import scheduler
 from songforge.core.accounts import DEFAULT_MAX_JOBS
-from songforge.core.jobs import JobRequest
+from songforge.core.jobs import JobRequest, extend_block
 from songforge.dialects.platform.callbacks import new_file_token
 from songforge.dialects.platform.models import ModelChoice
 from songforge.store.models import Account, ApiKey, Job
@@ -142,7 +142,7 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
     }
     if work.extension is not None:
         ext = work.extension
-        openapi["extend"] = {"item_id": ext.source_item_id, "start_time": ext.start_time}
+        openapi["extend"] = extend_block(ext.source_item_id, ext.start_time)
     extra: dict[str, Any] = {"openapi": openapi}
     if work.extension is not None:
         # What the worker continues from, under a key of the domain's (any dialect's extension).

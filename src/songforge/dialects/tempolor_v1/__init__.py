@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from songforge.core.events import Subscriber
 from songforge.dialects.tempolor_v1.callbacks import SUBSCRIBER
-from songforge.dialects.tempolor_v1.routes import accounts, downloads, music, scheduler, uploads
+from songforge.dialects.tempolor_v1.routes import accounts, downloads, extend, music, scheduler, uploads
 from songforge.http.deps import current_tenant
 from songforge.http.errors import ApiError
 from songforge.http.slashes import declare_other_forms
@@ -25,8 +25,8 @@ ERROR_PREFIX = PREFIX + "/"
 SUBSCRIBERS: tuple[Subscriber, ...] = (SUBSCRIBER,)
 
 router = APIRouter()
-# uploads before music: music's /music/{job_id} would otherwise swallow /music/midi etc.
-_MODULES = (accounts, scheduler, uploads, downloads, music)
+# uploads and extend before music: music's /music/{job_id} would otherwise swallow /music/midi etc.
+_MODULES = (accounts, scheduler, uploads, downloads, extend, music)
 # Both slash forms and the id-less paths (`DELETE accounts/`): songforge.http.slashes.
 declare_other_forms([_module.router for _module in _MODULES])
 for _module in _MODULES:

@@ -225,6 +225,7 @@ export class Library {
         el("span", {}, `${stage} ${rec.progress || 0}%`)));
     }
     if (failed) li.append(el("p", { class: "failed" }, `Failed: ${rec.error || "no reason given"}`));
+    if (rec.extendedFrom) li.append(this.extendedFromView(rec.extendedFrom));
     // What the prompt asked that this track does not do ("a song in Spanish" sung in English...)
     for (const note of [m.languageNote, m.lengthNote, m.vocalsNote].filter(Boolean)) {
       li.append(el("p", { class: "notice", role: "note" }, note));
@@ -232,6 +233,14 @@ export class Library {
     if (done && m.measured) li.append(measuredView(m));
     if (done) this.addArtwork(li, rec);
     return li;
+  }
+
+  /** "Extended from <title> at m:ss": the source's title from its row when listed, else its id. */
+  extendedFromView(ext) {
+    const source = [...this.rows.values()].find(({ record }) => record.itemId === ext.itemId)?.record;
+    const name = source?.titleEn || (source ? "Untitled" : `track ${ext.itemId}`);
+    return el("p", { class: "extended-from", dataset: { itemId: ext.itemId } },
+      `Extended from ${name} at ${mmss(ext.startTime)}`);
   }
 
   /** The cover beside the title and a waveform thumbnail under the facts, drawn from the work's

@@ -20,6 +20,8 @@ export class Player {
     this.ws = null;
 
     this.toggle.addEventListener("click", () => this.playPause());
+    this.extendButton = $("#player-extend");
+    this.extendButton.addEventListener("click", () => this.extend());
     $("#player-close").addEventListener("click", () => this.closeByUser());
     for (const b of $$("[data-format]", this.panel)) {
       b.addEventListener("click", () => this.download(b.dataset.format, b));
@@ -77,6 +79,7 @@ export class Player {
     cover.hidden = !record.cover;
     if (record.cover) cover.src = record.cover; else cover.removeAttribute("src");
     this.renderLyrics(record);
+    this.extendButton.hidden = !(record.canExtend && record.status_name === "COMPLETED");
     $$(".track.current").forEach((n) => n.classList.remove("current"));
     document.querySelector(`.track[data-job-id="${CSS.escape(record.job_id)}"]`)?.classList.add("current");
     try {
@@ -160,6 +163,36 @@ export class Player {
       this.error.textContent = e.message;
     } finally {
       button.disabled = false;
+    }
+  }
+
+  /** Extend: a new work that is this one up to the playing position (to 0.1 s; the server splices
+   *  at the bar line before it), then continues the song. A song may be given new lyrics to sing
+   *  from there; left empty, the continuation writes its own. The new work joins the library. */
+  async extend() {
+    const record = this.record;
+    if (!record) return;
+    this.error.textContent = "";
+    const start = Math.round(this.audio.currentTime * 10) / 10;
+    if (!(start > 0)) {
+      this.error.textContent = "Play or seek to where the extension should start, then choose Extend.";
+      return;
+    }
+    const body = { job_id: record.job_id, start_time: start };
+    if (record.type !== "instrumental") {
+      const lyrics = window.prompt(`Lyrics to sing from ${mmss(start)} on (leave empty for new ones):`, "");
+      if (lyrics === null) return; // cancelled
+      if (lyrics.trim()) body.lyrics = lyrics;
+    }
+    this.extendButton.disabled = true;
+    try {
+      const res = await this.app.api.request("POST", "/music/extend", { json: body });
+      announce(`Extending ${record.titleEn || "the track"} from ${mmss(start)}`);
+      await this.app.library.addJobs(record.type === "instrumental" ? "instrumental" : "song", res.jobs);
+    } catch (e) {
+      this.error.textContent = e.message;
+    } finally {
+      this.extendButton.disabled = false;
     }
   }
 
