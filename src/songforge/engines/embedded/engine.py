@@ -31,7 +31,6 @@ from songforge.music.theory import Key, parse_tonality
 log = logging.getLogger(__name__)
 
 
-
 def check_ready() -> None:
     """Raise EngineError naming what is missing (SoundFont, fluidsynth) and how to install it."""
     render.check_ready()
