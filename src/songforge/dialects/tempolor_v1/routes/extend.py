@@ -12,18 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
 from songforge.config import Settings
-from songforge.core import scheduler
 from songforge.core.accounts import as_int
 from songforge.core.jobs import JobRequest, extend_block
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.dialects.tempolor_v1.common import find_job, read_body
-from songforge.dialects.tempolor_v1.ids import make_id
 from songforge.dialects.tempolor_v1.params import LYRICS_MAX, _reply_url, _text
+from songforge.dialects.tempolor_v1.routes.music import submit_answer
 from songforge.dialects.tempolor_v1.schemas import SubmitResponse, doc
-from songforge.dialects.tempolor_v1.views import busy_body
 from songforge.errors import InvalidInput
 from songforge.http.deps import current_tenant, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
@@ -114,25 +111,7 @@ def _submit(body: dict[str, Any], tenant: Tenant, db: Database, settings: Settin
             except EngineError as exc:
                 raise ApiError(400, f"Parameter lyrics: {exc}") from None
         account = resolve_account(s, tenant.id, source.user_id)
-        try:
-            jobs = scheduler.submit(s, account=account, request=request, variations=1)
-        except scheduler.AccountBusy as busy:
-            s.rollback()
-            return JSONResponse(
-                busy_body(busy), status_code=429, headers={"Retry-After": str(busy.retry_after)}
-            )
-        limit = jobs[0].max_jobs
-        busy_now = scheduler.busy_slots(s, account.tenant_id, account.user_id)
-        return {
-            "result": True,
-            "itemIds": [j.item_id for j in jobs],
-            "jobs": [make_id(j.tenant_id, j.user_id, j.item_id) for j in jobs],
-            "remainSeconds": 0,
-            "maxGenCountAtOnce": limit,
-            "unlimited": True,
-            "remainNum": max(0, limit - busy_now),
-            "totalNum": limit,
-        }
+        return submit_answer(s, account, request, variations=1)
 
 
 @router.post(

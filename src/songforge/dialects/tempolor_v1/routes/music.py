@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from songforge.config import Settings
 from songforge.core import scheduler
@@ -41,7 +42,7 @@ from songforge.outbox import CallbackTargetError, drop_pending, validate_callbac
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.fast_reads import JobReader
-from songforge.store.models import Job, MidiItem, Tenant, Voice
+from songforge.store.models import Account, Job, MidiItem, Tenant, Voice
 
 router = APIRouter(tags=["music"])
 
@@ -98,26 +99,32 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
     with db.session() as s:
         account = resolve_account(s, tenant.id, params.user_id)
         _check_sources(s, tenant.id, params)
-        try:
-            jobs = scheduler.submit(s, account=account, request=params)
-        except scheduler.AccountBusy as busy:
-            s.rollback()
-            return JSONResponse(
-                busy_body(busy), status_code=429, headers={"Retry-After": str(busy.retry_after)}
-            )
-        limit = jobs[0].max_jobs
-        busy_now = scheduler.busy_slots(s, account.tenant_id, account.user_id)
-        return {
-            "result": True,
-            "itemIds": [j.item_id for j in jobs],
-            "jobs": [make_id(j.tenant_id, j.user_id, j.item_id) for j in jobs],
-            # A self-hosted server has no quota: no time or count limit remains to count down.
-            "remainSeconds": 0,
-            "maxGenCountAtOnce": limit,
-            "unlimited": True,
-            "remainNum": max(0, limit - busy_now),
-            "totalNum": limit,
-        }
+        return submit_answer(s, account, params)
+
+
+def submit_answer(
+    s: Session, account: Account, request: JobRequest, variations: int = scheduler.VARIATIONS
+) -> Any:
+    """Admits `request` for `account` and answers as the spec's submit routes do: the accepted jobs
+    and the account's slots, or the spec's 429 body when the account is busy."""
+    try:
+        jobs = scheduler.submit(s, account=account, request=request, variations=variations)
+    except scheduler.AccountBusy as busy:
+        s.rollback()
+        return JSONResponse(busy_body(busy), status_code=429, headers={"Retry-After": str(busy.retry_after)})
+    limit = jobs[0].max_jobs
+    busy_now = scheduler.busy_slots(s, account.tenant_id, account.user_id)
+    return {
+        "result": True,
+        "itemIds": [j.item_id for j in jobs],
+        "jobs": [make_id(j.tenant_id, j.user_id, j.item_id) for j in jobs],
+        # A self-hosted server has no quota: no time or count limit remains to count down.
+        "remainSeconds": 0,
+        "maxGenCountAtOnce": limit,
+        "unlimited": True,
+        "remainNum": max(0, limit - busy_now),
+        "totalNum": limit,
+    }
 
 
 @router.post(
