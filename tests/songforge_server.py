@@ -68,7 +68,7 @@ class ServerProcess:
         max_seconds: float | None = 6.0,
         env: dict[str, str] | None = None,
         extra_args: tuple[str, ...] = (),
-        allow_private_callbacks: bool = True,
+        allow_private_callbacks: bool | None = True,  # None: no flag (the deployment's stored policy)
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = free_port()
@@ -100,11 +100,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        private = {True: ("--allow-private-callbacks",), False: ("--no-allow-private-callbacks",), None: ()}
         args = [
             sys.executable, "-m", "songforge", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--workers", str(self.workers),
-            "--allow-private-callbacks" if self.allow_private_callbacks else "--no-allow-private-callbacks",
+            *private[self.allow_private_callbacks],
             *self.extra_args,
         ]  # fmt: skip
         log = open(self._log_path, "ab")  # noqa: SIM115 - the child keeps writing to it

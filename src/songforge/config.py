@@ -68,6 +68,10 @@ Read at call time (the function that reads each):
   SONGFORGE_UPSTREAM_POLL_SECONDS  seconds between the upstream engine's status queries (5)
   SONGFORGE_UPSTREAM_BACKOFF     first wait after the upstream's 400006/400007, doubling to 60 s (2)
   SONGFORGE_UPSTREAM_TIMEOUT     seconds one upstream API call may take (30)  -> `upstream_timing()`
+  SONGFORGE_UPSTREAM_MODELS      comma-separated model names (`v4.5,v4.8`) whose requests the
+                                 upstream (`tempolor`) engine makes, whatever engine the account
+                                 chose; extensions stay on the account's engine (unset: none)
+                                 -> `upstream_models()`
 
 Read once, at import of `songforge.core.queue`:
 
@@ -125,7 +129,9 @@ class Settings:
     s3_endpoint: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_S3_ENDPOINT") or None)
     # A generation running longer than this ends FAILED (a hung engine must not hold a slot forever).
     job_timeout_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_JOB_TIMEOUT", 1800))
-    # None means: allowed only when listening on a loopback address.
+    # Private/loopback callback targets. The deployment's policy is stored in its database and wins
+    # (songforge.store.deployment); this is `songforge serve`'s flag, which writes it, and the
+    # process's fallback while nothing is stored. None: allowed only when listening on loopback.
     allow_private_callbacks: bool | None = None
     max_midi_bytes: int = field(default_factory=lambda: _env_int("SONGFORGE_MAX_MIDI_BYTES", 1024 * 1024))
     max_audio_bytes: int = field(
@@ -178,6 +184,10 @@ def deployment_problem(settings: Settings) -> str | None:
     """Why `settings` cannot work as one process of a deployment, or None. Checked before an API or
     a worker starts: such a process used to start, accept jobs and never run them (a queue without a
     shared database) or hand out links to files another machine holds (a shared database, local files)."""
+    try:
+        upstream_models()
+    except ValueError as exc:
+        return str(exc)
     url = settings.database_url or ""
     shared_db = bool(url) and not url.startswith("sqlite")
     if settings.queue_url and not shared_db:
@@ -381,3 +391,18 @@ def canonical_model(name: str) -> str:
 # importing any engine.
 ENGINE_NAMES: tuple[str, ...] = ("embedded", "tempolor")
 DEFAULT_ENGINE = "embedded"
+UPSTREAM_ENGINE = "tempolor"  # the engine SONGFORGE_UPSTREAM_MODELS routes to
+
+
+def upstream_models() -> frozenset[str]:
+    """The canonical names of the models routed to the upstream engine (SONGFORGE_UPSTREAM_MODELS).
+    Aliases are accepted (`v4.5+`); a name that is no model raises ValueError naming it, so a typo
+    fails the server at start rather than quietly routing nothing."""
+    names = set()
+    for raw in _env_list("SONGFORGE_UPSTREAM_MODELS"):
+        name = canonical_model(raw)
+        if name not in MODELS:
+            known = ", ".join(MODELS)
+            raise ValueError(f"SONGFORGE_UPSTREAM_MODELS: {raw!r} is not a model (one of: {known})")
+        names.add(name)
+    return frozenset(names)

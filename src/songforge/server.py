@@ -210,6 +210,10 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     from songforge.http.metrics import router as metrics_router
 
     app.include_router(metrics_router)
+    # The TemPolor upstream's callbacks about tasks the `tempolor` engine sent (docs/upstream.md).
+    from songforge.http.upstream_callbacks import router as upstream_callbacks_router
+
+    app.include_router(upstream_callbacks_router)
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, str]:

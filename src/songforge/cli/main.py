@@ -1,6 +1,7 @@
 """The `songforge` command, assembled from one module per command group.
 
     serve, worker, db upgrade           songforge.cli.serve
+    deployment show|private-callbacks   songforge.cli.deployment
     token create|list|revoke            songforge.cli.tokens
     key create|list|revoke              songforge.cli.keys
     upstream add|list|remove|resume     songforge.cli.upstream
@@ -18,7 +19,7 @@ import os
 
 import typer
 
-from songforge.cli import extend, keys, prune, render, serve, tokens, upstream
+from songforge.cli import deployment, extend, keys, prune, render, serve, tokens, upstream
 
 __all__ = ["app", "main"]
 
@@ -29,6 +30,7 @@ app.add_typer(extend.app)  # extend
 app.add_typer(prune.app)  # prune
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(serve.db_app, name="db")
+app.add_typer(deployment.deployment_app, name="deployment")
 app.add_typer(keys.key_app, name="key")
 app.add_typer(upstream.upstream_app, name="upstream")
 

@@ -20,6 +20,7 @@ from songforge.cli.common import (
     open_db,
     out,
 )
+from songforge.cli.deployment import join_deployment
 from songforge.config import Settings, deployment_problem
 from songforge.store.private import private_dir
 
@@ -38,7 +39,8 @@ def serve(
     allow_private_callbacks: bool | None = typer.Option(
         None,
         "--allow-private-callbacks/--no-allow-private-callbacks",
-        help="Allow replyUrl targets on private/loopback addresses [default: only on a loopback --host]",
+        help="Allow replyUrl targets on private/loopback addresses, for every API and worker of the "
+        "deployment (stored in the database) [default: what is stored, else only on a loopback --host]",
     ),
     database_url: str | None = DbUrl,
     queue: str | None = QueueUrl,
@@ -67,6 +69,7 @@ def serve(
             err.print(f"[red]Cannot start: {problem}[/red]")
             raise typer.Exit(1)
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
+    join_deployment(settings, "serve", allow_private_callbacks)
     where = f"queue: {settings.queue_url}" if settings.queue_url else f"workers: {settings.workers}"
     err.print(f"Songforge on http://{host}:{port}  data: {settings.data_dir.resolve()}  {where}")
     uvicorn.run(
@@ -94,10 +97,12 @@ def worker(
     callbacks: bool = typer.Option(
         True, "--callbacks/--no-callbacks", help="Also deliver replyUrl callbacks from the outbox"
     ),
-    allow_private_callbacks: bool = typer.Option(
-        False,
+    allow_private_callbacks: bool | None = typer.Option(
+        None,
         "--allow-private-callbacks/--no-allow-private-callbacks",
-        help="Allow replyUrl targets on private/loopback addresses",
+        help="Workers follow the deployment's callback-target policy (set by `songforge serve` or "
+        "`songforge deployment private-callbacks`); a flag that contradicts it is refused [default: the "
+        "stored policy]",
     ),
     processes: int | None = typer.Option(
         None,
@@ -114,7 +119,6 @@ def worker(
         err.print("[red]songforge worker needs --queue redis://... (or $SONGFORGE_QUEUE)[/red]")
         raise typer.Exit(2)
     refuse_unworkable(settings)
-    settings.allow_private_callbacks = allow_private_callbacks
     if processes is not None and processes < 1:
         err.print("[red]--processes must be 1 or more[/red]")
         raise typer.Exit(2)
@@ -122,6 +126,9 @@ def worker(
     if problem:
         err.print(f"[red]Cannot start: {problem}[/red]")
         raise typer.Exit(1)
+    join_deployment(settings, "worker", allow_private_callbacks)
+    # Used only while nothing is stored (no API has started on this database yet): refused, as before.
+    settings.allow_private_callbacks = False
     if processes is None:
         run_worker_process(settings, worker_id, callbacks, log_level)
         return

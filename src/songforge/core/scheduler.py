@@ -126,6 +126,15 @@ def _holder(job: Job) -> SlotHolder:
     return SlotHolder(job.item_id, job.tenant_id, job.user_id, started_ms(job), job.reply_url, job.reply_ref)
 
 
+def engine_for(account: Account, request: JobRequest) -> str:
+    """The engine that makes `request`: the upstream engine when its model is one of
+    SONGFORGE_UPSTREAM_MODELS, else the account's (`requestParams.engine`). An extension stays on
+    the account's engine: it continues a work, and the upstream cannot continue ours."""
+    if "extend" not in request.extra and config.canonical_model(request.model) in config.upstream_models():
+        return config.UPSTREAM_ENGINE
+    return account.engine
+
+
 def submit(
     session: Session,
     *,
@@ -147,6 +156,7 @@ def submit(
     queued = tenant_queued(session, account.tenant_id)
     if queued + variations > cap:
         raise TenantQueueFull(queued, cap)
+    engine = engine_for(account, request)
     now = now_ms()
     batch_id = new_item_id()
     stored = request.to_json()
@@ -161,7 +171,7 @@ def submit(
             user_id=account.user_id,
             batch_id=batch_id,
             kind=request.kind,
-            engine=account.engine,
+            engine=engine,
             state=JobState.QUEUED,
             progress=0,
             stage=JobState.QUEUED,

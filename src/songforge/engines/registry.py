@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from songforge.engines.base import Engine
 
-__all__ = ["FACTORIES", "engine_names", "get_engine"]
+__all__ = ["FACTORIES", "engine_names", "get_engine", "refusal"]
 
 
 def _embedded() -> Engine:
@@ -44,3 +44,19 @@ def engine_names() -> tuple[str, ...]:
 def get_engine(name: str) -> Engine:
     """A new engine for `name`. Raises KeyError for a name no engine is registered under."""
     return FACTORIES[name]()
+
+
+def refusal(
+    name: str, kind: str, model: str, *, midi: bool = False, voice: bool = False, lyrics: bool = False
+) -> str | None:
+    """Why engine `name` cannot make this request, or None. The dialects ask before a request is
+    queued, so what an engine would refuse is a 400 naming it, never a job that fails later (or a
+    request sent to a paid upstream). Only the upstream engine refuses anything today."""
+    if name == "tempolor":
+        from songforge.engines.tempolor.models import UnsupportedUpstream, check_fields
+
+        try:
+            check_fields(kind, model, midi=midi, voice=voice, lyrics=lyrics)
+        except UnsupportedUpstream as exc:
+            return str(exc)
+    return None

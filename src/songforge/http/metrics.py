@@ -9,6 +9,10 @@ and running jobs are counted through the active-set index, finished jobs and the
 counters that database triggers keep in the transaction that changes a job (`store.models.JobCount`,
 `JobObservation`). Histogram buckets are therefore counters: deleting a job keeps its observations.
 
+The upstream engine's key pool is reported per key (`songforge_upstream_key_*`), labelled by the
+key's id and its operator-chosen label, never by the key or its hint: a scrape must not leak what
+`songforge upstream list` keeps to its first and last characters.
+
 The endpoint needs no token (scrapers rarely carry one) and reports no tenant data; restrict it at
 the reverse proxy if the numbers themselves are sensitive.
 """
@@ -32,6 +36,7 @@ from starlette.responses import Response
 from songforge.core.states import JobState
 from songforge.store.db import Database
 from songforge.store.models import CallbackDelivery, Job, JobCount, JobObservation, job_is_active
+from songforge.store.upstream import KEY_STATES, list_keys
 
 router = APIRouter(tags=["service"])
 
@@ -161,6 +166,37 @@ class DatabaseCollector(Collector):
                 ),
             ]
         yield from histograms
+        yield from _upstream_keys(self.db)
+
+
+def _upstream_keys(db: Database) -> Iterator[Metric]:
+    """Each upstream key's state (one series per state, 1 for the one it is in, so an alert reads
+    `songforge_upstream_key_state{state="disabled"} == 1`), its tasks in flight and its limit."""
+    with db.session() as s:
+        keys = [(str(k.id), k.label or "", k.state, k.max_jobs, busy) for k, busy in list_keys(s)]
+    labels = ["key_id", "label"]
+    state = GaugeMetricFamily(
+        "songforge_upstream_key_state",
+        "Upstream TemPolor key state: 1 for the state it is in (active; paused: out of points; "
+        "disabled: refused by the platform)",
+        labels=[*labels, "state"],
+    )
+    in_flight = GaugeMetricFamily(
+        "songforge_upstream_key_in_flight",
+        "Tasks an upstream key holds now (reserved or sent, their jobs still active)",
+        labels=labels,
+    )
+    limit = GaugeMetricFamily(
+        "songforge_upstream_key_max_jobs", "Parallel tasks an upstream key may hold", labels=labels
+    )
+    for key_id, label, current, max_jobs, busy in keys:
+        for name in KEY_STATES:
+            state.add_metric([key_id, label, name], 1.0 if current == name else 0.0)
+        in_flight.add_metric([key_id, label], busy)
+        limit.add_metric([key_id, label], max_jobs)
+    yield state
+    yield in_flight
+    yield limit
 
 
 def render(db: Database) -> bytes:

@@ -23,6 +23,7 @@ from songforge.outbox.guard import CallbackTargetError, checked_addresses, pinne
 from songforge.outbox.signing import signed_headers
 from songforge.outbox.store import MAX_IN_FLIGHT, SEND_TIMEOUT_S, Claimed, Outcome
 from songforge.store.db import Database
+from songforge.store.deployment import private_callbacks_allowed
 
 __all__ = [
     "POLL_INTERVAL_S",
@@ -99,9 +100,9 @@ async def deliver(
     if secret is None:
         outcome = Outcome(ok=False, retry=False, error="the token that owned this job no longer exists")
     else:
-        attempt = asyncio.create_task(
-            _guarded_send(client, claim, secret, settings.private_callbacks_allowed())
-        )
+        # The deployment's policy, as the API's submit check read it (songforge.store.deployment).
+        allow_private = await asyncio.to_thread(private_callbacks_allowed, db, settings)
+        attempt = asyncio.create_task(_guarded_send(client, claim, secret, allow_private))
         claim, attempted = await _holding_claim(db, claim, attempt)
         if attempted is None:
             # Abandoned before the claim lapsed: the row is free again within CLAIM_MARGIN_MS and

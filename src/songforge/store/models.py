@@ -276,7 +276,8 @@ class UpstreamTask(Base):
     One row per job, written before the request is sent (`reserved`) and given the upstream's id
     the moment it returns (`sent`), so a worker that restarts resumes the task instead of sending
     it again. A slot counts while the row is reserved or sent and its job is still active.
-    `secret` verifies the upstream's callback for this job.
+    `secret` verifies the upstream's callback for this job; `callback_ms` is when the last one came
+    and `callback_item` the item it reported (each event's fields merged over the last).
     """
 
     __tablename__ = "upstream_tasks"
@@ -288,5 +289,42 @@ class UpstreamTask(Base):
     state: Mapped[str] = mapped_column(String(16), default="reserved")  # reserved|sent|idle|done|failed
     secret: Mapped[str] = mapped_column(String(64))
     callback_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    callback_item: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class MaintenanceRun(Base):
+    """When a deployment-wide maintenance task (retention pruning) last ran, and who ran it.
+
+    Every worker process of a deployment runs the same maintenance, but a task such as pruning
+    should run once per interval, not once per process: a process takes the turn with a conditional
+    UPDATE (`last_ms` older than the interval -> now), which exactly one of any number of racing
+    processes wins on SQLite and on PostgreSQL (`songforge.workers.retention.claim_turn`).
+    """
+
+    __tablename__ = "maintenance_runs"
+
+    task: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class DeploymentSetting(Base):
+    """A fact every process of one deployment must agree on, kept where they all look: the database.
+
+    Rows (`songforge.store.deployment`): `deployment_id`, a uuid written on first start and copied
+    into the queue broker so that processes on different databases sharing one broker refuse to
+    start; `private_callbacks` (`allowed` | `refused`), the callback-target policy that the API's
+    submit check and every outbox sender read. `explicit` is False for a value an API recorded as
+    its own default (no flag given), which the next API start may re-derive; True for an operator's
+    choice (`songforge serve --allow-private-callbacks`, `songforge deployment private-callbacks`).
+    """
+
+    __tablename__ = "deployment_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    explicit: Mapped[bool] = mapped_column(Boolean, default=True)
+    set_by: Mapped[str] = mapped_column(String(200), default="")
     updated_ms: Mapped[int] = mapped_column(BigInteger)

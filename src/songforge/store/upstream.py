@@ -16,10 +16,12 @@ that failed, timed out or was deleted frees its slot without anyone cleaning up 
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -34,6 +36,7 @@ from songforge.store.models import ACTIVE_JOB_SQL, Job, UpstreamKey, UpstreamTas
 
 __all__ = [
     "KEY_FILE",
+    "KEY_STATES",
     "JobLedger",
     "Lease",
     "NoUsableKey",
@@ -41,6 +44,7 @@ __all__ = [
     "busy_slots",
     "key_box",
     "list_keys",
+    "record_callback",
     "remove_key",
     "set_key_state",
 ]
@@ -157,6 +161,46 @@ def set_key_state(session: Session, key_id: int, state: str, reason: str | None 
     return True
 
 
+# The lists a platform callback carries its item in (songs, instrumentals; lyrics and stems later).
+_CALLBACK_LISTS = ("songs", "instrumentals", "lyrics", "stems")
+
+
+def callback_path(job_id: str, secret: str) -> str:
+    """The path of a job's callback route (songforge.http.upstream_callbacks)."""
+    return f"/upstream/callbacks/{job_id}/{secret}"
+
+
+def record_callback(session: Session, job_id: str, secret: str, payload: object) -> bool | None:
+    """Records the upstream's callback for `job_id`: None when the job or the secret is not ours
+    (the secret compared in constant time), False when the body names no item of this task (kept
+    out, answered all the same), True when its item was merged over the last one and the job's
+    worker woken (`callback_ms`)."""
+    row = session.get(UpstreamTask, job_id)
+    if row is None or not hmac.compare_digest(row.secret.encode(), secret.encode()):
+        return None
+    item = _callback_item(payload, row.task_id)
+    if item is None:
+        return False
+    merged = dict(row.callback_item or {})
+    merged.update({k: v for k, v in item.items() if v not in (None, "", [])})
+    row.callback_item = merged
+    row.callback_ms = now_ms()
+    return True
+
+
+def _callback_item(payload: object, task_id: str | None) -> dict[str, object] | None:
+    """The item of `task_id` in a callback body (any item when the id is not stored yet: the
+    callback can outrun the worker's write of the id the upstream returned)."""
+    if not isinstance(payload, dict):
+        return None
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    for name in _CALLBACK_LISTS:
+        for item in data.get(name) or []:
+            if isinstance(item, dict) and (task_id is None or item.get("item_id") == task_id):
+                return item
+    return None
+
+
 def _lock(session: Session) -> None:
     """A write transaction before the count, so two workers cannot both take a key's last slot."""
     bind = session.get_bind()
@@ -198,7 +242,9 @@ class JobLedger:
                 s.add(row)
             self._secret = row.secret
             self._seen_callback = row.callback_ms
-        self._callback_url = f"{settings.base_url.rstrip('/')}/upstream/callbacks/{job_id}/{self._secret}"
+        # The public base URL (SONGFORGE_PUBLIC_URL) the platform can reach; without it, the bind
+        # address (which a platform on the internet cannot reach: polling then does the work).
+        self._callback_url = settings.base_url.rstrip("/") + callback_path(job_id, self._secret)
 
     def __repr__(self) -> str:
         return f"JobLedger({self._job_id!r})"
@@ -278,6 +324,17 @@ class JobLedger:
     def disable_key(self, key_id: int, reason: str) -> None:
         with self._db.session() as s:
             set_key_state(s, key_id, DISABLED, reason)
+
+    def callback_result(self) -> dict[str, Any] | None:
+        """The item the upstream's callbacks reported for this job's task, or None."""
+        with self._db.session() as s:
+            row = s.get(UpstreamTask, self._job_id)
+            if row is None or not row.callback_item:
+                return None
+            item = dict(row.callback_item)
+            if row.task_id and item.get("item_id") not in (None, row.task_id):
+                return None
+            return item
 
     def callback_arrived(self) -> bool:
         with self._db.session() as s:

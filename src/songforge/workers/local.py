@@ -39,7 +39,7 @@ from songforge.core import queue
 from songforge.store.models import Job
 from songforge.workers import scratch, uploads_dispatch
 from songforge.workers.context import WorkerContext
-from songforge.workers.retention import PRUNE_EVERY_SECONDS, prune_finished
+from songforge.workers.retention import PRUNE_CHECK_SECONDS, prune_if_due
 
 log = logging.getLogger("songforge.workers")
 
@@ -243,20 +243,22 @@ class WorkerPool:
                 if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
                     last_reap = time.monotonic()
                     await asyncio.to_thread(self.reap)
-                if self.settings.retention_days and time.monotonic() - last_prune > PRUNE_EVERY_SECONDS:
+                if self.settings.retention_days and time.monotonic() - last_prune > PRUNE_CHECK_SECONDS:
                     last_prune = time.monotonic()
                     await asyncio.to_thread(self.prune)
             except Exception:  # noqa: BLE001 - supervision must outlive one bad round
                 log.exception("worker supervision round failed")
 
     def prune(self) -> None:
-        """Applies `Settings.retention_days` (hourly, from `supervise`)."""
+        """Applies `Settings.retention_days` once an hour per deployment: `supervise` asks each
+        minute, and the process (this server or a `songforge worker`) that takes the hour's turn
+        prunes (`workers.retention.prune_if_due`)."""
         if not self.settings.retention_days:
             return
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
         try:
-            pruned = prune_finished(ctx.db, ctx.blobs, self.settings.retention_days)
-            if pruned.jobs:
+            pruned = prune_if_due(ctx.db, ctx.blobs, self.settings.retention_days, self.boot_id)
+            if pruned is not None and pruned.jobs:
                 log.info("retention: deleted %d finished job(s) and their files", pruned.jobs)
         finally:
             ctx.db.dispose()

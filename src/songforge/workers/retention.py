@@ -7,26 +7,43 @@ run that is stopped part way leaves nothing half done: a batch's files go first,
 a crash between the two leaves rows whose files are gone, which the next run deletes, never files
 that no row points to. The /metrics counters follow deletions by themselves (migration 0004's
 triggers).
+
+Once per interval per deployment: the local pool's supervisor and every `songforge worker` call
+`prune_if_due`, and only the process that takes the interval's turn (`claim_turn`, a conditional
+UPDATE of the `maintenance_runs` row) prunes; the others skip until the next interval.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from songforge.clock import now_ms
 from songforge.core.states import JobState
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database, rowcount
-from songforge.store.models import CallbackDelivery, Job
+from songforge.store.models import CallbackDelivery, Job, MaintenanceRun
 
-__all__ = ["PRUNE_BATCH", "PRUNE_EVERY_SECONDS", "Pruned", "cutoff_ms", "prune_finished"]
+__all__ = [
+    "PRUNE_BATCH",
+    "PRUNE_CHECK_SECONDS",
+    "PRUNE_EVERY_SECONDS",
+    "PRUNE_TASK",
+    "Pruned",
+    "claim_turn",
+    "cutoff_ms",
+    "prune_finished",
+    "prune_if_due",
+]
 
 PRUNE_BATCH = 200
-PRUNE_EVERY_SECONDS = 3600.0
+PRUNE_EVERY_SECONDS = 3600.0  # one prune per deployment per hour
+PRUNE_CHECK_SECONDS = 60.0  # how often each process asks whether the hour's turn is free
 _FINISHED = (JobState.COMPLETED.value, JobState.FAILED.value)
 _DAY_MS = 86_400_000
+PRUNE_TASK = "prune"
 
 
 @dataclass(frozen=True)
@@ -77,3 +94,42 @@ def prune_finished(
             )
             # The state condition again: a row is only deleted if it is still finished and old.
             jobs += rowcount(s.execute(delete(Job).where(Job.item_id.in_(item_ids), *_old_finished(cutoff))))
+
+
+def claim_turn(db: Database, task: str, every_ms: int, holder: str, *, now: int | None = None) -> bool:
+    """True for exactly one caller per `every_ms` across every process sharing the database: the
+    UPDATE matches only while the task's `last_ms` is at least `every_ms` old, and whoever's UPDATE
+    matched moved it to now. On PostgreSQL a racing UPDATE waits for the winner's row lock and then
+    re-checks the condition against the new row (no match); on SQLite writers take turns."""
+    at = now_ms() if now is None else now
+    with db.session() as s:
+        won = rowcount(
+            s.execute(
+                update(MaintenanceRun)
+                .where(MaintenanceRun.task == task, MaintenanceRun.last_ms <= at - every_ms)
+                .values(last_ms=at, holder=holder[:64])
+            )
+        )
+        if won or s.get(MaintenanceRun, task) is not None:
+            return bool(won)
+    try:  # no row for this task (the migration seeds `prune`): the first insert takes the turn
+        with db.session() as s:
+            s.add(MaintenanceRun(task=task, last_ms=at, holder=holder[:64]))
+        return True
+    except IntegrityError:  # another process inserted it first
+        return False
+
+
+def prune_if_due(
+    db: Database,
+    blobs: BlobStore,
+    days: int | None,
+    holder: str,
+    *,
+    every_seconds: float = PRUNE_EVERY_SECONDS,
+) -> Pruned | None:
+    """Applies the retention period if this process takes this interval's turn; None when there
+    is no retention period or another process has the turn."""
+    if not days or not claim_turn(db, PRUNE_TASK, int(every_seconds * 1000), holder):
+        return None
+    return prune_finished(db, blobs, days)

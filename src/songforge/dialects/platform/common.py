@@ -20,6 +20,7 @@ from songforge.http.auth_guard import AuthGuard, client_address
 from songforge.http.body import BadBody, BodyTimeout, BodyTooLarge, NotJson, parse_json, read_capped
 from songforge.http.public_url import public_base_url
 from songforge.store.db import Database
+from songforge.store.deployment import private_callbacks_allowed
 
 T = TypeVar("T")
 
@@ -134,7 +135,13 @@ def text_field(body: dict[str, Any], name: str, limit: int, *, required: bool = 
     return value
 
 
-def callback_url(body: dict[str, Any], settings: Settings) -> str:
+def private_targets_allowed(request: Request) -> bool:
+    """The deployment's policy on private/loopback targets (stored in the database, so the workers
+    that deliver the callbacks follow the same one: `songforge.store.deployment`)."""
+    return private_callbacks_allowed(db_of(request), settings_of(request))
+
+
+def callback_url(body: dict[str, Any], request: Request) -> str:
     """Required on every create endpoint; checked with the same outbound guard as replyUrl."""
     from songforge.outbox import CallbackTargetError, validate_callback_url
 
@@ -142,7 +149,7 @@ def callback_url(body: dict[str, Any], settings: Settings) -> str:
     assert url is not None
     url = url.strip()
     try:
-        validate_callback_url(url, settings.private_callbacks_allowed())
+        validate_callback_url(url, private_targets_allowed(request))
     except CallbackTargetError as exc:
         raise bad_parameter(f"callback_url: {exc.for_field('callback_url')}") from None
     return url

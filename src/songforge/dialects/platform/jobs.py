@@ -29,7 +29,9 @@ from songforge.core import scheduler
 from songforge.core.accounts import DEFAULT_MAX_JOBS
 from songforge.core.jobs import JobRequest, extend_block
 from songforge.dialects.platform.callbacks import new_file_token
+from songforge.dialects.platform.envelope import OpenApiError, Status
 from songforge.dialects.platform.models import ModelChoice
+from songforge.engines.registry import refusal
 from songforge.store.models import Account, ApiKey, Job
 
 OPENAPI_USER_ID = "openapi"
@@ -131,7 +133,8 @@ class OpenApiWork:
 
 
 def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
-    """Queues one job (the platform returns one id per request). Raises scheduler.AccountBusy."""
+    """Queues one job (the platform returns one id per request). Raises scheduler.AccountBusy, and
+    OpenApiError 400010 for what the job's engine would refuse."""
     assert work.model is not None
     openapi: dict[str, Any] = {
         "callback_url": work.callback_url,
@@ -159,8 +162,26 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
         duration=work.duration,
         extra=extra,
     )
+    _check_engine(account, request)
     jobs = scheduler.submit(session, account=account, request=request, variations=1)
     return jobs[0]
+
+
+def _check_engine(account: Account, request: JobRequest) -> None:
+    """400010 naming the combination when the engine that would make `request` (the account's,
+    or the upstream engine by SONGFORGE_UPSTREAM_MODELS) refuses it, before anything is queued."""
+    engine = scheduler.engine_for(account, request)
+    reason = refusal(
+        engine,
+        request.kind,
+        request.model,
+        voice=bool(request.artist_voice_id or request.cloned_voice_id),
+        lyrics=bool(request.lyrics),
+    )
+    if reason:
+        raise OpenApiError(
+            Status.MODEL_UNSUPPORTED, f"the {engine} engine cannot make this {request.kind}: {reason}"
+        )
 
 
 def find_jobs(session: Session, tenant_id: str, item_ids: list[str]) -> tuple[list[Job], list[str]]:

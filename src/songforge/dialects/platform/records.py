@@ -113,13 +113,25 @@ def music_item(job: Job, url_for: UrlFor, event: str | None = None) -> dict[str,
         # splice_at: start_time moved back to its bar line, known once the worker has spliced.
         spliced = (job.extra or {}).get("extension") or {}
         item["extended_from"] = {**oa["extend"], "splice_at": spliced.get("splice_at")}
+    _callback_failure(job, item)
     return item
 
 
+def _callback_failure(job: Job, item: dict[str, Any]) -> None:
+    """Fields of our own, as `callbackFailed` / `callbackError` on /v1/tempolor records: one of
+    the job's callback events was given up on (the receiver refused it, or never acknowledged it
+    through every retry: `songforge.outbox.store.record_outcome`), so a poller learns what it missed."""
+    if job.callback_error:
+        item["callback_failed"] = True
+        item["callback_error"] = job.callback_error
+
+
 def lyrics_item(job: Job) -> dict[str, Any]:
-    """The platform's lyrics item (A.13): four fields."""
+    """The platform's lyrics item (A.13): four fields (and ours when its callback failed for good)."""
     status = _LYRICS_STATUS.get(job.state, "failed")
-    return {"item_id": job.item_id, "status": status, "title": job.title or "", "lyric": job.lyrics or ""}
+    item = {"item_id": job.item_id, "status": status, "title": job.title or "", "lyric": job.lyrics or ""}
+    _callback_failure(job, item)
+    return item
 
 
 def stems_status(task: StemsTask) -> str:

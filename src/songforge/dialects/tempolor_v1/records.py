@@ -174,6 +174,7 @@ def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | Non
         "canFixVocals": False,
         "canReplaced": False,
     }
+    record["settings"] = settings_of(job)
     extension = extended_from(job)
     if extension is not None:
         record["extendedFrom"] = extension
@@ -188,6 +189,24 @@ def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | Non
         record["callbackFailed"] = True
         record["callbackError"] = callback_error
     return record
+
+
+# The request's stored keys that a submit body takes under the same name.
+_SETTING_KEYS = ("lyrics", "tonality", "bpm", "chords", "artistVoiceItemId", "clonedVoiceItemId", "midiItemId")
+
+
+def settings_of(job: Job) -> dict[str, Any]:
+    """A field of our own: what the request asked for (not what the engine chose), in the field
+    names of POST /music/song and /music/instrumental, so that sending it again makes more like
+    this work. Only what was asked is there: an empty field left the choice to the engine."""
+    req = job.request or {}
+    out: dict[str, Any] = {"prompt": req.get("prompt", "")}
+    if req.get("model"):
+        out["model_song" if job.kind == "song" else "model_instrumental"] = req["model"]
+    for key in _SETTING_KEYS:
+        if req.get(key) not in (None, ""):
+            out[key] = req[key]
+    return out
 
 
 def extended_from(job: Job) -> dict[str, Any] | None:

@@ -247,6 +247,8 @@ class EmbeddedEngine:
         material["loudness"] = round(loud, 2)
         if song is not None:
             material.update(song_mod.material(song))
+        if vocal_info is not None and vocal_info.voice:
+            material["voice"] = vocal_info.voice
         result = GenerationResult(
             sample_rate=SAMPLE_RATE,
             mix=mix,

@@ -34,6 +34,7 @@ class Vocals:
     audio: np.ndarray
     lyrics: str
     lines: list[tuple[float, float, str]]  # sung lines and section markers ("[chorus]"), by time
+    voice: dict[str, Any] | None = None  # the voice sung with, for the record (`voice_of`)
 
 
 def _usable(line: str) -> bool:
@@ -131,7 +132,25 @@ def sing_song(
     lines = timed_lines(list(sung.lines), song, score, n_samples / SAMPLE_RATE)
     # The record's lyrics are the lyrics as written (each section once), as far as the form sings them.
     kept = [song.sections[i] for i in song.form.kept]
-    return Vocals(audio=audio, lyrics=lyrics_text(kept), lines=lines)
+    return Vocals(audio=audio, lyrics=lyrics_text(kept), lines=lines, voice=voice_of(sung.extra, request))
+
+
+def voice_of(extra: dict[str, Any], request: GenerationRequest) -> dict[str, Any] | None:
+    """The record's `musicMaterial.voice` (a field of our own): the voice the singer used, by the
+    item id the API lists it under (an artist voice's, or the cloned voice's), its catalogue name,
+    and whether the engine chose it (no voice was asked for)."""
+    item_id = extra.get("voice")
+    if not item_id:
+        return None
+    from songforge.engines.singing.voices import CATALOGUE
+
+    artist = next((v for v in CATALOGUE if v.item_id == item_id), None)
+    return {
+        "itemId": str(item_id),
+        "name": artist.name if artist else "",
+        "kind": "artist" if artist else "cloned",
+        "chosen": request.voice is None,
+    }
 
 
 def timed_lines(

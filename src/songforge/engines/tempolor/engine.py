@@ -166,11 +166,14 @@ class TempolorEngine:
         started = time.monotonic()
         last = "no answer yet"
         while True:
+            item: dict[str, Any] | None
             try:
                 item = client.query(kind, task_id)
             except (Transient, WorkLost, PlatformBusy) as exc:
                 last = str(exc)
-            else:
+                # The query failed; the upstream's callback may have told us the end already.
+                item = _ended(ledger.callback_result(), task_id)
+            if item is not None:
                 status = str(item.get("status") or "")
                 if status in _DONE:
                     return item
@@ -247,6 +250,19 @@ class TempolorEngine:
             lyrics=str(lyrics) if lyrics else (request.lyrics if request.kind == "song" else None),
             extra=extra,
         )
+
+
+def _ended(item: dict[str, Any] | None, task_id: str) -> dict[str, Any] | None:
+    """A callback's item of `task_id` once it reports an end the engine can act on alone: failed,
+    or done with an audio link. Anything else waits for the query, which is authoritative."""
+    if not item or item.get("item_id") not in (None, task_id):
+        return None
+    status = str(item.get("status") or "")
+    if status in _DONE and (item.get("audio_hi_url") or item.get("audio_url")):
+        return item
+    if status and status not in _RUNNING and status not in _DONE:
+        return item
+    return None
 
 
 def _wait(progress: ProgressFn, pct: int, stage: str, seconds: float, ledger: TaskLedger) -> None:

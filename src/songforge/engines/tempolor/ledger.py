@@ -9,7 +9,7 @@ the platform refused. The worker binds an implementation backed by the database
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["KeyLease", "TaskLedger"]
 
@@ -57,6 +57,10 @@ class TaskLedger(Protocol):
 
     def disable_key(self, key_id: int, reason: str) -> None:
         """The platform refused the key itself; no more tasks for it."""
+
+    def callback_result(self) -> dict[str, Any] | None:
+        """The task's item as the upstream's callbacks reported it (fields of later events over
+        earlier ones), or None when none came."""
 
     def callback_arrived(self) -> bool:
         """True once since the last call if the upstream's callback for this job came in."""

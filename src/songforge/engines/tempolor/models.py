@@ -17,6 +17,7 @@ from songforge.errors import EngineError, InvalidInput
 __all__ = [
     "TO_PLATFORM",
     "UnsupportedUpstream",
+    "check_fields",
     "check_request",
     "from_platform",
     "to_platform",
@@ -64,18 +65,33 @@ def from_platform(name: str | None) -> str | None:
     return _FROM_PLATFORM.get(" ".join(str(name).split()).casefold())
 
 
-def check_request(request: GenerationRequest) -> str:
-    """The platform model for `request`, after refusing what the Open API cannot carry: it has no
-    MIDI upload and no cloned voices, so such a request would silently lose what it asked for."""
-    model = to_platform(request.model, request.kind)
-    if request.midi_path is not None:
+def check_fields(
+    kind: str, model: str, *, midi: bool = False, voice: bool = False, lyrics: bool = False
+) -> str:
+    """The platform model for a request of `kind` and `model`, after refusing what the Open API
+    cannot carry: it has no MIDI upload and no cloned voices, so such a request would silently lose
+    what it asked for. Checked where a request is accepted (a 400 before it is queued) and again
+    by the engine (before a key is reserved)."""
+    platform_model = to_platform(model, kind)
+    if midi:
         raise UnsupportedUpstream(
             "a MIDI seed cannot be sent to the TemPolor upstream (the Open API has no MIDI input)"
         )
-    if request.voice is not None:
+    if voice:
         raise UnsupportedUpstream(
             "voices cannot be sent to the TemPolor upstream yet (its voice table is not mapped)"
         )
-    if request.kind == "instrumental" and request.lyrics:
+    if kind == "instrumental" and lyrics:
         raise UnsupportedUpstream("an instrumental takes no lyrics")
-    return model
+    return platform_model
+
+
+def check_request(request: GenerationRequest) -> str:
+    """`check_fields` for a request the engine was handed."""
+    return check_fields(
+        request.kind,
+        request.model,
+        midi=request.midi_path is not None,
+        voice=request.voice is not None,
+        lyrics=bool(request.lyrics),
+    )

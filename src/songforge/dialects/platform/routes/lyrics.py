@@ -16,7 +16,6 @@ from songforge.dialects.platform.common import (
     not_found,
     open_api_caller,
     read_json,
-    settings_of,
     text_field,
 )
 from songforge.dialects.platform.envelope import EnvelopeRoute, success
@@ -46,7 +45,7 @@ async def lyrics_generate(request: Request, caller: Caller = Depends(open_api_ca
     prompt = text_field(body, "prompt", PROMPT_MAX, required=True)
     assert prompt is not None
     model = model_for(body, "song_model", "song", required=False)
-    url = callback_url(body, settings_of(request))
+    url = callback_url(body, request)
     written = await in_thread(write, prompt)
     name = model.name if model else None
     item_id = await in_thread(_store, db_of(request), caller, prompt, name, url, written)

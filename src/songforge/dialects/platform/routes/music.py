@@ -139,7 +139,6 @@ def _apply_source(session: Any, tenant_id: str, work: OpenApiWork, kind: Kind) -
 
 async def _generate(request: Request, caller: Caller, kind: Kind) -> Any:
     body = await read_json(request)
-    settings = settings_of(request)
     prompt = text_field(body, "prompt", PROMPT_MAX, required=True)
     assert prompt is not None
     model = model_for(body, "model", kind)
@@ -173,14 +172,13 @@ async def _generate(request: Request, caller: Caller, kind: Kind) -> Any:
         work.engine_prompt = tags.text
         work.bpm, work.tonality, work.chords = tags.bpm, tags.tonality, tags.chords
         work.duration = tags.duration
-    work.callback_url = callback_url(body, settings)
+    work.callback_url = callback_url(body, request)
     item_id = await in_thread(_submit, db_of(request), caller, work)
     return success(request, {"item_ids": [item_id]})
 
 
 async def _extend(request: Request, caller: Caller, kind: Kind) -> Any:
     body = await read_json(request)
-    settings = settings_of(request)
     source = text_field(body, "item_id", 64, required=True)
     assert source is not None
     raw_start = body.get("start_time")
@@ -202,7 +200,7 @@ async def _extend(request: Request, caller: Caller, kind: Kind) -> Any:
     )
     if kind == "song":
         work.lyrics = text_field(body, "lyrics", LYRICS_MAX)
-    work.callback_url = callback_url(body, settings)
+    work.callback_url = callback_url(body, request)
     item_id = await in_thread(_submit, db_of(request), caller, work, kind)
     return success(request, {"item_ids": [item_id]})
 

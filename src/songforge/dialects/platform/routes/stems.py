@@ -30,6 +30,7 @@ from songforge.dialects.platform.common import (
     item_ids,
     not_found,
     open_api_caller,
+    private_targets_allowed,
     read_json,
     settings_of,
     text_field,
@@ -100,7 +101,7 @@ async def stems_create(request: Request, caller: Caller = Depends(open_api_calle
     url = text_field(body, "url", URL_MAX, required=True)
     assert url is not None
     url = url.strip()
-    cb = callback_url(body, settings)
+    cb = callback_url(body, request)
     blobs: BlobStore = request.app.state.blobs
     scratch = Path(tempfile.mkdtemp(prefix=".openapi-fetch-", dir=blobs.root))
     dest = scratch / "source"
@@ -109,7 +110,7 @@ async def stems_create(request: Request, caller: Caller = Depends(open_api_calle
             await fetch_to_file(
                 url,
                 dest,
-                allow_private=settings.private_callbacks_allowed(),
+                allow_private=private_targets_allowed(request),
                 max_bytes=settings.max_audio_bytes,
             )
         except FetchError as exc:

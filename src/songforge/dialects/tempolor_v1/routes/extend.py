@@ -26,6 +26,7 @@ from songforge.http.deps import current_tenant, get_db, get_settings, resolve_ac
 from songforge.http.errors import ApiError
 from songforge.outbox import CallbackTargetError, validate_callback_url
 from songforge.store.db import Database
+from songforge.store.deployment import private_callbacks_allowed
 from songforge.store.models import Job, Tenant
 
 router = APIRouter(tags=["music"])
@@ -95,7 +96,7 @@ def _submit(body: dict[str, Any], tenant: Tenant, db: Database, settings: Settin
     lyrics = lyrics.strip() if lyrics else None
     if reply_url:
         try:
-            validate_callback_url(reply_url, settings.private_callbacks_allowed())
+            validate_callback_url(reply_url, private_callbacks_allowed(db, settings))
         except CallbackTargetError as exc:
             raise ApiError(400, f"Parameter replyUrl: {exc.for_field('replyUrl')}") from None
     with db.session() as s:

@@ -35,12 +35,14 @@ from songforge.dialects.tempolor_v1.schemas import (
     errors,
 )
 from songforge.dialects.tempolor_v1.views import busy_body
+from songforge.engines.registry import refusal
 from songforge.errors import InvalidInput
 from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
 from songforge.outbox import CallbackTargetError, drop_pending, validate_callback_url
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
+from songforge.store.deployment import private_callbacks_allowed
 from songforge.store.fast_reads import JobReader
 from songforge.store.models import Account, Job, MidiItem, Tenant, Voice
 
@@ -93,7 +95,7 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
             raise ApiError(400, f"Parameter lyrics: {exc}") from None
     if params.reply_url:
         try:
-            validate_callback_url(params.reply_url, settings.private_callbacks_allowed())
+            validate_callback_url(params.reply_url, private_callbacks_allowed(db, settings))
         except CallbackTargetError as exc:
             raise ApiError(400, f"Parameter replyUrl: {exc.for_field('replyUrl')}") from None
     with db.session() as s:
@@ -102,11 +104,31 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
         return submit_answer(s, account, params)
 
 
+def check_engine(account: Account, request: JobRequest) -> None:
+    """400 when the engine that would make `request` (the account's, or the upstream engine by
+    SONGFORGE_UPSTREAM_MODELS) refuses it."""
+    engine = scheduler.engine_for(account, request)
+    reason = refusal(
+        engine,
+        request.kind,
+        request.model,
+        midi=bool(request.midi_id),
+        voice=bool(request.artist_voice_id or request.cloned_voice_id),
+        lyrics=bool(request.lyrics),
+    )
+    if reason:
+        raise ApiError(
+            400, f"The {engine} engine cannot make this {request.kind} with model {request.model}: {reason}"
+        )
+
+
 def submit_answer(
     s: Session, account: Account, request: JobRequest, variations: int = scheduler.VARIATIONS
 ) -> Any:
     """Admits `request` for `account` and answers as the spec's submit routes do: the accepted jobs
-    and the account's slots, or the spec's 429 body when the account is busy."""
+    and the account's slots, or the spec's 429 body when the account is busy. A request the chosen
+    engine cannot make is a 400 naming engine, kind, model and why, before anything is queued."""
+    check_engine(account, request)
     try:
         jobs = scheduler.submit(s, account=account, request=request, variations=variations)
     except scheduler.AccountBusy as busy:

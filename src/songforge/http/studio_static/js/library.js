@@ -1,12 +1,38 @@
 // The library: the account's tracks of one type, newest first, one API page at a time as the list
 // scrolls (the API's opaque cursor), with generating tracks polled until they are final.
 
-import { $, announce, confirmDelete, el, mmss, when } from "./ui.js";
+import { $, $$, announce, confirmDelete, el, mmss, when } from "./ui.js";
 import { drawThumbnail, forgetWaveform, waveformOf } from "./artwork.js";
+import { StemMixer } from "./stems.js";
+import { bpmWords, detailParts, keyWords, modelWords, titleOf, voiceWords } from "./words.js";
 
 const POLL_MS = 1500;
 const TYPE_KEY = "songforge.library-type"; // Songs or Instrumentals, as the user last chose
 const TYPES = ["song", "instrumental"];
+const NOTIFY_KEY = "songforge.notify"; // the user asked for browser notifications
+const PAGE_TITLE = "Songforge Studio";
+
+/** Lower case without accents, for searching. */
+function folded(text) {
+  return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+}
+
+/** What the request asked (the record's `settings`, a field of our own), else what the record says. */
+export function settingsOf(rec) {
+  if (rec.settings && typeof rec.settings === "object") return rec.settings;
+  const dto = rec.ltmMaterialExtendDto || {};
+  const model = dto.modelShowName;
+  const out = { prompt: dto.prompt || rec.musicMaterial?.otherInfo || "" };
+  if (model) out[rec.type === "song" ? "model_song" : "model_instrumental"] = model;
+  return out;
+}
+
+const SORTS = {
+  newest: apiOrder,
+  oldest: (a, b) => apiOrder(b, a),
+  title: (a, b, lib) => lib.displayTitle(a).localeCompare(lib.displayTitle(b)) || apiOrder(a, b),
+  longest: (a, b) => (b.musicMaterial?.dur || 0) - (a.musicMaterial?.dur || 0) || apiOrder(a, b),
+};
 
 /** The API's order for lists: newest first, then by item id, descending. */
 function apiOrder(a, b) {
@@ -43,6 +69,10 @@ export function measuredView(m) {
         el("td", { title: how || null }, heard))))));
 }
 
+function modelOf(rec) {
+  return rec.ltmMaterialExtendDto?.modelShowName || "";
+}
+
 export class Library {
   constructor(app) {
     this.app = app;
@@ -53,9 +83,15 @@ export class Library {
     const stored = localStorage.getItem(TYPE_KEY);
     this.type = TYPES.includes(stored) ? stored : "song";
     this.rows = new Map(); // job_id -> {li, record}
+    this.mixers = new Map(); // job_id -> StemMixer, kept while its row is re-rendered
+    this.current = { jobId: null, playing: false }; // the player's track, for the row's state
+    this.tools = { query: "", sort: "newest", model: "" };
+    this.unseen = []; // tracks finished while the user looked elsewhere (for the page title)
     this.generation = 0; // bumps on every reset so stale pages are dropped
     this.reset({ account: true });
     this.checkType();
+    this.setupTools();
+    this.setupNotifications();
 
     for (const r of document.querySelectorAll('input[name="lib-type"]')) {
       r.addEventListener("change", () => { if (r.checked) this.setType(r.value); });
@@ -79,7 +115,10 @@ export class Library {
     this.loading = false;
     this.loaded = false;
     this.rows.clear();
+    for (const m of this.mixers.values()) m.dispose();
+    this.mixers.clear();
     this.list.replaceChildren();
+    this.modelOptions?.();
     this.errorBox.textContent = "";
     $("#library-empty").hidden = true;
     this.more.hidden = true;
@@ -114,6 +153,257 @@ export class Library {
 
   show() {
     if (!this.loaded) this.loadMore();
+    this.app.create.loadSourcesOnce(); // names of the voices songs were sung with
+    this.seen();
+  }
+
+  // Search, sort and filter -------------------------------------------------------------------
+  /** Over the tracks loaded so far (the API lists by type and cursor only): the note under the
+   *  tools says so, and scrolling on loads the next pages, which the tools then include. */
+  setupTools() {
+    const search = $("#library-search");
+    const sort = $("#library-sort");
+    const model = $("#library-model");
+    search.addEventListener("input", () => { this.tools.query = search.value; this.applyTools(); });
+    sort.addEventListener("change", () => { this.tools.sort = sort.value; this.applyTools(); });
+    model.addEventListener("change", () => { this.tools.model = model.value; this.applyTools(); });
+    this.modelOptions = () => {
+      const names = [...new Set([...this.rows.values()].map(({ record }) => modelOf(record)).filter(Boolean))].sort();
+      const keep = names.includes(model.value) ? model.value : "";
+      const now = [...model.options].map((o) => o.value).join("|");
+      if (now === ["", ...names].join("|")) return;
+      model.replaceChildren(el("option", { value: "" }, "All models"),
+        ...names.map((n) => el("option", { value: n }, n)));
+      model.value = keep;
+      if (keep !== this.tools.model) { this.tools.model = keep; }
+    };
+  }
+
+  matches(rec) {
+    const { query, model } = this.tools;
+    if (model && modelOf(rec) !== model) return false;
+    const words = folded(query).split(/\s+/).filter(Boolean);
+    if (!words.length) return true;
+    const m = rec.musicMaterial || {};
+    const hay = folded([this.displayTitle(rec), settingsOf(rec).prompt, rec.ltmMaterialExtendDto?.prompt, m.style]
+      .join(" \n "));
+    return words.every((w) => hay.includes(w));
+  }
+
+  /** Shows the rows that match, in the chosen order; rows only move when their place changes
+   *  (moving a node would take keyboard focus from a button in it). */
+  applyTools() {
+    const all = [...this.rows.values()].map(({ record }) => record);
+    const cmp = SORTS[this.tools.sort] || apiOrder;
+    all.sort((a, b) => cmp(a, b, this));
+    let shown = 0;
+    all.forEach((rec, i) => {
+      const li = this.rows.get(rec.job_id).li;
+      const ok = this.matches(rec);
+      li.hidden = !ok;
+      if (ok) shown += 1;
+      if (this.list.children[i] !== li) this.list.insertBefore(li, this.list.children[i] || null);
+    });
+    const filtering = Boolean(this.tools.query.trim() || this.tools.model);
+    const note = $("#library-tools-note");
+    const loaded = all.length;
+    note.textContent = filtering
+      ? `${shown} of the ${loaded} loaded track${loaded === 1 ? "" : "s"} match${shown === 1 ? "es" : ""}`
+        + (this.hasNext ? "; more are loaded as you scroll." : ".")
+      : `Search, sort and filter work on the ${loaded} track${loaded === 1 ? "" : "s"} loaded so far`
+        + (this.hasNext ? "; scrolling loads more." : ".");
+    $("#library-nomatch").hidden = !(filtering && shown === 0 && loaded > 0);
+    this.app.player.syncNav();
+  }
+
+  /** The completed, shown track `delta` rows from `jobId`, in the order the list shows. */
+  neighbour(jobId, delta) {
+    const rows = $$(":scope > li.track[data-status=COMPLETED]:not([hidden])", this.list);
+    const i = rows.findIndex((li) => li.dataset.jobId === jobId);
+    if (i < 0) return null;
+    const li = rows[i + delta];
+    return li ? this.rows.get(li.dataset.jobId)?.record || null : null;
+  }
+
+  // Titles ------------------------------------------------------------------------------------
+  /** 1 for the first variation of its request with its title, 2 for the next: the order the API
+   *  lists them in, as the server names their downloads ("Title (2).mp3"). */
+  variationOf(rec) {
+    const batch = rec.musicMaterial?.batchId;
+    if (!batch || !rec.titleEn) return 1;
+    const same = [...this.rows.values()].map(({ record }) => record)
+      .filter((r) => r.job_id !== rec.job_id && r.musicMaterial?.batchId === batch && r.titleEn === rec.titleEn);
+    return 1 + same.filter((r) => apiOrder(r, rec) < 0).length;
+  }
+
+  displayTitle(rec) { return titleOf(rec, this.variationOf(rec)); }
+
+  // Now playing -------------------------------------------------------------------------------
+  /** The player's track and whether it plays: its row says so, and its Play button pauses it. */
+  nowPlaying(jobId, playing) {
+    this.current = { jobId, playing };
+    for (const { li, record } of this.rows.values()) this.showPlaying(li, record);
+  }
+
+  showPlaying(li, rec) {
+    const on = this.current.jobId === rec.job_id;
+    const playing = on && this.current.playing;
+    li.classList.toggle("current", on);
+    if (on) li.setAttribute("aria-current", "true"); else li.removeAttribute("aria-current");
+    const badge = li.querySelector(".now");
+    if (badge) {
+      badge.hidden = !on;
+      badge.textContent = playing ? "Now playing" : "Paused";
+    }
+    const play = li.querySelector("button.play");
+    if (play) {
+      play.textContent = playing ? "Pause" : "Play";
+      play.setAttribute("aria-label", `${playing ? "Pause" : "Play"} ${this.displayTitle(rec)}`);
+    }
+  }
+
+  playFromRow(rec) {
+    const player = this.app.player;
+    if (player.record?.job_id === rec.job_id) player.playPause();
+    else player.open(rec, { focus: true, play: true });
+  }
+
+  // Notifications -----------------------------------------------------------------------------
+  setupNotifications() {
+    const box = $("#notify-toggle");
+    const supported = typeof Notification !== "undefined";
+    box.closest("label").hidden = !supported;
+    box.checked = supported && localStorage.getItem(NOTIFY_KEY) === "1" && Notification.permission === "granted";
+    box.addEventListener("change", async () => {
+      const help = $("#notify-help");
+      help.textContent = "";
+      if (!box.checked) { localStorage.removeItem(NOTIFY_KEY); return; }
+      let permission = Notification.permission;
+      if (permission === "default") permission = await Notification.requestPermission();
+      if (permission !== "granted") {
+        box.checked = false;
+        help.textContent = "The browser does not allow notifications from this page (see its site settings).";
+        return;
+      }
+      localStorage.setItem(NOTIFY_KEY, "1");
+    });
+    document.addEventListener("visibilitychange", () => this.seen());
+  }
+
+  /** Whether the user is looking at the library, where a finished track shows itself. */
+  attended() {
+    return document.visibilityState === "visible" && this.visible();
+  }
+
+  /** A track finished: the page title says so until the user looks at the library, and a browser
+   *  notification, when asked for, tells a user who is elsewhere. */
+  finished(rec) {
+    const title = this.displayTitle(rec);
+    const ok = rec.status_name === "COMPLETED";
+    const text = ok ? `“${title}” is ready` : `“${title}” failed`;
+    announce(text);
+    if (this.attended()) return;
+    this.unseen.push(text);
+    document.title = this.unseen.length === 1
+      ? `${text} · ${PAGE_TITLE}` : `(${this.unseen.length}) tracks finished · ${PAGE_TITLE}`;
+    if ($("#notify-toggle").checked && typeof Notification !== "undefined" && Notification.permission === "granted") {
+      try {
+        const n = new Notification(text, {
+          body: ok ? detailParts(rec).join(" · ") : rec.error || "", tag: rec.job_id,
+          icon: rec.cover || "/studio/static/favicon.svg",
+        });
+        n.onclick = () => { window.focus(); this.app.go("library"); n.close(); };
+      } catch { /* some browsers allow notifications only from a service worker */ }
+    }
+  }
+
+  seen() {
+    if (!this.attended() || !this.unseen.length) return;
+    this.unseen = [];
+    document.title = PAGE_TITLE;
+  }
+
+  // More like this ----------------------------------------------------------------------------
+  /** Sends the work's request again (its `settings`): two new variations, titled apart. */
+  async regenerate(rec, button) {
+    const title = this.displayTitle(rec);
+    const kind = rec.type === "song" ? "song" : "instrumental";
+    button.disabled = true;
+    this.errorBox.textContent = "";
+    try {
+      const body = { ...settingsOf(rec), user_id: this.app.userId };
+      const res = await this.app.api.request("POST", `/music/${kind}`, { json: body });
+      announce(`Regenerating ${title}: ${res.jobs.length} new variation${res.jobs.length === 1 ? "" : "s"}`);
+      await this.addJobs(kind, res.jobs);
+    } catch (e) {
+      this.errorBox.textContent = e.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  settingsView(rec, title) {
+    const st = settingsOf(rec);
+    const m = rec.musicMaterial || {};
+    const song = rec.type === "song";
+    const chosen = (asked, got) => (asked ? null : got ? `chosen from the prompt: ${got}` : "chosen from the prompt");
+    const rows = [
+      ["Prompt", st.prompt],
+      song ? ["Lyrics", st.lyrics || "written from the prompt"] : null,
+      ["Model", modelWords(st.model_song || st.model_instrumental) || "the server's default"],
+      song ? null : ["Key", keyWords(st.tonality) || chosen(st.tonality, keyWords(m.key))],
+      song ? null : ["BPM", bpmWords(st.bpm) || chosen(st.bpm, bpmWords(m.bpm))],
+      song ? null : ["Chords", st.chords || chosen(st.chords, m.chord)],
+      song ? ["Voice or base", this.app.create.sourceWords(st)] : null,
+    ].filter(Boolean);
+    const regen = el("button", { type: "button", class: "secondary", "aria-label": `Regenerate ${title}` }, "Regenerate");
+    regen.addEventListener("click", () => this.regenerate(rec, regen));
+    return el("details", { class: "settings" },
+      el("summary", {}, "Settings · more like this"),
+      el("dl", { class: "kv" }, rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { class: k === "Lyrics" ? "pre" : "" }, v)])),
+      el("div", { class: "inline" },
+        el("button", {
+          type: "button", class: "secondary", "aria-label": `Use the settings of ${title}`,
+          onclick: () => this.app.create.load(rec, title),
+        }, "Use these settings"),
+        regen));
+  }
+
+  stemsView(rec, title) {
+    const details = el("details", { class: "stems" }, el("summary", {}, "Stems"));
+    let mixer = this.mixers.get(rec.job_id);
+    if (mixer) {
+      details.open = true;
+      details.append(mixer.root);
+    }
+    details.addEventListener("toggle", () => {
+      if (!details.open || this.mixers.has(rec.job_id)) {
+        if (!details.open) this.mixers.get(rec.job_id)?.pause();
+        return;
+      }
+      mixer = new StemMixer(this.app, rec, title);
+      this.mixers.set(rec.job_id, mixer);
+      details.append(mixer.root);
+      mixer.load();
+    });
+    return details;
+  }
+
+  async download(rec, button) {
+    button.disabled = true;
+    this.errorBox.textContent = "";
+    try {
+      const url = await this.app.api.downloadUrl(rec.job_id, "mp3");
+      const a = el("a", { href: url, download: `${this.displayTitle(rec)}.mp3`, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      announce(`Downloading ${this.displayTitle(rec)}`);
+    } catch (e) {
+      this.errorBox.textContent = e.message;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   async loadMore() {
@@ -164,15 +454,29 @@ export class Library {
   }
 
   /** Show a record: replace its row if present, else add it (at the top for new jobs). */
-  upsert(record, atTop) {
+  upsert(record, atTop, { siblings = true } = {}) {
     const existing = this.rows.get(record.job_id);
+    this.rows.set(record.job_id, { li: existing?.li, record }); // counted for its variation number
     const li = this.render(record);
     if (existing) existing.li.replaceWith(li);
     else if (atTop) this.list.prepend(li);
     else this.list.append(li);
     this.rows.set(record.job_id, { li, record });
-    if (this.app.player.record?.job_id === record.job_id) li.classList.add("current");
+    this.showPlaying(li, record);
+    if (this.app.player.record?.job_id === record.job_id) this.app.player.record = record;
     $("#library-empty").hidden = true;
+    // A variation that got its title may number its sibling: "Title" and "Title (2)".
+    if (siblings) {
+      const batch = record.musicMaterial?.batchId;
+      for (const { li: other, record: rec } of [...this.rows.values()]) {
+        if (rec.job_id === record.job_id || !batch || rec.musicMaterial?.batchId !== batch) continue;
+        if (other.querySelector(".title-text")?.textContent !== this.displayTitle(rec)) {
+          this.upsert(rec, false, { siblings: false });
+        }
+      }
+    }
+    this.modelOptions();
+    this.applyTools();
   }
 
   /** New jobs from the create form: show their type and put them on top right away. */
@@ -197,23 +501,30 @@ export class Library {
     const dto = rec.ltmMaterialExtendDto || {};
     const done = rec.status_name === "COMPLETED";
     const failed = rec.status_name === "FAILED";
-    const title = rec.titleEn || (done ? "Untitled" : failed ? "Failed" : "Generating…");
+    const title = this.displayTitle(rec);
     const titleId = `t-${rec.itemId}`;
-    const facts = [
-      ["Style", m.style], ["Key", m.key], ["BPM", m.bpm || ""], ["Length", m.dur ? mmss(m.dur) : ""],
-      ["Model", dto.modelShowName], ["Created", when(rec.createTime)],
-    ].filter(([, v]) => v);
+    const voice = voiceWords(rec, this.app.voiceNames);
+    const more = [
+      dto.modelShowName ? `Model ${modelWords(dto.modelShowName)}` : "",
+      voice ? `Sung by ${voice}` : "",
+      rec.createTime ? `made ${when(rec.createTime)}` : "",
+    ].filter(Boolean);
     const li = el("li", {
       class: "track", dataset: { jobId: rec.job_id, status: rec.status_name }, "aria-labelledby": titleId,
     },
-    el("p", { class: "title", id: titleId }, title),
-    el("ul", { class: "facts", "aria-label": "Details" },
-      facts.map(([k, v]) => el("li", {}, el("span", { class: "visually-hidden" }, `${k}: `), String(v)))),
+    el("p", { class: "title", id: titleId }, el("span", { class: "title-text" }, title),
+      el("span", { class: "now", hidden: true }, "")),
+    el("p", { class: "facts" }, detailParts(rec).join(" · ")),
+    el("p", { class: "facts more" }, more.join(" · ")),
     el("div", { class: "actions" },
       el("button", {
         type: "button", class: "play", disabled: !done,
-        "aria-label": `Play ${title}`, onclick: () => this.app.player.open(rec, { focus: true }),
+        "aria-label": `Play ${title}`, onclick: () => this.playFromRow(rec),
       }, "Play"),
+      done ? el("button", {
+        type: "button", class: "secondary download", "aria-label": `Download ${title} (MP3)`,
+        onclick: (e) => this.download(rec, e.currentTarget),
+      }, "Download") : null,
       el("button", {
         type: "button", class: "secondary delete", "aria-label": `Delete ${title}`,
         onclick: () => this.remove(rec),
@@ -230,7 +541,11 @@ export class Library {
     for (const note of [m.languageNote, m.lengthNote, m.vocalsNote].filter(Boolean)) {
       li.append(el("p", { class: "notice", role: "note" }, note));
     }
-    if (done && m.measured) li.append(measuredView(m));
+    const extras = el("div", { class: "extras" });
+    if (done && m.measured) extras.append(measuredView(m));
+    if (rec.status_final) extras.append(this.settingsView(rec, title));
+    if (done) extras.append(this.stemsView(rec, title));
+    if (extras.children.length) li.append(extras);
     if (done) this.addArtwork(li, rec);
     return li;
   }
@@ -238,7 +553,7 @@ export class Library {
   /** "Extended from <title> at m:ss": the source's title from its row when listed, else its id. */
   extendedFromView(ext) {
     const source = [...this.rows.values()].find(({ record }) => record.itemId === ext.itemId)?.record;
-    const name = source?.titleEn || (source ? "Untitled" : `track ${ext.itemId}`);
+    const name = source ? this.displayTitle(source) : `track ${ext.itemId}`;
     return el("p", { class: "extended-from", dataset: { itemId: ext.itemId } },
       `Extended from ${name} at ${mmss(ext.startTime)}`);
   }
@@ -268,13 +583,11 @@ export class Library {
         if (gen !== this.generation || !this.rows.has(rec.job_id)) return;
         // Re-rendering must not steal keyboard focus from the row being worked with.
         const active = document.activeElement;
-        const which = ["play", "delete"].find((c) => active?.classList?.contains(c));
+        const which = ["play", "download", "delete"].find((c) => active?.classList?.contains(c));
         const focused = which && this.rows.get(rec.job_id).li.contains(active);
         this.upsert(rec, false);
         if (focused) this.rows.get(rec.job_id).li.querySelector(`button.${which}`)?.focus();
-        if (rec.status_final) {
-          announce(`${rec.titleEn || "A track"} ${rec.status_name === "COMPLETED" ? "is ready" : "failed"}`);
-        }
+        if (rec.status_final) this.finished(rec);
       } catch (e) {
         if (e.status === 404) this.drop(record.job_id);
       }
@@ -283,13 +596,17 @@ export class Library {
 
   drop(jobId) {
     forgetWaveform(jobId);
+    this.mixers.get(jobId)?.dispose();
+    this.mixers.delete(jobId);
     this.rows.get(jobId)?.li.remove();
     this.rows.delete(jobId);
     $("#library-empty").hidden = this.rows.size > 0 || this.hasNext;
+    this.modelOptions();
+    this.applyTools();
   }
 
   async remove(rec) {
-    const title = rec.titleEn || "this track";
+    const title = rec.titleEn ? this.displayTitle(rec) : "this track";
     if (!(await confirmDelete(`Delete “${title}” and its files? This cannot be undone.`))) return;
     try {
       await this.app.api.request("DELETE", `/music/${encodeURIComponent(rec.job_id)}`);

@@ -5,6 +5,8 @@ import WaveSurfer from "../vendor/wavesurfer.esm.js";
 import { $, $$, announce, el, mmss } from "./ui.js";
 import { activeLine, parseTimedLyrics } from "./lyrics.js";
 import { waveformOf } from "./artwork.js";
+import { stopStemPlayback } from "./stems.js";
+import { detailParts, voiceWords } from "./words.js";
 
 export class Player {
   constructor(app) {
@@ -20,16 +22,30 @@ export class Player {
     this.ws = null;
 
     this.toggle.addEventListener("click", () => this.playPause());
+    this.prevButton = $("#player-prev");
+    this.nextButton = $("#player-next");
+    this.sizeButton = $("#player-size");
+    this.timeLabel = $("#player-time");
+    this.prevButton.addEventListener("click", () => this.step(-1));
+    this.nextButton.addEventListener("click", () => this.step(1));
+    this.sizeButton.addEventListener("click", () => this.setMini(!this.mini));
+    this.mini = false;
+    this.lyricsList.addEventListener("click", (e) => {
+      const li = e.target.closest("li[data-time]");
+      if (li && this.lyricsList.contains(li)) this.seekTo(Number(li.dataset.time), { play: true });
+    });
+    this.mediaSession();
     this.extendButton = $("#player-extend");
     this.extendButton.addEventListener("click", () => this.extend());
     $("#player-close").addEventListener("click", () => this.closeByUser());
     for (const b of $$("[data-format]", this.panel)) {
       b.addEventListener("click", () => this.download(b.dataset.format, b));
     }
-    this.audio.addEventListener("play", () => this.syncToggle());
+    this.audio.addEventListener("play", () => { stopStemPlayback(); this.syncToggle(); });
     this.audio.addEventListener("pause", () => this.syncToggle());
     this.audio.addEventListener("ended", () => this.syncToggle());
-    this.audio.addEventListener("timeupdate", () => this.highlight());
+    this.audio.addEventListener("timeupdate", () => { this.highlight(); this.showTime(); });
+    this.audio.addEventListener("durationchange", () => this.showTime());
     // The page leaves room below its content for the player as tall as it really is.
     new ResizeObserver(() => {
       document.body.style.setProperty("--player-h", `${this.panel.offsetHeight}px`);
@@ -62,38 +78,101 @@ export class Player {
     return this.ws;
   }
 
-  /** Opens `record`; with `focus`, keyboard focus moves to the player's Play button, so the
-   *  player is one key away from the row that opened it, not past every other row. */
-  async open(record, { focus = false } = {}) {
+  /** Opens `record` and, with `play`, plays it; with `focus`, keyboard focus moves to the player's
+   *  Play button, so the player is one key away from the row that opened it, not past every other
+   *  row. The player lives outside the sections, so it keeps playing while the user moves on. */
+  async open(record, { focus = false, play = false } = {}) {
     this.record = record;
     this.error.textContent = "";
     this.panel.hidden = false;
     document.body.classList.add("has-player");
     if (focus) this.toggle.focus();
-    const title = record.titleEn || "Untitled";
+    const title = this.app.library.displayTitle(record);
+    this.title = title;
     $("#player-title").textContent = title;
-    const m = record.musicMaterial || {};
-    $("#player-meta").textContent = [m.style, m.key, m.bpm ? `${m.bpm} BPM` : "", mmss(m.dur)]
-      .filter((x) => x && x !== "–").join(" · ");
+    $("#player-meta").textContent = detailParts(record).join(" · ");
+    const voice = voiceWords(record, this.app.voiceNames);
+    $("#player-voice").textContent = voice ? `Sung by ${voice}` : "";
+    $("#player-voice").hidden = !voice;
     const cover = $("#player-cover");
     cover.hidden = !record.cover;
     if (record.cover) cover.src = record.cover; else cover.removeAttribute("src");
     this.renderLyrics(record);
     this.extendButton.hidden = !(record.canExtend && record.status_name === "COMPLETED");
-    $$(".track.current").forEach((n) => n.classList.remove("current"));
-    document.querySelector(`.track[data-job-id="${CSS.escape(record.job_id)}"]`)?.classList.add("current");
+    this.timeLabel.textContent = "";
+    this.syncNav();
+    this.app.library.nowPlaying(record.job_id, false);
+    this.mediaMetadata(record, title);
     try {
       const url = await this.app.api.downloadUrl(record.job_id, "mp3");
+      if (this.record !== record) return; // another track was chosen meanwhile
       $("#waveform").dataset.state = "loading";
       // The work's own peaks draw the waveform at once, without decoding the whole mp3 first.
       const w = await waveformOf(record);
       const peaks = w?.peaks?.length && w.duration > 0 ? [w.peaks, w.duration] : [];
+      if (this.record !== record) return;
       await this.ensureWaveform().load(url, ...peaks).catch(() => {});
+      if (this.record !== record) return;
       announce(`Loaded ${title}`);
+      if (play) this.play();
     } catch (e) {
       this.error.textContent = e.message;
     }
     this.syncToggle();
+  }
+
+  /** The track `delta` rows away in the library as shown (its search, filter and sort), played. */
+  step(delta) {
+    const rec = this.record && this.app.library.neighbour(this.record.job_id, delta);
+    if (rec) this.open(rec, { play: true });
+  }
+
+  /** Previous and Next are there only where the library has a track before or after this one. */
+  syncNav() {
+    if (!this.app.library) return; // while the studio starts
+    const id = this.record?.job_id;
+    this.prevButton.disabled = !(id && this.app.library.neighbour(id, -1));
+    this.nextButton.disabled = !(id && this.app.library.neighbour(id, 1));
+  }
+
+  /** The mini player: one line (cover, title, time, previous / play / next), the rest folded away.
+   *  The studio folds it outside the library, where the sections need the room. */
+  setMini(on) {
+    this.mini = on;
+    this.panel.classList.toggle("mini", on);
+    this.sizeButton.setAttribute("aria-expanded", String(!on));
+    this.sizeButton.setAttribute("aria-label", on ? "Expand the player" : "Minimize the player");
+    this.sizeButton.textContent = on ? "\u25B4" : "\u25BE";
+  }
+
+  showTime() {
+    const d = this.audio.duration;
+    this.timeLabel.textContent = Number.isFinite(d) && d > 0
+      ? `${this.audio.currentTime > 0.5 ? mmss(this.audio.currentTime) : "0:00"} / ${mmss(d)}` : "";
+  }
+
+  seekTo(t, { play = false } = {}) {
+    if (!this.audio.src || !Number.isFinite(t)) return;
+    this.audio.currentTime = Math.max(0, t);
+    this.highlight();
+    if (play && this.audio.paused) this.play();
+  }
+
+  /** The operating system's media keys and lock-screen controls, where the browser has them. */
+  mediaSession() {
+    const ms = navigator.mediaSession;
+    if (!ms) return;
+    const on = (action, fn) => { try { ms.setActionHandler(action, fn); } catch { /* unsupported */ } };
+    on("play", () => this.play());
+    on("pause", () => this.pause());
+    on("previoustrack", () => this.step(-1));
+    on("nexttrack", () => this.step(1));
+  }
+
+  mediaMetadata(record, title) {
+    if (!navigator.mediaSession || typeof MediaMetadata === "undefined") return;
+    const artwork = record.cover ? [{ src: record.cover, sizes: "512x512", type: "image/png" }] : [];
+    navigator.mediaSession.metadata = new MediaMetadata({ title, artist: "Songforge", artwork });
   }
 
   renderLyrics(record) {
@@ -102,10 +181,11 @@ export class Player {
     this.active = -1;
     this.lyricsList.replaceChildren();
     if (this.lines.length) {
+      // Timed lines, section tags included, each a button that seeks there.
       this.lines.forEach((l, i) => {
         this.lyricsList.append(el("li", {
           class: l.section ? "section" : "", dataset: { index: i, time: l.time },
-        }, l.text));
+        }, el("button", { type: "button", class: "line", title: `Play from ${mmss(l.time) === "–" ? "0:00" : mmss(l.time)}` }, l.text)));
       });
     } else if (dto.lyricsPrompt && record.type !== "instrumental") {
       for (const line of dto.lyricsPrompt.split(/\r?\n/).filter((x) => x.trim())) {
@@ -133,17 +213,26 @@ export class Player {
 
   playPause() {
     if (!this.audio.src) return;
-    if (this.audio.paused) {
-      this.audio.play().catch((e) => { this.error.textContent = `Playback failed: ${e.message}`; });
-    } else {
-      this.audio.pause();
-    }
+    if (this.audio.paused) this.play(); else this.pause();
   }
 
+  play() {
+    if (!this.audio.src) return;
+    this.audio.play().catch((e) => {
+      if (e.name !== "AbortError") this.error.textContent = `Playback failed: ${e.message}`;
+    });
+  }
+
+  pause() { this.audio.pause(); }
+
+  playing() { return Boolean(this.record) && !this.audio.paused && !this.audio.ended; }
+
   syncToggle() {
-    const playing = !this.audio.paused && !this.audio.ended;
+    const playing = this.playing();
     this.toggle.textContent = playing ? "Pause" : "Play";
     this.toggle.setAttribute("aria-pressed", String(playing));
+    if (this.record) this.app.library.nowPlaying(this.record.job_id, playing);
+    if (navigator.mediaSession) navigator.mediaSession.playbackState = playing ? "playing" : "paused";
   }
 
   async download(format, button) {
@@ -153,7 +242,7 @@ export class Player {
     try {
       const url = await this.app.api.downloadUrl(this.record.job_id, format);
       const ext = format === "stems" ? "zip" : format;
-      const safe = (this.record.titleEn || this.record.itemId || "track").replace(/[^\w.-]+/g, "_");
+      const safe = (this.title || this.record.itemId || "track").replace(/[\\/:*?"<>|]+/g, "_");
       const a = el("a", { href: url, download: `${safe}.${ext}`, hidden: true });
       document.body.append(a);
       a.click();
@@ -220,6 +309,6 @@ export class Player {
     this.record = null;
     this.panel.hidden = true;
     document.body.classList.remove("has-player");
-    $$(".track.current").forEach((n) => n.classList.remove("current"));
+    this.app.library.nowPlaying(null, false);
   }
 }
