@@ -33,16 +33,24 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from songforge.engines.base import GenerationRequest
 from songforge.engines.embedded import EmbeddedEngine
+try:  # the worker's measurement of the rendered track (musicMaterial.measured), as a job pays it
+    from songforge.workers.measure import measure_result, warm_up
+    warm_up()  # a worker pays this once at start, not per job
+except ImportError:
+    measure_result = None
 req = GenerationRequest(kind="instrumental", prompt=sys.argv[2], model=sys.argv[3], seed=int(sys.argv[4]))
 engine = EmbeddedEngine()
 s0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 t = time.perf_counter()
 res = engine.generate(req, lambda p, s: None)
+gen = time.perf_counter() - t
+analysis = (measure_result(res) or 0.0) if measure_result is not None else 0.0
 wall = time.perf_counter() - t
 s1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu_py = s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime
 cpu_fs = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
-print(json.dumps({"audio": len(res.mix) / res.sample_rate, "wall": wall, "cpu_py": cpu_py, "cpu_fs": cpu_fs,
+print(json.dumps({"audio": len(res.mix) / res.sample_rate, "wall": wall, "gen": gen, "analysis": analysis,
+                  "cpu_py": cpu_py, "cpu_fs": cpu_fs,
                   "rss_mb": s1.ru_maxrss / 1024, "fluidsynth_rss_mb": c1.ru_maxrss / 1024}))
 """
 
@@ -87,7 +95,8 @@ def line(label: str, prompt: str, model: str, r: dict) -> str:
     return (
         f"{label:9} {prompt:24} {model:10} {r['audio']:>6.1f} {r['wall']:>6.2f} {rate:>6.1f}x "
         f"{r['cpu_py']:>6.2f} {r['cpu_fs']:>6.2f} {2 * r['audio'] / cpu:>6.1f}x "
-        f"{r['rss_mb']:>6.0f} {r['fluidsynth_rss_mb']:>6.0f} {os.getloadavg()[0]:>5.1f}"
+        f"{r['rss_mb']:>6.0f} {r['fluidsynth_rss_mb']:>6.0f} {os.getloadavg()[0]:>5.1f} "
+        f"{100 * r.get('analysis', 0.0) / r.get('gen', r['wall']):>5.1f}%"
     )
 
 
@@ -98,13 +107,15 @@ def main() -> None:
     args = ap.parse_args()
     print(f"Embedded engine speed on {os.cpu_count()} cores (load average before: {os.getloadavg()[0]:.1f})")
     print(
-        "rate = audio s / wall s of generate() (composition, FluidSynth, mixing, mastering); "
+        "rate = audio s / wall s of generate() (composition, FluidSynth, mixing, mastering) plus the "
+        "worker's measurement of the result (anal. = its share of generate's time; its one-off warm-up "
+        "is left out, as a worker pays it once at start); "
         "cpu py/fs = CPU s of the job's Python threads / its FluidSynth processes; "
         "cpu-bound = audio s / (CPU s / 2 cores)"
     )
     hdr = (
         f"{'code':9} {'prompt':24} {'model':10} {'audio':>6} {'wall':>6} {'rate':>7} {'cpu py':>6} "
-        f"{'cpu fs':>6} {'cpu-b':>7} {'py MB':>6} {'fs MB':>6} {'load':>5}"
+        f"{'cpu fs':>6} {'cpu-b':>7} {'py MB':>6} {'fs MB':>6} {'load':>5} {'anal.':>6}"
     )
     with tempfile.TemporaryDirectory(prefix="songforge-bench-") as tmp:
         sources = [("current", ROOT / "src")]

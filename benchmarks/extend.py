@@ -7,9 +7,12 @@ extended with `engines.embedded.extend.extend`, and measured:
 
 - corr: correlation of the extension with the source before the splice, outside the crossfade
   (target >= 0.99); `exact` says whether the 16-bit samples are identical there;
-- tempo and key of the continuation (from the splice to the end) by `audio.analysis.measure`, the
-  estimators of the adherence benchmark's `measured` block, against the source measured the same way
-  (tempo within 4% like the adherence benchmark, key the same);
+- tempo and key of the continuation (from the splice to the end) by the adherence benchmark's own
+  judges (`adherence.Judges`: the six-estimator key panel of librosa and essentia, and the librosa and
+  essentia beat trackers), against the source judged the same way: the key passes when the panel's
+  majority for the continuation is the source's majority and at least 4 of 6 name it; the tempo when
+  both trackers read the continuation within 4% of the source's tempo. The worker's own
+  `audio.analysis.measure` is kept as a second column;
 - level: loudness (BS.1770) of the bar before the splice and of the bar after the crossfade,
   |difference| <= 3 LU;
 - time to extend as a ratio of the time to generate the source (both wall time on this machine).
@@ -20,6 +23,7 @@ Run: nice -n 10 .venv/bin/python benchmarks/extend.py [--only N] [--out PATH]
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import sys
 import time
@@ -31,7 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from adherence import KEY_VOTES_NEEDED, Judges  # noqa: E402
 from songforge.audio.analysis import integrated_loudness, measure  # noqa: E402
 from songforge.audio.encode import to_int16  # noqa: E402
 from songforge.engines.base import SAMPLE_RATE, GenerationRequest, GenerationResult  # noqa: E402
@@ -116,6 +122,22 @@ def _tempo_ok(est: float | None, asked: float) -> bool:
     return bool(est) and abs(float(est) - asked) / asked <= TEMPO_TOL
 
 
+_JUDGES: Judges | None = None
+
+
+def _panel(audio: np.ndarray, bpm: float) -> dict:
+    """The adherence benchmark's verdicts on one stretch of audio: the key each of the six judges
+    names, their majority, and both trackers' tempo."""
+    global _JUDGES
+    if _JUDGES is None:
+        _JUDGES = Judges()
+    stereo = audio if audio.ndim == 2 else audio[:, None]
+    j = _JUDGES.judge(stereo.astype(np.float64), SAMPLE_RATE, bpm)
+    votes = j["votes"]
+    majority, _ = collections.Counter(votes.values()).most_common(1)[0]
+    return {"votes": votes, "majority": majority, "tempo": j["tempo"]}
+
+
 def judge(source: SourceWork, out: GenerationResult, gen_s: float, ext_s: float) -> dict:
     info = out.extra["extension"]
     n = int(info["splice_sample"])
@@ -134,6 +156,12 @@ def judge(source: SourceWork, out: GenerationResult, gen_s: float, ext_s: float)
     cont = out.mix[n + xf :]
     m_cont = measure(cont, SAMPLE_RATE, bpm_hint=bpm)
     m_src = measure(source.mix, SAMPLE_RATE, bpm_hint=bpm)
+    p_cont, p_src = _panel(cont, bpm), _panel(source.mix, bpm)
+    src_key = p_src["majority"]
+    cont_votes_for_src = sum(v == src_key for v in p_cont["votes"].values())
+    tempo_same = {
+        name: _tempo_ok(p_cont["tempo"][name], p_src["tempo"][name]) for name in ("librosa", "essentia")
+    }
     return {
         "splice_at": info["splice_at"],
         "start": info["start_time"],
@@ -146,14 +174,26 @@ def judge(source: SourceWork, out: GenerationResult, gen_s: float, ext_s: float)
         "lu_after": round(after, 2),
         "lu_ok": abs(before - after) <= 3.0,
         "bpm": bpm,
-        "src_tempo": m_src.bpm,
-        "cont_tempo": m_cont.bpm,
-        "tempo_ok": _tempo_ok(m_cont.bpm, bpm),
+        "src_tempo": {k: round(v, 2) for k, v in p_src["tempo"].items()},
+        "cont_tempo": {k: round(v, 2) for k, v in p_cont["tempo"].items()},
+        "tempo_ok": all(tempo_same.values()),
+        "tempo_asked_ok": all(_tempo_ok(t, bpm) for t in p_cont["tempo"].values()),
         "key": out.material["key"],
-        "src_key": m_src.key,
-        "cont_key": m_cont.key,
-        "key_ok": m_cont.key is not None and m_cont.key == m_src.key,
-        "key_asked_ok": m_cont.key == out.material["key"],
+        "src_key": src_key,
+        "src_votes": p_src["votes"],
+        "cont_key": p_cont["majority"],
+        "cont_votes": p_cont["votes"],
+        "cont_votes_for_src_key": cont_votes_for_src,
+        "key_ok": p_cont["majority"] == src_key and cont_votes_for_src >= KEY_VOTES_NEEDED,
+        "key_asked_ok": p_cont["majority"] == out.material["key"],
+        "worker_measure": {
+            "src_tempo": m_src.bpm,
+            "cont_tempo": m_cont.bpm,
+            "src_key": m_src.key,
+            "cont_key": m_cont.key,
+            "tempo_ok": _tempo_ok(m_cont.bpm, bpm),
+            "key_ok": m_cont.key is not None and m_cont.key == m_src.key,
+        },
         "gen_s": round(gen_s, 2),
         "ext_s": round(ext_s, 2),
         "ratio": round(ext_s / gen_s, 2) if gen_s else None,
@@ -194,18 +234,20 @@ def run_case(case: Case) -> list[dict]:
 def table(rows: list[dict]) -> str:
     head = (
         f"{'id':5} {'kind':5} {'bpm':>3} {'start':>6} {'splice':>6} {'bar':>3} {'src':>5} {'total':>5} "
-        f"{'corr':>7} {'exact':5} {'LUbef':>6} {'LUaft':>6} {'dLU':>5} {'tempo':>6} {'key src/cont':>19} "
+        f"{'corr':>7} {'exact':5} {'LUbef':>6} {'LUaft':>6} {'dLU':>5} "
+        f"{'tempo lib/ess':>13} {'key src/cont (votes)':>22} "
         f"{'gen':>5} {'ext':>5} {'ratio':>5}  form"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        key = f"{(r['src_key'] or '-')}/{(r['cont_key'] or '-')}"
+        key = f"{r['src_key']}/{r['cont_key']} ({r['cont_votes_for_src_key']}/6)"
+        tempo = f"{r['cont_tempo']['librosa']:.0f}/{r['cont_tempo']['essentia']:.0f}"
         lines.append(
             f"{r['id']:5} {r['kind'][:5]:5} {r['bpm']:>3.0f} {r['start']:>6.2f} {r['splice_at']:>6.2f} "
             f"{'on' if r['on_bar'] else 'off':>3} {r['source_s']:>5.1f} {r['total_s']:>5.1f} "
             f"{r['corr']:>7.4f} "
             f"{str(r['exact']):5} {r['lu_before']:>6.1f} {r['lu_after']:>6.1f} "
-            f"{abs(r['lu_before'] - r['lu_after']):>5.2f} {(r['cont_tempo'] or 0):>6.1f} {key:>19} "
+            f"{abs(r['lu_before'] - r['lu_after']):>5.2f} {tempo:>13} {key:>22} "
             f"{r['gen_s']:>5.1f} {r['ext_s']:>5.1f} {r['ratio']:>5.2f}  {r['form']}"
         )
     n = len(rows)
@@ -214,9 +256,14 @@ def table(rows: list[dict]) -> str:
         f"corr >= 0.99 before the splice: {sum(r['corr'] >= 0.99 for r in rows)}/{n} "
         f"(16-bit exact, mix and stems: {sum(r['exact'] for r in rows)}/{n}); "
         f"level within 3 LU: {sum(r['lu_ok'] for r in rows)}/{n}; "
-        f"continuation tempo within 4%: {sum(r['tempo_ok'] for r in rows)}/{n}; "
-        f"continuation key = source's measured key: {sum(r['key_ok'] for r in rows)}/{n} "
-        f"(= the asked key: {sum(r['key_asked_ok'] for r in rows)}/{n}); "
+        "continuation tempo = source's, librosa and essentia within 4%: "
+        f"{sum(r['tempo_ok'] for r in rows)}/{n} "
+        f"(= the asked bpm: {sum(r['tempo_asked_ok'] for r in rows)}/{n}); "
+        f"continuation key = source's panel key, >= {KEY_VOTES_NEEDED} of 6: "
+        f"{sum(r['key_ok'] for r in rows)}/{n} "
+        f"(panel majority = the asked key: {sum(r['key_asked_ok'] for r in rows)}/{n}); "
+        f"worker measure(): tempo {sum(r['worker_measure']['tempo_ok'] for r in rows)}/{n}, "
+        f"key {sum(r['worker_measure']['key_ok'] for r in rows)}/{n}; "
         f"extend/generate time: median {float(np.median([r['ratio'] for r in rows])):.2f}; "
         f"max stem-sum error {max(r['stem_sum_err'] for r in rows):.1e}"
     )

@@ -7,6 +7,8 @@ What it does, per database and history size N:
   2. N past jobs of that account bulk-inserted straight into `jobs` with the server stopped
      (90% completed, 10% failed, half songs and half instrumentals, created over the last
      200 days, with the columns a finished job really has: request, material, blobs, times);
+     on SQLite the rows are made by SQLite itself (INSERT ... SELECT from a recursive CTE, 100,000
+     per transaction), so 1,000,000 take a minute or two rather than most of an hour in Python;
   3. a real `songforge serve --workers 0` on that database (no worker, so nothing changes the
      active set behind the measurement), then for each call 3 warm-up requests and 15 timed ones
      on one keep-alive httpx client; the median is printed. Admission (POST /music/instrumental)
@@ -48,6 +50,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from songforge.config import Settings  # noqa: E402
 from songforge.core.accounts import upsert_account  # noqa: E402
 from songforge.core.tenants import create_token  # noqa: E402
+from songforge.store.db import Database  # noqa: E402
 from songforge.store.factory import open_database  # noqa: E402
 from songforge.store.models import Job  # noqa: E402
 
@@ -129,6 +132,56 @@ def history_rows(tenant_id: str, n: int, now: int) -> Iterator[list[dict[str, ob
         yield chunk
 
 
+# The same rows as `history_rows`, made by SQLite: every 10th failed, odd ones songs, random times
+# in the same ranges, 15-hex-digit ids. The JSON columns are written as SQLAlchemy's JSON type
+# reads them (text).
+_SQLITE_ROWS = """
+WITH RECURSIVE seq(i) AS (SELECT :start UNION ALL SELECT i + 1 FROM seq WHERE i < :stop - 1),
+ids AS (
+    SELECT i, substr(lower(hex(randomblob(8))), 1, 15) AS item_id,
+           substr(lower(hex(randomblob(8))), 1, 15) AS batch_id, i % 10 = 0 AS failed,
+           CASE i % 2 WHEN 1 THEN 'song' ELSE 'instrumental' END AS kind,
+           :now - 1 - abs(random()) % (200 * 86400000 - 1) AS created
+    FROM seq
+),
+timed AS (SELECT *, created + 50 + abs(random()) % 4950 AS started FROM ids),
+done AS (SELECT *, started + 20000 + abs(random()) % 160000 AS finished FROM timed)
+INSERT INTO jobs (item_id, tenant_id, user_id, batch_id, kind, engine, state, progress, stage, request,
+                  seed, title, material, lyrics, extra, blobs, error, reply_url, reply_ref, max_jobs,
+                  tracked, attempts, worker_id, lease_until_ms, created_ms, queued_ms, started_ms,
+                  finished_ms, updated_ms)
+SELECT item_id, :tenant_id, :user_id, batch_id, kind, 'embedded',
+       CASE WHEN failed THEN 'failed' ELSE 'completed' END, CASE WHEN failed THEN 0 ELSE 100 END,
+       CASE WHEN failed THEN 'failed' ELSE 'completed' END,
+       json_object('kind', kind, 'prompt', 'lo-fi piano beat with soft drums', 'model', 'v4'),
+       abs(random()) % 2147483647, CASE WHEN failed THEN '' ELSE 'Track ' || i END,
+       CASE WHEN failed THEN '{}' ELSE json_object('bpm', 90, 'key', 'C minor', 'duration', 120.0) END,
+       NULL, '{}',
+       CASE WHEN failed THEN '{}'
+            ELSE json_object('wav', 'jobs/' || item_id || '/a.wav', 'mp3', 'jobs/' || item_id || '/a.mp3') END,
+       CASE WHEN failed THEN 'engine error' END, NULL, NULL, 10, 1, 1, 'w0-0-1', NULL,
+       created, created, started, finished, finished
+FROM done
+"""
+SQLITE_BATCH = 100_000
+
+
+def _seed_sqlite(db: Database, tenant_id: str, n: int, now: int) -> str | None:
+    for start in range(0, n, SQLITE_BATCH):
+        stop = min(n, start + SQLITE_BATCH)
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(_SQLITE_ROWS),
+                {"start": start, "stop": stop, "now": now, "tenant_id": tenant_id, "user_id": USER},
+            )
+    with db.engine.connect() as conn:
+        middle = conn.execute(
+            text("SELECT item_id FROM jobs WHERE state = 'completed' AND title = :title"),
+            {"title": f"Track {n // 2 | 1}"},
+        ).scalar()
+    return str(middle) if middle else None
+
+
 def seed(settings: Settings, n: int) -> Seeded:
     db = open_database(settings, migrate=True)
     try:
@@ -138,9 +191,11 @@ def seed(settings: Settings, n: int) -> Seeded:
         now = int(time.time() * 1000)
         middle = None
         t0 = time.perf_counter()
+        if db.is_sqlite and n:
+            middle = _seed_sqlite(db, created.tenant_id, n, now)
         # Multi-row INSERTs committed per chunk: PostgreSQL's per-statement counter triggers then
         # run once per chunk, not once per row (executemany sends one statement per row there).
-        for i, chunk in enumerate(history_rows(created.tenant_id, n, now)):
+        for i, chunk in enumerate(history_rows(created.tenant_id, 0 if db.is_sqlite else n, now)):
             with db.engine.begin() as conn:
                 conn.execute(insert(Job.__table__).values(chunk))
             if i == (n // CHUNK) // 2:

@@ -185,11 +185,14 @@ def main() -> None:
                 engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
                 with engine.connect() as conn:
                     rows = conn.execute(
-                        text("SELECT item_id, started_ms - queued_ms FROM jobs ORDER BY queued_ms, item_id")
+                        text(
+                            "SELECT item_id, started_ms - queued_ms, state FROM jobs"
+                            " ORDER BY queued_ms, item_id"
+                        )
                     ).all()
                 engine.dispose()
-                waits = [float(w) for i, w in rows if i in set(item_ids) and w is not None]
-                states = [c.get(f"{api}/music/{i}").json().get("status_name") for i in item_ids]
+                waits = [float(w) for i, w, _ in rows if i in set(item_ids) and w is not None]
+                states = [state for i, _, state in rows if i in set(item_ids)]
             finally:
                 for p in [proc, *workers]:
                     p.terminate()
