@@ -25,6 +25,7 @@ throwaway database `songforge_history_<random>` is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import secrets
@@ -157,8 +158,8 @@ SELECT item_id, :tenant_id, :user_id, batch_id, kind, 'embedded',
        abs(random()) % 2147483647, CASE WHEN failed THEN '' ELSE 'Track ' || i END,
        CASE WHEN failed THEN '{}' ELSE json_object('bpm', 90, 'key', 'C minor', 'duration', 120.0) END,
        NULL, '{}',
-       CASE WHEN failed THEN '{}'
-            ELSE json_object('wav', 'jobs/' || item_id || '/a.wav', 'mp3', 'jobs/' || item_id || '/a.mp3') END,
+       CASE WHEN failed THEN '{}' ELSE json_object('wav', 'jobs/' || item_id || '/a.wav',
+                                                    'mp3', 'jobs/' || item_id || '/a.mp3') END,
        CASE WHEN failed THEN 'engine error' END, NULL, NULL, 10, 1, 1, 'w0-0-1', NULL,
        created, created, started, finished, finished
 FROM done
@@ -210,15 +211,58 @@ def seed(settings: Settings, n: int) -> Seeded:
     return Seeded(created.token, created.tenant_id, job_id)
 
 
+S3_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@contextmanager
+def s3_bucket(log_dir: Path) -> Iterator[str]:
+    """A moto S3 server with a bucket (a server on a shared database refuses to start without a
+    shared blob store); yields its endpoint."""
+    import boto3
+
+    port = free_port()
+    log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - the child writes to it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **S3_ENV},
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+        client = boto3.client("s3", endpoint_url=endpoint, **keys)
+        for attempt in range(300):
+            try:
+                client.create_bucket(Bucket="history")
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                if attempt == 299:
+                    raise
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
 @contextmanager
 def server(settings: Settings) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "songforge", "serve", "--port", str(port),
             "--data-dir", str(settings.data_dir), "--workers", "0", "--log-level", "warning"]  # fmt: skip
-    if settings.database_url:
-        args += ["--database-url", settings.database_url]
+    env = {**os.environ}
+    with contextlib.ExitStack() as stack:
+        if settings.database_url:
+            endpoint = stack.enter_context(s3_bucket(settings.data_dir))
+            args += ["--database-url", settings.database_url, "--blob-store", "s3://history/songs"]
+            args += ["--s3-endpoint", endpoint]
+            env.update(S3_ENV)
+        yield from _serve(settings, args, env, port)
+
+
+def _serve(settings: Settings, args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     log = open(settings.data_dir / "server.log", "ab")  # noqa: SIM115 - the child writes to it
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ})
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

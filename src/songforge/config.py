@@ -24,7 +24,8 @@ Settings fields (empty or unset means the default):
   SONGFORGE_DOWNLOAD_TTL        signed download link lifetime, seconds (3600)
   SONGFORGE_MAX_BODY_BYTES      cap on a parameter (JSON or form) body, counted while it streams (1 MiB)
   SONGFORGE_PUBLIC_URL          the server's public base URL, e.g. https://music.example.com: the host
-                                of every download link and Open API file link (unset: see
+                                of every download link, Open API file link and the upstream engine's
+                                callback URL (unset: see
                                 `songforge.http.public_url`; the raw Host header is never trusted)
   SONGFORGE_TRUSTED_HOSTS       comma-separated host names links may use when they come in a request's
                                 Host header (unset: loopback names and the bind address only)
@@ -72,6 +73,23 @@ Read at call time (the function that reads each):
                                  upstream (`tempolor`) engine makes, whatever engine the account
                                  chose; extensions stay on the account's engine (unset: none)
                                  -> `upstream_models()`
+  SONGFORGE_MODEL_ENGINES        comma-separated `model=engine` routes, an engine chain tried in order
+                                 (`v4.8=acestep|embedded,i4=acestep`): a request for that model is
+                                 made by the first engine of the chain that is ready here, whatever
+                                 engine the account chose; extensions stay on the account's engine;
+                                 SONGFORGE_UPSTREAM_MODELS is the same as `model=tempolor` routes
+                                 (unset: none)  -> `model_engines()`
+
+  SONGFORGE_ACESTEP_WEIGHTS      a local diffusers-format ACE-Step 1.5 checkpoint directory (turbo,
+                                 sft, base or XL; model_index.json at its top); never downloaded
+                                 (unset: the acestep engine is not ready)
+  SONGFORGE_ACESTEP_DEVICE       auto (CUDA when there is one), cuda, cuda:N or cpu (auto)
+  SONGFORGE_ACESTEP_OFFLOAD      1: diffusers' model CPU offload on CUDA (less GPU memory) (0)
+  SONGFORGE_ACESTEP_COVER_STRENGTH  how closely the cover task follows the embedded engine's guide
+                                 arrangement when a request has chords or MIDI, 0..1 (0.8)
+  SONGFORGE_ACESTEP_STEPS        denoising steps (unset: 8 for turbo checkpoints, 50 otherwise)
+  SONGFORGE_ACESTEP_GUIDANCE     guidance scale for non-turbo checkpoints (7; turbo ignores it)
+  SONGFORGE_ACESTEP_SHIFT        timestep shift (3)  -> `acestep_settings()`
 
 Read once, at import of `songforge.core.queue`:
 
@@ -186,6 +204,8 @@ def deployment_problem(settings: Settings) -> str | None:
     shared database) or hand out links to files another machine holds (a shared database, local files)."""
     try:
         upstream_models()
+        model_engines()
+        acestep_settings()
     except ValueError as exc:
         return str(exc)
     url = settings.database_url or ""
@@ -389,9 +409,10 @@ def canonical_model(name: str) -> str:
 # The engines an account may be served by (`requestParams.engine`); `songforge.engines.registry`
 # maps each name to its implementation. Listed here so the domain can check a name without
 # importing any engine.
-ENGINE_NAMES: tuple[str, ...] = ("embedded", "tempolor")
+ENGINE_NAMES: tuple[str, ...] = ("embedded", "tempolor", "acestep")
 DEFAULT_ENGINE = "embedded"
 UPSTREAM_ENGINE = "tempolor"  # the engine SONGFORGE_UPSTREAM_MODELS routes to
+ACESTEP_ENGINE = "acestep"  # ACE-Step 1.5 through diffusers (SONGFORGE_ACESTEP_WEIGHTS)
 
 
 def upstream_models() -> frozenset[str]:
@@ -406,3 +427,84 @@ def upstream_models() -> frozenset[str]:
             raise ValueError(f"SONGFORGE_UPSTREAM_MODELS: {raw!r} is not a model (one of: {known})")
         names.add(name)
     return frozenset(names)
+
+
+def model_engines() -> dict[str, tuple[str, ...]]:
+    """Canonical model name -> the engines that may make its requests, first ready one first
+    (SONGFORGE_MODEL_ENGINES, with SONGFORGE_UPSTREAM_MODELS as `model=tempolor` routes). A name that
+    is no model or no engine, or a model routed twice, raises ValueError naming it."""
+    routes: dict[str, tuple[str, ...]] = {name: (UPSTREAM_ENGINE,) for name in upstream_models()}
+    upstream = set(routes)
+    for raw in _env_list("SONGFORGE_MODEL_ENGINES"):
+        model_raw, sep, chain_raw = raw.partition("=")
+        model = canonical_model(model_raw.strip())
+        if not sep or model not in MODELS:
+            known = ", ".join(MODELS)
+            raise ValueError(f"SONGFORGE_MODEL_ENGINES: {raw!r} is not model=engine (models: {known})")
+        chain = tuple(part.strip() for part in chain_raw.split("|") if part.strip())
+        bad = [name for name in chain if name not in ENGINE_NAMES]
+        if not chain or bad:
+            engines = ", ".join(ENGINE_NAMES)
+            raise ValueError(f"SONGFORGE_MODEL_ENGINES: {raw!r} names no engine or an unknown one ({engines})")
+        if model in routes:
+            where = "SONGFORGE_UPSTREAM_MODELS and here" if model in upstream else "twice"
+            raise ValueError(f"SONGFORGE_MODEL_ENGINES: {model!r} is routed {where}")
+        routes[model] = chain
+    return routes
+
+
+@dataclass(frozen=True)
+class AceStepSettings:
+    """The acestep engine's settings (SONGFORGE_ACESTEP_*)."""
+
+    weights: Path | None  # None: not configured
+    device: str  # "auto", "cpu", "cuda" or "cuda:N"
+    offload: bool
+    cover_strength: float  # 0..1
+    steps: int | None  # None: by the checkpoint (turbo 8, else 50)
+    guidance: float
+    shift: float
+
+
+def _env_float(name: str, default: float) -> float:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def acestep_settings() -> AceStepSettings:
+    """Read at each call; a value that cannot work raises ValueError naming its variable."""
+    weights = (os.environ.get("SONGFORGE_ACESTEP_WEIGHTS") or "").strip()
+    device = (os.environ.get("SONGFORGE_ACESTEP_DEVICE") or "auto").strip().lower()
+    if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise ValueError(f"SONGFORGE_ACESTEP_DEVICE must be auto, cpu, cuda or cuda:N, got {device!r}")
+    strength = _env_float("SONGFORGE_ACESTEP_COVER_STRENGTH", 0.8)
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"SONGFORGE_ACESTEP_COVER_STRENGTH must be between 0 and 1, got {strength:g}")
+    steps_raw = (os.environ.get("SONGFORGE_ACESTEP_STEPS") or "").strip()
+    if steps_raw and not (steps_raw.isdigit() and int(steps_raw) >= 1):
+        raise ValueError(f"SONGFORGE_ACESTEP_STEPS must be a whole number, at least 1, got {steps_raw!r}")
+    shift = _env_float("SONGFORGE_ACESTEP_SHIFT", 3.0)
+    if shift <= 0:
+        raise ValueError(f"SONGFORGE_ACESTEP_SHIFT must be above 0, got {shift:g}")
+    return AceStepSettings(
+        weights=Path(weights).expanduser() if weights else None,
+        device=device,
+        offload=(os.environ.get("SONGFORGE_ACESTEP_OFFLOAD") or "").strip().lower() in ("1", "true", "yes"),
+        cover_strength=strength,
+        steps=int(steps_raw) if steps_raw else None,
+        guidance=max(0.0, _env_float("SONGFORGE_ACESTEP_GUIDANCE", 7.0)),
+        shift=shift,
+    )
+
+
+def forbid_hub_downloads() -> None:
+    """Tells huggingface_hub, transformers and diffusers, before they are imported, that this process
+    is offline: the acestep engine loads local files only (`local_files_only=True` as well), and no
+    telemetry leaves. An operator's own values of these variables are kept."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        os.environ.setdefault(name, "1")

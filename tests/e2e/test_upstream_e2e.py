@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 from e2e_helpers import wait_final, wait_until
 
-from songforge_server import cli
+from songforge_server import ServerProcess, cli, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines" / "tempolor"))
 from tempolor_fault_proxy import Fault, FaultProxy  # noqa: E402
@@ -166,8 +166,10 @@ def test_instrumental_and_song_through_the_upstream_with_a_pool_limit_and_a_bad_
 
 
 def test_platform_failures_and_restart_through_a_fault_proxy(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Callbacks blocked (our public URL points at a closed port): every result comes by polling."""
     upstream = make_server(workers=1, max_seconds=5.0)
-    downstream = make_server(workers=1, env=FAST)
+    dead = f"http://127.0.0.1:{free_port()}"
+    downstream = make_server(workers=1, env={**FAST, "SONGFORGE_PUBLIC_URL": dead})
     proxy = FaultProxy(upstream.base_url)
     try:
         key_id = _add_key(downstream, proxy.url, _open_api_key(upstream), max_jobs=1)
@@ -237,5 +239,81 @@ def test_platform_failures_and_restart_through_a_fault_proxy(make_server) -> Non
                 record = wait_final(c, job, timeout=300)
                 assert record["status_name"] == "COMPLETED", (record, downstream.log())
         assert proxy.calls("/song/generate") == sent_before + 2  # one send per job, none after the restart
+        # The callback URL sent is on the configured public URL (here unreachable: polling did it all).
+        urls = {body.get("callback_url", "") for path, _, body in proxy.seen if path.endswith("/generate")}
+        assert urls and all(u.startswith(f"{dead}/upstream/callbacks/") for u in urls), urls
     finally:
         proxy.close()
+
+
+def test_callbacks_finish_jobs_without_waiting_for_the_next_poll(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The upstream's callbacks reach our route on SONGFORGE_PUBLIC_URL: with a poll interval of 10
+    minutes, jobs finish in seconds; when every query fails, the job finishes from the callback's
+    item alone."""
+    upstream = make_server(workers=1, max_seconds=4.0)
+    downstream = ServerProcess(
+        tmp_path / "downstream",
+        workers=1,
+        env={"SONGFORGE_UPSTREAM_POLL_SECONDS": "600", "SONGFORGE_UPSTREAM_BACKOFF": "0.2"},
+    )
+    # (The blocked-callbacks test above shows the public URL, not the bind address, is what is sent.)
+    public = downstream.base_url
+    downstream.env["SONGFORGE_PUBLIC_URL"] = public
+    downstream.start()
+    proxy = FaultProxy(upstream.base_url)
+    try:
+        downstream.token, downstream.signing_secret, downstream.tenant_id = downstream.create_token("t")
+        open_api_key = _open_api_key(upstream)
+        _add_key(downstream, proxy.url, open_api_key, max_jobs=2)
+        with downstream.client() as c:
+            _account(c)
+            started = time.monotonic()
+            r = c.post(
+                "/music/instrumental",
+                json={"prompt": "warm lofi piano", "user_id": "up", "model_instrumental": "i3", "bpm": 90},
+            )
+            assert r.status_code == 200, r.text
+            jobs = list(r.json()["jobs"])
+            for job in jobs:
+                record = wait_final(c, job, timeout=240)
+                assert record["status_name"] == "COMPLETED", (record, downstream.log())
+            assert time.monotonic() - started < 240  # the next poll was 10 minutes away
+            # One query after sending, then one per callback that woke the worker; never a poll loop.
+            assert proxy.calls("/instrumental/query") <= 2 * 3, proxy.calls("/instrumental/query")
+            tasks = _tasks(downstream)
+            for job in jobs:
+                task_id, state, _ = tasks[_item_id(job)]
+                assert state == "done" and task_id
+                ours = _wav(c, job)
+                theirs = _upstream_wav(upstream, open_api_key, "instrumental", task_id)
+                n = min(len(ours), len(theirs))
+                assert n > 44100 and np.max(np.abs(ours[:n] - theirs[:n])) < 1e-3
+            urls = {
+                body.get("callback_url", "") for path, _, body in proxy.seen if path.endswith("/generate")
+            }
+            assert len(urls) == 2 and all(u.startswith(f"{public}/upstream/callbacks/") for u in urls), urls
+
+            # Every query fails (503): the callback's item is the result, lyrics sections included.
+            proxy.inject("/query", *[Fault(http_status=503) for _ in range(500)])
+            queries_before = proxy.calls("/song/query")
+            r = c.post(
+                "/music/song",
+                json={
+                    "prompt": "an upbeat pop song",
+                    "lyrics": "[Verse]\nCity lights tonight",
+                    "user_id": "up",
+                },
+            )
+            assert r.status_code == 200, r.text
+            songs = list(r.json()["jobs"])
+            for job in songs:
+                record = wait_final(c, job, timeout=240)
+                assert record["status_name"] == "COMPLETED", (record, downstream.log())
+                assert record["ltmMaterialExtendDto"]["lrcTimestamp"], record
+            with proxy.lock:
+                unused = len(proxy.faults["/query"])
+                proxy.faults.clear()
+            assert proxy.calls("/song/query") - queries_before == 500 - unused  # none got through
+    finally:
+        proxy.close()
+        downstream.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from inprocess_app import open_app
-
 from songforge.store.upstream import DISABLED, PAUSED, JobLedger, add_key, key_box, set_key_state
 
 KEY_A = "Tempo-" + "a" * 32 + "-3w"

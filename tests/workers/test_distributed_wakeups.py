@@ -85,7 +85,9 @@ def test_a_busy_worker_takes_the_next_message_when_its_job_ends(redis_url: str) 
             time.sleep(0.05)
         assert set(consumer.ended) == set(ids)
         order = sorted(ids, key=lambda i: consumer.arrived[i])
-        gaps = [(consumer.arrived[b] - consumer.ended[a]) * 1000 for a, b in zip(order, order[1:], strict=False)]
+        gaps = [
+            (consumer.arrived[b] - consumer.ended[a]) * 1000 for a, b in zip(order, order[1:], strict=False)
+        ]
         assert statistics.median(gaps) < 15, gaps
     finally:
         consumer.close()

@@ -100,9 +100,10 @@ def test_racing_processes_take_the_turn_once_per_interval(pg_url: str) -> None:
             assert row is not None and row.holder == won[0]
             last = row.last_ms
         # Within the interval nobody gets it again; once it has passed, one process does.
-        assert not retention.claim_turn(dbs[1], retention.PRUNE_TASK, 3_600_000, "late", now=last + 3_599_999)
-        assert retention.claim_turn(dbs[2], retention.PRUNE_TASK, 3_600_000, "next", now=last + 3_600_000)
-        assert not retention.claim_turn(dbs[3], retention.PRUNE_TASK, 3_600_000, "again", now=last + 3_600_001)
+        hour, task = 3_600_000, retention.PRUNE_TASK
+        assert not retention.claim_turn(dbs[1], task, hour, "late", now=last + hour - 1)
+        assert retention.claim_turn(dbs[2], task, hour, "next", now=last + hour)
+        assert not retention.claim_turn(dbs[3], task, hour, "again", now=last + hour + 1)
         # A task without a row yet: the first insert takes it, a second process does not.
         assert retention.claim_turn(dbs[4], "other-task", 60_000, "a")
         assert not retention.claim_turn(dbs[5], "other-task", 60_000, "b")
@@ -173,17 +174,17 @@ def test_songforge_worker_processes_prune_on_their_own(
         logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2")}
         try:
             for name, log_path in logs.items():
+                where = ["--data-dir", str(tmp_path / name), "--database-url", pg_url, "--queue", redis_url]
+                args = [sys.executable, "-m", "songforge", "worker", "--id", name, *where, *store]
                 with open(log_path, "wb") as log:
                     procs.append(
-                        subprocess.Popen(
-                            [sys.executable, "-m", "songforge", "worker", "--id", name, "--data-dir",
-                             str(tmp_path / name), "--database-url", pg_url, "--queue", redis_url, *store],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                        )  # fmt: skip
+                        subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
                     )
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and _job_ids(db) & OLD:
-                assert all(p.poll() is None for p in procs), {n: p.read_text()[-3000:] for n, p in logs.items()}
+                assert all(p.poll() is None for p in procs), {
+                    n: p.read_text()[-3000:] for n, p in logs.items()
+                }
                 time.sleep(0.2)
             assert _job_ids(db) == everything - OLD
             time.sleep(3)  # both workers have been up for a while: the other one had its chance too

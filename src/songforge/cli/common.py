@@ -103,4 +103,27 @@ def engine_problem() -> str | None:
         check_ready()
     except Exception as exc:  # noqa: BLE001 - any failure is reported as the reason
         return str(exc) or type(exc).__name__
+    return acestep_problem()
+
+
+def acestep_problem() -> str | None:
+    """Why this process must not start for the acestep engine, or None: SONGFORGE_ACESTEP_WEIGHTS set
+    but not a complete checkpoint (a typo must not quietly route every song to the fallback), or a
+    model routed to acestep alone while it is not ready."""
+    from songforge import config
+    from songforge.engines.registry import readiness
+
+    try:
+        settings = config.acestep_settings()
+        routes = config.model_engines()
+    except ValueError as exc:
+        return str(exc)
+    reason = readiness(config.ACESTEP_ENGINE)
+    if reason is None:
+        return None
+    if settings.weights is not None:
+        return reason
+    alone = sorted(model for model, chain in routes.items() if chain == (config.ACESTEP_ENGINE,))
+    if alone:
+        return f"SONGFORGE_MODEL_ENGINES routes {', '.join(alone)} to acestep only, but {reason}"
     return None

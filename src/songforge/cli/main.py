@@ -8,6 +8,7 @@
     instrumental, song, stems           songforge.cli.render
     extend                              songforge.cli.extend
     prune                               songforge.cli.prune
+    engines                             songforge.cli.engines
 
 Those modules share their options and helpers through `songforge.cli.common` and never import
 this one, so the groups and the app that holds them form no circle.
@@ -19,7 +20,7 @@ import os
 
 import typer
 
-from songforge.cli import deployment, extend, keys, prune, render, serve, tokens, upstream
+from songforge.cli import deployment, engines, extend, keys, prune, render, serve, tokens, upstream
 
 __all__ = ["app", "main"]
 
@@ -28,6 +29,7 @@ app.add_typer(serve.app)  # serve, worker
 app.add_typer(render.app)  # instrumental, song, stems
 app.add_typer(extend.app)  # extend
 app.add_typer(prune.app)  # prune
+app.add_typer(engines.app)  # engines
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(serve.db_app, name="db")
 app.add_typer(deployment.deployment_app, name="deployment")

@@ -12,7 +12,7 @@ dialect renders its own refusal from them (/v1/tempolor: a 429 body; the platfor
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -126,12 +126,17 @@ def _holder(job: Job) -> SlotHolder:
     return SlotHolder(job.item_id, job.tenant_id, job.user_id, started_ms(job), job.reply_url, job.reply_ref)
 
 
-def engine_for(account: Account, request: JobRequest) -> str:
-    """The engine that makes `request`: the upstream engine when its model is one of
-    SONGFORGE_UPSTREAM_MODELS, else the account's (`requestParams.engine`). An extension stays on
-    the account's engine: it continues a work, and the upstream cannot continue ours."""
-    if "extend" not in request.extra and config.canonical_model(request.model) in config.upstream_models():
-        return config.UPSTREAM_ENGINE
+def engine_for(account: Account, request: JobRequest, ready: Callable[[str], bool] | None = None) -> str:
+    """The engine that makes `request`: when its model has a route (SONGFORGE_MODEL_ENGINES, and
+    SONGFORGE_UPSTREAM_MODELS as `model=tempolor`), the first engine of the route's chain that
+    `ready` says can take jobs (`acestep|embedded`: ACE-Step while its weights are there); the last
+    of the chain when none is, so that its refusal names it; else the account's
+    (`requestParams.engine`). Without `ready` the chain's first engine. An extension stays on the
+    account's engine: it continues a work, and another engine cannot continue ours."""
+    if "extend" not in request.extra:
+        chain = config.model_engines().get(config.canonical_model(request.model))
+        if chain:
+            return next((name for name in chain if ready is None or ready(name)), chain[-1])
     return account.engine
 
 
@@ -141,9 +146,10 @@ def submit(
     account: Account,
     request: JobRequest,
     variations: int = VARIATIONS,
+    engine: str | None = None,
 ) -> list[Job]:
     """Queues one request's variations for `account`, or raises AccountBusy. Call in a fresh
-    transaction."""
+    transaction. `engine`: the one the caller chose with `engine_for` (and checked), else chosen here."""
     lock_for_write(session, account.id)
     limit = request.max_jobs if request.max_jobs is not None else account.max_jobs
     busy = busy_slots(session, account.tenant_id, account.user_id)
@@ -156,7 +162,7 @@ def submit(
     queued = tenant_queued(session, account.tenant_id)
     if queued + variations > cap:
         raise TenantQueueFull(queued, cap)
-    engine = engine_for(account, request)
+    engine = engine if engine is not None else engine_for(account, request)
     now = now_ms()
     batch_id = new_item_id()
     stored = request.to_json()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from songforge.engines.base import Engine
 
-__all__ = ["FACTORIES", "engine_names", "get_engine", "refusal"]
+__all__ = ["FACTORIES", "engine_names", "engine_ready", "get_engine", "readiness", "refusal"]
 
 
 def _embedded() -> Engine:
@@ -30,11 +30,57 @@ def _tempolor() -> Engine:
     return TempolorEngine()
 
 
+def _acestep() -> Engine:
+    from songforge.engines.acestep.engine import AceStepEngine
+
+    return AceStepEngine()
+
+
 # name -> a zero-argument factory. A new engine is one function and one entry here.
 FACTORIES: dict[str, Callable[[], Engine]] = {
     "embedded": _embedded,
     "tempolor": _tempolor,
+    "acestep": _acestep,
 }
+
+
+def readiness(name: str) -> str | None:
+    """None when engine `name` can take jobs in this process, else why not: a cheap check (files and
+    settings; nothing is loaded), for admission, startup and `songforge engines`."""
+    if name == "acestep":
+        import importlib.util
+
+        from songforge import config
+        from songforge.engines.acestep.weights import check_weights
+
+        try:
+            check = check_weights(config.acestep_settings().weights)
+        except ValueError as exc:
+            return str(exc)
+        if not check.ready:
+            return check.message()
+        missing = [m for m in ("torch", "diffusers", "transformers") if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"the acestep engine needs the neural extra: {', '.join(missing)} not installed"
+        return None
+    if name == "embedded":
+        try:
+            from songforge.engines.embedded import check_ready
+
+            check_ready()
+        except Exception as exc:  # noqa: BLE001 - any failure is the reason
+            return str(exc) or type(exc).__name__
+        return None
+    return None if name in FACTORIES else f"no engine is registered as {name!r}"
+
+
+def engine_ready(name: str) -> bool:
+    """Whether `name` can take jobs here; what admission's engine chains ask, per request. Only
+    acestep's weights are looked at (a few file checks): the embedded engine's SoundFont and FluidSynth
+    are checked when a server or worker starts, and the upstream engine's keys when it runs."""
+    if name == "acestep":
+        return readiness(name) is None
+    return name in FACTORIES
 
 
 def engine_names() -> tuple[str, ...]:
@@ -51,7 +97,11 @@ def refusal(
 ) -> str | None:
     """Why engine `name` cannot make this request, or None. The dialects ask before a request is
     queued, so what an engine would refuse is a 400 naming it, never a job that fails later (or a
-    request sent to a paid upstream). Only the upstream engine refuses anything today."""
+    request sent to a paid upstream). The upstream engine refuses fields it cannot send; acestep
+    refuses while its weights are not ready here (SONGFORGE_ACESTEP_WEIGHTS)."""
+    if name == "acestep":
+        reason = readiness(name)
+        return f"the acestep engine is not ready: {reason}" if reason else None
     if name == "tempolor":
         from songforge.engines.tempolor.models import UnsupportedUpstream, check_fields
 

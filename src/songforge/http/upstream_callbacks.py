@@ -47,7 +47,9 @@ def _record(db: Database, job_id: str, secret: str, payload: object) -> bool | N
 async def upstream_callback(job_id: str, secret: str, request: Request) -> Response:
     settings = request.app.state.settings
     try:
-        raw = await read_capped(request, min(_MAX_BYTES, settings.max_body_bytes), settings.body_timeout_seconds)
+        raw = await read_capped(
+            request, min(_MAX_BYTES, settings.max_body_bytes), settings.body_timeout_seconds
+        )
         payload = parse_json(raw)
     except InvalidInput as exc:
         code = 413 if isinstance(exc, BodyTooLarge) else 400

@@ -193,7 +193,8 @@ def _callback_item(payload: object, task_id: str | None) -> dict[str, object] | 
     callback can outrun the worker's write of the id the upstream returned)."""
     if not isinstance(payload, dict):
         return None
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    inner = payload.get("data")
+    data = inner if isinstance(inner, dict) else payload
     for name in _CALLBACK_LISTS:
         for item in data.get(name) or []:
             if isinstance(item, dict) and (task_id is None or item.get("item_id") == task_id):

@@ -206,13 +206,102 @@ def _jsonable(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool, type(None), list, dict))
 
 
-def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
-    """Runs a claimed job to its final state, and says which it reached (or that it was abandoned)."""
+class _Partner:
+    """A sibling variation claimed with the job, to be generated in the same batch (engines with
+    `generate_batch`: acestep). Its lease is kept while the batch runs; it is finished on its own after."""
+
+    def __init__(self, ctx: WorkerContext, job: Job, request: GenerationRequest) -> None:
+        self.job = job
+        self.request = request
+        self.progress = _Progress(ctx, job)
+        self.stop = threading.Event()
+        self.result: GenerationResult | None = None
+        self.error: str | None = None
+        threading.Thread(target=_heartbeat, args=(ctx, job, self.progress, self.stop), daemon=True).start()
+
+
+def _claim_partners(ctx: WorkerContext, job: Job) -> list[_Partner]:
+    """The job's still-queued siblings (same batch, engine and kind), claimed for this worker. A
+    sibling another worker took meanwhile is simply not claimed (claims are conditional)."""
+    from sqlalchemy import select
+
+    with ctx.db.session() as s:
+        ids = list(
+            s.scalars(
+                select(Job.item_id).where(
+                    Job.batch_id == job.batch_id,
+                    Job.item_id != job.item_id,
+                    Job.state == JobState.QUEUED,
+                    Job.engine == job.engine,
+                    Job.kind == job.kind,
+                )
+            )
+        )
+    partners = []
+    for item_id in ids:
+        claimed = queue.claim(ctx.db, item_id, ctx.worker_id)
+        if claimed is None:
+            continue
+        try:
+            partners.append(_Partner(ctx, claimed, build_request(ctx, claimed)))
+        except EngineError as exc:
+            queue.fail(ctx.db, claimed.item_id, ctx.worker_id, str(exc) or "The engine could not generate this")
+    return partners
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, EngineError):
+        return str(exc) or "The engine could not generate this"
+    return f"Generation failed: {type(exc).__name__}: {exc}"
+
+
+def _generate_batch(
+    engine: Any, job: Job, request: GenerationRequest, partners: list[_Partner], progress: Any
+) -> GenerationResult:
+    """One engine call for the job and its partners; each partner keeps its result or the reason."""
+
+    def report(pct: int, stage: str) -> None:
+        lost = 0
+        for each in [progress, *(lambda p, st, q=q: q.progress(1 + p * 89 // 100, st) for q in partners)]:
+            try:
+                each(pct, stage)
+            except JobAbandoned:
+                lost += 1
+        if lost == 1 + len(partners):
+            raise JobAbandoned(job.item_id)
+
+    try:
+        results = engine.generate_batch([request, *(p.request for p in partners)], report)
+    except BaseException as exc:
+        for partner in partners:
+            partner.error = _failure_reason(exc)
+        raise
+    for partner, result in zip(partners, results[1:], strict=True):
+        partner.result = result
+    return cast(GenerationResult, results[0])
+
+
+def _finish_partners(ctx: WorkerContext, partners: list[_Partner]) -> None:
+    for partner in partners:
+        partner.stop.set()
+        if partner.result is not None:
+            outcome = run_music_job(ctx, partner.job, prepared=partner.result)
+            log.info("job %s %s (batched)", partner.job.item_id, outcome)
+        elif partner.error is not None:
+            queue.fail(ctx.db, partner.job.item_id, ctx.worker_id, partner.error)
+        else:  # the batch never ran (the first job failed before it): back to the queue, unharmed
+            queue.hand_back(ctx.db, (Job.item_id == partner.job.item_id) & (Job.worker_id == ctx.worker_id))
+
+
+def run_music_job(ctx: WorkerContext, job: Job, prepared: GenerationResult | None = None) -> RunOutcome:
+    """Runs a claimed job to its final state, and says which it reached (or that it was abandoned).
+    `prepared`: the job's result, already generated in a sibling's batch."""
     progress = _Progress(ctx, job)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ctx, job, progress, stop), daemon=True)
     beat.start()
     scratch = job_scratch(ctx.settings.data_dir, job.item_id, ctx.worker_id)  # a crash's: workers.scratch
+    partners: list[_Partner] = []
     try:
         try:
             request = build_request(ctx, job)
@@ -233,6 +322,11 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
                     request=request,
                     build_request=build_request,
                 )
+            elif prepared is not None:
+                result = prepared
+            elif hasattr(engine, "generate_batch"):
+                partners = _claim_partners(ctx, job)
+                result = _generate_batch(engine, job, request, partners, engine_progress)
             else:
                 result = engine.generate(request, engine_progress)
             measure_result(result)  # musicMaterial.measured: what the rendered master sounds like
@@ -266,6 +360,7 @@ def run_music_job(ctx: WorkerContext, job: Job) -> RunOutcome:
     finally:
         stop.set()
         shutil.rmtree(scratch, ignore_errors=True)
+        _finish_partners(ctx, partners)
 
 
 def _bind_job(ctx: WorkerContext, job: Job, engine: object) -> None:

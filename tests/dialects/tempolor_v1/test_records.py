@@ -79,3 +79,24 @@ def test_flags_say_what_this_server_can_do() -> None:
     assert job_record(_job(state=JobState.RUNNING))["canExtend"] is False
     assert job_record(_job(state=JobState.FAILED))["canExtend"] is False
     assert job_record(_job(engine="some-other-engine"))["canExtend"] is False
+
+
+def test_settings_are_what_was_asked_in_the_submit_body_names() -> None:
+    """Issue 20 ("use these settings", "regenerate"): the request as asked, not as the engine
+    chose, so the same body can be sent again; what was left to the engine is absent."""
+    asked = {"prompt": "calm piano", "model": "i3", "tonality": "A:minor", "bpm": 90, "chords": "Am F C G"}
+    chosen = {"key": "C:major", "bpm": 120, "chord": "C G"}  # the engine's, for a request without them
+    record = job_record(_job(kind="instrumental", request=asked, material=chosen))
+    assert record["settings"] == {
+        "prompt": "calm piano", "model_instrumental": "i3",
+        "tonality": "A:minor", "bpm": 90, "chords": "Am F C G",
+    }  # fmt: skip
+    song = {
+        "prompt": "a pop song",
+        "model": "v4.8",
+        "artistVoiceItemId": "voice_aurora",
+        "extend": {"item_id": "x"},
+    }
+    assert job_record(_job(request=song, material=chosen))["settings"] == {
+        "prompt": "a pop song", "model_song": "v4.8", "artistVoiceItemId": "voice_aurora",
+    }  # fmt: skip

@@ -31,7 +31,7 @@ from songforge.core.jobs import JobRequest, extend_block
 from songforge.dialects.platform.callbacks import new_file_token
 from songforge.dialects.platform.envelope import OpenApiError, Status
 from songforge.dialects.platform.models import ModelChoice
-from songforge.engines.registry import refusal
+from songforge.engines.registry import engine_ready, refusal
 from songforge.store.models import Account, ApiKey, Job
 
 OPENAPI_USER_ID = "openapi"
@@ -162,15 +162,16 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
         duration=work.duration,
         extra=extra,
     )
-    _check_engine(account, request)
-    jobs = scheduler.submit(session, account=account, request=request, variations=1)
+    engine = _check_engine(account, request)
+    jobs = scheduler.submit(session, account=account, request=request, variations=1, engine=engine)
     return jobs[0]
 
 
-def _check_engine(account: Account, request: JobRequest) -> None:
-    """400010 naming the combination when the engine that would make `request` (the account's,
-    or the upstream engine by SONGFORGE_UPSTREAM_MODELS) refuses it, before anything is queued."""
-    engine = scheduler.engine_for(account, request)
+def _check_engine(account: Account, request: JobRequest) -> str:
+    """The engine that will make `request` (the account's, or the first ready one of the model's
+    route, SONGFORGE_MODEL_ENGINES), or 400010 naming the combination when that engine refuses it,
+    before anything is queued."""
+    engine = scheduler.engine_for(account, request, ready=engine_ready)
     reason = refusal(
         engine,
         request.kind,
@@ -182,6 +183,7 @@ def _check_engine(account: Account, request: JobRequest) -> None:
         raise OpenApiError(
             Status.MODEL_UNSUPPORTED, f"the {engine} engine cannot make this {request.kind}: {reason}"
         )
+    return engine
 
 
 def find_jobs(session: Session, tenant_id: str, item_ids: list[str]) -> tuple[list[Job], list[str]]:

@@ -192,7 +192,15 @@ def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | Non
 
 
 # The request's stored keys that a submit body takes under the same name.
-_SETTING_KEYS = ("lyrics", "tonality", "bpm", "chords", "artistVoiceItemId", "clonedVoiceItemId", "midiItemId")
+_SETTING_KEYS = (
+    "lyrics",
+    "tonality",
+    "bpm",
+    "chords",
+    "artistVoiceItemId",
+    "clonedVoiceItemId",
+    "midiItemId",
+)
 
 
 def settings_of(job: Job) -> dict[str, Any]:

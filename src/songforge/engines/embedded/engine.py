@@ -168,7 +168,12 @@ class EmbeddedEngine:
         return plan
 
     # ---------------------------------------------------------------- generate
-    def generate(self, request: GenerationRequest, progress: ProgressFn | None = None) -> GenerationResult:
+    def generate(
+        self, request: GenerationRequest, progress: ProgressFn | None = None, *, sing: bool = True
+    ) -> GenerationResult:
+        """The track for `request`. With `sing=False` a song keeps the form its lyrics give it but has
+        no vocals, and its extra carries `form_lines` (where each section of the form is, what it
+        sings): the guide arrangement another engine (acestep) re-renders and sings over."""
         report = progress or (lambda pct, stage: None)
         t0 = time.perf_counter()
         report(1, "composing")
@@ -220,7 +225,7 @@ class EmbeddedEngine:
                 render.parallelism(),
             )
             vocal_info = None
-            if song is not None:
+            if song is not None and sing:
                 from songforge.engines.embedded import song as song_mod
 
                 vocal_info = song_mod.sing_song(song, request, score, seed, n_samples)
@@ -264,6 +269,8 @@ class EmbeddedEngine:
         if vocal_info is not None:
             result.lyrics = vocal_info.lyrics
             result.extra["lyrics_lines"] = vocal_info.lines
+        elif song is not None:
+            result.extra["form_lines"] = song_mod.form_lines(song, score, len(mix) / SAMPLE_RATE)
         return result
 
     def _material(self, request: GenerationRequest, d: _Decisions, score: Score, seed: int, n: int) -> dict:

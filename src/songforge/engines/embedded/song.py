@@ -171,3 +171,16 @@ def timed_lines(
     out.extend(sung)
     out.sort(key=lambda x: (x[0], 0 if x[2].startswith("[") else 1))
     return out
+
+
+def form_lines(song: SongPlan, score: Score, seconds: float) -> list[list[Any]]:
+    """[tag, start_s, end_s, lines] for each section of the form, in order (repeats written out): the
+    timing of an unsung guide, for an engine that sings over it (acestep)."""
+    bar_s = BEATS_PER_BAR * 60.0 / score.bpm
+    out: list[list[Any]] = []
+    for fs, sec in zip(song.form.sections, score.sections, strict=False):
+        t0, t1 = sec.start * bar_s, min(seconds, (sec.start + sec.bars) * bar_s)
+        if t0 >= seconds:
+            break
+        out.append([fs.tag, round(t0, 3), round(t1, 3), list(fs.lines)])
+    return out

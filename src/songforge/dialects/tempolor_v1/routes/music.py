@@ -35,7 +35,7 @@ from songforge.dialects.tempolor_v1.schemas import (
     errors,
 )
 from songforge.dialects.tempolor_v1.views import busy_body
-from songforge.engines.registry import refusal
+from songforge.engines.registry import engine_ready, refusal
 from songforge.errors import InvalidInput
 from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
@@ -104,10 +104,10 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
         return submit_answer(s, account, params)
 
 
-def check_engine(account: Account, request: JobRequest) -> None:
-    """400 when the engine that would make `request` (the account's, or the upstream engine by
-    SONGFORGE_UPSTREAM_MODELS) refuses it."""
-    engine = scheduler.engine_for(account, request)
+def check_engine(account: Account, request: JobRequest) -> str:
+    """The engine that will make `request` (the account's, or the first ready one of the model's
+    route, SONGFORGE_MODEL_ENGINES), or a 400 when that engine refuses it."""
+    engine = scheduler.engine_for(account, request, ready=engine_ready)
     reason = refusal(
         engine,
         request.kind,
@@ -120,6 +120,7 @@ def check_engine(account: Account, request: JobRequest) -> None:
         raise ApiError(
             400, f"The {engine} engine cannot make this {request.kind} with model {request.model}: {reason}"
         )
+    return engine
 
 
 def submit_answer(
@@ -128,9 +129,9 @@ def submit_answer(
     """Admits `request` for `account` and answers as the spec's submit routes do: the accepted jobs
     and the account's slots, or the spec's 429 body when the account is busy. A request the chosen
     engine cannot make is a 400 naming engine, kind, model and why, before anything is queued."""
-    check_engine(account, request)
+    engine = check_engine(account, request)
     try:
-        jobs = scheduler.submit(s, account=account, request=request, variations=variations)
+        jobs = scheduler.submit(s, account=account, request=request, variations=variations, engine=engine)
     except scheduler.AccountBusy as busy:
         s.rollback()
         return JSONResponse(busy_body(busy), status_code=429, headers={"Retry-After": str(busy.retry_after)})

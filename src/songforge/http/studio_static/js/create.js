@@ -4,6 +4,7 @@
 import { allPages, sameOrigin } from "./api.js";
 import { $, $$, announce, busy, el } from "./ui.js";
 import { fieldOfMessage, TONALITIES, validateInstrumental, validateSong } from "./validate.js";
+import { keyWords, MODELS } from "./words.js";
 
 const PICKS = { artist: "artistVoiceItemId", cloned: "clonedVoiceItemId", midi: "midiItemId" };
 
@@ -21,9 +22,20 @@ export class CreateForms {
         this.song.hidden = kind !== "song";
       });
     }
+    // Model names described: what each one is, here and in the library.
+    for (const select of [$("#i-model"), $("#s-model")]) {
+      for (const opt of select.options) {
+        if (opt.value && MODELS[opt.value]) opt.textContent = `${opt.value} · ${MODELS[opt.value].words}`;
+        else if (!opt.value) {
+          const kind = select.id === "s-model" ? "song" : "instrumental";
+          const newest = Object.keys(MODELS).find((k) => MODELS[k].kind === kind);
+          opt.textContent = `Server default (${newest}, the newest)`;
+        }
+      }
+    }
     const key = $("#i-key");
     key.append(el("option", { value: "" }, "Auto (from the prompt)"));
-    for (const t of TONALITIES) key.append(el("option", { value: t }, t.replace(":", " ")));
+    for (const t of TONALITIES) key.append(el("option", { value: t }, keyWords(t)));
 
     for (const ta of $$("textarea[maxlength]")) {
       const counter = document.getElementById(`${ta.id}-count`);
@@ -49,7 +61,71 @@ export class CreateForms {
   }
 
   show() {
-    if (this.sourcesLoadedFor !== this.app.userId) this.loadSources();
+    this.loadSourcesOnce();
+  }
+
+  /** The account's voices and MIDI files, loaded once per account (an upload asks again). */
+  loadSourcesOnce() {
+    if (this.sourcesLoadedFor !== this.app.userId || !this.sourcesLoading) this.sourcesLoading = this.loadSources();
+    return this.sourcesLoading;
+  }
+
+  /** What a song's settings used for its voice or base, in words. */
+  sourceWords(st) {
+    const name = (select, id) => [...$(select).options].find((o) => o.value === id)?.textContent;
+    if (st.artistVoiceItemId) return `Artist voice ${name("#s-artist", st.artistVoiceItemId)?.split(" — ")[0] || st.artistVoiceItemId}`;
+    if (st.clonedVoiceItemId) return `Cloned voice ${name("#s-cloned", st.clonedVoiceItemId) || st.clonedVoiceItemId}`;
+    if (st.midiItemId) return `MIDI base ${name("#s-midi", st.midiItemId) || st.midiItemId}`;
+    return "Automatic (a voice chosen for the prompt)";
+  }
+
+  /** "Use these settings": the work's request back in the form, every control as it was asked,
+   *  and the form shown, so the user can change something and generate again. */
+  async load(rec, title) {
+    const st = rec.settings || { prompt: rec.ltmMaterialExtendDto?.prompt || "" };
+    const kind = rec.type === "song" ? "song" : "instrumental";
+    $(`input[name="kind"][value="${kind}"]`).checked = true;
+    this.inst.hidden = kind !== "instrumental";
+    this.song.hidden = kind !== "song";
+    const form = kind === "song" ? this.song : this.inst;
+    for (const e of $$(".error", form)) e.textContent = "";
+    for (const e of $$("[aria-invalid]", form)) e.setAttribute("aria-invalid", "false");
+    const set = (name, value) => {
+      const field = form.elements[name];
+      if (!field) return;
+      field.value = value ?? "";
+      field.dispatchEvent(new Event("input"));
+    };
+    set("prompt", st.prompt);
+    let missing = "";
+    if (kind === "instrumental") {
+      set("model_instrumental", st.model_instrumental);
+      set("tonality", st.tonality);
+      set("bpm", st.bpm);
+      set("chords", st.chords);
+    } else {
+      set("lyrics", st.lyrics);
+      set("model_song", st.model_song);
+      const base = st.artistVoiceItemId ? "artist" : st.clonedVoiceItemId ? "cloned" : st.midiItemId ? "midi" : "none";
+      $(`input[name="base"][value="${base}"]`).checked = true;
+      this.showBase();
+      const pick = PICKS[base];
+      if (pick) {
+        await this.loadSourcesOnce();
+        const select = form.elements[pick];
+        select.value = st[pick];
+        if (select.value !== st[pick]) {
+          select.value = "";
+          missing = "The voice or MIDI file this work used is no longer available: choose another.";
+        }
+      }
+      $("#s-base-error").textContent = missing;
+    }
+    this.app.go("create", { focus: false });
+    const prompt = form.elements.prompt;
+    prompt.focus();
+    prompt.setSelectionRange(prompt.value.length, prompt.value.length);
+    announce(`The settings of ${title} are in the form`);
   }
 
   /** Voices and MIDI files the song form can pick, for the selected account. */
@@ -67,10 +143,12 @@ export class CreateForms {
         select.replaceChildren(el("option", { value: "" }, `Unavailable: ${e.message}`));
       }
     };
+    // Names by item id, for saying which voice a song was sung with (musicMaterial.voice).
+    const names = (r) => { if (r.itemId && r.name) this.app.voiceNames.set(r.itemId, r.name); return true; };
     await Promise.all([
-      fill($("#s-artist"), "/music/artist-voices/", (r) => [r.name, (r.labels || []).join(", ")].filter(Boolean).join(" — "), (r) => r.itemId),
+      fill($("#s-artist"), "/music/artist-voices/", (r) => [r.name, (r.labels || []).join(", ")].filter(Boolean).join(" — "), (r) => r.itemId, names),
       fill($("#s-cloned"), "/music/cloned-voices/", (r) => r.name, (r) => r.clonedVoiceItemId,
-        (r) => r.status === undefined || r.status === 30),
+        (r) => names(r) && (r.status === undefined || r.status === 30)),
       fill($("#s-midi"), "/music/midi/", (r) => r.name, (r) => r.midiItemId),
     ]);
   }

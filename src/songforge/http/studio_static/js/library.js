@@ -119,6 +119,7 @@ export class Library {
     this.mixers.clear();
     this.list.replaceChildren();
     this.modelOptions?.();
+    this.applyTools();
     this.errorBox.textContent = "";
     $("#library-empty").hidden = true;
     this.more.hidden = true;
@@ -369,6 +370,18 @@ export class Library {
         regen));
   }
 
+  /** The settings panel, filled when first opened (the voice and MIDI names are loaded by then). */
+  lazySettings(rec, title) {
+    const details = el("details", { class: "settings" }, el("summary", {}, "Settings · more like this"));
+    details.addEventListener("toggle", async () => {
+      if (!details.open || details.dataset.filled) return;
+      details.dataset.filled = "1";
+      if (rec.type === "song") await this.app.create.loadSourcesOnce();
+      details.append(...[...this.settingsView(rec, title).children].slice(1));
+    });
+    return details;
+  }
+
   stemsView(rec, title) {
     const details = el("details", { class: "stems" }, el("summary", {}, "Stems"));
     let mixer = this.mixers.get(rec.job_id);
@@ -543,7 +556,7 @@ export class Library {
     }
     const extras = el("div", { class: "extras" });
     if (done && m.measured) extras.append(measuredView(m));
-    if (rec.status_final) extras.append(this.settingsView(rec, title));
+    if (rec.status_final) extras.append(this.lazySettings(rec, title));
     if (done) extras.append(this.stemsView(rec, title));
     if (extras.children.length) li.append(extras);
     if (done) this.addArtwork(li, rec);

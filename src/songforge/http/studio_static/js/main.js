@@ -17,6 +17,7 @@ const app = {
   token: localStorage.getItem(TOKEN_KEY),
   userId: null,
   accounts: {},
+  voiceNames: new Map(), // item id -> name, of the artist and cloned voices (see create.js)
 };
 app.api = new Api(() => app.token);
 
@@ -46,11 +47,15 @@ app.section = () => (SECTIONS.includes(location.hash.slice(1)) ? location.hash.s
 
 // Set while a route change should move focus (tab clicks, sign-in, submit), not on every re-show.
 let focusNext = false;
+let goingTo = null; // the section app.go asked for, whose hashchange keeps the focus it chose
 
 app.go = (name, { focus = true } = {}) => {
   focusNext = focus;
-  if (location.hash !== `#${name}`) location.hash = name;
-  else route();
+  if (location.hash !== `#${name}`) {
+    goingTo = name;
+    location.hash = name; // the address changes at once; its hashchange event comes later
+  }
+  route(); // shown now, so the caller can move focus into it
 };
 
 function route() {
@@ -64,6 +69,20 @@ function route() {
     else a.removeAttribute("aria-current");
   }
   ({ create: app.create, library: app.library, uploads: app.uploads, queue: app.queue })[name].show();
+  // The player keeps playing everywhere; outside the library it folds into the mini player.
+  if (name !== shownSection) app.player.setMini(name !== "library");
+  shownSection = name;
+}
+let shownSection = null;
+
+/** Space plays and pauses, except where it types or presses: fields, buttons, links, the
+ *  player's own <audio> controls and open dialogs keep their own meaning of the key. */
+function spaceToggles(e) {
+  if (e.key !== " " || e.repeat || e.ctrlKey || e.altKey || e.metaKey || !app.player.record) return false;
+  if ($("#confirm-dialog").open) return false;
+  const t = e.target;
+  if (!(t instanceof Element)) return true;
+  return !t.closest("input, textarea, select, button, a[href], audio, video, summary, [contenteditable], [role=slider]");
 }
 
 /** Accounts of the token; chooses `prefer`, else the remembered one, else the first. */
@@ -182,8 +201,18 @@ function init() {
       }
     });
   });
-  window.addEventListener("hashchange", () => { focusNext = true; route(); });
+  window.addEventListener("hashchange", () => {
+    if (goingTo && goingTo === app.section()) { goingTo = null; return; } // app.go routed already
+    goingTo = null;
+    focusNext = true;
+    route();
+  });
   window.addEventListener("keydown", (e) => {
+    if (spaceToggles(e)) {
+      e.preventDefault();
+      app.player.playPause();
+      return;
+    }
     const dialog = $("#confirm-dialog");
     if (e.key === "Escape" && !dialog.open && !app.player.panel.hidden && app.player.panel.contains(document.activeElement)) {
       app.player.closeByUser();

@@ -2,7 +2,7 @@
 // screen readers) drawn as a waveform by wavesurfer.js, timed lyrics, and the download buttons.
 
 import WaveSurfer from "../vendor/wavesurfer.esm.js";
-import { $, $$, announce, el, mmss } from "./ui.js";
+import { $, $$, announce, clock, el, mmss } from "./ui.js";
 import { activeLine, parseTimedLyrics } from "./lyrics.js";
 import { waveformOf } from "./artwork.js";
 import { stopStemPlayback } from "./stems.js";
@@ -148,7 +148,7 @@ export class Player {
   showTime() {
     const d = this.audio.duration;
     this.timeLabel.textContent = Number.isFinite(d) && d > 0
-      ? `${this.audio.currentTime > 0.5 ? mmss(this.audio.currentTime) : "0:00"} / ${mmss(d)}` : "";
+      ? `${clock(this.audio.currentTime)} / ${clock(d)}` : "";
   }
 
   seekTo(t, { play = false } = {}) {
@@ -185,7 +185,7 @@ export class Player {
       this.lines.forEach((l, i) => {
         this.lyricsList.append(el("li", {
           class: l.section ? "section" : "", dataset: { index: i, time: l.time },
-        }, el("button", { type: "button", class: "line", title: `Play from ${mmss(l.time) === "–" ? "0:00" : mmss(l.time)}` }, l.text)));
+        }, el("button", { type: "button", class: "line", title: `Play from ${clock(l.time)}` }, l.text)));
       });
     } else if (dto.lyricsPrompt && record.type !== "instrumental") {
       for (const line of dto.lyricsPrompt.split(/\r?\n/).filter((x) => x.trim())) {
@@ -207,7 +207,12 @@ export class Player {
     if (li) {
       li.classList.add("active");
       li.setAttribute("aria-current", "true");
-      li.scrollIntoView({ block: "nearest" });
+      // Scrolls the lyrics only: scrollIntoView would scroll the player (and the page) as well.
+      const list = this.lyricsList;
+      const top = li.offsetTop - list.offsetTop;
+      if (top < list.scrollTop || top + li.offsetHeight > list.scrollTop + list.clientHeight) {
+        list.scrollTop = Math.max(0, top - list.clientHeight / 3);
+      }
     }
   }
 

@@ -2,6 +2,7 @@
 // the tab is open. Built on GET /scheduler/available, which reports both in one answer.
 
 import { $, announce, busy, confirmDelete, el, formError, when } from "./ui.js";
+import { promptQuote } from "./words.js";
 
 const REFRESH_MS = 2000;
 
@@ -15,6 +16,7 @@ export class Queue {
   constructor(app) {
     this.app = app;
     this.timer = null;
+    this.records = new Map(); // job_id -> its record, for naming queue entries (fetched once)
     $("#account-form").addEventListener("submit", (e) => { e.preventDefault(); this.createAccount(); });
   }
 
@@ -32,6 +34,7 @@ export class Queue {
     } catch (e) {
       $("#sched-error").textContent = e.message;
     }
+    await this.fetchRecords(view.executing || []);
     this.renderAccounts(view.available || []);
     this.renderJobs(view.executing || []);
     this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
@@ -55,15 +58,40 @@ export class Queue {
     }));
   }
 
+  /** The records of jobs not seen before (the library's rows first), so entries have names. */
+  async fetchRecords(executing) {
+    const rows = this.app.library.rows;
+    await Promise.all(executing.map(async (j) => {
+      const row = rows.get(j.job_id);
+      if (row) { this.records.set(j.job_id, row.record); return; }
+      if (this.records.has(j.job_id)) return;
+      this.records.set(j.job_id, null);
+      try {
+        this.records.set(j.job_id, await this.app.api.get(`/music/${encodeURIComponent(j.job_id)}`));
+      } catch { /* named by its id */ }
+    }));
+  }
+
+  /** A queue entry by title: the work's title once it has one, else its prompt quoted. */
+  nameOf(jobId) {
+    const rec = this.records.get(jobId);
+    if (!rec) return `Job ${jobId.replace(/^.*-job:/, "")}`;
+    if (rec.titleEn) return this.app.library.displayTitle(rec);
+    const prompt = rec.settings?.prompt || rec.ltmMaterialExtendDto?.prompt || "";
+    return promptQuote(prompt) || "Untitled";
+  }
+
   renderJobs(executing) {
-    const item = (j) => el("li", { dataset: { jobId: j.job_id } },
+    const kindOf = (j) => ({ song: "song", instrumental: "instrumental" })[this.records.get(j.job_id)?.type] || "track";
+    const item = (j) => el("li", { dataset: { jobId: j.job_id }, title: j.job_id },
       el("div", { class: "line" },
-        el("span", {}, `${accountOf(j.job_id)} · `, el("code", {}, j.job_id.replace(/^.*-job:/, "job "))),
+        el("span", {}, el("strong", { class: "entry-title" }, this.nameOf(j.job_id)),
+          el("span", { class: "help" }, ` · ${kindOf(j)} · account ${accountOf(j.job_id)}`)),
         el("span", { class: "help" },
           j.state === "queued"
             ? `#${j.queuePosition || "?"} in line · waiting ${j.elapsed || ""}`
             : `${j.progress ?? 0}% · ${j.elapsed || ""}`)),
-      j.state === "queued" ? null : el("progress", { max: 100, value: j.progress || 0, "aria-label": `Progress of ${j.job_id}` }));
+      j.state === "queued" ? null : el("progress", { max: 100, value: j.progress || 0, "aria-label": `Progress of ${this.nameOf(j.job_id)}` }));
     const running = executing.filter((j) => j.state !== "queued");
     const waiting = executing.filter((j) => j.state === "queued")
       .sort((a, b) => (a.queuePosition || 0) - (b.queuePosition || 0));

@@ -3,7 +3,7 @@
 // Stems are plain <audio> elements so they decode as they play, not all at once into memory; the
 // first stem is the clock and the others are pulled back to it when they drift.
 
-import { $$, announce, el, mmss } from "./ui.js";
+import { $$, announce, clock, el } from "./ui.js";
 
 const AUDIO_TYPES = { wav: "audio/wav", flac: "audio/flac", mp3: "audio/mpeg", m4a: "audio/mp4", ogg: "audio/ogg" };
 const DRIFT_S = 0.06; // stems further apart than this are put back on the clock
@@ -75,13 +75,13 @@ export class StemMixer {
       list.append(stem.li);
       this.stems.push(stem);
     }
-    const clock = this.stems[0].audio;
-    clock.addEventListener("loadedmetadata", () => {
-      this.seek.max = String(clock.duration || 0);
+    const master = this.stems[0].audio;
+    master.addEventListener("loadedmetadata", () => {
+      this.seek.max = String(master.duration || 0);
       this.showTime();
     });
-    clock.addEventListener("timeupdate", () => this.tick());
-    clock.addEventListener("ended", () => this.pause());
+    master.addEventListener("timeupdate", () => this.tick());
+    master.addEventListener("ended", () => this.pause());
     this.status.textContent = `${names.length} stems on one timeline: mute or solo any of them.`;
     this.root.append(
       el("div", { class: "mixer-transport" }, this.play, this.seek, this.time),
@@ -121,9 +121,9 @@ export class StemMixer {
     if (playingMixer && playingMixer !== this) playingMixer.pause();
     this.app.player.pause();
     playingMixer = this;
-    const clock = this.stems[0].audio;
-    if (clock.ended || clock.currentTime >= (clock.duration || Infinity) - 0.05) this.seekTo(0);
-    const t = clock.currentTime;
+    const master = this.stems[0].audio;
+    if (master.ended || master.currentTime >= (master.duration || Infinity) - 0.05) this.seekTo(0);
+    const t = master.currentTime;
     for (const s of this.stems) s.audio.currentTime = t;
     this.play.textContent = "Pause";
     this.play.setAttribute("aria-label", `Pause the stems of ${this.title}`);
@@ -161,10 +161,9 @@ export class StemMixer {
   }
 
   showTime() {
-    const clock = this.stems[0]?.audio;
-    if (!clock) return;
-    const at = clock.currentTime > 0 ? mmss(clock.currentTime) : "0:00";
-    this.time.textContent = `${at} / ${mmss(clock.duration)}`;
+    const audio = this.stems[0]?.audio;
+    if (!audio) return;
+    this.time.textContent = `${clock(audio.currentTime)} / ${clock(audio.duration)}`;
   }
 
   /** Stops and frees the unpacked stems (the row was closed, re-rendered or deleted). */

@@ -40,6 +40,12 @@ export function mmss(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+/** A playing position as media players show it: whole seconds elapsed, "0:00" at the start. */
+export function clock(seconds) {
+  const s = Number.isFinite(seconds) && seconds > 0 ? Math.floor(seconds) : 0;
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
 export function when(ms) {
   if (!ms) return "";
   const d = new Date(ms);
