@@ -129,7 +129,7 @@ _COMPATIBLE = re.compile(
     r"""\b(?:
         MIT(?:-0|-CMU)?(?:\ License)? | 0BSD | BSD(?:-[23]-Clause)?(?:\ (?:3-Clause\ )?License)?
         | 3-Clause\ BSD\ License | ISC(?:\ License)?(?:\ \(ISCL\))?
-        | Apache(?:-2\.0|\ Software\ License|\ License(?:\ 2\.0)?)
+        | Apache(?:-2\.0|\ Software\ License|\ License(?:\ 2\.0)?|\ 2\.0\ License)
         | LLVM-exception | PSF-2\.0 | MPL-2\.0 | Zlib | CC0-1\.0 | BSL-1\.0 | Unlicense
         | LGPL-(?:2\.1|3\.0)-(?:only|or-later) | GPL-(?:2\.0-or-later|3\.0-only|3\.0-or-later)
         | GNU\ (?:Lesser\ )?General\ Public\ License\ v3(?:\ or\ later)?\ \(L?GPLv3\+?\)

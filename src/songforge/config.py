@@ -445,7 +445,9 @@ def model_engines() -> dict[str, tuple[str, ...]]:
         bad = [name for name in chain if name not in ENGINE_NAMES]
         if not chain or bad:
             engines = ", ".join(ENGINE_NAMES)
-            raise ValueError(f"SONGFORGE_MODEL_ENGINES: {raw!r} names no engine or an unknown one ({engines})")
+            raise ValueError(
+                f"SONGFORGE_MODEL_ENGINES: {raw!r} names no engine or an unknown one ({engines})"
+            )
         if model in routes:
             where = "SONGFORGE_UPSTREAM_MODELS and here" if model in upstream else "twice"
             raise ValueError(f"SONGFORGE_MODEL_ENGINES: {model!r} is routed {where}")

@@ -45,7 +45,9 @@ def _jobs(env) -> int:  # type: ignore[no-untyped-def]
         return int(s.scalar(select(func.count()).select_from(Job)) or 0)
 
 
-def test_a_route_takes_the_first_ready_engine_of_its_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_route_takes_the_first_ready_engine_of_its_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SONGFORGE_UPSTREAM_MODELS", raising=False)
     monkeypatch.delenv("SONGFORGE_ACESTEP_WEIGHTS", raising=False)
     monkeypatch.setenv("SONGFORGE_MODEL_ENGINES", "v4.8=acestep|embedded, v4.5+=acestep|embedded, i4=acestep")
@@ -53,7 +55,9 @@ def test_a_route_takes_the_first_ready_engine_of_its_chain(tmp_path: Path, monke
     assert model_engines() == {"v4.8": chain, "v4.5": chain, "i4": ("acestep",)}
     with open_app(tmp_path / "app", allow_private_callbacks=True) as env:
         c, h = env.client, env.bearer
-        r = c.post("/v1/tempolor/accounts", json={"requestParams": {"user_id": "u"}, "maxJobs": 50}, headers=h)
+        r = c.post(
+            "/v1/tempolor/accounts", json={"requestParams": {"user_id": "u"}, "maxJobs": 50}, headers=h
+        )
         assert r.status_code == 200, r.text
 
         def post(kind: str, body: dict[str, object]):  # type: ignore[no-untyped-def]

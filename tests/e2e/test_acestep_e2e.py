@@ -94,7 +94,10 @@ def test_a_song_with_chords_lyrics_and_midi_through_acestep(ace_server: ServerPr
         with server.client() as c:
             make_account(c, "gpu")
             r = c.post(
-                "/music/midi/", params={"name": "base"}, content=_midi(), headers={"Content-Type": "audio/midi"}
+                "/music/midi/",
+                params={"name": "base"},
+                content=_midi(),
+                headers={"Content-Type": "audio/midi"},
             )
             assert r.status_code == 200, r.text
             midi_id = r.json()["midiRenderVO"]["midiItemId"]
@@ -117,9 +120,10 @@ def test_a_song_with_chords_lyrics_and_midi_through_acestep(ace_server: ServerPr
                 assert record["status_name"] == "COMPLETED", record
                 assert record["ltmMaterialExtendDto"]["model"].startswith("acestep:"), record
                 material = record["musicMaterial"]
-                assert material["engine"] == "acestep" and material["chord"] == "C G Am F"
+                assert material["engine"] == "acestep"  # the guide's chords, bar by bar, from those asked:
+                assert material["chord"] and set(material["chord"].split()) <= {"C", "G", "Am", "F"}
                 assert 0 < material["dur"] <= 6
-                lrc = record["lrcTimestamp"].splitlines()
+                lrc = record["ltmMaterialExtendDto"]["lrcTimestamp"].splitlines()
                 assert any("walking in the morning light" in line for line in lrc), lrc
                 assert all(line.startswith("[0") for line in lrc)
             assert records[0]["musicMaterial"]["seed"] != records[1]["musicMaterial"]["seed"]

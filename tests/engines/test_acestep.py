@@ -23,7 +23,6 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
 from acestep_tiny import TINY_SAMPLE_RATE, save_tiny_checkpoint  # noqa: E402
-
 from songforge.engines.acestep import pipeline as ace_pipeline  # noqa: E402
 from songforge.engines.acestep.engine import AceStepEngine  # noqa: E402
 from songforge.engines.acestep.pipeline import EngineNotReady, get_pipeline  # noqa: E402
@@ -138,7 +137,9 @@ def test_the_loader_reads_local_files_in_fp32_on_cpu_once_per_process(engine: Ac
 
 
 # ------------------------------------------------------------------------------------------ text2music
-def test_two_variations_are_one_batch_with_the_controls_mapped(engine: AceStepEngine, recorder: Recorder) -> None:
+def test_two_variations_are_one_batch_with_the_controls_mapped(
+    engine: AceStepEngine, recorder: Recorder
+) -> None:
     stages: list[str] = []
     requests = [_song(11, tonality="A:minor", bpm=100), _song(12, tonality="A:minor", bpm=100)]
     results = engine.generate_batch(requests, lambda _pct, stage: stages.append(stage))
@@ -177,7 +178,9 @@ def test_two_variations_are_one_batch_with_the_controls_mapped(engine: AceStepEn
     assert np.allclose(again.mix, results[0].mix, atol=1e-4)  # a seed makes the same track alone
 
 
-def test_an_instrumental_sings_nothing_and_its_stems_still_add_up(engine: AceStepEngine, recorder: Recorder) -> None:
+def test_an_instrumental_sings_nothing_and_its_stems_still_add_up(
+    engine: AceStepEngine, recorder: Recorder
+) -> None:
     request = GenerationRequest(
         kind="instrumental", prompt="lo-fi beat, 90 bpm, in D minor", model="i4", seed=5, max_seconds=5.0
     )
@@ -205,7 +208,8 @@ def test_chords_are_a_guide_the_cover_task_re_renders(engine: AceStepEngine, rec
     assert call["task_type"] == "cover" and call["audio_cover_strength"] == 0.5
     assert call["keyscale"] == "C major" and call["bpm"] == 120 and call["timesignature"] == "4"
     src = call["src_audio"]
-    assert tuple(src.shape) == (2, round(call["audio_duration"] * TINY_SAMPLE_RATE))  # the guide, at the VAE's rate
+    # the guide, at the VAE's rate, in whole latent frames
+    assert tuple(src.shape) == (2, round(call["audio_duration"] * TINY_SAMPLE_RATE))
     assert call["lyrics"][0].startswith("[") and "sun on the water" in call["lyrics"][0]
     for result in results:
         guide = result.extra["guide"]

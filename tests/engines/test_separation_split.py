@@ -12,6 +12,7 @@ import soundfile as sf
 
 from songforge.audio.decode import DecodeError, DecodeLimits, LimitExceeded, decode
 from songforge.audio.encode import write_flac, write_mp3, write_wav
+from songforge.engines.separation import resolved_method
 from songforge.engines.separation.split import split_file, stem_format
 
 SR = 44100
@@ -113,7 +114,7 @@ def test_two_stems_zip_and_the_method_record(tmp_path: Path, monkeypatch: pytest
     result = split_file(src, "audio/flac", out, two_stems=True)
     assert result["detail"] == ["vocals", "accompaniment"]
     assert result["files"] == ["vocals.flac", "accompaniment.flac", "original.flac"]
-    assert result["method"] == "harmonic" and result["methodNote"] == ""
+    assert result["method"] == resolved_method("auto") and result["methodNote"] == ""
     with zipfile.ZipFile(out) as zf:
         assert zf.namelist() == result["files"]
         zf.extractall(tmp_path / "x")

@@ -94,7 +94,11 @@ def follows(lines: list[str], scheme: str) -> bool:
         return False
     for i in range(len(lines)):
         for j in range(i + 1, len(lines)):
-            if scheme[i] == scheme[j] and lines[i] != lines[j] and not rhyme(end_word(lines[i]), end_word(lines[j])):
+            if (
+                scheme[i] == scheme[j]
+                and lines[i] != lines[j]
+                and not rhyme(end_word(lines[i]), end_word(lines[j]))
+            ):
                 return False
     return True
 

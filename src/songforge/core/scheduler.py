@@ -126,18 +126,52 @@ def _holder(job: Job) -> SlotHolder:
     return SlotHolder(job.item_id, job.tenant_id, job.user_id, started_ms(job), job.reply_url, job.reply_ref)
 
 
-def engine_for(account: Account, request: JobRequest, ready: Callable[[str], bool] | None = None) -> str:
+def engine_for(
+    account: Account,
+    request: JobRequest,
+    ready: Callable[[str], bool] | None = None,
+    source_engine: str | None = None,
+) -> str:
     """The engine that makes `request`: when its model has a route (SONGFORGE_MODEL_ENGINES, and
     SONGFORGE_UPSTREAM_MODELS as `model=tempolor`), the first engine of the route's chain that
     `ready` says can take jobs (`acestep|embedded`: ACE-Step while its weights are there); the last
     of the chain when none is, so that its refusal names it; else the account's
-    (`requestParams.engine`). Without `ready` the chain's first engine. An extension stays on the
-    account's engine: it continues a work, and another engine cannot continue ours."""
-    if "extend" not in request.extra:
-        chain = config.model_engines().get(config.canonical_model(request.model))
-        if chain:
-            return next((name for name in chain if ready is None or ready(name)), chain[-1])
+    (`requestParams.engine`). Without `ready` the chain's first engine.
+
+    An extension (`source_engine`: the engine that made the work it continues) is not routed by
+    model: a work made by the upstream is continued by the upstream (only it holds that work), and
+    on an upstream account a work of ours is continued by the engine that made it (the upstream
+    cannot continue ours); otherwise it stays on the account's engine."""
+    if "extend" in request.extra:
+        if source_engine == config.UPSTREAM_ENGINE:
+            return config.UPSTREAM_ENGINE
+        if account.engine == config.UPSTREAM_ENGINE and source_engine:
+            return source_engine
+        return account.engine
+    chain = config.model_engines().get(config.canonical_model(request.model))
+    if chain:
+        return next((name for name in chain if ready is None or ready(name)), chain[-1])
     return account.engine
+
+
+def admit(session: Session, account: Account, *, max_jobs: int | None = None, variations: int = 1) -> int:
+    """Takes the account's write lock and checks a new request fits: raises AccountBusy (no free
+    slot) or TenantQueueFull; else returns the slot limit that applies. `submit` admits through it;
+    so do jobs of other kinds that hold a slot while they run (lyrics written by the upstream).
+    The caller inserts its jobs in the same transaction."""
+    lock_for_write(session, account.id)
+    limit = max_jobs if max_jobs is not None else account.max_jobs
+    busy = busy_slots(session, account.tenant_id, account.user_id)
+    if busy >= limit:
+        active = active_jobs(session, account.tenant_id, account.user_id)
+        raise AccountBusy(busy, limit, [_holder(job) for job in active])
+    # Under the account's lock only (PostgreSQL), so two accounts of one tenant admitting at the
+    # same instant may pass the tenant's cap by a request: a cap against abuse, not an exact count.
+    cap = config.tenant_limits().max_queued
+    queued = tenant_queued(session, account.tenant_id)
+    if queued + variations > cap:
+        raise TenantQueueFull(queued, cap)
+    return limit
 
 
 def submit(
@@ -150,18 +184,7 @@ def submit(
 ) -> list[Job]:
     """Queues one request's variations for `account`, or raises AccountBusy. Call in a fresh
     transaction. `engine`: the one the caller chose with `engine_for` (and checked), else chosen here."""
-    lock_for_write(session, account.id)
-    limit = request.max_jobs if request.max_jobs is not None else account.max_jobs
-    busy = busy_slots(session, account.tenant_id, account.user_id)
-    if busy >= limit:
-        active = active_jobs(session, account.tenant_id, account.user_id)
-        raise AccountBusy(busy, limit, [_holder(job) for job in active])
-    # Under the account's lock only (PostgreSQL), so two accounts of one tenant admitting at the
-    # same instant may pass the tenant's cap by a request: a cap against abuse, not an exact count.
-    cap = config.tenant_limits().max_queued
-    queued = tenant_queued(session, account.tenant_id)
-    if queued + variations > cap:
-        raise TenantQueueFull(queued, cap)
+    limit = admit(session, account, max_jobs=request.max_jobs, variations=variations)
     engine = engine if engine is not None else engine_for(account, request)
     now = now_ms()
     batch_id = new_item_id()

@@ -93,12 +93,20 @@ def get_engine(name: str) -> Engine:
 
 
 def refusal(
-    name: str, kind: str, model: str, *, midi: bool = False, voice: bool = False, lyrics: bool = False
+    name: str,
+    kind: str,
+    model: str,
+    *,
+    midi: bool = False,
+    voice: bool = False,
+    lyrics: bool = False,
+    extend_start: float | None = None,
 ) -> str | None:
     """Why engine `name` cannot make this request, or None. The dialects ask before a request is
     queued, so what an engine would refuse is a 400 naming it, never a job that fails later (or a
-    request sent to a paid upstream). The upstream engine refuses fields it cannot send; acestep
-    refuses while its weights are not ready here (SONGFORGE_ACESTEP_WEIGHTS)."""
+    request sent to a paid upstream). The upstream engine refuses fields it cannot send (and an
+    extension's `extend_start` outside the platform's range); acestep refuses while its weights
+    are not ready here (SONGFORGE_ACESTEP_WEIGHTS)."""
     if name == "acestep":
         reason = readiness(name)
         return f"the acestep engine is not ready: {reason}" if reason else None
@@ -106,7 +114,7 @@ def refusal(
         from songforge.engines.tempolor.models import UnsupportedUpstream, check_fields
 
         try:
-            check_fields(kind, model, midi=midi, voice=voice, lyrics=lyrics)
+            check_fields(kind, model, midi=midi, voice=voice, lyrics=lyrics, extend_start=extend_start)
         except UnsupportedUpstream as exc:
             return str(exc)
     return None

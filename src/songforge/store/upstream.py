@@ -40,6 +40,7 @@ __all__ = [
     "JobLedger",
     "Lease",
     "NoUsableKey",
+    "SourceTask",
     "add_key",
     "busy_slots",
     "key_box",
@@ -47,6 +48,7 @@ __all__ = [
     "record_callback",
     "remove_key",
     "set_key_state",
+    "source_task",
 ]
 
 KEY_FILE = "upstream.key"
@@ -161,7 +163,7 @@ def set_key_state(session: Session, key_id: int, state: str, reason: str | None 
     return True
 
 
-# The lists a platform callback carries its item in (songs, instrumentals; lyrics and stems later).
+# The lists a platform callback carries its item in.
 _CALLBACK_LISTS = ("songs", "instrumentals", "lyrics", "stems")
 
 
@@ -218,6 +220,24 @@ class Lease:
     key_id: int
     base_url: str
     api_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SourceTask:
+    """The upstream work an extension continues (`ExtensionSource` of the engine's ledger)."""
+
+    task_id: str
+    key_id: int
+    start_time: float
+
+
+def source_task(session: Session, source_job_id: str) -> UpstreamTask | None:
+    """The finished upstream task that made job `source_job_id`, or None (made by another engine,
+    or its task never finished). Its `task_id` is the platform's own item id of the work."""
+    row = session.get(UpstreamTask, source_job_id)
+    if row is None or row.state != "done" or not row.task_id or row.key_id is None:
+        return None
+    return row
 
 
 class JobLedger:
@@ -281,12 +301,37 @@ class JobLedger:
                 return None
             return self._lease(key), row.task_id
 
-    def acquire(self) -> Lease | None:
+    def extension(self) -> SourceTask | None:
+        """The upstream work this job extends (its request's `extend` block names the source job),
+        or None for a job that extends nothing."""
+        with self._db.session() as s:
+            job = s.get(Job, self._job_id)
+            ext = (job.request or {}).get("extend") if job is not None else None
+            if not isinstance(ext, dict) or not ext.get("item_id"):
+                return None
+            source_id = str(ext["item_id"])
+            row = source_task(s, source_id)
+            if row is None:
+                raise EngineError(
+                    f"The work to extend ({source_id}) was not made by the TemPolor upstream, "
+                    "which can extend only its own works"
+                )
+            assert row.task_id is not None and row.key_id is not None
+            return SourceTask(row.task_id, row.key_id, float(ext.get("start_time") or 0))
+
+    def acquire(self, key_id: int | None = None) -> Lease | None:
         """The active key with the most free slots (ties: the fewest busy, then the oldest), its
-        slot taken in the same write transaction as the count; None while all are full."""
+        slot taken in the same write transaction as the count; None while all are full. With
+        `key_id`, only that key (an extension goes to the key whose account holds its source)."""
         with self._db.session() as s:
             _lock(s)
             keys = list(s.scalars(select(UpstreamKey).order_by(UpstreamKey.id)))
+            if key_id is not None:
+                keys = [k for k in keys if k.id == key_id]
+                if not keys:
+                    raise NoUsableKey(
+                        f"The upstream key that made the work to extend (key {key_id}) was removed"
+                    )
             active = [k for k in keys if k.state == ACTIVE]
             if not active:
                 raise NoUsableKey(_no_key_reason(keys))

@@ -40,8 +40,10 @@ Extender = Callable[..., GenerationResult]
 
 
 def extender_for(engine_name: str) -> Extender | None:
-    """The extension of the engine a job runs on; None for an engine without one (the upstream
-    service), whose extensions stay new works made from the source's material."""
+    """The extension of the engine a job runs on, from the source's stored audio; None for an
+    engine without one here: the upstream engine extends through the platform's own endpoint
+    inside its `generate` (its works live on the platform), other engines make a new work from
+    the source's material."""
     if engine_name == "embedded":
         from songforge.engines.embedded.extend import extend
 

@@ -110,7 +110,7 @@ def _max_seconds(request: JobRequest, cap: float | None) -> float | None:
 def build_request(ctx: WorkerContext, job: Job) -> GenerationRequest:
     """What the engine is asked for: the request the job stored, read back as the domain's
     `JobRequest` (rows of every age read the same way), plus the files it refers to."""
-    # Workers claim only song and instrumental jobs (the column's other kinds are born final).
+    # Song and instrumental jobs only (lyrics jobs are run by `run_lyrics_job`; stems are no jobs).
     request = JobRequest.from_json(cast(Kind, job.kind), job.request or {})
     return GenerationRequest(
         kind=request.kind,
@@ -245,7 +245,9 @@ def _claim_partners(ctx: WorkerContext, job: Job) -> list[_Partner]:
         try:
             partners.append(_Partner(ctx, claimed, build_request(ctx, claimed)))
         except EngineError as exc:
-            queue.fail(ctx.db, claimed.item_id, ctx.worker_id, str(exc) or "The engine could not generate this")
+            queue.fail(
+                ctx.db, claimed.item_id, ctx.worker_id, str(exc) or "The engine could not generate this"
+            )
     return partners
 
 
@@ -293,9 +295,55 @@ def _finish_partners(ctx: WorkerContext, partners: list[_Partner]) -> None:
             queue.hand_back(ctx.db, (Job.item_id == partner.job.item_id) & (Job.worker_id == ctx.worker_id))
 
 
+def run_lyrics_job(ctx: WorkerContext, job: Job) -> RunOutcome:
+    """A queued lyrics job (only the upstream engine queues them: ours are written while the request
+    is answered): the engine's lyrics, stored on the row as a finished lyrics job's are."""
+    progress = _Progress(ctx, job)
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(ctx, job, progress, stop), daemon=True).start()
+    try:
+        try:
+            engine = get_engine(job.engine)
+            write_lyrics = getattr(engine, "write_lyrics", None)
+            if write_lyrics is None:
+                raise EngineError(f"the {job.engine} engine writes no lyrics in a worker")
+            _bind_job(ctx, job, engine)
+            progress(1, "writing lyrics")
+            openapi = (job.request or {}).get("openapi") or {}
+            song_model = openapi.get("song_profile")
+            written = write_lyrics(str((job.request or {}).get("prompt", "")), song_model, progress)
+        except JobAbandoned:
+            return _abandon(ctx, job)
+        except EngineError as exc:
+            queue.fail(ctx.db, job.item_id, ctx.worker_id, str(exc) or "The engine could not write lyrics")
+            return RunOutcome.FAILED
+        except KeyError as exc:
+            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Unknown engine {exc}")
+            return RunOutcome.FAILED
+        except Exception as exc:  # noqa: BLE001 - any failure must end the job with a reason
+            log.exception("job %s failed", job.item_id)
+            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Lyrics failed: {type(exc).__name__}: {exc}")
+            return RunOutcome.FAILED
+        stop.set()
+        fields = {
+            "title": written.title,
+            "lyrics": written.text,
+            "material": {},
+            "extra": {**(job.extra or {}), **{k: v for k, v in written.extra.items() if _jsonable(v)}},
+        }
+        with progress.lock:
+            done = queue.complete(ctx.db, job.item_id, ctx.worker_id, fields)
+        return RunOutcome.COMPLETED if done else _abandon(ctx, job)
+    finally:
+        stop.set()
+
+
 def run_music_job(ctx: WorkerContext, job: Job, prepared: GenerationResult | None = None) -> RunOutcome:
     """Runs a claimed job to its final state, and says which it reached (or that it was abandoned).
-    `prepared`: the job's result, already generated in a sibling's batch."""
+    `prepared`: the job's result, already generated in a sibling's batch. A lyrics job (queued only
+    for the upstream engine) goes to `run_lyrics_job`."""
+    if job.kind == "lyrics":
+        return run_lyrics_job(ctx, job)
     progress = _Progress(ctx, job)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(ctx, job, progress, stop), daemon=True)

@@ -74,10 +74,15 @@ def _enqueue(
 
 def notify_job(session: Session, job: Job, *, is_final: bool) -> None:
     """Called wherever a job's state is written (a `job_changed` event); acts only on the final
-    state of Open API song / instrumental jobs, since the platform reports no progress."""
+    state of Open API song / instrumental / lyrics jobs, since the platform reports no progress."""
     meta = (job.request or {}).get("openapi") or {}
     url = meta.get("callback_url")
-    if not url or not is_final or not job.tracked or job.kind not in ("song", "instrumental"):
+    if not url or not is_final or not job.tracked:
+        return
+    if job.kind == "lyrics":  # queued lyrics (the upstream's); ours are born final, never published
+        notify_lyrics(session, job)
+        return
+    if job.kind not in ("song", "instrumental"):
         return
     url_for = _url_for(meta, job.item_id)
     if job.state == JobState.FAILED:

@@ -130,6 +130,7 @@ class OpenApiWork:
     chords: str | None = None
     duration: int | None = None
     extension: Extension | None = None
+    source_engine: str | None = None  # for an extension: the engine that made its source
 
 
 def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
@@ -162,22 +163,25 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
         duration=work.duration,
         extra=extra,
     )
-    engine = _check_engine(account, request)
+    engine = _check_engine(account, request, work.source_engine)
     jobs = scheduler.submit(session, account=account, request=request, variations=1, engine=engine)
     return jobs[0]
 
 
-def _check_engine(account: Account, request: JobRequest) -> str:
+def _check_engine(account: Account, request: JobRequest, source_engine: str | None = None) -> str:
     """The engine that will make `request` (the account's, or the first ready one of the model's
-    route, SONGFORGE_MODEL_ENGINES), or 400010 naming the combination when that engine refuses it,
-    before anything is queued."""
-    engine = scheduler.engine_for(account, request, ready=engine_ready)
+    route, SONGFORGE_MODEL_ENGINES; for an extension, see `scheduler.engine_for` with the engine
+    that made the source), or 400010 naming the combination when that engine refuses it, before
+    anything is queued."""
+    engine = scheduler.engine_for(account, request, ready=engine_ready, source_engine=source_engine)
+    extend = request.extra.get("extend")
     reason = refusal(
         engine,
         request.kind,
         request.model,
         voice=bool(request.artist_voice_id or request.cloned_voice_id),
         lyrics=bool(request.lyrics),
+        extend_start=extend.get("start_time") if isinstance(extend, dict) else None,
     )
     if reason:
         raise OpenApiError(

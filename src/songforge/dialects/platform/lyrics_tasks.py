@@ -4,6 +4,11 @@ Writing lyrics takes a moment, not minutes, so there is no queue to wait in: the
 while the request is answered, stored as a `Job` of kind `lyrics` (already `completed`), and its
 callback is written to the outbox in the same transaction, as the platform's flow expects.
 It stays out of /v1/tempolor's song and instrumental lists, which filter on kind.
+
+On an account whose engine is the TemPolor upstream the lyrics are the platform's: the job is
+queued instead (`queue_lyrics`, admitted against the account's maxJobs like any request), a
+worker sends it to the upstream's lyrics endpoint and stores its title and text on the row, and
+the job's final state writes the same callback (`callbacks.notify_job`).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from songforge.clock import now_ms
+from songforge.core import scheduler
 from songforge.core.ids import new_item_id
 from songforge.core.states import JobState
 from songforge.dialects.platform.callbacks import notify_lyrics
+from songforge.dialects.platform.models import ModelChoice
 from songforge.store.models import Account, Job
 
 TITLE_MAX = 60
@@ -87,4 +94,52 @@ def store_lyrics(
     session.add(job)
     session.flush()
     notify_lyrics(session, job)
+    return job
+
+
+def queue_lyrics(
+    session: Session,
+    account: Account,
+    prompt: str,
+    song_model: ModelChoice | None,
+    callback_url: str,
+    engine: str,
+) -> Job:
+    """A lyrics job for `engine` (the upstream) to write in a worker. Raises scheduler.AccountBusy
+    when the account has no free slot: it holds one while it runs, as a song does."""
+    limit = scheduler.admit(session, account)
+    now = now_ms()
+    item_id = new_item_id()
+    while session.get(Job, item_id) is not None:
+        item_id = new_item_id()
+    openapi: dict = {"callback_url": callback_url, "prompt": prompt}
+    if song_model is not None:
+        openapi["song_model"] = song_model.name
+        openapi["song_profile"] = song_model.profile  # what the engine sends, as the platform's name
+    job = Job(
+        item_id=item_id,
+        tenant_id=account.tenant_id,
+        user_id=account.user_id,
+        batch_id=item_id,
+        kind="lyrics",
+        engine=engine,
+        state=JobState.QUEUED,
+        progress=0,
+        stage=JobState.QUEUED,
+        request={"prompt": prompt, "openapi": openapi},
+        seed=0,
+        title="",
+        material={},
+        lyrics=None,
+        extra={},
+        blobs={},
+        max_jobs=limit,
+        tracked=True,
+        attempts=0,
+        created_ms=now,
+        queued_ms=now,
+        updated_ms=now,
+    )
+    session.add(job)
+    session.flush()
     return job

@@ -127,9 +127,12 @@ def _callback_failure(job: Job, item: dict[str, Any]) -> None:
 
 
 def lyrics_item(job: Job) -> dict[str, Any]:
-    """The platform's lyrics item (A.13): four fields (and ours when its callback failed for good)."""
+    """The platform's lyrics item (A.13): four fields (and ours: `error` when it failed, as a music
+    item's; `callback_failed` when its callback failed for good)."""
     status = _LYRICS_STATUS.get(job.state, "failed")
     item = {"item_id": job.item_id, "status": status, "title": job.title or "", "lyric": job.lyrics or ""}
+    if job.state == JobState.FAILED:
+        item["error"] = job.error or "Writing the lyrics failed"
     _callback_failure(job, item)
     return item
 

@@ -82,8 +82,8 @@ def load_pipeline(settings: config.AceStepSettings) -> Loaded:
     device, dtype = resolve_device(settings.device)
     t0 = time.perf_counter()
     try:
-        pipe = cls.from_pretrained(str(settings.weights), local_files_only=True, torch_dtype=dtype)
-    except (OSError, ValueError, EnvironmentError) as exc:
+        pipe = cls.from_pretrained(str(settings.weights), local_files_only=True, dtype=dtype)
+    except (OSError, ValueError) as exc:
         raise EngineNotReady(f"{check.message()}, but loading it failed: {exc}") from exc
     offload = bool(settings.offload and device.startswith("cuda"))
     if settings.offload and not offload:

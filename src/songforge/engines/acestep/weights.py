@@ -52,7 +52,7 @@ class WeightsCheck:
         return (
             f"{SETTING}={self.path} is not a complete diffusers-format ACE-Step 1.5 checkpoint: "
             f"{'; '.join(self.problems)} (expected model_index.json and {expected}, each with its config and "
-            f"weights; {' and '.join(COVER)}/ for chords and MIDI)"
+            f"weights; {' and '.join(f'{name}/' for name in COVER)} for chords and MIDI)"
         )
 
 

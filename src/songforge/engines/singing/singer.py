@@ -21,6 +21,7 @@ import numpy as np
 from scipy.signal import butter, resample_poly, sosfilt
 
 from songforge.engines.base import EngineError, VoiceProfile
+from songforge.engines.singing import harmony
 from songforge.engines.singing import lyrics as lyrics_mod
 from songforge.engines.singing.bases import default_base, is_neural, speak
 from songforge.engines.singing.common import LyricSection, SungVocals
@@ -48,7 +49,9 @@ STRETCH_STEP = 0.1  # lines are re-spoken at a few speeds only, so repeated line
 # benchmark's 12 songs (same melodies): sung WER 77% with kal for every voice (female voices warped
 # up by 1.18) and 87% with ked, against 55% for "slowed"; so "slowed" ships for both voice families.
 METHOD = "slowed"
-FESTIVAL_MAX_HZ = 180.0  # festival's diphone voices are asked for notes an octave down above this
+FESTIVAL_MAX_HZ = 180.0
+# Choruses get a double of the lead and a harmony line (`harmony`); a voice's extra may turn them off.
+CHORUS_PARTS = True  # festival's diphone voices are asked for notes an octave down above this
 
 
 @dataclass
@@ -215,6 +218,16 @@ def _f0_track(
     return smooth, vib
 
 
+def _f0_hz(notes: list[Note], times: np.ndarray, bpm: float, params: dict) -> np.ndarray:
+    """The sung pitch in Hz per frame: the notes, vibrato, and a part's own offset in cents (a
+    double's detune; 0 for the lead)."""
+    midi, vib = _f0_track(notes, times, bpm, params["vibrato_rate"], params["vibrato_cents"])
+    return 440.0 * 2 ** ((midi + (vib + params.get("cents", 0.0)) / 100.0 - 69) / 12)
+
+
+Part = tuple[list[Note], dict]  # another voice on a lead line: its notes and its params (harmony.py)
+
+
 def _warp_envelope(sp: np.ndarray, formant: float, tilt_db: float) -> np.ndarray:
     k = sp.shape[1]
     out = sp
@@ -235,6 +248,19 @@ def _render_line(
     an: _Analysed, notes: list[Note], syl_notes: list[list[Note]], bpm: float, params: dict
 ) -> tuple[float, np.ndarray, float, float]:
     """Sing one line. Returns (output start time s, audio at WORK_SR, first sound s, last sound s)."""
+    return _render_line_parts(an, notes, syl_notes, bpm, params, ())[0]
+
+
+def _render_line_parts(
+    an: _Analysed,
+    notes: list[Note],
+    syl_notes: list[list[Note]],
+    bpm: float,
+    params: dict,
+    parts: tuple[Part, ...] | list[Part],
+) -> tuple[tuple[float, np.ndarray, float, float], list[np.ndarray]]:
+    """`_render_line`, and each part sung on the same words and timing (one more WORLD synthesis
+    each, from the same re-timed envelope): their audio starts where the line's does."""
     spb = 60.0 / bpm
     syls = an.syllables
     spans = [(ns[0].start * spb, (ns[-1].start + ns[-1].dur) * spb) for ns in syl_notes]
@@ -261,8 +287,7 @@ def _render_line(
     sp = an.sp[lo] * (1 - fr) + an.sp[lo + 1] * fr
     ap = an.ap[lo] * (1 - fr) + an.ap[lo + 1] * fr
     src_voiced = (an.f0[lo] > 0) | (an.f0[np.minimum(lo + 1, n_src - 1)] > 0)
-    midi, vib = _f0_track(notes, times, bpm, params["vibrato_rate"], params["vibrato_cents"])
-    f0 = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
+    f0 = _f0_hz(notes, times, bpm, params)
     voiced = active & (is_vowel | src_voiced)
     f0 = np.where(voiced, f0, 0.0)
     sp = _warp_envelope(sp, params["formant"], params["tilt_db"])
@@ -274,13 +299,15 @@ def _render_line(
         ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
     sp[~active] = 1e-14
     ap[~active] = 1.0
-    audio = pw.synthesize(
-        np.ascontiguousarray(f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), WORK_SR, FRAME_MS
-    )
+    sp, ap = np.ascontiguousarray(sp), np.ascontiguousarray(ap)
     fade = int(0.01 * WORK_SR)
-    audio[:fade] *= np.linspace(0, 1, fade)
-    audio[-fade:] *= np.linspace(1, 0, fade)
-    return out0, audio, t_first, spans[-1][1]
+    outs = []
+    for f in [f0] + [np.where(voiced, _f0_hz(pn, times, bpm, pp), 0.0) for pn, pp in parts]:
+        audio = pw.synthesize(np.ascontiguousarray(f), sp, ap, WORK_SR, FRAME_MS)
+        audio[:fade] *= np.linspace(0, 1, fade)
+        audio[-fade:] *= np.linspace(1, 0, fade)
+        outs.append(audio)
+    return (out0, outs[0], t_first, spans[-1][1]), outs[1:]
 
 
 LEAD_S = 0.03  # silence the neural models get before a line's first consonant
@@ -292,19 +319,31 @@ def _render_neural(
     """Sing one line with a neural base: the model renders the phones to durations written from the
     notes (`neural.plan_units`), then the notes' pitch is imposed (hibari: as its vocoder's F0;
     joe: by WORLD, which here only re-pitches). Returns what `_render_line` returns."""
+    return _render_neural_parts(line, notes, syl_notes, bpm, params, seed, ())[0]
+
+
+def _render_neural_parts(
+    line,
+    notes: list[Note],
+    syl_notes: list[list[Note]],
+    bpm: float,
+    params: dict,
+    seed: int,
+    parts: tuple[Part, ...] | list[Part],
+) -> tuple[tuple[float, np.ndarray, float, float], list[np.ndarray]]:
+    """`_render_neural`, and each part re-pitched from the line's audio by WORLD (joe: from the same
+    analysis as the lead's; hibari: one analysis of its output), starting where the line does."""
     from songforge.engines.singing import neural
 
     spb = 60.0 / bpm
     spans = [(ns[0].start * spb, (ns[-1].start + ns[-1].dur) * spb) for ns in syl_notes]
     units, start = neural.plan_units(line, spans, LEAD_S)
     m = neural.model(line.base)
-    rate, cents = params["vibrato_rate"], params["vibrato_cents"]
     if line.base == "hibari":
 
         def pitch(model_f0: np.ndarray) -> np.ndarray:
             times = start + np.arange(len(model_f0)) * m.frame_s
-            midi, vib = _f0_track(notes, times, bpm, rate, cents)
-            hz = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
+            hz = _f0_hz(notes, times, bpm, params)
             return np.where(model_f0 > 40.0, hz, 0.0).astype(np.float32)
 
         audio, _ = m.render(
@@ -320,14 +359,16 @@ def _render_neural(
         if m.sr != WORK_SR:
             g = math.gcd(WORK_SR, m.sr)
             x = resample_poly(x, WORK_SR // g, m.sr // g)
+        others = _repitch_parts(x, WORK_SR, start, bpm, params, parts, shape=False)[1] if parts else []
     else:
         audio, _ = m.render(line.ids, units)
-        x = _repitch(audio, m.sr, notes, start, bpm, params)
+        x, others = _repitch_parts(audio, m.sr, start, bpm, params, [(notes, params), *parts])
     fade = min(int(0.01 * WORK_SR), len(x) // 2)
-    if fade:
-        x[:fade] *= np.linspace(0, 1, fade)
-        x[-fade:] *= np.linspace(1, 0, fade)
-    return start, x, start + LEAD_S, spans[-1][1]
+    for y in [x, *others]:
+        if fade:
+            y[:fade] *= np.linspace(0, 1, fade)
+            y[-fade:] *= np.linspace(1, 0, fade)
+    return (start, x, start + LEAD_S, spans[-1][1]), others
 
 
 def _repitch(
@@ -335,6 +376,20 @@ def _repitch(
 ) -> np.ndarray:
     """WORLD on speech that already has the song's timing: the notes' F0 on its voiced frames, and the
     voice's formant warp, tilt and breathiness; no re-timing."""
+    return _repitch_parts(audio, sr, start, bpm, params, [(notes, params)])[0]
+
+
+def _repitch_parts(
+    audio: np.ndarray,
+    sr: int,
+    start: float,
+    bpm: float,
+    params: dict,
+    parts: list[Part] | tuple[Part, ...],
+    shape: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`_repitch` for several parts from one analysis: (the audio at WORK_SR, each part's audio).
+    With `shape=False` the envelope is kept as it is (audio the voice's timbre is already in)."""
     x = audio.astype(np.float64)
     if sr != WORK_SR:
         g = math.gcd(WORK_SR, sr)
@@ -344,20 +399,21 @@ def _repitch(
     sp = pw.cheaptrick(x, f0, t, WORK_SR)
     ap = pw.d4c(x, f0, t, WORK_SR)
     times = start + t
-    midi, vib = _f0_track(notes, times, bpm, params["vibrato_rate"], params["vibrato_cents"])
-    target = 440.0 * 2 ** ((midi + vib / 100.0 - 69) / 12)
     voiced = f0 > 0
-    new_f0 = np.where(voiced, target, 0.0)
-    sp = _warp_envelope(sp, params["formant"], params["tilt_db"])
     breath = params["breathiness"]
-    if breath > 0:
+    if shape:
+        sp = _warp_envelope(sp, params["formant"], params["tilt_db"])
+    if shape and breath > 0:
         freqs = np.linspace(0, WORK_SR / 2, ap.shape[1])
         band = np.clip((freqs - 2000.0) / 4000.0, 0.0, 1.0)[None, :]
         ap = np.where(voiced[:, None], ap + (1 - ap) * breath * band * 0.6, ap)
-    out = pw.synthesize(
-        np.ascontiguousarray(new_f0), np.ascontiguousarray(sp), np.ascontiguousarray(ap), WORK_SR, FRAME_MS
-    )
-    return out[: len(x)] if len(out) >= len(x) else np.pad(out, (0, len(x) - len(out)))
+    sp, ap = np.ascontiguousarray(sp), np.ascontiguousarray(ap)
+    outs = []
+    for pn, pp in parts:
+        new_f0 = np.ascontiguousarray(np.where(voiced, _f0_hz(pn, times, bpm, pp), 0.0))
+        out = pw.synthesize(new_f0, sp, ap, WORK_SR, FRAME_MS)
+        outs.append(out[: len(x)] if len(out) >= len(x) else np.pad(out, (0, len(x) - len(out))))
+    return (outs[0] if shape else x), outs[1:] if shape else outs
 
 
 def _breath(rng: np.random.Generator, dur: float) -> np.ndarray:
@@ -380,6 +436,7 @@ def _voice_params(voice: VoiceProfile | None) -> dict:
         "vibrato_rate": float(extra.get("vibrato_rate", 5.5)),
         "vibrato_cents": float(extra.get("vibrato_cents", 20.0)),
         "method": str(extra.get("method") or ("direct" if is_neural(base) else METHOD)),
+        "chorus_parts": bool(extra.get("chorus_parts", CHORUS_PARTS)),
     }
 
 
@@ -542,11 +599,20 @@ def sing(
     buf = np.zeros(int(total_s * WORK_SR) + WORK_SR, dtype=np.float64)
     rng = np.random.default_rng(seed)
     analysed: dict[tuple, _Analysed] = {}
-    rendered: dict[tuple, tuple[float, np.ndarray, float, float]] = {}
+    rendered: dict[tuple, tuple[float, np.ndarray, float, float, list[np.ndarray]]] = {}
     takes: dict[tuple, int] = {}
     timed_lines: list[tuple[float, float, str]] = []
     prev_end = -10.0
-    for li, (_, _, text) in enumerate(sung):
+    # Choruses add a double of the lead and a harmony line (harmony.py), panned either side: `sides`
+    # holds them (left, right) until the end, where they join the lead in the middle.
+    sides: np.ndarray | None = None
+    harmony_notes: list[Note] = []
+    doubles: list[tuple[int, float, float]] = []
+    gains = {
+        "double": [10 ** (harmony.DOUBLE_DB / 20) * g for g in harmony.pan_gains(harmony.PARTS_PAN)],
+        "harmony": [10 ** (harmony.HARMONY_DB / 20) * g for g in harmony.pan_gains(-harmony.PARTS_PAN)],
+    }
+    for li, (section_name, _, text) in enumerate(sung):
         line_notes = by_line.get(li)
         if not line_notes:
             continue
@@ -567,17 +633,38 @@ def sing(
         take = takes.get(shape, 0)
         takes[shape] = take + 1
         sig = (*shape, take)
+        backing = params["chorus_parts"] and section_name in harmony.HARMONY_SECTIONS
+        delay = 0.0
         if sig not in rendered:
             p = _take_params(params, take)
+            parts: list[Part] = []
+            if backing:
+                h_notes = harmony.harmony_line(line_notes, key, bar_chords, beats_per_bar, voice.high_midi)
+                delay, cents = harmony.double_take(seed, li)
+                double = {**p, "cents": cents, "vibrato_rate": p["vibrato_rate"] * 1.08}
+                parts = [(line_notes, double), (h_notes, {**p, "vibrato_cents": 0.7 * p["vibrato_cents"]})]
+                harmony_notes += h_notes
+                doubles.append((li, round(delay, 4), round(cents, 2)))
             if an is None:
-                o, a, f, la = _render_neural(voices[(key_text, stretch)], line_notes, syl_notes, bpm, p, seed)
+                (o, a, f, la), others = _render_neural_parts(
+                    voices[(key_text, stretch)], line_notes, syl_notes, bpm, p, seed, parts
+                )
             else:
-                o, a, f, la = _render_line(an, line_notes, syl_notes, bpm, p)
+                (o, a, f, la), others = _render_line_parts(an, line_notes, syl_notes, bpm, p, parts)
             base_t = origin * spb
-            rendered[sig] = (o - base_t, a, f - base_t, la - base_t)
-        rel0, audio, rel_first, rel_last = rendered[sig]
+            rendered[sig] = (o - base_t, a, f - base_t, la - base_t, others)
+        rel0, audio, rel_first, rel_last, others = rendered[sig]
         out0, first, last = rel0 + origin * spb, rel_first + origin * spb, rel_last + origin * spb
         i0 = int(round(out0 * WORK_SR))
+        for name, part, shift in zip(("double", "harmony"), others, (delay, 0.0), strict=False):
+            if sides is None:
+                sides = np.zeros((len(buf), 2), dtype=np.float64)
+            j0 = i0 + int(round(shift * WORK_SR))
+            cut = max(0, -j0)
+            j0 += cut
+            j1 = min(j0 + len(part) - cut, len(buf))
+            if j1 > j0:
+                sides[j0:j1] += part[cut : cut + j1 - j0, None] * np.asarray(gains[name])[None, :]
         if i0 < 0:
             audio = audio[-i0:]
             i0 = 0
@@ -593,20 +680,32 @@ def sing(
         prev_end = last
 
     buf = buf[: int(total_s * WORK_SR)] if total_s > 0 else buf[:0]
+    # Levelled by the lead alone, so the parts sit at their own level under it.
     peak = float(np.max(np.abs(buf))) if len(buf) else 0.0
     if peak > 0:
         buf *= 0.7 / peak
     sos = butter(2, 80, btype="highpass", fs=WORK_SR, output="sos")
-    buf = sosfilt(sos, buf)
-    if sample_rate != WORK_SR:
-        g = math.gcd(sample_rate, WORK_SR)
-        buf = resample_poly(buf, sample_rate // g, WORK_SR // g)
     target = int(round(total_s * sample_rate))
-    buf = np.pad(buf, (0, max(0, target - len(buf))))[:target].astype(np.float32)
+    if sides is None:
+        buf = sosfilt(sos, buf)
+        if sample_rate != WORK_SR:
+            g = math.gcd(sample_rate, WORK_SR)
+            buf = resample_poly(buf, sample_rate // g, WORK_SR // g)
+        buf = np.pad(buf, (0, max(0, target - len(buf))))[:target].astype(np.float32)
+        stereo = np.stack([buf, buf], axis=1)
+    else:
+        if peak > 0:
+            sides *= 0.7 / peak
+        lr = sosfilt(sos, buf[:, None] + sides[: len(buf)], axis=0)
+        del sides
+        if sample_rate != WORK_SR:
+            g = math.gcd(sample_rate, WORK_SR)
+            lr = resample_poly(lr, sample_rate // g, WORK_SR // g, axis=0)
+        stereo = np.pad(lr, ((0, max(0, target - len(lr))), (0, 0)))[:target].astype(np.float32)
     melody = [(round(n.start * spb, 4), round(n.dur * spb, 4), n.midi) for n in notes]
     secs = [LyricSection(s.name, list(s.lines), s.voice) for s in sections]
     return SungVocals(
-        audio=np.stack([buf, buf], axis=1),
+        audio=stereo,
         lyrics=lyrics_mod.lyrics_text(secs),
         lines=timed_lines,
         melody=melody,
@@ -622,5 +721,9 @@ def sing(
             "sung_by_festival": sum(voices[k] is not spoken[k[0]] for k in set(line_key.values()))
             if params["method"] == "festival"
             else 0,
+            # the chorus parts: the harmony's notes as the melody's are given, each double's offsets
+            "harmony": [(round(n.start * spb, 4), round(n.dur * spb, 4), n.midi) for n in harmony_notes],
+            "harmony_notes": harmony_notes,
+            "doubles": doubles,
         },
     )

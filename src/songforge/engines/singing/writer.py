@@ -158,7 +158,9 @@ class Phrase:
 
 
 # Style words that are plain nouns after an article or adjective ("an empty house", "my soul").
-_AMBIGUOUS = set("house soul metal rock country folk pop garage trap blues piano guitar strings drum band".split())
+_AMBIGUOUS = set(
+    "house soul metal rock country folk pop garage trap blues piano guitar strings drum band".split()
+)
 
 
 def _classify(tok: str, prev: str | None, nxt: str) -> str:
@@ -340,7 +342,14 @@ _THEMES: dict[str, dict[str, list[str]]] = {
     },
     "sad": {
         "trigger": ["sad", "lonely", "tears", "heartbreak", "broken", "loss", "goodbye", "rain", "grief"],
-        "noun": ["the letters", "the silence", "old photographs", "the empty room", "your shadow", "the rain"],
+        "noun": [
+            "the letters",
+            "the silence",
+            "old photographs",
+            "the empty room",
+            "your shadow",
+            "the rain",
+        ],
         "adj": ["empty", "fading", "heavy", "quiet", "broken", "distant"],
         "title": ["the rain", "your shadow"],
         "end": ["rain", "again", "alone", "stone", "cold", "gold", "tears", "years", "mind", "gone", "blue"],
@@ -509,14 +518,27 @@ _HOOK: dict[str, list[str]] = {
         "np:give me {P} {E}",
         "any:here's to {P} {E}",
     ],
-    "a": ["np:{P}, we will be {E}", "ing:{P} makes me feel {E}", "np:{P}, you make me feel {E}", "np:with {P} we are {E}"],
+    "a": [
+        "np:{P}, we will be {E}",
+        "ing:{P} makes me feel {E}",
+        "np:{P}, you make me feel {E}",
+        "np:with {P} we are {E}",
+    ],
     "v": ["np:with {P} we {E}", "np:for {P} we {E}", "ing:[oh,] {P} makes me {E}", "np:{P}, you make me {E}"],
 }
 _BRIDGE: dict[str, list[str]] = {
-    "t": ["all we had was {N} and the {E}", "I will find my way back to the {E}", "[so] I will wait for you beneath the {E}"],
+    "t": [
+        "all we had was {N} and the {E}",
+        "I will find my way back to the {E}",
+        "[so] I will wait for you beneath the {E}",
+    ],
     "m": ["I will hold you in my {E}", "np:[and] {P} will live [on] in my {E}"],
     "d": ["[and] if the {A} night should take me {E}", "[so] let the {A} river take me {E}"],
-    "w": ["[and] if the {A} lights should fade {E}", "I will sing it on my own {E}", "np:[oh,] I will carry {P} {E}"],
+    "w": [
+        "[and] if the {A} lights should fade {E}",
+        "I will sing it on my own {E}",
+        "np:[oh,] I will carry {P} {E}",
+    ],
     "a": ["[and] when the {A} night is {E}", "I will sing until I'm {E}"],
     "v": ["so let it burn, let it {E}", "[and] in the silence I {E}"],
 }
@@ -729,7 +751,12 @@ class _Writer:
             self._commit(lines, False)
             return lines
         hook = f"{title.text}, {title.text}"  # never reached on the 50-prompt table; never a crash
-        return [hook[0].upper() + hook[1:], "Sing it loud into the night", hook[0].upper() + hook[1:], "Hold me now, we own the light"]
+        return [
+            hook[0].upper() + hook[1:],
+            "Sing it loud into the night",
+            hook[0].upper() + hook[1:],
+            "Hold me now, we own the light",
+        ]
 
     def bridge(self, phrase: Phrase | None) -> list[str]:
         for _attempt in range(12):
@@ -752,8 +779,8 @@ def write_lyrics(prompt: str, seed: int) -> list[LyricSection]:
     title, rest = w.phrases[0], w.phrases[1:]
     chorus = w.chorus(title)
     # Every theme phrase is sung in a verse line: the others first, then the title again.
-    queue: list[Phrase | None] = [*rest, title][:4]
-    queue += [None] * (4 - len(queue))
+    placed: list[Phrase] = [*rest, title][:4]
+    queue: list[Phrase | None] = [*placed, *[None] * (4 - len(placed))]
     verse1 = w.verse([queue[0], queue[2]])
     verse2 = w.verse([queue[1], queue[3]])
     bridge = w.bridge(title if not title.ing else None)

@@ -1,4 +1,4 @@
-"""The upstream's Open API over httpx: generate, query, download, and its failures as classes.
+"""The upstream's Open API over httpx: generate, extend, query, download, and its failures as classes.
 
 Why the failures are classes, not codes: the engine's loop decides by kind what a failure costs
 (wait and resend, drop the key, fail the job), and the kinds are the platform's own. The business
@@ -28,7 +28,9 @@ __all__ = [
     "WorkLost",
 ]
 
-QUERY_FIELDS = {"song": "songs", "instrumental": "instrumentals"}
+# What each kind's query answers in (`data.<field>`), and the actions a kind is created by.
+QUERY_FIELDS = {"song": "songs", "instrumental": "instrumentals", "lyrics": "lyrics"}
+ACTIONS = {"song": ("generate", "extend"), "instrumental": ("generate", "extend"), "lyrics": ("generate",)}
 
 
 class UpstreamError(EngineError):
@@ -117,9 +119,12 @@ class OpenApiClient:
         data = envelope.get("data")
         return data if isinstance(data, dict) else {}
 
-    def generate(self, kind: str, body: dict[str, Any]) -> str:
-        """The new task's item id."""
-        data = self._post(f"/{kind}/generate", body)
+    def generate(self, kind: str, body: dict[str, Any], action: str = "generate") -> str:
+        """The new task's item id. `action`: `generate`, or `extend` (a song or instrumental
+        continued from the platform's own item: the body names it by `item_id`)."""
+        if action not in ACTIONS.get(kind, ()):
+            raise ValueError(f"the Open API has no {kind}/{action}")
+        data = self._post(f"/{kind}/{action}", body)
         ids = data.get("item_ids")
         if not isinstance(ids, list) or not ids or not isinstance(ids[0], str):
             raise Transient("TemPolor upstream accepted the task but returned no item id")

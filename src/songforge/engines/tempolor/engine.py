@@ -5,6 +5,10 @@ Why it waits instead of failing on a busy platform: 400007 (queue full) and 4000
 the account's maxJobs exact and costs the job none of its attempts. Only what the platform says
 is final (no points, content refused, a bad parameter) fails the job, with the platform's words.
 
+Extensions and lyrics take the same path: an extension goes to the platform's own extend endpoint
+with the platform's item id of its source (stored with the source's task) on the key that made
+it, lyrics to its lyrics endpoint; both are polled and called back like a generation.
+
 Order matters for money: the request is checked (model, inputs) before a key is even reserved,
 and the upstream task id is stored the moment the platform returns it, so a worker that dies
 while polling is replaced by one that resumes the same task rather than paying for a second.
@@ -15,6 +19,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +36,10 @@ from songforge.engines.tempolor.client import (
     WorkLost,
     download,
 )
-from songforge.engines.tempolor.ledger import KeyLease, TaskLedger
-from songforge.engines.tempolor.models import check_request, from_platform
+from songforge.engines.tempolor.ledger import ExtensionSource, KeyLease, TaskLedger
+from songforge.engines.tempolor.models import check_request, extend_start_seconds, from_platform, to_platform
 
-__all__ = ["TempolorEngine", "platform_body"]
+__all__ = ["TempolorEngine", "UpstreamLyrics", "extend_body", "lyrics_body", "platform_body"]
 
 log = logging.getLogger("songforge.engines.tempolor")
 
@@ -69,6 +75,45 @@ def platform_body(request: GenerationRequest, model: str, callback_url: str) -> 
     return body
 
 
+def extend_body(request: GenerationRequest, source: ExtensionSource, callback_url: str) -> dict[str, Any]:
+    """The song/extend or instrumental/extend body: the platform's own item id of the source and
+    where to start, in whole seconds; a song's new lyrics when given. The model is the source's
+    (the Open API's extension takes none)."""
+    body: dict[str, Any] = {
+        "item_id": source.task_id,
+        "start_time": extend_start_seconds(source.start_time),
+        "callback_url": callback_url,
+    }
+    if request.kind == "song" and request.lyrics:
+        body["lyrics"] = request.lyrics
+    return body
+
+
+def lyrics_body(prompt: str, song_model: str | None, callback_url: str) -> dict[str, Any]:
+    """The lyrics/generate body; `song_model` (our profile) as the platform's name, when asked."""
+    body: dict[str, Any] = {"prompt": prompt.strip(), "callback_url": callback_url}
+    if song_model:
+        body["song_model"] = to_platform(song_model, "song")
+    return body
+
+
+@dataclass
+class UpstreamLyrics:
+    """Lyrics the upstream wrote: its title and text, and which task and key made them."""
+
+    title: str
+    text: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _has_audio(item: dict[str, Any]) -> bool:
+    return bool(item.get("audio_hi_url") or item.get("audio_url"))
+
+
+def _has_lyric(item: dict[str, Any]) -> bool:
+    return bool(item.get("lyric"))
+
+
 class TempolorEngine:
     name = "tempolor"
 
@@ -79,11 +124,16 @@ class TempolorEngine:
         """The worker's pool and task record for the next `generate` (see engines.tempolor.ledger)."""
         self._ledger = ledger
 
-    def generate(self, request: GenerationRequest, progress: ProgressFn) -> GenerationResult:
-        model = check_request(request)  # refused before any key is reserved or anything sent
-        ledger = self._ledger
-        if ledger is None:
+    def _bound(self) -> TaskLedger:
+        if self._ledger is None:
             raise EngineError("the tempolor engine runs only in a worker that binds its key pool")
+        return self._ledger
+
+    def generate(self, request: GenerationRequest, progress: ProgressFn) -> GenerationResult:
+        """A song or instrumental; an extension (the job's ledger names its source) through the
+        platform's own extend endpoint, on the key whose account made the source."""
+        model = check_request(request)  # refused before any key is reserved or anything sent
+        ledger = self._bound()
         timing = config.upstream_timing()
         deadline = time.monotonic() + ledger.timeout_seconds
         recorded = ledger.recorded()
@@ -91,11 +141,18 @@ class TempolorEngine:
             lease, task_id = recorded
             log.info("job %s resumes upstream task %s on key %s", ledger.job_id, task_id, lease.key_id)
         else:
-            body = platform_body(request, model, ledger.callback_url)
-            lease, task_id = self._send(ledger, request.kind, body, progress, deadline, timing)
+            source = ledger.extension()
+            if source is not None:
+                body = extend_body(request, source, ledger.callback_url)
+                lease, task_id = self._send(
+                    ledger, request.kind, body, progress, deadline, timing, "extend", source.key_id
+                )
+            else:
+                body = platform_body(request, model, ledger.callback_url)
+                lease, task_id = self._send(ledger, request.kind, body, progress, deadline, timing)
         client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
         try:
-            item = self._poll(ledger, client, request.kind, task_id, progress, deadline, timing)
+            item = self._poll(ledger, client, request.kind, task_id, progress, deadline, timing, _has_audio)
             result = self._bring_home(request, item, progress, timing)
         except EngineError:
             ledger.finish(ok=False)
@@ -103,6 +160,34 @@ class TempolorEngine:
         ledger.finish(ok=True)
         result.extra["upstream"] = {"task_id": task_id, "key_id": lease.key_id}
         return result
+
+    def write_lyrics(self, prompt: str, song_model: str | None, progress: ProgressFn) -> UpstreamLyrics:
+        """Lyrics from the platform's lyrics endpoint (`song_model`: our profile they are for)."""
+        ledger = self._bound()
+        body = lyrics_body(prompt, song_model, ledger.callback_url)  # refused before a key is reserved
+        timing = config.upstream_timing()
+        deadline = time.monotonic() + ledger.timeout_seconds
+        recorded = ledger.recorded()
+        if recorded is not None:
+            lease, task_id = recorded
+            log.info("job %s resumes upstream task %s on key %s", ledger.job_id, task_id, lease.key_id)
+        else:
+            lease, task_id = self._send(ledger, "lyrics", body, progress, deadline, timing)
+        client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
+        try:
+            item = self._poll(ledger, client, "lyrics", task_id, progress, deadline, timing, _has_lyric)
+            text = str(item.get("lyric") or "").strip()
+            if not text:
+                raise EngineError(f"the upstream lyrics task {task_id} succeeded without lyrics")
+        except EngineError:
+            ledger.finish(ok=False)
+            raise
+        ledger.finish(ok=True)
+        return UpstreamLyrics(
+            title=str(item.get("title") or "")[:300],
+            text=text,
+            extra={"upstream": {"task_id": task_id, "key_id": lease.key_id}},
+        )
 
     # -------------------------------------------------------------------------------- sending
 
@@ -114,19 +199,22 @@ class TempolorEngine:
         progress: ProgressFn,
         deadline: float,
         timing: config.UpstreamTiming,
+        action: str = "generate",
+        key_id: int | None = None,
     ) -> tuple[KeyLease, str]:
+        """`action` is the endpoint (`generate`, `extend`); `key_id` pins the key (an extension's)."""
         backoff = timing.backoff_seconds
         last = "every upstream key is at its parallel-task limit"
         while True:
             if time.monotonic() > deadline:
                 raise EngineError(f"Timed out before the upstream accepted the task: {last}")
-            lease = ledger.acquire()
+            lease = ledger.acquire(key_id)
             if lease is None:
                 _wait(progress, 1, "waiting for an upstream key", timing.poll_seconds, ledger)
                 continue
             client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
             try:
-                task_id = client.generate(kind, body)
+                task_id = client.generate(kind, body, action)
             except BadKey as exc:
                 ledger.release()
                 ledger.disable_key(lease.key_id, str(exc))
@@ -162,7 +250,10 @@ class TempolorEngine:
         progress: ProgressFn,
         deadline: float,
         timing: config.UpstreamTiming,
+        ready: Callable[[dict[str, Any]], bool],
     ) -> dict[str, Any]:
+        """The task's final item. `ready`: whether a callback's successful item carries the
+        result (an audio link, the lyric), so it may stand in for a failed query."""
         started = time.monotonic()
         last = "no answer yet"
         while True:
@@ -172,7 +263,7 @@ class TempolorEngine:
             except (Transient, WorkLost, PlatformBusy) as exc:
                 last = str(exc)
                 # The query failed; the upstream's callback may have told us the end already.
-                item = _ended(ledger.callback_result(), task_id)
+                item = _ended(ledger.callback_result(), task_id, ready)
             if item is not None:
                 status = str(item.get("status") or "")
                 if status in _DONE:
@@ -240,6 +331,9 @@ class TempolorEngine:
                 and isinstance(s.get("text"), str)
             ]
         lyrics = item.get("lyrics") if request.kind == "song" else None
+        spliced = item.get("extended_from")  # a Songforge upstream's own field: where it spliced
+        if isinstance(spliced, dict) and isinstance(spliced.get("splice_at"), int | float):
+            extra["extension"] = {"splice_at": spliced["splice_at"]}
         return GenerationResult(
             sample_rate=SAMPLE_RATE,
             mix=mix,
@@ -252,13 +346,15 @@ class TempolorEngine:
         )
 
 
-def _ended(item: dict[str, Any] | None, task_id: str) -> dict[str, Any] | None:
+def _ended(
+    item: dict[str, Any] | None, task_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
     """A callback's item of `task_id` once it reports an end the engine can act on alone: failed,
-    or done with an audio link. Anything else waits for the query, which is authoritative."""
+    or done with its result (`ready`). Anything else waits for the query, which is authoritative."""
     if not item or item.get("item_id") not in (None, task_id):
         return None
     status = str(item.get("status") or "")
-    if status in _DONE and (item.get("audio_hi_url") or item.get("audio_url")):
+    if status in _DONE and ready(item):
         return item
     if status and status not in _RUNNING and status not in _DONE:
         return item

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["KeyLease", "TaskLedger"]
+__all__ = ["ExtensionSource", "KeyLease", "TaskLedger"]
 
 
 class KeyLease(Protocol):
@@ -24,6 +24,19 @@ class KeyLease(Protocol):
     def base_url(self) -> str: ...
     @property
     def api_key(self) -> str: ...
+
+
+class ExtensionSource(Protocol):
+    """What an extension job continues on the upstream: the platform's own item id of the source
+    work (stored with the source's upstream task) and the key that made it (the item belongs to
+    that key's platform account, so only that key may extend it)."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def key_id(self) -> int: ...
+    @property
+    def start_time(self) -> float: ...
 
 
 class TaskLedger(Protocol):
@@ -39,9 +52,14 @@ class TaskLedger(Protocol):
     def recorded(self) -> tuple[KeyLease, str] | None:
         """The key and upstream task id this job already sent, or None (nothing sent yet)."""
 
-    def acquire(self) -> KeyLease | None:
-        """Reserves a slot on the active key with the most free slots; None while every active key
-        is at its limit; raises an EngineError naming each key's state when no key is active."""
+    def extension(self) -> ExtensionSource | None:
+        """The upstream work this job extends, or None when the job is no extension; raises an
+        EngineError when its source has no upstream task (a work the upstream did not make)."""
+
+    def acquire(self, key_id: int | None = None) -> KeyLease | None:
+        """Reserves a slot on the active key with the most free slots (only key `key_id` when
+        given); None while every such key is at its limit; raises an EngineError naming each key's
+        state when none is active."""
 
     def sent(self, lease: KeyLease, task_id: str) -> None:
         """Stores the upstream task id for this job (the slot stays taken)."""

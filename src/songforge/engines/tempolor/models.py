@@ -15,10 +15,12 @@ from songforge.engines.base import GenerationRequest
 from songforge.errors import EngineError, InvalidInput
 
 __all__ = [
+    "EXTEND_START_RANGE",
     "TO_PLATFORM",
     "UnsupportedUpstream",
     "check_fields",
     "check_request",
+    "extend_start_seconds",
     "from_platform",
     "to_platform",
 ]
@@ -65,14 +67,38 @@ def from_platform(name: str | None) -> str | None:
     return _FROM_PLATFORM.get(" ".join(str(name).split()).casefold())
 
 
+# The Open API's song/extend `start_time`: whole seconds, 10..600.
+EXTEND_START_RANGE = (10, 600)
+
+
+def extend_start_seconds(start_time: float) -> int:
+    """The `start_time` sent to the platform's extend endpoint: whole seconds (ours may carry a
+    tenth), or UnsupportedUpstream outside the platform's range."""
+    seconds = int(round(float(start_time)))
+    lo, hi = EXTEND_START_RANGE
+    if not lo <= seconds <= hi:
+        raise UnsupportedUpstream(
+            f"the TemPolor upstream extends a work from a start_time of {lo} to {hi} s (got {start_time:g})"
+        )
+    return seconds
+
+
 def check_fields(
-    kind: str, model: str, *, midi: bool = False, voice: bool = False, lyrics: bool = False
+    kind: str,
+    model: str,
+    *,
+    midi: bool = False,
+    voice: bool = False,
+    lyrics: bool = False,
+    extend_start: float | None = None,
 ) -> str:
     """The platform model for a request of `kind` and `model`, after refusing what the Open API
     cannot carry: it has no MIDI upload and no cloned voices, so such a request would silently lose
-    what it asked for. Checked where a request is accepted (a 400 before it is queued) and again
-    by the engine (before a key is reserved)."""
+    what it asked for, and its extension starts at 10 to 600 s. Checked where a request is accepted
+    (a 400 before it is queued) and again by the engine (before a key is reserved)."""
     platform_model = to_platform(model, kind)
+    if extend_start is not None:
+        extend_start_seconds(extend_start)
     if midi:
         raise UnsupportedUpstream(
             "a MIDI seed cannot be sent to the TemPolor upstream (the Open API has no MIDI input)"

@@ -4,8 +4,9 @@ What "extend" means here: the new work is the source's own stored audio up to `s
 back to its bar line, then a continuation composed from the source's request and seed (same key,
 tempo, progressions, sound and voice; new lyrics when given) that ends the song. `start_time` is
 checked against the source's length here and recorded on the new item (`extended_from`, with the
-bar line as `splice_at` once the worker has spliced: `songforge.workers.extend`). Engines without
-an extension of their own (the upstream service) still make a new work from the source's material.
+bar line as `splice_at` once the worker has spliced: `songforge.workers.extend`). A work made by
+the TemPolor upstream is continued by the upstream's own extend endpoint instead (see
+docs/upstream.md); `scheduler.engine_for` decides from the source's engine.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def _apply_source(session: Any, tenant_id: str, work: OpenApiWork, kind: Kind) -
         )
     req = src.request or {}
     meta = req.get("openapi") or {}
+    work.source_engine = src.engine
     work.prompt = meta.get("prompt", req.get("prompt", ""))
     work.engine_prompt = req.get("prompt", "")
     work.tonality = material.get("key") or req.get("tonality")

@@ -112,7 +112,7 @@ def _submit(body: dict[str, Any], tenant: Tenant, db: Database, settings: Settin
             except EngineError as exc:
                 raise ApiError(400, f"Parameter lyrics: {exc}") from None
         account = resolve_account(s, tenant.id, source.user_id)
-        return submit_answer(s, account, request, variations=1)
+        return submit_answer(s, account, request, variations=1, source_engine=source.engine)
 
 
 @router.post(

@@ -104,10 +104,12 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
         return submit_answer(s, account, params)
 
 
-def check_engine(account: Account, request: JobRequest) -> str:
+def check_engine(account: Account, request: JobRequest, source_engine: str | None = None) -> str:
     """The engine that will make `request` (the account's, or the first ready one of the model's
-    route, SONGFORGE_MODEL_ENGINES), or a 400 when that engine refuses it."""
-    engine = scheduler.engine_for(account, request, ready=engine_ready)
+    route, SONGFORGE_MODEL_ENGINES; for an extension, see `scheduler.engine_for` with the engine
+    that made the source), or a 400 when that engine refuses it."""
+    engine = scheduler.engine_for(account, request, ready=engine_ready, source_engine=source_engine)
+    extend = request.extra.get("extend")
     reason = refusal(
         engine,
         request.kind,
@@ -115,6 +117,7 @@ def check_engine(account: Account, request: JobRequest) -> str:
         midi=bool(request.midi_id),
         voice=bool(request.artist_voice_id or request.cloned_voice_id),
         lyrics=bool(request.lyrics),
+        extend_start=extend.get("start_time") if isinstance(extend, dict) else None,
     )
     if reason:
         raise ApiError(
@@ -124,12 +127,17 @@ def check_engine(account: Account, request: JobRequest) -> str:
 
 
 def submit_answer(
-    s: Session, account: Account, request: JobRequest, variations: int = scheduler.VARIATIONS
+    s: Session,
+    account: Account,
+    request: JobRequest,
+    variations: int = scheduler.VARIATIONS,
+    source_engine: str | None = None,
 ) -> Any:
     """Admits `request` for `account` and answers as the spec's submit routes do: the accepted jobs
     and the account's slots, or the spec's 429 body when the account is busy. A request the chosen
-    engine cannot make is a 400 naming engine, kind, model and why, before anything is queued."""
-    engine = check_engine(account, request)
+    engine cannot make is a 400 naming engine, kind, model and why, before anything is queued.
+    `source_engine`: for an extension, the engine that made the work it continues."""
+    engine = check_engine(account, request, source_engine)
     try:
         jobs = scheduler.submit(s, account=account, request=request, variations=variations, engine=engine)
     except scheduler.AccountBusy as busy:

@@ -451,6 +451,7 @@ export class Library {
         this.list.removeAttribute("aria-busy");
         this.more.hidden = !this.hasNext;
         $("#library-empty").hidden = this.rows.size > 0 || this.hasNext;
+        this.applyTools(); // the note says whether more pages are to come
         // Keep filling while the sentinel is still on screen (tall screens, short pages).
         if (this.hasNext && this.sentinelOnScreen()) setTimeout(() => this.loadMore(), 0);
       }
@@ -528,7 +529,7 @@ export class Library {
     el("p", { class: "title", id: titleId }, el("span", { class: "title-text" }, title),
       el("span", { class: "now", hidden: true }, "")),
     el("p", { class: "facts" }, detailParts(rec).join(" · ")),
-    el("p", { class: "facts more" }, more.join(" · ")),
+    el("p", { class: "more-facts" }, more.join(" · ")),
     el("div", { class: "actions" },
       el("button", {
         type: "button", class: "play", disabled: !done,
