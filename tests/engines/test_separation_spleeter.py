@@ -79,7 +79,9 @@ def test_bundled_model_beats_the_baseline_and_the_classical_default(mixture, mon
     result = separate_reporting(mix, SR)
     assert result.method == "spleeter" and result.note == "" and result.detail["method"] == "spleeter"
     stems = result.stems
-    assert list(stems) == list(STEMS) and all(s.shape == mix.shape and s.dtype == np.float32 for s in stems.values())
+    assert list(stems) == list(STEMS) and all(
+        s.shape == mix.shape and s.dtype == np.float32 for s in stems.values()
+    )
     assert np.max(np.abs(sum(stems.values()) - mix)) < 1e-4  # the stems add up to the input
     ours, baseline = sdr(vocal, stems["vocals"]), sdr(vocal, mix / 4)
     classical = sdr(vocal, separate(mix, SR, method=DEFAULT_CLASSICAL)["vocals"])

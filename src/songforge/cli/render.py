@@ -176,8 +176,8 @@ def stems(
     method: str = typer.Option(
         "auto",
         "--method",
-        help="auto, harmonic, centre, repet, repet-centre, learned, demucs, htdemucs, "
-        "htdemucs_ft or htdemucs_6s (Demucs needs SONGFORGE_DEMUCS_WEIGHTS)",
+        help="auto, spleeter (bundled model, the neural extra), harmonic, centre, repet, repet-centre, "
+        "learned, demucs, htdemucs, htdemucs_ft or htdemucs_6s (Demucs needs SONGFORGE_DEMUCS_WEIGHTS)",
     ),
     two_stems: bool = typer.Option(False, "--two-stems", help="vocals and accompaniment only (karaoke)"),
 ) -> None:

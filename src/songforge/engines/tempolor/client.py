@@ -29,8 +29,15 @@ __all__ = [
 ]
 
 # What each kind's query answers in (`data.<field>`), and the actions a kind is created by.
-QUERY_FIELDS = {"song": "songs", "instrumental": "instrumentals", "lyrics": "lyrics"}
-ACTIONS = {"song": ("generate", "extend"), "instrumental": ("generate", "extend"), "lyrics": ("generate",)}
+QUERY_FIELDS = {"song": "songs", "instrumental": "instrumentals", "lyrics": "lyrics", "stems": "stems"}
+ACTIONS = {
+    "song": ("generate", "extend"),
+    "instrumental": ("generate", "extend"),
+    "lyrics": ("generate",),
+    "stems": ("generate",),
+}
+# Create endpoints that are not `/<kind>/<action>`: stems are created by `POST /stems`.
+_PATHS = {("stems", "generate"): "/stems"}
 
 
 class UpstreamError(EngineError):
@@ -124,7 +131,7 @@ class OpenApiClient:
         continued from the platform's own item: the body names it by `item_id`)."""
         if action not in ACTIONS.get(kind, ()):
             raise ValueError(f"the Open API has no {kind}/{action}")
-        data = self._post(f"/{kind}/{action}", body)
+        data = self._post(_PATHS.get((kind, action), f"/{kind}/{action}"), body)
         ids = data.get("item_ids")
         if not isinstance(ids, list) or not ids or not isinstance(ids[0], str):
             raise Transient("TemPolor upstream accepted the task but returned no item id")

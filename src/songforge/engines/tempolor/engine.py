@@ -5,9 +5,10 @@ Why it waits instead of failing on a busy platform: 400007 (queue full) and 4000
 the account's maxJobs exact and costs the job none of its attempts. Only what the platform says
 is final (no points, content refused, a bad parameter) fails the job, with the platform's words.
 
-Extensions and lyrics take the same path: an extension goes to the platform's own extend endpoint
-with the platform's item id of its source (stored with the source's task) on the key that made
-it, lyrics to its lyrics endpoint; both are polled and called back like a generation.
+Extensions, lyrics and stems take the same path: an extension goes to the platform's own extend
+endpoint with the platform's item id of its source (stored with the source's task) on the key that
+made it, lyrics to its lyrics endpoint, an upload to split to its stems endpoint as a short-lived
+link of ours; all are polled and called back like a generation.
 
 Order matters for money: the request is checked (model, inputs) before a key is even reserved,
 and the upstream task id is stored the moment the platform returns it, so a worker that dies
@@ -114,6 +115,10 @@ def _has_lyric(item: dict[str, Any]) -> bool:
     return bool(item.get("lyric"))
 
 
+def _has_stems(item: dict[str, Any]) -> bool:
+    return bool(item.get("stems_url"))
+
+
 class TempolorEngine:
     name = "tempolor"
 
@@ -189,20 +194,56 @@ class TempolorEngine:
             extra={"upstream": {"task_id": task_id, "key_id": lease.key_id}},
         )
 
+    def split_stems(self, source_url: Callable[[], str], dest: Path, progress: ProgressFn) -> dict[str, Any]:
+        """Stems of an upload from the platform's `POST /stems`, its zip downloaded to `dest`.
+        `source_url` makes a fresh short-lived link to the upload each time a task is sent (a
+        send may wait long for a key or out a busy platform). Returns what the task record keeps."""
+        ledger = self._bound()
+        timing = config.upstream_timing()
+        deadline = time.monotonic() + ledger.timeout_seconds
+        recorded = ledger.recorded()
+        if recorded is not None:
+            lease, task_id = recorded
+            log.info("stems %s resume upstream task %s on key %s", ledger.job_id, task_id, lease.key_id)
+        else:
+            callback = ledger.callback_url
+            lease, task_id = self._send(
+                ledger,
+                "stems",
+                lambda: {"url": source_url(), "callback_url": callback},
+                progress,
+                deadline,
+                timing,
+            )
+        client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
+        try:
+            item = self._poll(ledger, client, "stems", task_id, progress, deadline, timing, _has_stems)
+            url = str(item.get("stems_url") or "")
+            if not url:
+                raise EngineError(f"the upstream stems task {task_id} succeeded without a stems link")
+            progress(85, "downloading")
+            download(url, dest, timeout=timing.download_seconds)
+        except EngineError:
+            ledger.finish(ok=False)
+            raise
+        ledger.finish(ok=True)
+        return {"task_id": task_id, "key_id": lease.key_id}
+
     # -------------------------------------------------------------------------------- sending
 
     def _send(
         self,
         ledger: TaskLedger,
         kind: str,
-        body: dict[str, Any],
+        body: dict[str, Any] | Callable[[], dict[str, Any]],
         progress: ProgressFn,
         deadline: float,
         timing: config.UpstreamTiming,
         action: str = "generate",
         key_id: int | None = None,
     ) -> tuple[KeyLease, str]:
-        """`action` is the endpoint (`generate`, `extend`); `key_id` pins the key (an extension's)."""
+        """`action` is the endpoint (`generate`, `extend`); `key_id` pins the key (an extension's);
+        `body` may be made afresh for each send (a stems task's link must not go stale waiting)."""
         backoff = timing.backoff_seconds
         last = "every upstream key is at its parallel-task limit"
         while True:
@@ -214,7 +255,7 @@ class TempolorEngine:
                 continue
             client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)
             try:
-                task_id = client.generate(kind, body, action)
+                task_id = client.generate(kind, body() if callable(body) else body, action)
             except BadKey as exc:
                 ledger.release()
                 ledger.disable_key(lease.key_id, str(exc))
