@@ -60,6 +60,7 @@ Read at call time (the function that reads each):
   SONGFORGE_MAX_SECONDS_OVERRIDE test-only cap on generated length, seconds (unset: none)
                                  -> `max_seconds_override()`
   SONGFORGE_SINGER               the singing voices' speech: festival (default) or neural
+  SONGFORGE_CHORUS_PARTS         1 (default): choruses get a double and a harmony line; 0: the lead alone
                                  (hibari-tts / piper-tts wheels); anything else is festival
                                  -> `singer_engine()`
 
@@ -320,6 +321,13 @@ def singer_engine() -> str:
     the vocals benchmark) or "neural" (the hibari-tts / piper-tts wheels)."""
     value = (os.environ.get("SONGFORGE_SINGER") or "festival").strip().lower()
     return value if value in ("neural", "festival") else "festival"
+
+
+def chorus_parts() -> bool:
+    """Whether sung choruses get a double of the lead and a harmony line (default on); `0` turns them
+    off for every voice, e.g. to compare intelligibility with and without them."""
+    value = (os.environ.get("SONGFORGE_CHORUS_PARTS") or "1").strip().lower()
+    return value not in ("0", "false", "no", "off")
 
 
 def upstream_secret() -> str | None:

@@ -5,17 +5,23 @@ through the fault proxy, which records what was sent.
 An extension of a work the upstream made goes to the upstream's own `<kind>/extend` with the
 upstream's item id of the source (stored with the source's upstream task) and `start_time`, and
 its audio is brought home like a generation's; lyrics on an upstream account go to the upstream's
-`lyrics/generate` and come back through our lyrics/query and the platform's callback.
+`lyrics/generate` and come back through our lyrics/query and the platform's callback; an upload
+to split goes to the upstream's `POST /stems` as a short-lived signed link of ours.
 """
 
 from __future__ import annotations
 
+import io
+import time
+import zipfile
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
 import pytest
-from e2e_helpers import wait_final
+import soundfile as sf
+from e2e_helpers import wait_final, wait_until
 from test_openapi_support import Receiver, ok, open_client, wait_item
 from test_upstream_e2e import (
     FAST,
@@ -40,7 +46,7 @@ def _upstream_item(upstream: Any, key: str, kind: str, task_id: str) -> dict[str
         headers={"Authorization": key},
         timeout=30,
     ).json()
-    field = {"song": "songs", "instrumental": "instrumentals", "lyrics": "lyrics"}[kind]
+    field = {"song": "songs", "instrumental": "instrumentals", "lyrics": "lyrics", "stems": "stems"}[kind]
     return dict(env["data"][field][0])
 
 
@@ -167,3 +173,54 @@ def test_lyrics_through_the_upstreams_lyrics_endpoint(make_server) -> None:  # t
     finally:
         proxy.close()
         receiver.close()
+
+
+def test_stems_of_an_upload_through_the_upstream_from_a_signed_link(make_server) -> None:  # type: ignore[no-untyped-def]
+    upstream = make_server(workers=1)
+    downstream = make_server(workers=1, env={**FAST, "SONGFORGE_UPLOAD_WAIT_SECONDS": "5"})
+    proxy = FaultProxy(upstream.base_url)
+    try:
+        open_api_key = _open_api_key(upstream)
+        _add_key(downstream, proxy.url, open_api_key, max_jobs=1)
+        sr = 44100
+        t = np.arange(sr * 4) / sr
+        mix = np.stack([np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 330 * t)], axis=1) * 0.3
+        buf = io.BytesIO()
+        sf.write(buf, mix, sr, format="WAV", subtype="PCM_16")
+        with downstream.client() as c:
+            _account(c)
+            sent_at = time.time()
+            r = c.post(
+                "/music/stems-splitter/",
+                params={"user_id": "up"},
+                content=buf.getvalue(),
+                headers={"Content-Type": "audio/wave"},
+            )
+            assert r.status_code in (200, 202), r.text
+            poll = f"/music/stems-splitter/{r.json()['stemsItemId']}"
+            body = wait_until(lambda: (b := c.get(poll).json())["state"] in (2, 3) and b, timeout=240)
+            assert body["state"] == 2, (body, downstream.log())
+            ours = httpx.get(body["stemsZipUrl"], timeout=60).content
+            item_id = str(body["itemId"])
+            assert {"vocals", "drums", "bass", "other"} <= set(body["detail"]), body
+
+        # What the upstream was sent: a link to our stored upload, signed and short-lived.
+        sent = [b for path, _, b in proxy.seen if path.endswith("/open-apis/v1/stems")]
+        assert len(sent) == 1, proxy.seen
+        link = sent[0]["url"]
+        assert link.startswith(f"{downstream.base_url}/files/stems/"), link
+        expires = int(parse_qs(urlsplit(link).query)["expires"][0])
+        assert sent_at < expires <= time.time() + 900
+        assert httpx.get(link.replace("sig=", "sig=0"), timeout=30).status_code == 403
+        assert sent[0]["callback_url"].startswith(f"{downstream.base_url}/upstream/callbacks/")
+
+        # Our zip is the upstream's own zip of its task, byte for byte.
+        task_id, state, _ = _tasks(downstream)[item_id]
+        assert state == "done" and task_id
+        theirs = _upstream_item(upstream, open_api_key, "stems", str(task_id))
+        assert theirs["status"] == "succeeded", theirs
+        assert ours == httpx.get(theirs["stems_url"], timeout=60).content
+        with zipfile.ZipFile(io.BytesIO(ours)) as zf:
+            assert {"vocals.wav", "drums.wav", "bass.wav", "other.wav"} <= set(zf.namelist())
+    finally:
+        proxy.close()

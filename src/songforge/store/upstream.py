@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.orm import Session
 
 from songforge.clock import now_ms
@@ -127,7 +127,7 @@ def add_key(
 def busy_slots(session: Session, exclude_job: str | None = None) -> dict[int, int]:
     """key id -> slots held by active jobs and stems tasks (a stems task's row is keyed by its
     item id, as a job's is)."""
-    holding = [UpstreamTask.state.in_(_HOLDING), UpstreamTask.key_id.is_not(None)]
+    holding: list[ColumnElement[bool]] = [UpstreamTask.state.in_(_HOLDING), UpstreamTask.key_id.is_not(None)]
     if exclude_job is not None:
         holding.append(UpstreamTask.job_id != exclude_job)
     jobs = (

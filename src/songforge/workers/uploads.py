@@ -28,6 +28,7 @@ from songforge.errors import InvalidInput
 from songforge.store.db import rowcount
 from songforge.store.models import StemsTask, Voice
 from songforge.workers.context import WorkerContext
+from songforge.workers.upstream_stems import split_upstream, upstream_wanted
 
 log = logging.getLogger("songforge.workers.uploads")
 
@@ -148,6 +149,29 @@ def _progress(ctx: WorkerContext, item_id: str, attempts: int) -> Any:
     return report
 
 
+def _split_upstream(
+    ctx: WorkerContext, item_id: str, source_key: str, key: str, scratch: Path, attempts: int
+) -> None:
+    """The upstream's stems (`workers.upstream_stems`), stored and finished like a local split's."""
+    from songforge.engines.base import EngineError
+
+    try:
+        zip_path, upstream = split_upstream(
+            ctx, item_id, source_key, scratch, _progress(ctx, item_id, attempts)
+        )
+    except EngineError as exc:
+        _finish_stems(
+            ctx, item_id, {"state": StemsState.FAILED, "error": str(exc) or "Stem separation failed"}
+        )
+        return
+    ctx.blobs.put_file(key, zip_path)
+    detail = {"attempts": attempts, "progress": 100, "stage": "done", **upstream}
+    if not _finish_stems(
+        ctx, item_id, {"state": StemsState.COMPLETED, "blobs": {"zip": key}, "detail": detail}
+    ):
+        ctx.blobs.delete_prefix(f"stems/{item_id}")  # deleted meanwhile: leave nothing behind
+
+
 def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
     """Decodes a claimed upload, separates it and stores a zip of the stems plus the original.
 
@@ -169,6 +193,9 @@ def process_stems_task(ctx: WorkerContext, item_id: str) -> None:
     try:
         if attempts > MAX_ATTEMPTS:
             raise UploadFailed(f"Separation was interrupted {MAX_ATTEMPTS} times; giving up")
+        if upstream_wanted(ctx, item_id):  # an upstream account's: split by the TemPolor upstream
+            _split_upstream(ctx, item_id, source_key, key, scratch, attempts)
+            return
         source = ctx.blobs.path(source_key)
         try:
             info = probe(source)

@@ -121,16 +121,18 @@ def separate_vocals(audio: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         spec = torch.stft(x, N_FFT, HOP, window=window, center=True, pad_mode="constant", return_complex=True)
         frames = spec.shape[2]
-        mag = spec[:, :BINS].abs()[None]  # 1 x 2 x F x L
-        padded = -(-frames // SEGMENT) * SEGMENT
-        mag = F.pad(mag, [0, padded - frames])
-        segments = torch.cat(torch.split(mag, SEGMENT, dim=3), dim=0).transpose(2, 3)  # B x 2 x T x F
-        vocal, accomp = (net(segments) for net in nets)
-        mask = (vocal**2 + 5e-11) / (vocal**2 + accomp**2 + 1e-10)
-        mask = torch.cat(torch.split(mask.transpose(2, 3), 1, dim=0), dim=3)[0][:, :, :frames]
-        full = torch.zeros(spec.shape, dtype=torch.float32)
-        full[:, :BINS] = mask
-        out = torch.istft(spec * full, N_FFT, HOP, window=window, center=True, length=n)
+        mask = torch.zeros(spec.shape, dtype=torch.float32)
+        # One 512-frame segment at a time through the nets: all of a chunk's at once took 300 MB more.
+        for start in range(0, frames, SEGMENT):
+            stop = min(frames, start + SEGMENT)
+            mag = F.pad(spec[:, :BINS, start:stop].abs(), [0, SEGMENT - (stop - start)])
+            segment = mag.transpose(1, 2)[None]  # 1 x 2 x T x F
+            vocal, accomp = (net(segment) for net in nets)
+            share = (vocal**2 + 5e-11) / (vocal**2 + accomp**2 + 1e-10)
+            mask[:, :BINS, start:stop] = share[0].transpose(1, 2)[:, :, : stop - start]
+        spec *= mask
+        del mask
+        out = torch.istft(spec, N_FFT, HOP, window=window, center=True, length=n)
     return np.ascontiguousarray(out.numpy().T, dtype=np.float32)
 
 

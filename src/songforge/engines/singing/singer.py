@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfilt
 
+from songforge.config import chorus_parts
 from songforge.engines.base import EngineError, VoiceProfile
 from songforge.engines.singing import harmony
 from songforge.engines.singing import lyrics as lyrics_mod
@@ -436,7 +437,7 @@ def _voice_params(voice: VoiceProfile | None) -> dict:
         "vibrato_rate": float(extra.get("vibrato_rate", 5.5)),
         "vibrato_cents": float(extra.get("vibrato_cents", 20.0)),
         "method": str(extra.get("method") or ("direct" if is_neural(base) else METHOD)),
-        "chorus_parts": bool(extra.get("chorus_parts", CHORUS_PARTS)),
+        "chorus_parts": bool(extra.get("chorus_parts", CHORUS_PARTS and chorus_parts())),
     }
 
 
