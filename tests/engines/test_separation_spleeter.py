@@ -99,3 +99,18 @@ def test_two_stems_short_and_silent_input(mixture) -> None:
         assert all(s.shape == (n, 2) and np.all(np.isfinite(s)) for s in short.values())
     silent = separate(np.zeros((SR, 2), np.float32), SR, method="spleeter")
     assert all(np.all(s == 0) for s in silent.values())
+
+
+def test_auto_keeps_long_uploads_on_the_classical_default_under_the_memory_cap(monkeypatch) -> None:
+    """Spleeter's peak memory grows with the input; past SPLEETER_AUTO_MAX_S `auto` means the classical
+    default, and the record names it."""
+    from songforge.engines.separation import DEFAULT_CLASSICAL, SPLEETER_AUTO_MAX_S
+
+    monkeypatch.delenv("SONGFORGE_DEMUCS_WEIGHTS", raising=False)
+    assert resolved_method("auto", SPLEETER_AUTO_MAX_S) == "spleeter"
+    assert resolved_method("auto", SPLEETER_AUTO_MAX_S + 1) == DEFAULT_CLASSICAL
+    long_quiet = np.zeros((int(SR * (SPLEETER_AUTO_MAX_S + 1)), 2), np.float32)
+    long_quiet[::4410] = 0.01
+    result = separate_reporting(long_quiet, SR, two_stems=True)
+    assert result.method == DEFAULT_CLASSICAL and result.detail["method"] == DEFAULT_CLASSICAL
+    assert np.max(np.abs(sum(result.stems.values()) - long_quiet)) < 1e-4

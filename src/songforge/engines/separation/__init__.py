@@ -157,7 +157,7 @@ def _separate_stereo(
                 if method != "auto":
                     raise SeparationError(str(exc)) from exc
                 log.warning("Demucs configured but unusable (%s); using the next default", exc)
-        method = _weightless_default()
+        method = _weightless_default(stereo.shape[0] / SAMPLE_RATE)
     if method == "spleeter":
         from songforge.engines.separation import spleeter
 
@@ -195,21 +195,31 @@ class Separation:
     detail: dict[str, str] = field(default_factory=dict)
 
 
-def _weightless_default() -> str:
-    """`auto` without Demucs: the bundled Spleeter model where its packages are installed, else the
-    classical default (`separate_reporting` records which ran)."""
+# Longest input `auto` gives to Spleeter: its peak memory grows by about 150 MB a minute over ~400 MB
+# (measured on a 10-minute FLAC: 1.83 GB), and an upload must stay under the 1.5 GB cap; longer
+# inputs go to the classical default, which stays under it at the 10-minute limit (1.47 GB).
+SPLEETER_AUTO_MAX_S = 360.0
+
+
+def _weightless_default(seconds: float | None = None) -> str:
+    """`auto` without Demucs: the bundled Spleeter model where its packages are installed and the input
+    is not longer than SPLEETER_AUTO_MAX_S, else the classical default (`separate_reporting` records
+    which ran)."""
     from songforge.engines.separation import spleeter
 
+    if seconds is not None and seconds > SPLEETER_AUTO_MAX_S:
+        return DEFAULT_CLASSICAL
     return "spleeter" if spleeter.available() else DEFAULT_CLASSICAL
 
 
-def resolved_method(method: str) -> str:
-    """The method `auto` stands for here and now (without loading any weights)."""
+def resolved_method(method: str, seconds: float | None = None) -> str:
+    """The method `auto` stands for here and now, for an input of `seconds` (without loading any
+    weights)."""
     if method != "auto":
         return "htdemucs" if method == "demucs" else method
     from songforge.engines.separation import demucs
 
-    return "htdemucs" if demucs.configured_weights() is not None else _weightless_default()
+    return "htdemucs" if demucs.configured_weights() is not None else _weightless_default(seconds)
 
 
 def separate_reporting(
@@ -224,7 +234,8 @@ def separate_reporting(
     record says so (naming the setting), instead of failing the user's job."""
     if method not in METHODS:
         raise SeparationError(f"unknown separation method {method!r}; expected one of {', '.join(METHODS)}")
-    used, note = resolved_method(method), ""
+    seconds = len(audio) / sr if sr > 0 else None
+    used, note = resolved_method(method, seconds), ""
     try:
         stems = separate(audio, sr, method=method, two_stems=two_stems, progress=progress)
     except SeparationError as exc:
@@ -240,7 +251,7 @@ def separate_reporting(
             try:  # auto with Demucs configured falls back silently inside separate(): find out which ran
                 demucs.load_model(demucs.configured_weights(), "htdemucs")  # type: ignore[arg-type]
             except demucs.DemucsUnavailable as exc:
-                used = _weightless_default()
+                used = _weightless_default(seconds)
                 note = f"htdemucs unavailable ({exc}); used {used}"
         if method == "auto" and used == "spleeter":
             from songforge.engines.separation import spleeter
