@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e_helpers import wait_final
+from playwright.sync_api import expect
 from test_studio import ARTIFACTS, DOCS_SCREENSHOT, browser, studio_session, wait_js  # noqa: F401 (fixture)
 
 from conftest import ServerProcess
@@ -147,9 +148,10 @@ def test_now_playing_mini_player_space_and_next(
         first.get_by_role("button", name=f"Play {titles[0]}").click()
         wait_js(page, "document.getElementById('player-audio').currentTime > 0.1", timeout=30_000)
         # The row says what plays, and its button now pauses it.
-        assert first.locator(".now").inner_text().lower() == "now playing"
-        assert first.get_by_role("button", name=f"Pause {titles[0]}").inner_text() == "Pause"
-        assert second.locator(".now").is_hidden()
+        # The page updates on the audio element's events: wait for them (up to 5 s), as a user would see.
+        expect(first.locator(".now")).to_have_text(re.compile(r"^now playing$", re.I))
+        expect(first.get_by_role("button", name=f"Pause {titles[0]}")).to_have_text("Pause")
+        expect(second.locator(".now")).to_be_hidden()
         assert page.get_by_role("button", name="Previous track").is_disabled()
         page.screenshot(path=str(ARTIFACTS / f"test_now_playing_row_{_size(phone)}.png"))
 
@@ -157,8 +159,8 @@ def test_now_playing_mini_player_space_and_next(
         page.get_by_role("button", name="Next track").click()
         page.get_by_role("heading", name=titles[1]).wait_for()
         wait_js(page, "document.getElementById('player-audio').currentTime > 0.1", timeout=30_000)
-        assert second.locator(".now").inner_text().lower() == "now playing"
-        assert first.locator(".now").is_hidden()
+        expect(second.locator(".now")).to_have_text(re.compile(r"^now playing$", re.I))
+        expect(first.locator(".now")).to_be_hidden()
         page.get_by_role("button", name="Previous track").click()
         page.get_by_role("heading", name=titles[0]).wait_for()
         wait_js(page, "document.getElementById('player-audio').currentTime > 0.1", timeout=30_000)
@@ -168,11 +170,11 @@ def test_now_playing_mini_player_space_and_next(
         page.evaluate("document.activeElement.blur()")
         page.keyboard.press("Space")
         wait_js(page, "document.getElementById('player-audio').paused")
-        assert first.locator(".now").inner_text().lower() == "paused"
-        assert page.locator("#player-toggle").inner_text() == "Play"
+        expect(first.locator(".now")).to_have_text(re.compile(r"^paused$", re.I))
+        expect(page.locator("#player-toggle")).to_have_text("Play")
         page.keyboard.press("Space")
         wait_js(page, "!document.getElementById('player-audio').paused")
-        assert page.locator("#player-toggle").inner_text() == "Pause"
+        expect(page.locator("#player-toggle")).to_have_text("Pause")
 
         # Another section: the player folds into the mini player and keeps playing.
         _rewind(page)
