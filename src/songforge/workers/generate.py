@@ -251,10 +251,23 @@ def _claim_partners(ctx: WorkerContext, job: Job) -> list[_Partner]:
     return partners
 
 
-def _failure_reason(exc: BaseException) -> str:
+def _failure_reason(exc: BaseException, cannot: str = "generate this", failed: str = "Generation") -> str:
     if isinstance(exc, EngineError):
-        return str(exc) or "The engine could not generate this"
-    return f"Generation failed: {type(exc).__name__}: {exc}"
+        return str(exc) or f"The engine could not {cannot}"
+    return f"{failed} failed: {type(exc).__name__}: {exc}"
+
+
+def _fail(ctx: WorkerContext, job: Job, exc: Exception, cannot: str, failed: str) -> RunOutcome:
+    """Ends `job` failed with the reason a user reads; only a failure nobody foresaw is logged with
+    its traceback (an engine's refusal or an unknown engine name is the reason itself)."""
+    if isinstance(exc, KeyError):
+        reason = f"Unknown engine {exc}"
+    else:
+        if not isinstance(exc, EngineError):
+            log.exception("job %s failed", job.item_id)
+        reason = _failure_reason(exc, cannot, failed)
+    queue.fail(ctx.db, job.item_id, ctx.worker_id, reason)
+    return RunOutcome.FAILED
 
 
 def _generate_batch(
@@ -314,16 +327,8 @@ def run_lyrics_job(ctx: WorkerContext, job: Job) -> RunOutcome:
             written = write_lyrics(str((job.request or {}).get("prompt", "")), song_model, progress)
         except JobAbandoned:
             return _abandon(ctx, job)
-        except EngineError as exc:
-            queue.fail(ctx.db, job.item_id, ctx.worker_id, str(exc) or "The engine could not write lyrics")
-            return RunOutcome.FAILED
-        except KeyError as exc:
-            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Unknown engine {exc}")
-            return RunOutcome.FAILED
         except Exception as exc:  # noqa: BLE001 - any failure must end the job with a reason
-            log.exception("job %s failed", job.item_id)
-            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Lyrics failed: {type(exc).__name__}: {exc}")
-            return RunOutcome.FAILED
+            return _fail(ctx, job, exc, "write lyrics", "Lyrics")
         stop.set()
         fields = {
             "title": written.title,
@@ -383,16 +388,8 @@ def run_music_job(ctx: WorkerContext, job: Job, prepared: GenerationResult | Non
             files.update(write_artwork(job, result, scratch))  # waveformUrl and cover
         except JobAbandoned:
             return _abandon(ctx, job)
-        except EngineError as exc:
-            queue.fail(ctx.db, job.item_id, ctx.worker_id, str(exc) or "The engine could not generate this")
-            return RunOutcome.FAILED
-        except KeyError as exc:
-            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Unknown engine {exc}")
-            return RunOutcome.FAILED
         except Exception as exc:  # noqa: BLE001 - any failure must end the job with a reason
-            log.exception("job %s failed", job.item_id)
-            queue.fail(ctx.db, job.item_id, ctx.worker_id, f"Generation failed: {type(exc).__name__}: {exc}")
-            return RunOutcome.FAILED
+            return _fail(ctx, job, exc, "generate this", "Generation")
         prefix = f"jobs/{job.item_id}"
         blobs = {}
         for name, path in files.items():
