@@ -13,7 +13,7 @@ with a panel of other, independent ones.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -40,8 +40,6 @@ SEGMENTS_PER_FFT = 256  # 100 ms loudness segments transformed at a time
 # frames centred this close to a chord change are left out; wider margins (up to half the window)
 # matched fewer bars of the engine's tracks: the bar's edges carry its chord as much as its middle
 EDGE_S = 0.05
-
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loudness")
 
 ESTIMATORS = {
     "bpm": (
@@ -117,13 +115,13 @@ def measure(
     # Loudness needs the full-rate stereo, the rest a mono copy at a quarter of the rate: they share
     # nothing, and their FFTs, resampling and matrix products release the GIL, so the loudness runs
     # on the second core while this thread does the rest (the render that came before used both).
-    loudness = _POOL.submit(_loudness, x, sr)
+    loudness = _Beside(_loudness, x, sr)
     mono = x[:, 0].copy()
     for ch in range(1, x.shape[1]):  # column by column: several times faster than a sum over axis 1
         mono += x[:, ch]
     mono *= np.float32(1.0 / x.shape[1])
     if not np.any(mono) or len(mono) < sr // 4:
-        lufs, peak = loudness.result()
+        lufs, peak = loudness.join()
         return Measured(None, 0, None, None, None, 0, lufs, peak, seconds)
     y = librosa.resample(mono, orig_sr=sr, target_sr=ANALYSIS_SR, res_type="soxr_hq")
     bpm, beats = _tempo(y, bpm_hint)
@@ -136,8 +134,33 @@ def measure(
         if bar_seconds:
             hits, counted = chord_hits(chroma, CHROMA_HOP / CHROMA_SR, bar_seconds, chords_per_bar)
             matched = hits / counted if counted else None
-    lufs, peak = loudness.result()
+    lufs, peak = loudness.join()
     return Measured(bpm, beats, key, confidence, matched, counted, lufs, peak, seconds)
+
+
+class _Beside(threading.Thread):
+    """A call run on its own thread, its result (or exception) handed back by `join`. A thread per
+    track rather than a shared pool, so nothing is left half-alive in a process forked later."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        super().__init__(name="songforge-analysis", daemon=True)
+        self._call = (fn, args)
+        self._out: Any = None
+        self._err: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        fn, args = self._call
+        try:
+            self._out = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._err = exc
+
+    def join(self, timeout: float | None = None) -> Any:
+        super().join(timeout)
+        if self._err is not None:
+            raise self._err
+        return self._out
 
 
 def _loudness(x: np.ndarray, sr: int) -> tuple[float | None, float | None]:
