@@ -11,7 +11,10 @@ With `--baseline REF` the same requests also run with the engine as it is at git
 with `git archive` into a temporary folder), alternating with the working tree, so that before and
 after share the machine's load. Then two jobs run at once, as a worker with two slots would.
 
-Run: .venv/bin/python benchmarks/engine_speed.py [--baseline HEAD] [--repeat 1]
+Run: .venv/bin/python benchmarks/engine_speed.py [--baseline HEAD] [--repeat 1] [--songs]
+
+With --songs: songs with vocals (six tagged lines; 2 and 3 minutes asked through the length field),
+the singing and song-form issues' speed and memory figures.
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ try:  # the worker's measurement of the rendered track (musicMaterial.measured),
     warm_up()  # a worker pays this once at start, not per job
 except ImportError:
     measure_result = None
-req = GenerationRequest(kind="instrumental", prompt=sys.argv[2], model=sys.argv[3], seed=int(sys.argv[4]))
+lyrics = sys.argv[5] if len(sys.argv) > 5 else None
+seconds = float(sys.argv[6]) if len(sys.argv) > 6 else None
+req = GenerationRequest(kind="song" if lyrics else "instrumental", prompt=sys.argv[2], model=sys.argv[3],
+                        seed=int(sys.argv[4]), lyrics=lyrics, seconds=seconds)
 engine = EmbeddedEngine()
 s0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 t = time.perf_counter()
@@ -62,9 +68,27 @@ CASES = [
 ]
 
 
-def spawn(src: Path, prompt: str, model: str, seed: int) -> subprocess.Popen:
+# Songs with vocals (the singing issue's 2 minutes in 15 s, the song-form issue's 3 minutes in 20 s):
+# six tagged lines, the length asked through the API's length field, as the Open API's #duration does.
+SONG_LYRICS = (
+    "[Verse]\nThe river runs beside the road\nI carry what I cannot hold\n"
+    "[Chorus]\nHold on, hold on to the night\nWe are burning, burning bright\n"
+    "Hold on, hold on, we will be fine\nUntil the morning comes in time\n"
+)
+SONG_CASES = [
+    ("upbeat pop song", 120.0),
+    ("driving rock song", 120.0),
+    ("slow piano ballad", 180.0),
+    ("pop song", 180.0),
+]
+
+
+def spawn(
+    src: Path, prompt: str, model: str, seed: int, lyrics: str | None = None, seconds: float | None = None
+) -> subprocess.Popen:
+    song = [lyrics, str(seconds)] if lyrics else []
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(src), prompt, model, str(seed)],
+        [sys.executable, "-c", CHILD, str(src), prompt, model, str(seed), *song],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -104,7 +128,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", help="git ref to compare with (e.g. HEAD)")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--songs", action="store_true", help="songs with vocals (model v4.8) instead")
     args = ap.parse_args()
+    cases = (
+        [(p, "v4.8", SONG_LYRICS, s) for p, s in SONG_CASES]
+        if args.songs
+        else [(p, m, None, None) for p, m in CASES]
+    )
     print(f"Embedded engine speed on {os.cpu_count()} cores (load average before: {os.getloadavg()[0]:.1f})")
     print(
         "rate = audio s / wall s of generate() (composition, FluidSynth, mixing, mastering) plus the "
@@ -124,9 +154,9 @@ def main() -> None:
         print(hdr)
         totals: dict[str, list[float]] = {label: [0.0, 0.0, 0.0] for label, _ in sources}
         for _ in range(args.repeat):
-            for i, (prompt, model) in enumerate(CASES):
+            for i, (prompt, model, lyrics, seconds) in enumerate(cases):
                 for label, src in sources:
-                    r = result(spawn(src, prompt, model, i))
+                    r = result(spawn(src, prompt, model, i, lyrics, seconds))
                     print(line(label, prompt, model, r), flush=True)
                     t = totals[label]
                     t[0] += r["audio"]
@@ -137,6 +167,8 @@ def main() -> None:
                 f"{label:9} all cases: {audio / wall:.1f}x real time by wall clock, "
                 f"{cpu / audio * 120:.2f} CPU s per 2 minutes of audio"
             )
+        if args.songs:
+            return
         print("two jobs at once (i3), current code:")
         t = time.perf_counter()
         procs = [
