@@ -137,3 +137,20 @@ def test_a_six_line_song_follows_its_form():
     first, last = voc[int(a0 * 44100) :][:n], voc[int(b0 * 44100) :][:n]
     assert np.sqrt(np.mean(first**2)) > 0.01 and np.sqrt(np.mean(last**2)) > 0.01
     assert not np.allclose(first / np.abs(first).max(), last / np.abs(last).max(), atol=1e-3)
+
+
+def test_a_lone_stanza_ends_on_its_last_line_sung_again():
+    plain = (
+        "The river runs beside the road\nI carry what I cannot hold\n"
+        "And every mile I leave behind\nIs one more night upon my mind\n"
+    )
+    form = _build(plain, "pop", 86)
+    sung_sections = [s for s in form.sections if s.lines]
+    assert len(sung_sections) >= 2  # sung, a break, sung again
+    last = sung_sections[-1]
+    assert last.lines[-2:] == ["Is one more night upon my mind"] * 2, last.lines
+    sung = [ln for s in form.sections for ln in s.lines]
+    assert sung.count("Is one more night upon my mind") == len(sung_sections) + 1
+    # an asked length that leaves no room drops the tag (and the repeat) before any sung line
+    tight = _build(plain, "pop", 86, goal_s=40, cap_s=270, exact=True)
+    assert [ln for s in tight.sections for ln in s.lines] == plain.splitlines()

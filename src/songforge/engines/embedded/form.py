@@ -203,6 +203,9 @@ def build(
     # an intro or outro grows to 8 bars, but not past MAX_EDGE_S: at a ballad's tempo 8 bars are 30 s
     long_edge = max(h.intro_bars, min(MAX_EDGE_BARS, int(MAX_EDGE_S / bar_seconds(bpm))))
     has_refrain = refrain is not None
+    # A lone stanza is the song's refrain: its last take ends on its last line sung once more, as
+    # singers end a song on its hook (a chorus does the same when the style repeats it at the end).
+    lone = refrain is not None and not chorus_at
     # The style's habits first; then grown toward the goal, or shrunk to an asked length or the cap.
     k = _Knobs(
         intro=h.intro_bars,
@@ -211,7 +214,7 @@ def build(
         auto_break=not user_break,
         reps=h.end_choruses if has_refrain else 0,
         double=False,
-        tag_end=False,
+        tag_end=lone,
         keep=len(lyr),
     )
 
@@ -267,8 +270,10 @@ def build(
             for _ in range(reps):
                 out.append(sung(refrain, 0.95))
         last_sung = next((s for s in reversed(out) if s.lines), None)
-        if last_sung is not None and last_sung.name == "chorus":
-            last_sung.energy = 1.0
+        ends_on_refrain = last_sung is not None and refrain is not None and last_sung.lyric == index[refrain]
+        if last_sung is not None and (last_sung.name == "chorus" or (lone and ends_on_refrain)):
+            if last_sung.name == "chorus":
+                last_sung.energy = 1.0
             if k.tag_end and len(last_sung.lines) >= 1:
                 last_sung.lines = [*last_sung.lines, last_sung.lines[-1]]
                 last_sung.bars += BARS_PER_LINE
@@ -281,7 +286,7 @@ def build(
     # Growing toward the goal, most idiomatic first; each step is taken only while the form is short.
     grow: list[Callable[[_Knobs], _Knobs]] = [
         lambda k: replace(k, double=True),
-        lambda k: replace(k, tag_end=h.end_choruses > 1),
+        lambda k: replace(k, tag_end=k.tag_end or h.end_choruses > 1),
         lambda k: replace(k, intro=max(k.intro, long_edge), outro=max(k.outro, long_edge)),
         lambda k: replace(k, brk=max(k.brk, h.break_bars, 12)),  # a dance break keeps its 16
         # a style that sings its chorus once at the end sings it twice when the song is short
