@@ -1,5 +1,7 @@
-"""The adherence benchmark's requests: a TUNING table to tune the engine against and a HELD-OUT
-table that is never looked at while tuning, only to quote figures after.
+"""The adherence benchmark's requests: a TUNING table to tune the engine against and HELD-OUT
+tables that are never looked at while tuning, only to quote figures after. HELD-OUT was run once
+after the key work and so has been seen; HELD-OUT-2 was dealt before the tempo work began and is
+the untouched table for the figures that follow it.
 
 Both are dealt deterministically from the same catalogue (a seeded `random.Random` per table, so
 the tables never change unless this file does; `digest()` names a table's exact content) and each
@@ -16,8 +18,9 @@ holds, by construction:
   half-time, 6/8 ballad, swing jazz, funk with dotted figures, disco, punk near 180, drum and bass
   at 174), the rest spread over everyday styles; tempos from 50 to 190.
 
-Prompts are written the way people type them into hosted music services; the two tables use
-different phrasings of each style. Chord symbols are spelled here from Roman numerals with no help
+Prompts are written the way people type them into hosted music services; the tuning table uses
+different phrasings of each style from the held-out ones (HELD-OUT-2 reuses HELD-OUT's phrasings,
+never the tuning ones, with its own seed for everything else). Chord symbols are spelled here from Roman numerals with no help
 from the engine's theory code, so a change to the engine cannot move a case.
 """
 
@@ -28,7 +31,9 @@ import json
 import random
 from dataclasses import asdict, dataclass
 
-TABLES = ("tuning", "heldout")
+TABLES = ("tuning", "heldout", "held-out-2")
+PREFIX = {"tuning": "T", "heldout": "H", "held-out-2": "N"}  # case ids: T01, H01, N01
+PHRASINGS = {"tuning": 0, "heldout": 1, "held-out-2": 1}  # which half of each style's prompts
 MODELS = ("i3", "i3.5 beta", "i4")
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
@@ -46,7 +51,7 @@ ROMAN = {"i": 0, "ii": 1, "iii": 2, "iv": 3, "v": 4, "vi": 5, "vii": 6}
 class Feel:
     name: str
     bpm: tuple[int, int]
-    prompts: tuple[str, ...]  # even indices go to the tuning table, odd to the held-out one
+    prompts: tuple[str, ...]  # even indices go to the tuning table, odd to the held-out ones
     tricky: bool = False
     sevenths: bool = False  # chords written as sevenths, as players of the style write them
 
@@ -481,7 +486,7 @@ def build(table: str) -> list[Case]:
     if table not in TABLES:
         raise ValueError(f"table must be one of {TABLES}")
     rng = random.Random(f"songforge-adherence-{table}-v1")
-    parity = TABLES.index(table)
+    parity = PHRASINGS[table]
     keys = {m: _Deck(list(TONIC_NAMES), rng) for m in ("major", "minor")}
     plan: list[tuple[str, str, str | None, str]] = []  # (group, key mode, template, heard mode)
     minor_rel = _Deck(list(MINOR_RELATIVE), rng)
@@ -521,7 +526,7 @@ def build(table: str) -> list[Case]:
         prompt_choices = feel.prompts[parity::2]
         cases.append(
             Case(
-                id=f"{table[0].upper()}{n + 1:02d}",
+                id=f"{PREFIX[table]}{n + 1:02d}",
                 table=table,
                 group=group,
                 feel=feel.name,
@@ -538,7 +543,7 @@ def build(table: str) -> list[Case]:
         )
     order = list(range(len(cases)))
     rng.shuffle(order)  # groups interleaved, so that --limit N samples every group
-    return [Case(**{**asdict(cases[i]), "id": f"{table[0].upper()}{k + 1:02d}"}) for k, i in enumerate(order)]
+    return [Case(**{**asdict(cases[i]), "id": f"{PREFIX[table]}{k + 1:02d}"}) for k, i in enumerate(order)]
 
 
 def digest(cases: list[Case]) -> str:

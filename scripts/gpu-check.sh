@@ -21,7 +21,8 @@ PYEOF
 
 # 1. The same tests as CI (they pin SONGFORGE_ACESTEP_DEVICE=cpu and the tiny checkpoint).
 "$PY" -m pytest -q -p no:cacheprovider \
-  tests/engines/test_acestep.py tests/dialects/test_acestep_routing.py tests/e2e/test_acestep_e2e.py
+  tests/engines/test_acestep.py tests/engines/test_acestep_extend.py tests/dialects/test_acestep_routing.py \
+  tests/e2e/test_acestep_e2e.py
 
 # 2. The timing run, bf16 on CUDA.
 export SONGFORGE_ACESTEP_DEVICE=${SONGFORGE_ACESTEP_DEVICE:-cuda}

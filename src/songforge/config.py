@@ -19,9 +19,14 @@ Settings fields (empty or unset means the default):
   SONGFORGE_BLOB_STORE          s3://bucket/prefix blob store (unset: the data dir)
   SONGFORGE_S3_ENDPOINT         S3 endpoint URL (unset: boto3's own AWS_ENDPOINT_URL handling)
   SONGFORGE_JOB_TIMEOUT         seconds before a running generation ends FAILED (1800)
+  SONGFORGE_WORKER_ENGINES      comma-separated engines whose jobs a `songforge worker` takes, e.g.
+                                acestep on a GPU machine, embedded,tempolor on CPU ones (unset: every
+                                engine ready in that process)
   SONGFORGE_MAX_MIDI_BYTES      MIDI upload cap in bytes (1 MiB)
   SONGFORGE_MAX_AUDIO_BYTES     audio upload cap in bytes (50 MiB)
   SONGFORGE_DOWNLOAD_TTL        signed download link lifetime, seconds (3600)
+  SONGFORGE_SHARE_TTL           share link (/share/<token>, a read-only page with one work's player)
+                                lifetime, seconds (2592000: 30 days)
   SONGFORGE_MAX_BODY_BYTES      cap on a parameter (JSON or form) body, counted while it streams (1 MiB)
   SONGFORGE_PUBLIC_URL          the server's public base URL, e.g. https://music.example.com: the host
                                 of every download link, Open API file link and the upstream engine's
@@ -74,6 +79,11 @@ Read at call time (the function that reads each):
                                  upstream (`tempolor`) engine makes, whatever engine the account
                                  chose; extensions stay on the account's engine (unset: none)
                                  -> `upstream_models()`
+  SONGFORGE_UPSTREAM_VOICES      comma-separated `voice=SV000002` pairs: which TemPolor platform
+                                 voice id sings each of our artist voices on the upstream engine;
+                                 `voice` is an artistVoiceItemId (`voice_velvet`) or a catalogue
+                                 name (`Velvet`, any case); a voice without a pair is refused on
+                                 upstream accounts (unset: none)  -> `upstream_voices()`
   SONGFORGE_MODEL_ENGINES        comma-separated `model=engine` routes, an engine chain tried in order
                                  (`v4.8=acestep|embedded,i4=acestep`): a request for that model is
                                  made by the first engine of the chain that is ready here, whatever
@@ -103,6 +113,7 @@ Read once, at import of `songforge.core.queue`:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -146,6 +157,9 @@ class Settings:
     queue_url: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_QUEUE") or None)
     blob_store: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_BLOB_STORE") or None)
     s3_endpoint: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_S3_ENDPOINT") or None)
+    # The engines whose queues a distributed worker consumes (`songforge worker --engines`); empty:
+    # every engine ready in the process (`workers.distributed.worker_engines`).
+    worker_engines: tuple[str, ...] = field(default_factory=lambda: _env_list("SONGFORGE_WORKER_ENGINES"))
     # A generation running longer than this ends FAILED (a hung engine must not hold a slot forever).
     job_timeout_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_JOB_TIMEOUT", 1800))
     # Private/loopback callback targets. The deployment's policy is stored in its database and wins
@@ -157,6 +171,9 @@ class Settings:
         default_factory=lambda: _env_int("SONGFORGE_MAX_AUDIO_BYTES", 50 * 1024 * 1024)
     )
     download_ttl_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_DOWNLOAD_TTL", 3600))
+    # Share links are sent to other people, who open them days later; still they end, since a
+    # stateless link cannot be revoked but by deleting its work (songforge.http.signing).
+    share_ttl_seconds: int = field(default_factory=lambda: _env_int("SONGFORGE_SHARE_TTL", 30 * 24 * 3600))
     # Parameter bodies are small (a 2000-char prompt, 3000 chars of lyrics); uploads have their own caps.
     max_body_bytes: int = field(default_factory=lambda: _env_int("SONGFORGE_MAX_BODY_BYTES", 1024 * 1024))
     body_timeout_seconds: float = field(
@@ -206,6 +223,7 @@ def deployment_problem(settings: Settings) -> str | None:
     try:
         upstream_models()
         model_engines()
+        upstream_voices()
         acestep_settings()
     except ValueError as exc:
         return str(exc)
@@ -357,6 +375,31 @@ def upstream_timing() -> UpstreamTiming:
         request_seconds=max(1.0, request),
         download_seconds=max(10.0, 4 * request),
     )
+
+
+# The platform's voice ids: `SV` and digits (`SV000002`, `SV000013` are the ones seen; its table
+# of them, "Voice ID option table", was never retrieved, so no list of valid ids is kept here).
+PLATFORM_VOICE_ID = re.compile(r"^SV\d{1,12}$")
+
+
+def upstream_voices() -> dict[str, str]:
+    """SONGFORGE_UPSTREAM_VOICES as {our voice, as written: the platform's voice id}. Only the
+    form is checked here (`voice=SV<digits>`, each voice once); which of our voices a name means
+    is the upstream engine's business (`engines.tempolor.models.voice_table`), since this module
+    knows no catalogue. Raises ValueError naming the bad pair, so a typo stops the server at start
+    instead of sending every song without the voice asked for."""
+    table: dict[str, str] = {}
+    for raw in _env_list("SONGFORGE_UPSTREAM_VOICES"):
+        voice, sep, voice_id = raw.partition("=")
+        voice, voice_id = voice.strip(), voice_id.strip()
+        if not sep or not voice or not PLATFORM_VOICE_ID.match(voice_id):
+            raise ValueError(
+                f"SONGFORGE_UPSTREAM_VOICES: {raw!r} is not voice=SV<digits> (e.g. voice_velvet=SV000002)"
+            )
+        if voice.casefold() in (v.casefold() for v in table):
+            raise ValueError(f"SONGFORGE_UPSTREAM_VOICES: {voice!r} is mapped twice")
+        table[voice] = voice_id
+    return table
 
 
 def lease_seconds() -> float:

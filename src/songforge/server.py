@@ -192,6 +192,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
 
     app.include_router(tempolor_v1.router, prefix=tempolor_v1.PREFIX)
     app.include_router(tempolor_v1.files_router)
+    app.include_router(tempolor_v1.share_router)
     # The web studio, served at / (it is also the landing page) and /studio.
     from songforge.http import studio
 

@@ -152,3 +152,56 @@ def test_a_song_with_chords_lyrics_and_midi_through_acestep(ace_server: ServerPr
         details = json.loads(extra)
         assert details["acestep"]["batch"] == 2 and details["acestep"]["task"] == "cover"
         assert details["guide"]["midi"] is True and details["lyrics_timing"] == "guide-form"
+
+
+def _wav_int16(c: httpx.Client, job: str) -> tuple[Any, int]:
+    r = c.get(f"/music/download/{job}", params={"file_format": "wav"})
+    assert r.status_code == 200, r.text
+    pcm, rate = sf.read(io.BytesIO(httpx.get(r.json()["url"]).content), dtype="int16", always_2d=True)
+    return pcm, rate
+
+
+def test_an_extension_of_an_acestep_work_is_its_repaint_after_the_splice(ace_server: ServerProcess) -> None:
+    """POST /music/extend of a work acestep made, on an account whose own engine is the embedded one:
+    the extension stays on acestep, which repaints after the bar line and keeps the stored source."""
+    server = ace_server
+    with server.client() as c:
+        make_account(c, "extender")
+        r = c.post(
+            "/music/song",
+            json={
+                "user_id": "extender",
+                "prompt": "a bright indie pop song, about 4 seconds, 120 bpm",
+                "model_song": "v4.8",
+                "lyrics": "[Verse]\nwalking in the morning light\n\n[Chorus]\nwe are alive tonight",
+            },
+        )
+        assert r.status_code == 200, r.text
+        source_job = r.json()["jobs"][0]
+        source = wait_final(c, source_job, timeout=300)
+        assert source["status_name"] == "COMPLETED", source
+        assert source["musicMaterial"]["engine"] == "acestep" and source["musicMaterial"]["bpm"] == 120
+        r = c.post("/music/extend", json={"job_id": source_job, "start_time": 3.0})
+        assert r.status_code == 200, r.text
+        ext_job = r.json()["jobs"][0]
+        done = wait_final(c, ext_job, timeout=300)
+        assert done["status_name"] == "COMPLETED", done
+        assert done["extendedFrom"]["spliceAt"] == 2.0  # 3 s back to its bar line (2 s bars)
+        assert done["musicMaterial"]["engine"] == "acestep"
+        assert done["musicMaterial"]["extendedFrom"]["method"] == "repaint"
+        lrc = done["ltmMaterialExtendDto"]["lrcTimestamp"]
+        assert "we are alive tonight" in lrc, lrc
+        old, old_rate = _wav_int16(c, source_job)
+        new, new_rate = _wav_int16(c, ext_job)
+    assert old_rate == new_rate == 44100 and new.shape[1] == 2
+    assert old.shape[0] == 4 * 44100 and new.shape[0] == 6 * 44100  # the splice, then up to the cap
+    splice = 2 * 44100
+    assert (old[:splice] == new[:splice]).all()  # the stored source, sample for sample
+    with sqlite3.connect(server.data_dir / "songforge.db") as db:
+        engine, extra = db.execute(
+            "SELECT engine, extra FROM jobs WHERE item_id = ?", (done["itemId"],)
+        ).fetchone()
+    details = json.loads(extra)
+    assert engine == "acestep" and details["acestep"]["task"] == "repaint"
+    assert details["extension"]["method"] == "repaint" and details["extension"]["splice_sample"] == splice
+    assert details["acestep"]["repainting_start"] == 1.92 and details["acestep"]["repainting_end"] == 6.0

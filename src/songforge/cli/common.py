@@ -93,8 +93,8 @@ def open_db(settings: Settings) -> Database:
     return open_database(settings, migrate=True)
 
 
-def engine_problem() -> str | None:
-    """None when the embedded engine can render; otherwise what is missing."""
+def engine_problem(*, check_routes: bool = True) -> str | None:
+    """None when the embedded engine can render; otherwise what is missing (and `acestep_problem`)."""
     try:
         from songforge.engines.embedded import check_ready
     except ImportError as exc:
@@ -103,13 +103,13 @@ def engine_problem() -> str | None:
         check_ready()
     except Exception as exc:  # noqa: BLE001 - any failure is reported as the reason
         return str(exc) or type(exc).__name__
-    return acestep_problem()
+    return acestep_problem(check_routes=check_routes)
 
 
-def acestep_problem() -> str | None:
+def acestep_problem(*, check_routes: bool = True) -> str | None:
     """Why this process must not start for the acestep engine, or None: SONGFORGE_ACESTEP_WEIGHTS set
-    but not a complete checkpoint (a typo must not quietly route every song to the fallback), or a
-    model routed to acestep alone while it is not ready."""
+    but not a complete checkpoint (a typo must not quietly route every song to the fallback), or (with
+    `check_routes`) a model routed to acestep alone while it is not ready."""
     from songforge import config
     from songforge.engines.registry import readiness
 
@@ -123,6 +123,8 @@ def acestep_problem() -> str | None:
         return None
     if settings.weights is not None:
         return reason
+    if not check_routes:
+        return None
     alone = sorted(model for model, chain in routes.items() if chain == (config.ACESTEP_ENGINE,))
     if alone:
         return f"SONGFORGE_MODEL_ENGINES routes {', '.join(alone)} to acestep only, but {reason}"

@@ -35,7 +35,7 @@ def extend(
     from songforge.store.factory import open_blob_store
     from songforge.store.models import Job
     from songforge.workers.context import WorkerContext
-    from songforge.workers.extend import source_work
+    from songforge.workers.extend import extender_for, source_work
     from songforge.workers.generate import build_request
 
     try:
@@ -64,7 +64,9 @@ def extend(
     try:
         source, _ = source_work(ctx, job, {"item_id": job.item_id, "start_time": at}, build_request)
         with progress_bar("composing") as report:
-            result = extend_work(source, at, lyrics=sung if job.kind == "song" else None, progress=report)
+            # The engine that made the work continues it (acestep: its repaint), as in a worker.
+            extend_with = extender_for(job.engine or "embedded") or extend_work
+            result = extend_with(source, at, lyrics=sung if job.kind == "song" else None, progress=report)
         output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "zip":
             write_stems_zip(output, result.stems, SAMPLE_RATE)
@@ -74,6 +76,9 @@ def extend(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     info = result.extra["extension"]
+    if info.get("splice_at") is None:  # acestep without the repaint task: a new track
+        out.print(f"Wrote {output}: a new track, not a continuation of {item_id} ({info.get('reason')})")
+        return
     out.print(
         f"Wrote {output}: {item_id} up to {info['splice_at']:.2f} s (the bar line at or before {at:g} s), "
         f"then {len(result.mix) / SAMPLE_RATE - info['splice_at']:.1f} s more; "

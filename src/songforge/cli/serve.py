@@ -110,6 +110,12 @@ def worker(
         help="Run N worker processes and restart any that exits (one per core or GPU) [default: this "
         "process is the one worker]",
     ),
+    engines: str | None = typer.Option(
+        None,
+        "--engines",
+        help="Comma-separated engines whose jobs this worker takes, e.g. acestep on a GPU machine "
+        "[default: $SONGFORGE_WORKER_ENGINES, else every engine ready here]",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run a generation worker fed by the distributed queue (with --processes N: N of them, supervised)."""
@@ -122,10 +128,22 @@ def worker(
     if processes is not None and processes < 1:
         err.print("[red]--processes must be 1 or more[/red]")
         raise typer.Exit(2)
-    problem = engine_problem()
+    if engines is not None:
+        settings.worker_engines = tuple(name.strip() for name in engines.split(",") if name.strip())
+    # A worker's engines decide which jobs it takes: a route to acestep alone is the APIs' concern
+    # (CPU workers leave those jobs to the GPU workers), a broken SONGFORGE_ACESTEP_WEIGHTS still is not.
+    problem = engine_problem(check_routes=False)
     if problem:
         err.print(f"[red]Cannot start: {problem}[/red]")
         raise typer.Exit(1)
+    from songforge.workers.distributed import worker_engines
+
+    try:
+        taken = worker_engines(settings)
+    except ValueError as exc:
+        err.print(f"[red]Cannot start: {exc}[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"Worker engines: {', '.join(sorted(taken))}")
     join_deployment(settings, "worker", allow_private_callbacks)
     # Used only while nothing is stored (no API has started on this database yet): refused, as before.
     settings.allow_private_callbacks = False
@@ -164,11 +182,22 @@ def run_worker_process(settings: Settings, worker_id: str | None, callbacks: boo
 
 
 def refuse_unworkable(settings: Settings) -> None:
-    """Exits with status 2 and the reason when the settings cannot work (`config.deployment_problem`)."""
-    problem = deployment_problem(settings)
+    """Exits with status 2 and the reason when the settings cannot work (`config.deployment_problem`,
+    and SONGFORGE_UPSTREAM_VOICES naming a voice we do not have, which only the engine can tell)."""
+    problem = deployment_problem(settings) or _upstream_voices_problem()
     if problem:
         err.print(f"[red]Cannot start: {problem}[/red]", soft_wrap=True)
         raise typer.Exit(2)
+
+
+def _upstream_voices_problem() -> str | None:
+    from songforge.engines.tempolor.models import voice_table
+
+    try:
+        voice_table()
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 @db_app.command("upgrade")

@@ -4,7 +4,8 @@ Workers claim the next job with a conditional UPDATE (only one claimant can turn
 queued to running), then hold a lease they renew while generating. "Next" is fair across tenants
 (`claim_next`): one tenant's backlog of hundreds must not make another tenant's first job wait
 behind all of it, so the turn goes to the tenant with the fewest running jobs, then the one served
-least recently, and only within a tenant is the queue FIFO. Every later
+least recently, and only within a tenant is the queue FIFO. A worker that has only some engines
+(a GPU worker in distributed mode) asks for its engines' jobs alone, in the same order. Every later
 write is conditional on still holding it, so a worker that was presumed dead cannot overwrite
 the outcome of the attempt that replaced it. A job whose lease runs out is queued again, at
 most `MAX_ATTEMPTS` times in all, then ends FAILED with the reason.
@@ -16,6 +17,7 @@ so the dialects' callbacks are written to the outbox atomically with the change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -82,11 +84,16 @@ def tenant_turns(s: Session, tenant_ids: set[str]) -> dict[str, tuple[int, int]]
     return {t: (running.get(t, 0), served.get(t, 0)) for t in tenant_ids}
 
 
-def _next_in_turn(s: Session) -> tuple[str, int] | None:
-    """The job whose turn it is and the tenants' highest `served_ms`, or None when none is queued.
+def _next_in_turn(s: Session, engines: Collection[str] | None = None) -> tuple[str, int] | None:
+    """The job whose turn it is and the tenants' highest `served_ms`, or None when none is queued
+    (of `engines`, when given).
 
     Reads only the queued and running rows (`ix_jobs_state`): one head of line per tenant, the
-    running count per tenant, and the candidates' `tenants.served_ms`."""
+    running count per tenant (of every engine: a tenant's load is its load), and the candidates'
+    `tenants.served_ms`."""
+    queued = [Job.state == JobState.QUEUED]
+    if engines is not None:
+        queued.append(Job.engine.in_(sorted(engines)))
     ranked = (
         select(
             Job.item_id,
@@ -97,7 +104,7 @@ def _next_in_turn(s: Session) -> tuple[str, int] | None:
             .over(partition_by=Job.tenant_id, order_by=(Job.queued_ms, Job.created_ms, Job.item_id))
             .label("n"),
         )
-        .where(Job.state == JobState.QUEUED)
+        .where(*queued)
         .subquery()
     )
     heads = s.execute(
@@ -115,11 +122,16 @@ def _next_in_turn(s: Session) -> tuple[str, int] | None:
     return best.item_id, max((served for _, served in turns.values()), default=0)
 
 
-def claim_next(db: Database, worker_id: str, now: int | None = None) -> Job | None:
-    """Takes the next job in fair order (see the module notes) or returns None when none is queued."""
+def claim_next(
+    db: Database, worker_id: str, now: int | None = None, engines: Collection[str] | None = None
+) -> Job | None:
+    """Takes the next job in fair order (see the module notes) or returns None when none is queued.
+    With `engines`, only a job of one of them: a worker never takes a job it has no engine for."""
+    if engines is not None and not engines:
+        return None
     for _ in range(8):
         with db.session() as s:
-            turn = _next_in_turn(s)
+            turn = _next_in_turn(s, engines)
             if turn is None:
                 return None
             item_id, served_before = turn

@@ -141,10 +141,14 @@ def engine_for(
     An extension (`source_engine`: the engine that made the work it continues) is not routed by
     model: a work made by the upstream is continued by the upstream (only it holds that work), and
     on an upstream account a work of ours is continued by the engine that made it (the upstream
-    cannot continue ours); otherwise it stays on the account's engine."""
+    cannot continue ours). A work made by ACE-Step is continued by ACE-Step (its repaint task
+    continues the source's own sound; the embedded engine would splice other instruments on), ready
+    or not, so that a refusal names it. Otherwise it stays on the account's engine."""
     if "extend" in request.extra:
         if source_engine == config.UPSTREAM_ENGINE:
             return config.UPSTREAM_ENGINE
+        if source_engine == config.ACESTEP_ENGINE:
+            return config.ACESTEP_ENGINE
         if account.engine == config.UPSTREAM_ENGINE and source_engine:
             return source_engine
         return account.engine

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from songforge.config import PLATFORM_VOICE_ID
 from songforge.engines.base import Engine
 
 __all__ = ["FACTORIES", "engine_names", "engine_ready", "get_engine", "readiness", "refusal"]
@@ -98,23 +99,40 @@ def refusal(
     model: str,
     *,
     midi: bool = False,
-    voice: bool = False,
+    voice: str | None = None,
+    cloned_voice: bool = False,
     lyrics: bool = False,
     extend_start: float | None = None,
 ) -> str | None:
     """Why engine `name` cannot make this request, or None. The dialects ask before a request is
     queued, so what an engine would refuse is a 400 naming it, never a job that fails later (or a
-    request sent to a paid upstream). The upstream engine refuses fields it cannot send (and an
-    extension's `extend_start` outside the platform's range); acestep refuses while its weights
-    are not ready here (SONGFORGE_ACESTEP_WEIGHTS)."""
-    if name == "acestep":
-        reason = readiness(name)
-        return f"the acestep engine is not ready: {reason}" if reason else None
+    request sent to a paid upstream). `voice`: the artist voice asked for (our item id, or a
+    platform voice id `SV...`, which only the upstream engine can sing); `cloned_voice`: a cloned
+    voice is asked for. The upstream engine refuses fields it cannot send (a voice it has no
+    platform voice id for, and an extension's `extend_start` outside the platform's range); acestep
+    refuses while its weights are not ready here (SONGFORGE_ACESTEP_WEIGHTS)."""
     if name == "tempolor":
         from songforge.engines.tempolor.models import UnsupportedUpstream, check_fields
 
         try:
-            check_fields(kind, model, midi=midi, voice=voice, lyrics=lyrics, extend_start=extend_start)
+            check_fields(
+                kind,
+                model,
+                midi=midi,
+                voice=voice,
+                cloned_voice=cloned_voice,
+                lyrics=lyrics,
+                extend_start=extend_start,
+            )
         except UnsupportedUpstream as exc:
             return str(exc)
+        return None
+    if voice is not None and PLATFORM_VOICE_ID.match(voice):
+        return (
+            f"{voice} is a TemPolor platform voice id, which only an upstream (tempolor) account can "
+            "use; give an artistVoiceItemId of /music/artist-voices/"
+        )
+    if name == "acestep":
+        reason = readiness(name)
+        return f"the acestep engine is not ready: {reason}" if reason else None
     return None

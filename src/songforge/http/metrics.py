@@ -13,6 +13,10 @@ The upstream engine's key pool is reported per key (`songforge_upstream_key_*`),
 key's id and its operator-chosen label, never by the key or its hint: a scrape must not leak what
 `songforge upstream list` keeps to its first and last characters.
 
+Which engines each worker has and whether each is ready (`songforge_engine_ready{engine,worker}`)
+and how many live workers have each ready (`songforge_engine_workers{engine}`) come from the
+workers' own reports (`store.worker_engines`), of the workers seen in the last `LIVE_SECONDS`.
+
 The endpoint needs no token (scrapers rarely carry one) and reports no tenant data; restrict it at
 the reverse proxy if the numbers themselves are sensitive.
 """
@@ -33,10 +37,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from songforge import config
 from songforge.core.states import JobState
 from songforge.store.db import Database
 from songforge.store.models import CallbackDelivery, Job, JobCount, JobObservation, job_is_active
 from songforge.store.upstream import KEY_STATES, list_keys
+from songforge.store.worker_engines import LIVE_SECONDS, live_rows
 
 router = APIRouter(tags=["service"])
 
@@ -167,6 +173,34 @@ class DatabaseCollector(Collector):
             ]
         yield from histograms
         yield from _upstream_keys(self.db)
+        yield from _worker_engines(self.db)
+
+
+def _worker_engines(db: Database) -> Iterator[Metric]:
+    """Each live worker's engines (1 ready, 0 not), and per engine the live workers that have it
+    ready: every known engine gets a count, 0 included, so an alert can read
+    `songforge_engine_workers{engine="acestep"} == 0`."""
+    with db.session() as s:
+        rows = [(r.engine, r.worker_id, bool(r.ready)) for r in live_rows(s)]
+    ready = GaugeMetricFamily(
+        "songforge_engine_ready",
+        f"Whether a worker's engine can take jobs (1) or not (0), for workers seen in the last "
+        f"{LIVE_SECONDS:g} s",
+        labels=["engine", "worker"],
+    )
+    workers = GaugeMetricFamily(
+        "songforge_engine_workers",
+        f"Workers seen in the last {LIVE_SECONDS:g} s with the engine ready",
+        labels=["engine"],
+    )
+    counts = dict.fromkeys(config.ENGINE_NAMES, 0)
+    for engine, worker_id, is_ready in rows:
+        ready.add_metric([engine, worker_id], 1.0 if is_ready else 0.0)
+        counts[engine] = counts.get(engine, 0) + (1 if is_ready else 0)
+    for engine, n in sorted(counts.items()):
+        workers.add_metric([engine], n)
+    yield ready
+    yield workers
 
 
 def _upstream_keys(db: Database) -> Iterator[Metric]:

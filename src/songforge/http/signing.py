@@ -7,10 +7,17 @@ restart and every server process sharing the data dir agrees on them.
 With a blob store that serves files itself (S3), `signed_url` returns the store's presigned URL
 instead, with the same lifetime: routers keep calling `signed_url` and need not know which store
 is configured. `use_blob_store` makes that choice once, when the app is built.
+
+Share links (`/share/<token>`, a read-only page with one work's player) are signed with the same
+secret: the token is `<item id>.<expires>.<base64url HMAC-SHA256(secret, "share\n<item id>\n<expires>")>`.
+Nothing is stored, so a link cannot be revoked on its own: it ends when it expires, when its work
+is deleted, or when the secret is replaced. The "share" prefix keeps the two kinds of MAC apart (a
+file link's message starts with "/files/").
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -81,3 +88,39 @@ def verify(secret: bytes, path: str, expires: str | None, sig: str | None, now: 
     if int(expires) < (now if now is not None else time.time()):
         return False
     return hmac.compare_digest(_mac(secret, path, int(expires)), sig)
+
+
+class ShareLinkInvalid(Exception):
+    """The token was not made by this server (edited, truncated, or signed with another secret)."""
+
+
+class ShareLinkExpired(Exception):
+    """The token is this server's, but its time is up."""
+
+
+def _share_mac(secret: bytes, item_id: str, expires: int) -> str:
+    digest = hmac.new(secret, f"share\n{item_id}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def share_token(secret: bytes, item_id: str, ttl_seconds: int, now: float | None = None) -> tuple[str, int]:
+    """A token for the share page of work `item_id`, and the unix second it stops working."""
+    if not item_id or "." in item_id:
+        raise ValueError("an item id has no dots")
+    expires = int((now if now is not None else time.time()) + ttl_seconds)
+    return f"{item_id}.{expires}.{_share_mac(secret, item_id, expires)}", expires
+
+
+def read_share_token(secret: bytes, token: str, now: float | None = None) -> tuple[str, int]:
+    """The item id and expiry a share token names. The signature is checked before the expiry, so
+    an expired answer (a 410) is only ever given for a token this server really made."""
+    parts = (token or "").split(".")
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or len(parts[1]) > 12:
+        raise ShareLinkInvalid(token)
+    item_id, expires_text, mac = parts
+    expires = int(expires_text)
+    if not hmac.compare_digest(_share_mac(secret, item_id, expires).encode(), mac.encode()):
+        raise ShareLinkInvalid(token)
+    if expires < (now if now is not None else time.time()):
+        raise ShareLinkExpired(token)
+    return item_id, expires

@@ -1,13 +1,16 @@
 """The web studio: one page and its static files, served next to the API they drive.
 
 The studio talks to the server only through the public `/v1/tempolor` API, so this router serves
-files and nothing else. The files ship as package data (no build step, no CDN): the page's
-Content-Security-Policy allows only this origin, so a browser on an offline machine — or a
-regression that adds an external URL — cannot reach the network from the studio.
+files and nothing else. The share page (`/share/<token>`, routed by the dialect that knows works)
+is served from here too (`page_response`, `message_page`), under the same policy. The files ship
+as package data (no build step, no CDN): the page's Content-Security-Policy allows only this
+origin, so a browser on an offline machine — or a regression that adds an external URL — cannot
+reach the network from the studio.
 """
 
 from __future__ import annotations
 
+import html
 from importlib import resources
 from pathlib import Path
 
@@ -62,6 +65,34 @@ def static_path(relative: str) -> Path:
     if candidate.suffix.lower() not in _MEDIA_TYPES:
         raise ApiError(404, "Not Found")
     return candidate
+
+
+# Pages behind a share link: not for search engines, and not kept by caches (the link expires).
+SHARED_PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+def page_response(relative: str, status: int = 200) -> Response:
+    """An HTML page of STATIC_DIR under the studio's Content-Security-Policy."""
+    page = static_path(relative)
+    media = _MEDIA_TYPES[".html"]
+    return FileResponse(page, status_code=status, media_type=media, headers=SHARED_PAGE_HEADERS)
+
+
+def message_page(status: int, title: str, text: str) -> Response:
+    """A page that only says something (a share link that is not valid, or has expired): no script,
+    the studio's style sheet, the status in the HTTP answer as well as in words."""
+    t, body = html.escape(title), html.escape(text)
+    page = (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="color-scheme" content="light dark">\n<meta name="robots" content="noindex">\n'
+        f"<title>{t} · Songforge</title>\n"
+        '<link rel="icon" href="/studio/static/favicon.svg" type="image/svg+xml">\n'
+        '<link rel="stylesheet" href="/studio/static/studio.css">\n</head>\n<body class="share-page">\n'
+        f'<main id="main">\n<section class="panel narrow" aria-labelledby="message-title">\n'
+        f'<h1 id="message-title">{t}</h1>\n<p>{body}</p>\n</section>\n</main>\n</body>\n</html>\n'
+    )
+    return HTMLResponse(page, status_code=status, headers=SHARED_PAGE_HEADERS)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 CommitHook = Callable[[list[str]], None]
+EngineCommitHook = Callable[[dict[str, str]], None]  # item id -> the engine that makes it
 _NEW_JOBS = "songforge_new_queued_jobs"
 
 
@@ -58,21 +59,33 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         self._commit_hooks: list[CommitHook] = []
+        self._engine_hooks: list[EngineCommitHook] = []
 
     def on_jobs_queued(self, hook: CommitHook) -> None:
         """Calls `hook(item_ids)` after each commit that inserted queued music jobs."""
-        if not self._commit_hooks:
+        self._listen()
+        self._commit_hooks.append(hook)
+
+    def on_jobs_queued_by_engine(self, hook: EngineCommitHook) -> None:
+        """Calls `hook({item_id: engine})` after each commit that inserted queued music jobs: the
+        distributed queue sends each to its engine's queue without reading the rows again."""
+        self._listen()
+        self._engine_hooks.append(hook)
+
+    def _listen(self) -> None:
+        if not self._commit_hooks and not self._engine_hooks:
             event.listen(self._factory, "after_flush", _collect_new_jobs)
             event.listen(self._factory, "after_commit", self._run_hooks)
             event.listen(self._factory, "after_rollback", _forget_new_jobs)
-        self._commit_hooks.append(hook)
 
     def _run_hooks(self, session: Session) -> None:
-        item_ids = session.info.pop(_NEW_JOBS, None)
-        if not item_ids:
+        new: dict[str, str] | None = session.info.pop(_NEW_JOBS, None)
+        if not new:
             return
         for hook in self._commit_hooks:
-            hook(list(item_ids))
+            hook(list(new))
+        for engine_hook in self._engine_hooks:
+            engine_hook(dict(new))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -98,10 +111,13 @@ def rowcount(result: Result[*tuple[Any, ...]]) -> int:
 def _collect_new_jobs(session: Session, _flush_context: Any) -> None:
     from songforge.store.models import Job
 
-    # "queued" is core.states.JobState.QUEUED, spelled out: store imports no core.
-    new = [o.item_id for o in session.new if isinstance(o, Job) and o.state == "queued"]
+    # "queued" is core.states.JobState.QUEUED, spelled out: store imports no core; "embedded" is the
+    # column's default, for a row inserted without an engine.
+    new = {
+        o.item_id: o.engine or "embedded" for o in session.new if isinstance(o, Job) and o.state == "queued"
+    }
     if new:
-        session.info.setdefault(_NEW_JOBS, []).extend(new)
+        session.info.setdefault(_NEW_JOBS, {}).update(new)
 
 
 def _forget_new_jobs(session: Session) -> None:

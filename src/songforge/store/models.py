@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import TextClause
 
@@ -103,6 +103,11 @@ class Job(Base):
     # Set when one of the job's callback events failed for good (songforge.outbox.store): the
     # record says so, so a caller whose receiver lost an event learns it by polling.
     callback_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The user's own labels (PATCH /v1/tempolor/music/{job_id}): a title that stands in for the
+    # engine's, and a favourite flag. Columns apart from `title`, so that a worker finishing the job
+    # never overwrites what the user chose, whenever either of them writes.
+    user_title: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    favorite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     max_jobs: Mapped[int] = mapped_column(Integer, default=10)
     tracked: Mapped[bool] = mapped_column(Boolean, default=True)  # False after DELETE /scheduler/{id}
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -328,3 +333,25 @@ class DeploymentSetting(Base):
     explicit: Mapped[bool] = mapped_column(Boolean, default=True)
     set_by: Mapped[str] = mapped_column(String(200), default="")
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkerEngine(Base):
+    """One engine of one worker process, and whether it was ready there when last reported.
+
+    Why a table: which engines each worker has is known only inside that worker (its weights, its
+    libraries, `SONGFORGE_WORKER_ENGINES`), and the processes that must know it (every API replica's
+    /metrics and model list, `songforge engines`) run elsewhere. Each worker writes its rows at start
+    and again on its heartbeat; `seen_ms` is when it (or, for a busy local worker, its supervising
+    server) last said it is alive, so rows of a worker that stopped beating drop out by age
+    (`songforge.store.worker_engines`). Never derived from job history.
+    """
+
+    __tablename__ = "worker_engines"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # why not ready, or None
+    kind: Mapped[str] = mapped_column(String(16), default="local")  # local | distributed
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    seen_ms: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -25,16 +25,27 @@ The database stays the source of truth; Redis only carries "job <id> is ready" m
 
 Idle workers are woken, not left to find work by polling: Dramatiq's Redis consumer polls the queue
 with a growing sleep (up to its idle timeout), which put tens of milliseconds between a commit and a
-claim. Every send here also pushes a wake-up token onto a Redis list (`WAKE_KEY`) in the same round
-trip, and an idle worker's consumer waits on that list with BLPOP instead of sleeping
+claim. Every send here also pushes a wake-up token onto its queue's Redis list (`wake_key`) in the same
+round trip, and an idle worker's consumer waits on that list with BLPOP instead of sleeping
 (`_WokenConsumer`): one token wakes one idle worker, which fetches at once. The token is pushed
 after the message, so a worker that found the queue empty and then waits sees it; stale tokens
 (nobody was idle) cost one empty fetch each, and the list is capped. A busy consumer's wait ends
 when its job is acknowledged, so a worker that finishes takes the next message at once. The idle
 timeout remains as the fallback for messages sent without a token.
 
-Each worker process runs one generation at a time (prefetch 1, so an idle worker elsewhere gets
-the next message rather than a busy one hoarding it); run one process per core or per GPU.
+Each engine has its own queue on the broker (`queue_for`: the embedded engine keeps `jobs`, the queue of
+releases before there were several; the others `jobs.<engine>`) and its own wake-up list, and a worker
+consumes only the queues of its engines (`worker_engines`: `--engines` / SONGFORGE_WORKER_ENGINES, else
+every engine ready in its process), and claims only their jobs (`claim_next(engines=...)`, the fair order
+kept among them): a GPU worker with `--engines acestep` never takes an embedded job, CPU workers take
+the rest. A job whose engine no live worker has stays queued, its message waiting in its queue (so the
+lost-message sweep, which looks queue by queue, does not send it again and again); /metrics counts it
+in the queue depth. A message that reaches a worker without its engine (sent to `jobs` by an older
+release) is forwarded to its engine's queue.
+
+Each worker process runs one generation at a time (prefetch 1 over all its queues, so an idle worker
+elsewhere gets the next message rather than a busy one hoarding it); run one process per core or per
+GPU.
 Uploads (voice analysis, stems) are still claimed from the database between jobs, and the
 callback outbox is drained here too, so a deployment does not depend on any one process type.
 """
@@ -49,19 +60,20 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import compute_backoff
+from dramatiq.common import compute_backoff, q_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 from dramatiq.middleware import Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 from sqlalchemy import select
 
+from songforge import config
 from songforge.clock import now_ms
 from songforge.config import Settings
 from songforge.core import queue
@@ -70,12 +82,13 @@ from songforge.store.db import Database
 from songforge.store.models import Job
 from songforge.workers import scratch
 from songforge.workers.context import WorkerContext
+from songforge.workers.engine_report import EngineReport
 from songforge.workers.retention import PRUNE_CHECK_SECONDS, prune_if_due
 
 log = logging.getLogger("songforge.distributed")
 
 NAMESPACE = "songforge"
-QUEUE_NAME = "jobs"
+QUEUE_NAME = "jobs"  # the embedded engine's queue; every other engine's is `jobs.<engine>` (queue_for)
 ACTOR_NAME = "run_music_job"
 MAINTENANCE_SECONDS = 2.0
 STRANDED_AFTER_MS = 10_000
@@ -84,12 +97,58 @@ DEPLOYMENT_CHECK_SECONDS = 30.0  # how often a worker checks that the broker is 
 SCRATCH_SWEEP_SECONDS = 60.0  # how often a worker clears scratch directories crashed jobs left
 # How long an idle worker waits for a wake-up before looking at the Redis queue again anyway.
 IDLE_POLL_MS = 100
-WAKE_KEY = f"{NAMESPACE}:wake:{QUEUE_NAME}"
 WAKE_BACKLOG = 64  # wake-up tokens kept when no worker is idle to take them
 # The deployment id (`songforge.store.deployment`) as the broker holds it: written by the first API or
 # worker to start, compared by every later one (`claim_broker`), re-written by maintenance after a
 # Redis restart without persistence.
 DEPLOYMENT_KEY = f"{NAMESPACE}:deployment"
+
+
+def queue_for(engine: str) -> str:
+    """The queue of `engine`'s job messages. The embedded engine keeps the one queue of releases before
+    engine queues, so their workers and messages still meet the jobs they can make."""
+    return QUEUE_NAME if engine == config.DEFAULT_ENGINE else f"{QUEUE_NAME}.{engine}"
+
+
+def wake_key(queue_name: str) -> str:
+    """The wake-up list of one job queue: a token there wakes an idle worker of that queue only."""
+    return f"{NAMESPACE}:wake:{queue_name}"
+
+
+WAKE_KEY = wake_key(QUEUE_NAME)
+
+
+def _is_job_queue(queue_name: str) -> bool:
+    """A queue of job messages (not Dramatiq's delay or dead-letter queue of one)."""
+    return q_name(queue_name) == queue_name and (
+        queue_name == QUEUE_NAME or queue_name.startswith(f"{QUEUE_NAME}.")
+    )
+
+
+def worker_engines(settings: Settings) -> frozenset[str]:
+    """The engines whose jobs a worker takes: `settings.worker_engines` (`--engines`,
+    SONGFORGE_WORKER_ENGINES), each of which must be registered and ready here, since a worker that
+    claimed jobs it cannot make would only fail them; unset, every engine ready in this process (a
+    CPU machine without ACE-Step weights leaves acestep jobs to the GPU workers). Raises ValueError
+    naming the setting."""
+    from songforge.engines.registry import engine_names, readiness
+
+    if not settings.worker_engines:
+        ready = frozenset(name for name in engine_names() if readiness(name) is None)
+        if not ready:
+            raise ValueError("no engine is ready in this process (see `songforge engines`)")
+        return ready
+    unknown = [name for name in settings.worker_engines if name not in engine_names()]
+    if unknown:
+        raise ValueError(
+            f"--engines / SONGFORGE_WORKER_ENGINES: no engine is registered as {', '.join(unknown)} "
+            f"(engines: {', '.join(engine_names())})"
+        )
+    for name in settings.worker_engines:
+        reason = readiness(name)
+        if reason is not None:
+            raise ValueError(f"--engines / SONGFORGE_WORKER_ENGINES names {name}, not ready here: {reason}")
+    return frozenset(settings.worker_engines)
 
 
 def _redis_client(url: str) -> redis.Redis:
@@ -118,17 +177,87 @@ def claim_broker(url: str, deployment_id: str) -> str:
     return held.decode() if isinstance(held, bytes) else str(held or deployment_id)
 
 
+class _JobConsumers:
+    """What the job queues' consumers of one worker share. Dramatiq gives each queue its own consumer
+    and prefetch; a worker of two engines would then hold a second message while it generates, which
+    an idle worker elsewhere could have run. So the prefetch counts the messages of all of them, and
+    an acknowledgement on any queue ends the others' waits."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # around each fetch and each hand-over from a cache
+        self.members: set[_WokenConsumer] = set()
+        self.settled = threading.Event()  # set by every ack or nack (from the worker thread)
+
+    def held(self) -> int:
+        return sum(c.outstanding_message_count for c in list(self.members))
+
+
 class _WokenConsumer(_RedisConsumer):
     """Dramatiq's Redis consumer (`dramatiq.brokers.redis._RedisConsumer`, pinned version), whose
-    waits end on an event instead of a fixed sleep: an idle consumer of the jobs queue blocks on the
-    wake-up list (BLPOP, at most the idle timeout), a busy one until its message is acknowledged.
-    Other queues (Dramatiq's delay queue) keep its backoff. Fetching, caching and acknowledging are
-    Dramatiq's own. Dramatiq's Redis module is untyped: its calls below are marked so."""
+    waits end on an event instead of a fixed sleep: an idle consumer of a job queue blocks on that
+    queue's wake-up list (BLPOP, at most the idle timeout), a busy one until a message is acknowledged.
+    Other queues (Dramatiq's delay queues) keep its backoff and their own prefetch. Fetching, caching
+    and acknowledging are Dramatiq's own. Dramatiq's Redis module is untyped: its calls below are
+    marked so."""
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
-        self.wake_key = WAKE_KEY if queue_name == QUEUE_NAME else None
-        self.settled = threading.Event()  # set by every ack or nack (from the worker thread)
+        self.wake_key = wake_key(queue_name) if _is_job_queue(queue_name) else None
+        self.shared = cast("_WokenRedisBroker", broker).job_consumers if self.wake_key else None
+        if self.shared is not None:
+            self.settled = self.shared.settled
+            with self.shared.lock:
+                self.shared.members.add(self)
+        else:
+            self.settled = threading.Event()
+
+    def close(self) -> None:
+        """Dramatiq replaces a consumer after a connection error: the old one's counts must leave the
+        shared prefetch with it."""
+        if self.shared is not None:
+            with self.shared.lock:
+                self.shared.members.discard(self)
+        super().close()
+
+    def _fetch(self) -> int:
+        """Fills the cache with up to the free prefetch; returns how much was free."""
+        if self.shared is None:
+            free = self.prefetch - self.outstanding_message_count
+            if free > 0:
+                self.message_cache = self.broker.do_fetch(self.queue_name, free)
+            return int(free)
+        with self.shared.lock:
+            free = self.prefetch - self.shared.held()
+            if free > 0:
+                self.message_cache = self.broker.do_fetch(self.queue_name, free)
+        return int(free)
+
+    def _take_cached(self) -> Any:
+        """The next cached message as Dramatiq's consumer hands it over, or None for its placeholder;
+        under the shared lock, so a sibling's fetch never sees it in neither count."""
+        if self.shared is None:
+            return self._hand_over(self.message_cache.pop(0))
+        with self.shared.lock:
+            return self._hand_over(self.message_cache.pop(0))
+
+    def _hand_over(self, data: Any) -> Any:
+        if data is None:  # as Dramatiq's own consumer: skip, see its issue 266
+            return None
+        self.misses = 0
+        message = Message.decode(data)
+        self.queued_message_ids.add(message.message_id)
+        return dramatiq.MessageProxy(message)
+
+    def _pass_on_wake(self) -> None:
+        """A wake-up this worker took while its other queue gave it a job: put back for an idle one."""
+        assert self.wake_key is not None
+        try:
+            pipe = self.broker.client.pipeline(transaction=False)
+            pipe.lpush(self.wake_key, "1")
+            pipe.ltrim(self.wake_key, 0, WAKE_BACKLOG - 1)
+            pipe.execute()
+        except redis.RedisError:
+            pass  # the others look at least every IDLE_POLL_MS
 
     def ack(self, message: Any) -> None:
         try:
@@ -144,25 +273,27 @@ class _WokenConsumer(_RedisConsumer):
 
     def __next__(self) -> Any:
         try:
+            woken = False
             while True:
                 if self.message_cache:
-                    data = self.message_cache.pop(0)
-                    if data is None:  # as Dramatiq's own consumer: skip, see its issue 266
+                    proxy = self._take_cached()
+                    if proxy is None:
                         continue
-                    self.misses = 0
-                    message = Message.decode(data)
-                    self.queued_message_ids.add(message.message_id)
-                    return dramatiq.MessageProxy(message)
+                    return proxy
                 self.settled.clear()  # before the look: an ack after it ends the wait below
-                free = self.prefetch - self.outstanding_message_count
+                free = self._fetch()
                 if free > 0:
-                    self.message_cache = self.broker.do_fetch(self.queue_name, free)
+                    woken = False
                     if self.message_cache:
                         continue
                     if self.wake_key is not None:
                         if self.broker.client.blpop([self.wake_key], timeout=self.timeout / 1000):
+                            woken = True
                             continue  # woken: look again now
                         return None  # the consumer thread's turn (delayed messages, stopping)
+                elif woken:
+                    woken = False
+                    self._pass_on_wake()
                 self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
                 if free > 0:
                     time.sleep(backoff_ms / 1000)
@@ -174,6 +305,10 @@ class _WokenConsumer(_RedisConsumer):
 
 
 class _WokenRedisBroker(RedisBroker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.job_consumers = _JobConsumers()
+
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
         return _WokenConsumer
@@ -182,7 +317,7 @@ class _WokenRedisBroker(RedisBroker):
 def make_broker(url: str) -> RedisBroker:
     """Dramatiq's Redis broker, with only the middleware we rely on (no Prometheus exporter:
     metrics come from the API's /metrics), and consumers that are woken (`_WokenConsumer`)."""
-    return _WokenRedisBroker(  # type: ignore[no-untyped-call]
+    return _WokenRedisBroker(
         client=_redis_client(url),
         namespace=NAMESPACE,
         middleware=[TimeLimit(), ShutdownNotifications(), Retries(max_retries=0)],
@@ -190,7 +325,7 @@ def make_broker(url: str) -> RedisBroker:
 
 
 class Dispatcher:
-    """Sends job ids to the workers."""
+    """Sends job ids to the workers, each to its engine's queue (`queue_for`)."""
 
     def __init__(self, url: str, handler: Any = None, time_limit_ms: int | None = None) -> None:
         self.broker = make_broker(url)
@@ -205,38 +340,59 @@ class Dispatcher:
             **options,
         )(handler or _not_here)
 
-    def send(self, item_ids: Iterable[str]) -> int:
-        sent = 0
-        for item_id in item_ids:
-            self.actor.send(item_id)
-            sent += 1
-        if sent:
-            self.wake(sent)
-        return sent
+    def send(self, item_ids: Iterable[str], engine: str = config.DEFAULT_ENGINE) -> int:
+        """Sends jobs of one engine."""
+        return self.send_jobs(dict.fromkeys(item_ids, engine))
 
-    def wake(self, count: int) -> None:
-        """Pushes `count` wake-up tokens (one idle worker each), after the messages they announce.
-        A failure here loses nothing: the messages are in Redis and workers look at least every
-        IDLE_POLL_MS."""
+    def send_jobs(self, jobs: Mapping[str, str]) -> int:
+        """Sends each job (item id -> its engine) to its engine's queue, then wakes that queue's
+        idle workers."""
+        by_queue: dict[str, list[str]] = {}
+        for item_id, engine in jobs.items():
+            by_queue.setdefault(queue_for(engine), []).append(item_id)
+        for queue_name, ids in by_queue.items():
+            for item_id in ids:
+                message = self.actor.message(item_id)
+                if queue_name != message.queue_name:
+                    message = message.copy(queue_name=queue_name)
+                self.broker.enqueue(message)
+            self.wake(len(ids), queue_name)
+        return len(jobs)
+
+    def wake(self, count: int, queue_name: str = QUEUE_NAME) -> None:
+        """Pushes `count` wake-up tokens (one idle worker of `queue_name` each), after the messages
+        they announce. A failure here loses nothing: the messages are in Redis and workers look at
+        least every IDLE_POLL_MS."""
+        key = wake_key(queue_name)
         try:
             pipe = self.broker.client.pipeline(transaction=False)
-            pipe.lpush(WAKE_KEY, *(["1"] * min(count, WAKE_BACKLOG)))
-            pipe.ltrim(WAKE_KEY, 0, WAKE_BACKLOG - 1)
+            pipe.lpush(key, *(["1"] * min(count, WAKE_BACKLOG)))
+            pipe.ltrim(key, 0, WAKE_BACKLOG - 1)
             pipe.execute()
         except redis.RedisError:
             log.warning("could not wake the workers; they will find the job(s) within %d ms", IDLE_POLL_MS)
 
-    def send_quietly(self, item_ids: list[str]) -> None:
+    def send_quietly(self, jobs: Mapping[str, str]) -> None:
         """After a commit: a failed send loses nothing (the job is queued in the database and
         maintenance sends it again), so it must not turn a successful request into an error."""
         try:
-            self.send(item_ids)
+            self.send_jobs(jobs)
         except Exception:  # noqa: BLE001 - logged; the sweep recovers the job
-            log.exception("could not hand jobs %s to the queue; they will be re-sent", item_ids)
+            log.exception("could not hand jobs %s to the queue; they will be re-sent", list(jobs))
 
-    def waiting(self) -> int:
-        """Messages waiting in Redis (not yet taken by any worker)."""
-        return int(self.broker.client.llen(f"{NAMESPACE}:{QUEUE_NAME}"))
+    def waiting(self, engine: str | None = None) -> int:
+        """Messages waiting in Redis (not yet taken by any worker): in `engine`'s queue, or in the
+        queues of every engine there is."""
+        if engine is not None:
+            return int(self.broker.client.llen(f"{NAMESPACE}:{queue_for(engine)}"))
+        return sum(self.waiting_by_engine().values())
+
+    def waiting_by_engine(self) -> dict[str, int]:
+        """`waiting` for each engine there is, in one round trip."""
+        pipe = self.broker.client.pipeline(transaction=False)
+        for engine in config.ENGINE_NAMES:
+            pipe.llen(f"{NAMESPACE}:{queue_for(engine)}")
+        return {engine: int(n) for engine, n in zip(config.ENGINE_NAMES, pipe.execute(), strict=True)}
 
     def try_lock(self, name: str, ttl_ms: int) -> bool:
         return bool(self.broker.client.set(f"{NAMESPACE}:lock:{name}", "1", nx=True, px=ttl_ms))
@@ -257,31 +413,56 @@ def _not_here(item_id: str) -> None:  # pragma: no cover - API processes only se
 
 
 def dispatch_on_commit(db: Database, queue_url: str) -> Dispatcher:
-    """Makes every commit that queues music jobs send their ids to the workers."""
+    """Makes every commit that queues music jobs send their ids to their engines' workers."""
     dispatcher = Dispatcher(queue_url)
-    db.on_jobs_queued(dispatcher.send_quietly)
+    db.on_jobs_queued_by_engine(dispatcher.send_quietly)
     return dispatcher
+
+
+def engines_of(db: Database, item_ids: Iterable[str]) -> dict[str, str]:
+    """Item id -> engine of those jobs (what a send needs, for ids that come without it)."""
+    ids = list(item_ids)
+    if not ids:
+        return {}
+    with db.session() as s:
+        found = {i: e for i, e in s.execute(select(Job.item_id, Job.engine).where(Job.item_id.in_(ids)))}
+    return {item_id: found[item_id] for item_id in ids if item_id in found}
 
 
 def sweep_stranded(db: Database, dispatcher: Dispatcher, older_than_ms: int = STRANDED_AFTER_MS) -> list[str]:
     """Sends again the jobs that have been queued in the database for a while when no message
-    waits in Redis: their message was lost. Duplicates are harmless (claims are conditional)."""
-    if dispatcher.waiting() > 0:
+    waits in their engine's queue: their message was lost. Duplicates are harmless (claims are
+    conditional). A queue with a message waiting is left alone: its engine's workers are busy, or
+    there are none (their jobs stay queued, with one message each, until one starts)."""
+    waiting = dispatcher.waiting_by_engine()
+    busy = [engine for engine, n in waiting.items() if n > 0]
+    if len(busy) == len(waiting):
         return []
     cutoff = now_ms() - older_than_ms
     with db.session() as s:
-        ids = list(
-            s.scalars(
-                select(Job.item_id)
-                .where(Job.state == JobState.QUEUED, Job.queued_ms < cutoff, Job.updated_ms < cutoff)
+        rows = list(
+            s.execute(
+                select(Job.item_id, Job.engine)
+                .where(
+                    Job.state == JobState.QUEUED,
+                    Job.queued_ms < cutoff,
+                    Job.updated_ms < cutoff,
+                    Job.engine.not_in(busy),
+                )
                 .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
                 .limit(500)
             )
         )
-    if ids:
-        log.warning("re-sending %d queued job(s) with no message in the queue", len(ids))
-        dispatcher.send(ids)
-    return ids
+    stranded: dict[str, str] = {}
+    for item_id, engine in rows:
+        if engine not in waiting:  # a name no engine has now: its queue is looked at all the same
+            waiting[engine] = dispatcher.waiting(engine)
+        if waiting[engine] == 0:
+            stranded[item_id] = engine
+    if stranded:
+        log.warning("re-sending %d queued job(s) with no message in the queue", len(stranded))
+        dispatcher.send_jobs(stranded)
+    return list(stranded)
 
 
 def maintenance_round(ctx: WorkerContext, dispatcher: Dispatcher) -> dict[str, int]:
@@ -290,7 +471,7 @@ def maintenance_round(ctx: WorkerContext, dispatcher: Dispatcher) -> dict[str, i
     requeued: list[str] = []
     counts = queue.reap_expired(ctx.db, requeued=requeued)
     if requeued:
-        dispatcher.send(requeued)
+        dispatcher.send_jobs(engines_of(ctx.db, requeued))
     counts["timed_out"] = queue.fail_overdue(ctx.db, ctx.settings.job_timeout_seconds * 1000)
     counts["resent"] = 0
     if dispatcher.try_lock("sweep", int(MAINTENANCE_SECONDS * 1000 * 0.9)):
@@ -305,16 +486,23 @@ class DistributedWorker:
         if not settings.queue_url:
             raise ValueError("a distributed worker needs --queue redis://...")
         self.settings = settings
+        self.engines = worker_engines(settings)
+        self.queues = {queue_for(engine) for engine in self.engines}
         self.worker_id = worker_id or _default_worker_id()
         self.ctx = WorkerContext.from_settings(settings, self.worker_id)
+        # Its engines as configured (every registered one when none is), each with its readiness, so
+        # `songforge engines` also says why an engine is missing here: sent at start, beaten by maintenance.
+        self.engine_report = EngineReport(self.ctx.db, self.worker_id, "distributed", settings.worker_engines)
         self.busy = threading.Lock()  # one unit of work at a time: generation is CPU-bound
         self.current: str | None = None
         self.stopping = threading.Event()
         self.callbacks = callbacks
         timeout_ms = settings.job_timeout_seconds * 1000
         self.dispatcher = Dispatcher(settings.queue_url, self._run_job, time_limit_ms=timeout_ms)
+        for queue_name in self.queues:  # the actor declared the embedded engine's; the worker reads these
+            self.dispatcher.broker.declare_queue(queue_name)
         self.worker = dramatiq.Worker(
-            self.dispatcher.broker, queues={QUEUE_NAME}, worker_threads=1, worker_timeout=IDLE_POLL_MS
+            self.dispatcher.broker, queues=self.queues, worker_threads=1, worker_timeout=IDLE_POLL_MS
         )
         self.worker.queue_prefetch = 1
 
@@ -327,7 +515,7 @@ class DistributedWorker:
         with self.busy:
             job = self._claim(item_id)
             if job is None:
-                log.info("job %s: not queued any more (duplicate or finished delivery)", item_id)
+                log.info("job %s: nothing to run here (a duplicate or late delivery, or forwarded)", item_id)
                 return
             item_id = job.item_id
             self.current = item_id
@@ -349,16 +537,22 @@ class DistributedWorker:
 
     def _claim(self, item_id: str) -> Job | None:
         """The job a message for `item_id` runs: None when that job is no longer queued (a
-        duplicate or late delivery), else the next job in the fair order (`queue.claim_next`), which
-        may be another tenant's. Redis holds messages in arrival order, and one tenant's backlog
-        would otherwise starve the rest; when another job is taken, `item_id` is sent again, so it
-        keeps its message and the taken job's own message becomes a harmless duplicate."""
+        duplicate or late delivery), else the next job of this worker's engines in the fair order
+        (`queue.claim_next`), which may be another tenant's or another engine's. Redis holds messages
+        in arrival order, and one tenant's backlog would otherwise starve the rest; when another job
+        is taken, `item_id` is sent again, so it keeps its message and the taken job's own message
+        becomes a harmless duplicate. A job of an engine this worker has not (its message came
+        through the embedded engine's queue from an older release) is forwarded to its own queue."""
         with self.ctx.db.session() as s:
-            if s.scalar(select(Job.state).where(Job.item_id == item_id)) != JobState.QUEUED:
-                return None
-        job = queue.claim_next(self.ctx.db, self.worker_id)
+            row = s.execute(select(Job.state, Job.engine).where(Job.item_id == item_id)).first()
+        if row is None or row.state != JobState.QUEUED:
+            return None
+        if row.engine not in self.engines:
+            self.dispatcher.send_quietly({item_id: row.engine})
+            return None
+        job = queue.claim_next(self.ctx.db, self.worker_id, engines=self.engines)
         if job is not None and job.item_id != item_id:
-            self.dispatcher.send_quietly([item_id])
+            self.dispatcher.send_quietly({item_id: row.engine})
         return job
 
     def _uploads_loop(self) -> None:
@@ -377,6 +571,7 @@ class DistributedWorker:
         last_sweep = last_check = 0.0
         while not self.stopping.wait(MAINTENANCE_SECONDS):
             try:
+                self.engine_report.beat()  # this worker's engines and that it is alive
                 if time.monotonic() - last_sweep > SCRATCH_SWEEP_SECONDS:
                     # At start and then now and then: a crashed worker's lease must lapse first.
                     last_sweep = time.monotonic()
@@ -445,6 +640,7 @@ class DistributedWorker:
             log.exception("callback delivery loop stopped")
 
     def start(self) -> list[threading.Thread]:
+        self.engine_report.send()
         threads = [threading.Thread(target=self._maintenance_loop, name="maintenance", daemon=True)]
         threads.append(threading.Thread(target=self._uploads_loop, name="uploads", daemon=True))
         if self.settings.retention_days:
@@ -457,7 +653,12 @@ class DistributedWorker:
         from songforge.workers.measure import start_warm_up
 
         start_warm_up()
-        log.info("worker %s consuming %s:%s", self.worker_id, NAMESPACE, QUEUE_NAME)
+        log.info(
+            "worker %s: engines %s, consuming %s",
+            self.worker_id,
+            ", ".join(sorted(self.engines)),
+            ", ".join(f"{NAMESPACE}:{q}" for q in sorted(self.queues)),
+        )
         return threads
 
     def stop(self, timeout_s: float = 15.0) -> None:
@@ -467,8 +668,9 @@ class DistributedWorker:
         handed_back = self._hand_back()
         self.worker.stop(timeout=int(timeout_s * 1000))
         if handed_back:
-            self.dispatcher.send_quietly(handed_back)
+            self.dispatcher.send_quietly(engines_of(self.ctx.db, handed_back))
         self.dispatcher.close()
+        self.engine_report.forget()
         self.ctx.db.dispose()
 
     def _hand_back(self) -> list[str]:

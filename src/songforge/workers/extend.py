@@ -43,11 +43,15 @@ def extender_for(engine_name: str) -> Extender | None:
     """The extension of the engine a job runs on, from the source's stored audio; None for an
     engine without one here: the upstream engine extends through the platform's own endpoint
     inside its `generate` (its works live on the platform), other engines make a new work from
-    the source's material."""
+    the source's material. acestep's repaints after the splice (`engines.acestep.extend`)."""
     if engine_name == "embedded":
         from songforge.engines.embedded.extend import extend
 
         return extend
+    if engine_name == "acestep":
+        from songforge.engines.acestep.extend import extend as repaint
+
+        return repaint
     return None
 
 

@@ -70,6 +70,10 @@ def _voice_profile(ctx: WorkerContext, job: Job, request: JobRequest) -> VoicePr
     if request.artist_voice_id:
         from songforge.engines.singing.voices import artist_voice
 
+        if config.PLATFORM_VOICE_ID.match(request.artist_voice_id):
+            # A TemPolor platform voice id, sent as is by the upstream engine (the only one that
+            # is let take it: `engines.registry.refusal`); no voice of ours stands behind it.
+            return VoiceProfile(item_id=request.artist_voice_id)
         profile = artist_voice(request.artist_voice_id)
         if profile is None:
             raise EngineError("The source material does not exist.")

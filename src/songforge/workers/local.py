@@ -36,9 +36,11 @@ from typing import Any
 
 from songforge.config import Settings
 from songforge.core import queue
+from songforge.store import worker_engines
 from songforge.store.models import Job
 from songforge.workers import scratch, uploads_dispatch
 from songforge.workers.context import WorkerContext
+from songforge.workers.engine_report import EngineReport
 from songforge.workers.retention import PRUNE_CHECK_SECONDS, prune_if_due
 
 log = logging.getLogger("songforge.workers")
@@ -89,10 +91,15 @@ def worker_main(
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctx = WorkerContext.from_settings(settings, worker_id)
+    # Which engines this worker has and whether each is ready (`songforge engines`, /metrics, the
+    # studio's model list); re-checked between jobs, kept alive during one by the pool's `reap`.
+    report = EngineReport(ctx.db, worker_id, "local")
+    report.send()
     if wake is not None:
         os.set_blocking(wake.fileno(), False)
     try:
         while not stopping and os.getppid() == parent_pid:
+            report.beat()
             # Drained before looking, so a job committed after the look leaves a byte that ends
             # the wait below at once: no wake-up is lost between the look and the wait.
             if wake is not None:
@@ -103,6 +110,7 @@ def worker_main(
                 else:
                     time.sleep(IDLE_POLL_SECONDS)
     finally:
+        report.forget()
         ctx.db.dispose()
 
 
@@ -206,6 +214,7 @@ class WorkerPool:
         """Requeues (or fails) the jobs of dead workers now rather than when their leases run out."""
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
         try:
+            worker_engines.forget(ctx.db, worker_ids)  # their models leave the lists at once
             for worker_id in worker_ids:
                 counts = queue.recover_worker(ctx.db, worker_id)
                 if counts["requeued"] or counts["failed"]:
@@ -224,6 +233,10 @@ class WorkerPool:
                 log.warning("reaped stale jobs: %s", counts)
             if counts["requeued"]:
                 self.wake_up()
+            # The supervision round is these workers' heartbeat while they are busy: a local worker
+            # reports its engines between jobs only, and one generation may outlast the live window.
+            alive = [self.worker_ids[slot] for slot, proc in self.procs.items() if proc.is_alive()]
+            worker_engines.touch(ctx.db, alive)
         finally:
             ctx.db.dispose()
 
@@ -282,5 +295,6 @@ class WorkerPool:
         ctx = WorkerContext.from_settings(self.settings, self.boot_id)
         try:
             queue.hand_back(ctx.db, Job.worker_id.like(f"{self.boot_id}-%"))
+            worker_engines.forget(ctx.db, prefix=f"{self.boot_id}-")
         finally:
             ctx.db.dispose()

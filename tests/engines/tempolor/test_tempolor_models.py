@@ -44,7 +44,7 @@ def test_an_unsupported_combination_is_invalid_input_naming_it() -> None:
     assert issubclass(UnsupportedUpstream, EngineError)
     with pytest.raises(UnsupportedUpstream, match="MIDI"):
         check_request(GenerationRequest(kind="instrumental", prompt="p", model="i4", midi_path=Path("a.mid")))
-    with pytest.raises(UnsupportedUpstream, match="voices"):
+    with pytest.raises(UnsupportedUpstream, match="cloned voice"):  # no voice of our catalogue
         check_request(GenerationRequest(kind="song", prompt="p", model="v4.5", voice=VoiceProfile("v1")))
     with pytest.raises(UnsupportedUpstream, match="no lyrics"):
         check_request(GenerationRequest(kind="instrumental", prompt="p", model="i4", lyrics="la la"))

@@ -16,7 +16,7 @@ platform's events instead.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from songforge.clock import now_ms
-from songforge.config import DEFAULT_ENGINE
+from songforge.config import DEFAULT_ENGINE, UPSTREAM_ENGINE
 from songforge.core import scheduler
 from songforge.core.accounts import DEFAULT_MAX_JOBS
 from songforge.core.jobs import JobRequest, extend_block
@@ -124,7 +124,8 @@ class OpenApiWork:
     callback_url: str
     base_url: str  # where file links in callbacks point (the URL the client used)
     lyrics: str | None = None
-    artist_voice: str | None = None
+    artist_voice: str | None = None  # our artist voice's item id (an extension's, from its source)
+    voice_id: str | None = None  # the request's `voice_id`, resolved by `submit_work`
     tonality: str | None = None
     bpm: int | None = None
     chords: str | None = None
@@ -163,23 +164,38 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
         duration=work.duration,
         extra=extra,
     )
-    engine = _check_engine(account, request, work.source_engine)
+    # The engine that will make it: the account's, or the first ready one of the model's route
+    # (SONGFORGE_MODEL_ENGINES; for an extension, see `scheduler.engine_for` with the engine that
+    # made the source). A voice does not choose the engine, but the engine decides what a voice id means.
+    engine = scheduler.engine_for(account, request, ready=engine_ready, source_engine=work.source_engine)
+    if work.voice_id is not None:
+        request = replace(request, artist_voice_id=_voice_for(work.voice_id, engine))
+    _check_engine(engine, request)
     jobs = scheduler.submit(session, account=account, request=request, variations=1, engine=engine)
     return jobs[0]
 
 
-def _check_engine(account: Account, request: JobRequest, source_engine: str | None = None) -> str:
-    """The engine that will make `request` (the account's, or the first ready one of the model's
-    route, SONGFORGE_MODEL_ENGINES; for an extension, see `scheduler.engine_for` with the engine
-    that made the source), or 400010 naming the combination when that engine refuses it, before
-    anything is queued."""
-    engine = scheduler.engine_for(account, request, ready=engine_ready, source_engine=source_engine)
+def _voice_for(voice_id: str, engine: str) -> str:
+    """What a request's `voice_id` asks of `engine`: on the upstream engine the platform's own
+    voice id, passed on as it is (the caller speaks the platform's language, and the upstream is
+    the platform); on any other, the voice of ours it numbers (`artist_voice_for`), or 400003."""
+    if engine == UPSTREAM_ENGINE:
+        return voice_id
+    try:
+        return artist_voice_for(voice_id)
+    except ValueError as exc:
+        raise OpenApiError(Status.BAD_PARAMETER, str(exc)) from None
+
+
+def _check_engine(engine: str, request: JobRequest) -> None:
+    """400010 naming the combination when `engine` refuses `request`, before anything is queued."""
     extend = request.extra.get("extend")
     reason = refusal(
         engine,
         request.kind,
         request.model,
-        voice=bool(request.artist_voice_id or request.cloned_voice_id),
+        voice=request.artist_voice_id,
+        cloned_voice=bool(request.cloned_voice_id),
         lyrics=bool(request.lyrics),
         extend_start=extend.get("start_time") if isinstance(extend, dict) else None,
     )
@@ -187,7 +203,6 @@ def _check_engine(account: Account, request: JobRequest, source_engine: str | No
         raise OpenApiError(
             Status.MODEL_UNSUPPORTED, f"the {engine} engine cannot make this {request.kind}: {reason}"
         )
-    return engine
 
 
 def find_jobs(session: Session, tenant_id: str, item_ids: list[str]) -> tuple[list[Job], list[str]]:

@@ -1,9 +1,10 @@
 """The useapi.net TemPolor v1 dialect, served at /v1/tempolor: routes, params, records, errors.
 
 `router` holds every `/v1/tempolor` route (mount it with `prefix=PREFIX`); `files_router` serves
-the signed download links, which sit outside the prefix. What the composition root needs besides
-(see `songforge.wiring`): `SUBSCRIBERS` (replyUrl callbacks) and `render_http_error` for the
-framework's own errors (unknown route, wrong method) under `ERROR_PREFIX`.
+the signed download links and `share_router` the pages share links open, both outside the prefix.
+What the composition root needs besides (see `songforge.wiring`): `SUBSCRIBERS` (replyUrl
+callbacks) and `render_http_error` for the framework's own errors (unknown route, wrong method)
+under `ERROR_PREFIX`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from fastapi.responses import JSONResponse, Response
 
 from songforge.core.events import Subscriber
 from songforge.dialects.tempolor_v1.callbacks import SUBSCRIBER
-from songforge.dialects.tempolor_v1.routes import accounts, downloads, extend, music, scheduler, uploads
+from songforge.dialects.tempolor_v1.routes import (
+    accounts,
+    downloads,
+    extend,
+    lyrics,
+    models,
+    music,
+    scheduler,
+    share,
+    uploads,
+)
 from songforge.http.deps import current_tenant
 from songforge.http.errors import ApiError
 from songforge.http.slashes import declare_other_forms
@@ -25,13 +36,15 @@ ERROR_PREFIX = PREFIX + "/"
 SUBSCRIBERS: tuple[Subscriber, ...] = (SUBSCRIBER,)
 
 router = APIRouter()
-# uploads and extend before music: music's /music/{job_id} would otherwise swallow /music/midi etc.
-_MODULES = (accounts, scheduler, uploads, downloads, extend, music)
+# uploads, extend, lyrics and share before music: music's /music/{job_id} would otherwise swallow
+# /music/midi etc.
+_MODULES = (accounts, scheduler, models, uploads, downloads, extend, lyrics, share, music)
 # Both slash forms and the id-less paths (`DELETE accounts/`): songforge.http.slashes.
 declare_other_forms([_module.router for _module in _MODULES])
 for _module in _MODULES:
     router.include_router(_module.router)
 files_router = downloads.files_router
+share_router = share.share_router  # /share/<token>: the read-only page a share link opens
 
 
 def render_http_error(
@@ -50,4 +63,12 @@ def render_http_error(
     return JSONResponse({"error": message, "code": status}, status_code=status, headers=headers)
 
 
-__all__ = ["ERROR_PREFIX", "PREFIX", "SUBSCRIBERS", "files_router", "render_http_error", "router"]
+__all__ = [
+    "ERROR_PREFIX",
+    "PREFIX",
+    "SUBSCRIBERS",
+    "files_router",
+    "render_http_error",
+    "router",
+    "share_router",
+]

@@ -8,6 +8,7 @@ the checks run in the order the spec lists the fields, so the first broken rule 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from songforge.dialects.tempolor_v1.errors import parameter_message
 from songforge.errors import ChordError, InvalidField, InvalidInput
 from songforge.music.chords import parse_progression
 
-__all__ = ["TONALITIES", "parse_music_params"]
+__all__ = ["TITLE_MAX", "TONALITIES", "parse_labels", "parse_music_params"]
 
 # The spec's 24 keys, as `tonality` takes them.
 TONALITIES = tuple(
@@ -32,6 +33,8 @@ LYRICS_MAX = 3000
 CHORDS_MAX = 200
 REPLY_MAX = 1024
 BPM_RANGE = (50, 190)
+TITLE_MAX = 100
+LABELS = ("title", "favorite")
 
 
 def _text(body: dict[str, Any], name: str, limit: int | None, *, required: bool = False) -> str | None:
@@ -166,3 +169,41 @@ def parse_music_params(kind: Kind, body: dict[str, Any]) -> JobRequest:
         reply_ref=reply_ref,
         max_jobs=max_jobs,
     )
+
+
+def parse_labels(body: dict[str, Any]) -> dict[str, Any]:
+    """PATCH /music/{job_id} (a route of ours): the labels to change, `title` (trimmed; None puts
+    the engine's title back) and `favorite`, whichever were sent. Unlike the spec's routes, an
+    unknown field is refused: a misspelt label that changed nothing would look like success."""
+    if not isinstance(body, dict):
+        raise InvalidInput("Request body must be a JSON object or form data")
+    unknown = sorted(k for k in body if k not in LABELS)
+    if unknown:
+        raise InvalidInput(f"Unknown parameter {unknown[0]}: only title and favorite can be changed")
+    if not body:
+        raise InvalidInput("Nothing to change: send title, favorite or both")
+    out: dict[str, Any] = {}
+    if "title" in body:
+        out["title"] = _title(body["title"])
+    if "favorite" in body:
+        value = body["favorite"]
+        # Form data sends every value as a string.
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise InvalidInput("Parameter favorite must be true or false")
+        out["favorite"] = value
+    return out
+
+
+def _title(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("Parameter title must be a string")
+    title = value.strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        raise InvalidInput(f"Parameter title must be 1 to {TITLE_MAX} characters (got {len(title)})")
+    if any(unicodedata.category(ch) == "Cc" for ch in title):
+        raise InvalidInput("Parameter title must be one line of text, without control characters")
+    return title

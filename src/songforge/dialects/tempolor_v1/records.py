@@ -68,6 +68,12 @@ def job_id_of(job: Job) -> str:
     return make_id(job.tenant_id, job.user_id, job.item_id, "job")
 
 
+def title_of(job: Job) -> str:
+    """The work's title as its user sees it: the one they chose (PATCH /music/{job_id}), else the
+    engine's. Records and download names both use it."""
+    return job.user_title or job.title or ""
+
+
 def spec_material(material: Mapping[str, Any]) -> dict[str, Any]:
     """`material` with every spec field in the spec's type: strings stay strings (a list becomes
     a comma-separated string, the list itself moving to a field of our own: `inst` ->
@@ -133,7 +139,7 @@ def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | Non
         "genItemId": job.item_id,
         "userId": job.user_id,
         "type": job.kind,
-        "titleEn": job.title or "",
+        "titleEn": title_of(job),
         "cover": links(blobs["cover"]) if links and blobs.get("cover") else "",
         "mp3OssId": blobs.get("mp3", "") if completed else "",
         "wavOssId": blobs.get("wav", "") if completed else "",
@@ -175,6 +181,8 @@ def job_record(job: Job, settings: Settings | None = None, url_for: UrlFor | Non
         "canReplaced": False,
     }
     record["settings"] = settings_of(job)
+    # A field of our own, beside the user's title in `titleEn`: PATCH /music/{job_id} sets both.
+    record["favorite"] = bool(job.favorite)
     extension = extended_from(job)
     if extension is not None:
         record["extendedFrom"] = extension

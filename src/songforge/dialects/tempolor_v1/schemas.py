@@ -85,6 +85,20 @@ class InstrumentalRequest(_MusicCommon):
     midiItemId: str | None = None
 
 
+class LabelsRequest(BaseModel):
+    """PATCH /music/{job_id}, a route of Songforge's own: either field or both; others are a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="The work's title (trimmed, 1 to 100 characters, one line), shown as `titleEn`; "
+        "null puts the generated title back",
+    )
+    favorite: bool | None = Field(None, description="Marks the work a favourite (the record's `favorite`)")
+
+
 class SubmitResponse(BaseModel):
     result: bool
     itemIds: list[str]
@@ -104,7 +118,10 @@ class MusicRecord(BaseModel):
     status_name: str
     status_final: bool
     progress: int
-    titleEn: str
+    titleEn: str = Field(
+        description="The title its user chose (PATCH /music/{job_id}), else the generated one"
+    )
+    favorite: bool = Field(False, description="Ours: marked a favourite with PATCH /music/{job_id}")
     musicMaterial: dict[str, Any]
     ltmMaterialExtendDto: dict[str, Any]
     createTime: int
@@ -172,4 +189,9 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 
 # Hand-parsed request bodies whose schemas the OpenAPI document must carry (see body_doc).
-DOCUMENTED_BODIES: tuple[type[BaseModel], ...] = (AccountRequest, SongRequest, InstrumentalRequest)
+DOCUMENTED_BODIES: tuple[type[BaseModel], ...] = (
+    AccountRequest,
+    SongRequest,
+    InstrumentalRequest,
+    LabelsRequest,
+)

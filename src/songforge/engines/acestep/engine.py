@@ -112,6 +112,44 @@ def latent_frames(seconds: float, rate: float) -> int:
     return k
 
 
+def length_cap(request: GenerationRequest) -> float:
+    """The longest work `request` may have: its model profile's cap, its own, ACE-Step's 10 minutes."""
+    profile = config.model_profile(request.model)
+    cap = min(MAX_SECONDS, profile.max_seconds if profile is not None else MAX_SECONDS)
+    if request.max_seconds is not None:
+        cap = min(cap, float(request.max_seconds))
+    return cap
+
+
+def even_spans(sections: Sequence[tuple[str, list[str]]], t0: float, t1: float) -> list[tuple[float, float]]:
+    """[t0, t1] shared among the sections by their line counts (an untimed section's best guess)."""
+    weights = [max(1, len(lines)) for _tag, lines in sections]
+    total, t = float(sum(weights)), t0
+    spans = []
+    for w in weights:
+        step = (t1 - t0) * w / total
+        spans.append((t, t + step))
+        t += step
+    return spans
+
+
+def timed_lines(
+    sections: Sequence[tuple[str, list[str]]], spans: Sequence[tuple[float, float]]
+) -> list[list[Any]]:
+    """lyrics_lines ([start_s, end_s, text]): each section's marker at its start, its sung lines
+    spread evenly over its span."""
+    out: list[list[Any]] = []
+    for (tag, lines), (t0, t1) in zip(sections, spans, strict=True):
+        out.append([round(t0, 3), round(t0 + MARKER_S, 3), f"[{tag}]"])
+        sung = [line for line in lines if line.strip()]
+        if not sung:
+            continue
+        step = (t1 - t0) / len(sung)
+        for i, line in enumerate(sung):
+            out.append([round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), line])
+    return out
+
+
 class AceStepEngine:
     name = "acestep"
 
@@ -181,10 +219,7 @@ class AceStepEngine:
         from songforge.engines.embedded.prompt_plan import target_length
 
         brief = parse_prompt(request.prompt)
-        profile = config.model_profile(request.model)
-        cap = min(MAX_SECONDS, profile.max_seconds if profile is not None else MAX_SECONDS)
-        if request.max_seconds is not None:
-            cap = min(cap, float(request.max_seconds))
+        cap = length_cap(request)
         if cap < MIN_SECONDS:
             raise EngineError(f"A track needs at least {MIN_SECONDS:g} seconds; {cap:g} s were allowed")
         if request.bpm is not None and not 50 <= int(request.bpm) <= 190:
@@ -275,13 +310,21 @@ class AceStepEngine:
         """Turbo checkpoints have guidance distilled in: 1 (the pipeline would ignore more, noisily)."""
         return 1.0 if "turbo" in loaded.variant else self.settings.guidance
 
-    def _run(self, loaded: Loaded, d: _Decisions, seeds: list[int], report: ProgressFn) -> list[np.ndarray]:
-        """(n, 2) float32 arrays at the pipeline's rate, one per seed."""
+    def _run(
+        self,
+        loaded: Loaded,
+        d: _Decisions,
+        seeds: list[int],
+        report: ProgressFn,
+        inputs: dict[str, Any] | None = None,
+    ) -> list[np.ndarray]:
+        """(n, 2) float32 arrays at the pipeline's rate, one per seed. `inputs`: the task's own
+        arguments (the repaint's source audio and region, `acestep.extend`)."""
         import torch
 
         steps = self._steps(loaded)
         batch = len(seeds)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(inputs or {})
         rate = loaded.latent_rate
         frames = latent_frames(d.seconds, rate)
         if d.task == "cover" and d.guide is not None:
@@ -342,23 +385,8 @@ class AceStepEngine:
             spans = [(float(t0), float(t1)) for _tag, t0, t1, _lines in form]
         else:
             how = "even"
-            weights = [max(1, len(lines)) for _tag, lines in d.lyric_sections]
-            total, t = float(sum(weights)), 0.0
-            spans = []
-            for w in weights:
-                step = d.seconds * w / total
-                spans.append((t, t + step))
-                t += step
-        out: list[list[Any]] = []
-        for (tag, lines), (t0, t1) in zip(d.lyric_sections, spans, strict=True):
-            out.append([round(t0, 3), round(t0 + MARKER_S, 3), f"[{tag}]"])
-            sung = [line for line in lines if line.strip()]
-            if not sung:
-                continue
-            step = (t1 - t0) / len(sung)
-            for i, line in enumerate(sung):
-                out.append([round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), line])
-        return out, how
+            spans = even_spans(d.lyric_sections, 0.0, d.seconds)
+        return timed_lines(d.lyric_sections, spans), how
 
     def _result(
         self,

@@ -21,7 +21,15 @@ from songforge.errors import EngineError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EngineNotReady", "Loaded", "get_pipeline", "load_pipeline", "resolve_device", "unload"]
+__all__ = [
+    "EngineNotReady",
+    "Loaded",
+    "can_repaint",
+    "get_pipeline",
+    "load_pipeline",
+    "resolve_device",
+    "unload",
+]
 
 
 class EngineNotReady(EngineError):
@@ -39,6 +47,7 @@ class Loaded:
     offload: bool
     variant: str
     cover: bool  # the cover task's components are loaded
+    repaint: bool  # the pipeline has the repaint task (extensions), as `can_repaint` reads it
     sample_rate: int  # the VAE's rate (48 kHz for the real checkpoints)
     latent_rate: float  # latent frames a second (25 for the real checkpoints)
     load_seconds: float
@@ -73,6 +82,26 @@ def _import_pipeline_class() -> Any:
     return AceStepPipeline
 
 
+REPAINT_INPUTS = ("task_type", "src_audio", "repainting_start", "repainting_end")
+
+
+def can_repaint(pipe: Any) -> bool:
+    """Whether `pipe` has ACE-Step's repaint task, read from its own API rather than assumed: the
+    task list its module declares (when it declares one) and the arguments its `__call__` takes.
+    A pipeline class without them (another revision, a fork) extends by making a new track."""
+    import inspect
+    import sys
+
+    try:
+        params = inspect.signature(type(pipe).__call__).parameters
+    except (TypeError, ValueError):
+        return False
+    if not all(name in params for name in REPAINT_INPUTS):
+        return False
+    tasks = getattr(sys.modules.get(type(pipe).__module__), "TASK_TYPES", None)
+    return tasks is None or "repaint" in tasks
+
+
 def load_pipeline(settings: config.AceStepSettings) -> Loaded:
     """Builds the pipeline from `settings.weights` (never downloading), on the configured device."""
     check: WeightsCheck = check_weights(settings.weights)
@@ -103,6 +132,7 @@ def load_pipeline(settings: config.AceStepSettings) -> Loaded:
         offload=offload,
         variant=check.variant,
         cover=bool(check.cover and getattr(pipe, "audio_tokenizer", None) is not None),
+        repaint=can_repaint(pipe),
         sample_rate=int(pipe.sample_rate),
         latent_rate=float(pipe.latents_per_second),
         load_seconds=seconds,

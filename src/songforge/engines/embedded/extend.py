@@ -38,7 +38,16 @@ LEVEL_SLACK_LU = 2.0  # the bar after the splice may differ from the bar before 
 _BREAK_NAMES = ("bridge", "solo", "break", "drop")
 _CLIMAX_NAMES = ("chorus", "drop", "head")
 
-__all__ = ["CROSSFADE_S", "SourceWork", "Splice", "extend", "splice_point"]
+__all__ = [
+    "CROSSFADE_S",
+    "SourceWork",
+    "Splice",
+    "continuation_lyrics",
+    "extend",
+    "lyrics_of_lines",
+    "splice_audio",
+    "splice_point",
+]
 
 
 @dataclass
@@ -112,7 +121,7 @@ def _instrumental_form(style: Any, goal: int, unit: int) -> list[tuple[str, int]
     return secs
 
 
-def _continuation_lyrics(source: SourceWork, lyrics: str | None, prompt: str, seed: int) -> list[Any]:
+def continuation_lyrics(source: SourceWork, lyrics: str | None, prompt: str, seed: int) -> list[Any]:
     """The lyrics the continuation sings: the ones given, else the source's refrain (its chorus, or
     the last sung section), so the song comes back to its own theme."""
     from songforge.engines.singing import plan_lyrics
@@ -177,7 +186,7 @@ def _fit(audio: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _splice(src: np.ndarray, cont: np.ndarray, at: int, xf: int) -> np.ndarray:
+def splice_audio(src: np.ndarray, cont: np.ndarray, at: int, xf: int) -> np.ndarray:
     """`src` up to `at`, then `cont` (`cont[0]` is the sample at `at`), an equal-power crossfade of
     `xf` samples from `at` on (the source's own audio there fading out; silence past its end)."""
     out = np.empty((at + len(cont), 2), dtype=np.float32)
@@ -249,7 +258,7 @@ def extend(
     prefix = _prefix_sections(source, splice.bar)
     song = None
     if request.kind == "song":
-        lyric_sections = _continuation_lyrics(source, lyrics, request.prompt, seed)
+        lyric_sections = continuation_lyrics(source, lyrics, request.prompt, seed)
         cont_form = _song_form(plan.style, bpm, lyric_sections, goal, room) if lyric_sections else []
         if any(s.lines for s in cont_form):
             every = [forms.FormSection(n, b) for n, b in prefix] + cont_form
@@ -340,7 +349,7 @@ def extend(
     tail = cont_mix[at:]
     if len(tail) < xf:
         tail = _fit(tail, xf)
-    out_mix = _splice(source.mix, tail, splice.sample, xf)
+    out_mix = splice_audio(source.mix, tail, splice.sample, xf)
     names = list(dict.fromkeys([*source.stems, *stems]))
     silent = np.zeros((len(tail), 2), dtype=np.float32)
     out_stems = {}
@@ -349,7 +358,7 @@ def extend(
         old = source.stems.get(name)
         if old is None:
             old = np.zeros((splice.sample, 2), dtype=np.float32)
-        out_stems[name] = _splice(old, new, splice.sample, xf)
+        out_stems[name] = splice_audio(old, new, splice.sample, xf)
     report(100, "mastering")
 
     seconds = len(out_mix) / SAMPLE_RATE
@@ -396,7 +405,7 @@ def extend(
         stems=out_stems,
         title=source.title or make_title(request.prompt, d.brief),
         material=record,
-        lyrics=_lyrics_text(lines) if request.kind == "song" and lines else source.lyrics,
+        lyrics=lyrics_of_lines(lines) if request.kind == "song" and lines else source.lyrics,
         extra={
             "sections": sections,
             "render_seconds": time.perf_counter() - t0,
@@ -424,7 +433,7 @@ def _lines(source: SourceWork, vocals: Any, splice_s: float) -> list[tuple[float
     return out
 
 
-def _lyrics_text(lines: list[tuple[float, float, str]]) -> str:
+def lyrics_of_lines(lines: list[tuple[float, float, str]]) -> str:
     """The lyrics of the whole new work as sung, a paragraph per section marker."""
     blocks: list[list[str]] = []
     for _s, _e, text in lines:

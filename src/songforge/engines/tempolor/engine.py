@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from songforge import config
-from songforge.engines.base import SAMPLE_RATE, EngineError, GenerationRequest, GenerationResult, ProgressFn
+from songforge.engines.base import (
+    SAMPLE_RATE,
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    ProgressFn,
+    VoiceProfile,
+)
 from songforge.engines.tempolor.client import (
     BadKey,
     InsufficientPoints,
@@ -38,9 +45,16 @@ from songforge.engines.tempolor.client import (
     download,
 )
 from songforge.engines.tempolor.ledger import ExtensionSource, KeyLease, TaskLedger
-from songforge.engines.tempolor.models import check_request, extend_start_seconds, from_platform, to_platform
+from songforge.engines.tempolor.models import (
+    check_request,
+    extend_start_seconds,
+    from_platform,
+    is_platform_voice,
+    request_voice_id,
+    to_platform,
+)
 
-__all__ = ["TempolorEngine", "UpstreamLyrics", "extend_body", "lyrics_body", "platform_body"]
+__all__ = ["TempolorEngine", "UpstreamLyrics", "extend_body", "lyrics_body", "platform_body", "voice_record"]
 
 log = logging.getLogger("songforge.engines.tempolor")
 
@@ -56,7 +70,8 @@ def _tonality_tag(tonality: str) -> str:
 
 def platform_body(request: GenerationRequest, model: str, callback_url: str) -> dict[str, Any]:
     """The generate body. Instrumentals carry BPM, key, chords and length as the platform's prompt
-    tags (its instrumental endpoint has no fields for them); a song's length is the model's."""
+    tags (its instrumental endpoint has no fields for them); a song's length is the model's, its
+    voice the platform's voice id for ours (`models.request_voice_id`)."""
     body: dict[str, Any] = {"model": model, "callback_url": callback_url}
     prompt = request.prompt.strip()
     if request.kind == "instrumental":
@@ -70,10 +85,35 @@ def platform_body(request: GenerationRequest, model: str, callback_url: str) -> 
         if request.seconds:
             tags.append(f"#duration {round(request.seconds)}s")
         prompt = " ".join([prompt, *tags]).strip()
-    elif request.lyrics:
-        body["lyrics"] = request.lyrics
+    else:
+        if request.lyrics:
+            body["lyrics"] = request.lyrics
+        if request.voice is not None:
+            body["voice_id"] = request_voice_id(request.voice)
     body["prompt"] = prompt
     return body
+
+
+def voice_record(voice: VoiceProfile) -> dict[str, Any]:
+    """The record's `musicMaterial.voice`, as the embedded engine reports the voice that sang (its
+    item id, name, kind, and whether the engine chose it), with the platform voice id that was
+    asked to sing it. A platform id given as the voice is its own item id, of kind `upstream`."""
+    voice_id = request_voice_id(voice)
+    if is_platform_voice(voice.item_id):
+        return {
+            "itemId": voice.item_id,
+            "name": "",
+            "kind": "upstream",
+            "chosen": False,
+            "upstreamVoiceId": voice_id,
+        }
+    return {
+        "itemId": voice.item_id,
+        "name": str(voice.extra.get("name") or ""),
+        "kind": "artist",
+        "chosen": False,
+        "upstreamVoiceId": voice_id,
+    }
 
 
 def extend_body(request: GenerationRequest, source: ExtensionSource, callback_url: str) -> dict[str, Any]:
@@ -356,6 +396,8 @@ class TempolorEngine:
             material["key"] = request.tonality
         if request.chords:
             material["chord"] = request.chords
+        if request.kind == "song" and request.voice is not None:
+            material["voice"] = voice_record(request.voice)
         extra: dict[str, Any] = {
             "upstream_model": item.get("model"),
             "model": from_platform(item.get("model")),

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from songforge.config import Settings
+from songforge.config import PLATFORM_VOICE_ID, Settings
 from songforge.core import scheduler
 from songforge.core.accounts import as_int
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
@@ -40,7 +40,6 @@ from songforge.dialects.platform.jobs import (
     Extension,
     OpenApiWork,
     account_for_key,
-    artist_voice_for,
     find_jobs,
     submit_work,
 )
@@ -157,10 +156,10 @@ async def _generate(request: Request, caller: Caller, kind: Kind) -> Any:
         work.lyrics = text_field(body, "lyrics", LYRICS_MAX)
         voice_id = text_field(body, "voice_id", 16)
         if voice_id is not None:
-            try:
-                work.artist_voice = artist_voice_for(voice_id)
-            except ValueError as exc:
-                raise bad_parameter(str(exc)) from None
+            voice_id = voice_id.strip()
+            if not PLATFORM_VOICE_ID.match(voice_id):
+                raise bad_parameter(f"voice_id {voice_id!r} must be SV followed by digits, e.g. SV000001")
+            work.voice_id = voice_id  # which voice it means depends on the engine (jobs._voice_for)
     else:
         try:
             tags = parse_prompt_tags(prompt)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from songforge.config import Settings
 from songforge.core.states import JobState
 from songforge.dialects.tempolor_v1.common import find_job
-from songforge.dialects.tempolor_v1.records import status_of
+from songforge.dialects.tempolor_v1.records import status_of, title_of
 from songforge.dialects.tempolor_v1.schemas import DownloadLink, doc
 from songforge.http import signing
 from songforge.http.deps import current_tenant, get_db, get_settings
@@ -47,13 +47,15 @@ def link_maker(request: Request, settings: Settings) -> Callable[[str], str]:
 
 def variation_of(session: Session, job: Job) -> int:
     """1 for the first variation of its request with its title, 2 for the next, ...: the order the
-    library lists them in (newest first, then by item id), so "Title (2)" is the second row."""
+    library lists them in (newest first, then by item id), so "Title (2)" is the second row. The
+    titles compared are the ones the user sees (`title_of`: a title they chose wins)."""
     rows = session.execute(
-        select(Job.item_id, Job.title)
+        select(Job.item_id, Job.user_title, Job.title)
         .where(Job.tenant_id == job.tenant_id, Job.batch_id == job.batch_id)
         .order_by(Job.item_id.desc())
     )
-    same = [item for item, title in rows if (title or "") == (job.title or "")]
+    mine = title_of(job)
+    same = [item for item, chosen, title in rows if (chosen or title or "") == mine]
     return same.index(job.item_id) + 1 if job.item_id in same else 1
 
 
@@ -82,7 +84,7 @@ def download_link(
                 raise ApiError(400, f"Generation failed ({status}): {job.error or 'no files were made'}")
             raise ApiError(400, f"Generation is not completed yet ({status})")
         key = (job.blobs or {}).get(fmt)
-        name = download_name(job.title, PurePosixPath(key or "").suffix.lstrip("."), variation_of(s, job))
+        name = download_name(title_of(job), PurePosixPath(key or "").suffix.lstrip("."), variation_of(s, job))
     if not key:
         raise ApiError(404, f"No {fmt} file for {job_id}")
     ttl = settings.download_ttl_seconds

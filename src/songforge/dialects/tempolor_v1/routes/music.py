@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from songforge.config import Settings
+from songforge.config import PLATFORM_VOICE_ID, Settings
 from songforge.core import scheduler
 from songforge.core.jobs import JobRequest, Kind
 from songforge.core.states import VoiceStatus
@@ -21,11 +21,12 @@ from songforge.dialects.tempolor_v1.common import (
     read_body,
 )
 from songforge.dialects.tempolor_v1.ids import make_id, parse_id
-from songforge.dialects.tempolor_v1.params import parse_music_params
+from songforge.dialects.tempolor_v1.params import parse_labels, parse_music_params
 from songforge.dialects.tempolor_v1.records import UrlFor, job_id_of, job_record
 from songforge.dialects.tempolor_v1.routes.downloads import link_maker
 from songforge.dialects.tempolor_v1.schemas import (
     InstrumentalRequest,
+    LabelsRequest,
     MusicList,
     MusicRecord,
     SongRequest,
@@ -73,7 +74,9 @@ def _check_sources(session: Any, tenant_id: str, params: JobRequest) -> None:
             raise ApiError(
                 400, f"Parameter clonedVoiceItemId: the cloned voice is {state} (status {voice.status})"
             )
-    if params.artist_voice_id:
+    if params.artist_voice_id and not PLATFORM_VOICE_ID.match(params.artist_voice_id):
+        # (A platform voice id, `SV000002`, is no voice of ours: the engine's check decides it,
+        # sent as is on an upstream account, a 400 on any other.)
         from songforge.dialects.tempolor_v1.routes.uploads import artist_voice_exists
 
         if not artist_voice_exists(params.artist_voice_id):
@@ -115,7 +118,8 @@ def check_engine(account: Account, request: JobRequest, source_engine: str | Non
         request.kind,
         request.model,
         midi=bool(request.midi_id),
-        voice=bool(request.artist_voice_id or request.cloned_voice_id),
+        voice=request.artist_voice_id,
+        cloned_voice=bool(request.cloned_voice_id),
         lyrics=bool(request.lyrics),
         extend_start=extend.get("start_time") if isinstance(extend, dict) else None,
     )
@@ -258,6 +262,48 @@ async def get_music(job_id: str, request: Request) -> JSONResponse:
     if job is None or job_id_of(job) != job_id:
         raise ApiError(404, f"No record found for {job_id}")
     return JSONResponse(job_record(job, url_for=link_maker(request, request.app.state.settings)))
+
+
+def _label(
+    job_id: str, body: dict[str, Any], tenant: Tenant, db: Database, url_for: UrlFor
+) -> dict[str, Any]:
+    try:
+        labels = parse_labels(body)
+    except InvalidInput as exc:
+        raise ApiError(400, str(exc)) from None
+    with db.session() as s:
+        job = find_job(s, tenant.id, job_id)
+        # Only the label columns are written: a worker updating the same row meanwhile (progress,
+        # its own `title`) keeps what it wrote, and `updateTime` stays the generation's.
+        if "title" in labels:
+            job.user_title = labels["title"]
+        if "favorite" in labels:
+            job.favorite = labels["favorite"]
+        s.flush()
+        return job_record(job, url_for=url_for)
+
+
+@router.patch(
+    "/music/{job_id}",
+    response_model=None,
+    responses=doc(MusicRecord, 400, 401, 404),
+    openapi_extra=body_doc(LabelsRequest),
+    summary="Rename a generation or mark it a favourite (a route of Songforge's own)",
+)
+async def patch_music(
+    job_id: str,
+    request: Request,
+    tenant: Tenant = Depends(current_tenant),
+    db: Database = Depends(get_db),
+    settings: Settings = Depends(get_settings),
+) -> Any:
+    """The spec has no way to label a work; the studio's rename and favourites use this. Answers
+    with the job's record, as GET /music/{job_id} does."""
+    parse_job_id(job_id)  # a malformed id is a 400 before the body is read, as GET answers it
+    body = await read_body(request)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_label, job_id, body, tenant, db, link_maker(request, settings))
 
 
 @router.delete(

@@ -8,6 +8,19 @@ import { keyWords, MODELS } from "./words.js";
 
 const PICKS = { artist: "artistVoiceItemId", cloned: "clonedVoiceItemId", midi: "midiItemId" };
 
+const PROMPT_FIRST = "Write a prompt first: the lyrics are written from it.";
+
+/** Whether lyrics have a line to sing: a line that is not a section tag. */
+function hasWords(text) {
+  return String(text || "").split(/\r?\n/).map((l) => l.trim()).some((l) => l && !/^\[[^\]]*\]$/.test(l));
+}
+const MODEL_PICKERS = [["#s-model", "song"], ["#i-model", "instrumental"]];
+
+/** "a", "a and b", "a, b and c". */
+function listWords(items) {
+  return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
 export class CreateForms {
   constructor(app) {
     this.app = app;
@@ -33,6 +46,22 @@ export class CreateForms {
         }
       }
     }
+    // Every model the page knows, as decorated above: what `offerModels` filters down to the ones
+    // the server can make now. A note under each picker says why a model is not offered.
+    this.modelOptions = {};
+    this.modelWarning = {}; // select id -> "the model this work used is not available" (see `load`)
+    for (const [sel, kind] of MODEL_PICKERS) {
+      const select = $(sel);
+      this.modelOptions[sel] = [...select.options].map((o) => ({ value: o.value, text: o.textContent }));
+      const note = el("p", { id: `${select.id}-note`, class: "notice", role: "status", hidden: true });
+      select.setAttribute("aria-describedby", note.id);
+      select.closest(".field").append(note);
+      select.addEventListener("change", () => {
+        delete this.modelWarning[select.id];
+        this.offerModels(select, kind);
+      });
+    }
+    this.models = null;
     const key = $("#i-key");
     key.append(el("option", { value: "" }, "Auto (from the prompt)"));
     for (const t of TONALITIES) key.append(el("option", { value: t }, keyWords(t)));
@@ -49,8 +78,11 @@ export class CreateForms {
     }
     for (const b of $$(".tagbar .tag")) b.addEventListener("click", () => this.insertTag(b.dataset.tag));
     this.rovingToolbar($(".tagbar"));
-    $("#s-lyrics").addEventListener("input", () => this.noteTagsOnly());
+    $("#s-lyrics").addEventListener("input", () => { this.noteTagsOnly(); this.syncWriteLyrics(); });
     this.noteTagsOnly();
+    this.writeButton = $("#s-write-lyrics");
+    this.writeButton.addEventListener("click", () => this.writeLyrics());
+    this.syncWriteLyrics();
     for (const r of $$('input[name="base"]')) r.addEventListener("change", () => this.showBase());
     $("#s-artist-preview").addEventListener("click", () => this.preview());
     $("#s-artist").addEventListener("change", () => this.stopPreview());
@@ -62,6 +94,73 @@ export class CreateForms {
 
   show() {
     this.loadSourcesOnce();
+    this.loadModels();
+  }
+
+  /** Which models the server can make now (GET /models, for this account: its engine makes the
+   *  models without a route), asked each time the form is shown, since workers come and go. A server
+   *  that cannot say leaves every model offered, as before. */
+  async loadModels() {
+    const uid = this.app.userId;
+    if (!uid) return;
+    let answer;
+    try {
+      answer = await this.app.api.get("/models", { user_id: uid });
+    } catch {
+      return;
+    }
+    if (uid !== this.app.userId || !Array.isArray(answer?.models)) return;
+    this.models = answer.models;
+    for (const [sel, kind] of MODEL_PICKERS) this.offerModels($(sel), kind);
+  }
+
+  /** Puts in `select` only the models of `kind` that are available (the "server default" entry only
+   *  while the default model is), keeps the current choice when it is still offered (else the server
+   *  default, else the newest offered), and says in words what is missing and why. With nothing of
+   *  the kind available the picker and the form's button are disabled. */
+  offerModels(select, kind, wanted = select.value) {
+    if (!this.models) return select.value;
+    const mine = (this.models || []).filter((m) => m.kind === kind);
+    const served = new Set(mine.filter((m) => m.available).map((m) => m.model));
+    const fallback = mine.find((m) => m.default);
+    const offered = this.modelOptions[`#${select.id}`].filter((o) =>
+      o.value ? served.has(o.value) : Boolean(fallback && served.has(fallback.model)));
+    select.replaceChildren(...offered.map((o) => new Option(o.text, o.value)));
+    const values = offered.map((o) => o.value);
+    select.value = values.includes(wanted) ? wanted : values[0] ?? "";
+    const none = offered.length === 0;
+    if (none) select.replaceChildren(new Option("None available now", ""));
+    select.disabled = none;
+    const button = $('button[type="submit"]', select.form);
+    if (button) button.disabled = none;
+    // Named in the picker's order (newest first), as the user knows them.
+    const order = this.modelOptions[`#${select.id}`].map((o) => o.value);
+    const rank = (m) => (order.includes(m.model) ? order.indexOf(m.model) : order.length);
+    const missing = mine.filter((m) => !m.available).sort((a, b) => rank(a) - rank(b));
+    const note = document.getElementById(`${select.id}-note`);
+    let words = "";
+    if (missing.length) {
+      // One sentence per engine chain: "i4, i3.5 beta and i3 are made by the acestep engine, ...".
+      const byChain = new Map();
+      for (const m of missing) {
+        const chain = (m.engines || []).join(" or ");
+        byChain.set(chain, [...(byChain.get(chain) || []), m.model]);
+      }
+      const why = [...byChain].map(([chain, names]) => {
+        const several = chain.includes(" or ");
+        return `${listWords(names)} ${names.length > 1 ? "are" : "is"} made by the ${chain} engine, `
+          + `${several ? "none of which" : "which"} no running worker has ready`;
+      }).join("; ");
+      words = none
+        ? `No ${kind} model can be made right now: ${why}. Try again when a worker with `
+          + "that engine is running, or ask the server's operator."
+        : `Not offered now: ${why}.`;
+    }
+    words = [this.modelWarning[select.id], words].filter(Boolean).join(" ");
+    note.textContent = words;
+    note.hidden = !words;
+    select.dataset.models = "served";
+    return select.value;
   }
 
   /** The account's voices and MIDI files, loaded once per account (an upload asks again). */
@@ -98,14 +197,33 @@ export class CreateForms {
     };
     set("prompt", st.prompt);
     let missing = "";
+    for (const [sel] of MODEL_PICKERS) delete this.modelWarning[$(sel).id];
+    // The work's model; when it is not offered now, the picker's own choice and a note saying so.
+    const model = (name) => {
+      const select = form.elements[name];
+      const asked = st[name] || "";
+      set(name, asked);
+      if (select.value === asked && select.selectedIndex >= 0) return;
+      if (!this.models) {
+        select.selectedIndex = 0; // a name this page does not know: the first entry, as a fresh form has
+        return;
+      }
+      this.offerModels(select, kind, asked);
+      if (!asked) return; // the server default is not offered now: the note already says why
+      const label = select.selectedOptions[0]?.textContent;
+      this.modelWarning[select.id] = `The model this work used, ${asked}, is not available now`
+        + `${label ? `: ${label} is chosen instead` : ""}.`;
+      this.offerModels(select, kind);
+    };
     if (kind === "instrumental") {
-      set("model_instrumental", st.model_instrumental);
+      model("model_instrumental");
       set("tonality", st.tonality);
       set("bpm", st.bpm);
       set("chords", st.chords);
     } else {
+      $("#s-lyrics-written").hidden = true; // these are the work's lyrics, not freshly written ones
       set("lyrics", st.lyrics);
-      set("model_song", st.model_song);
+      model("model_song");
       const base = st.artistVoiceItemId ? "artist" : st.clonedVoiceItemId ? "cloned" : st.midiItemId ? "midi" : "none";
       $(`input[name="base"][value="${base}"]`).checked = true;
       this.showBase();
@@ -176,6 +294,55 @@ export class CreateForms {
       e.preventDefault();
       select(to, true);
     });
+  }
+
+  /** "Write lyrics" is offered while the box has no words to sing (empty, or section tags only). */
+  syncWriteLyrics() {
+    const words = hasWords($("#s-lyrics").value);
+    $("#s-write-lyrics-row").hidden = words;
+    if (!words) $("#s-lyrics-written").hidden = true;
+  }
+
+  /** Lyrics written from the prompt by the server (POST /music/lyrics: the writer a song without
+   *  lyrics would use), put in the box to read and change; the song then sings what the box says.
+   *  Writing takes a moment, so the answer carries the lyrics and there is nothing to poll. */
+  async writeLyrics() {
+    const prompt = $("#s-prompt").value;
+    const error = $("#s-lyrics-error");
+    error.textContent = "";
+    const promptError = $("#s-prompt-error");
+    if (!prompt.trim()) {
+      this.showErrors(this.song, "song", { prompt: PROMPT_FIRST });
+      return;
+    }
+    if (promptError.textContent === PROMPT_FIRST) { // asked for, and given now
+      promptError.textContent = "";
+      $("#s-prompt").setAttribute("aria-invalid", "false");
+    }
+    const ta = $("#s-lyrics");
+    const button = this.writeButton;
+    button.disabled = true;
+    button.textContent = "Writing…";
+    ta.setAttribute("aria-busy", "true");
+    try {
+      const res = await this.app.api.request("POST", "/music/lyrics", { json: { prompt } });
+      ta.value = String(res.lyrics || "").trimEnd();
+      ta.dispatchEvent(new Event("input"));
+      const note = $("#s-lyrics-written");
+      note.textContent = "Lyrics written from your prompt. Read them and change anything you like: "
+        + "the song will be sung with the words in the box.";
+      note.hidden = !hasWords(ta.value);
+      ta.focus();
+      ta.setSelectionRange(0, 0);
+      ta.scrollTop = 0;
+      announce("Lyrics written from the prompt; they are in the Lyrics box to edit");
+    } catch (e) {
+      error.textContent = `The lyrics could not be written: ${e.message}`;
+    } finally {
+      ta.removeAttribute("aria-busy");
+      button.disabled = false;
+      button.textContent = "Write lyrics";
+    }
   }
 
   /** Lyrics that are only section tags have no words to sing: the engine writes lyrics from the
@@ -272,6 +439,11 @@ export class CreateForms {
     const form = kind === "song" ? this.song : this.inst;
     const formError = $(".form-error", form);
     formError.textContent = "";
+    const picker = form.elements[kind === "song" ? "model_song" : "model_instrumental"];
+    if (picker.disabled) { // no model of this kind can be made now: the note under it says why
+      formError.textContent = document.getElementById(`${picker.id}-note`).textContent;
+      return;
+    }
     const body = this.body(kind);
     const errors = kind === "song" ? validateSong(body) : validateInstrumental(body);
     const pick = PICKS[this.base()];

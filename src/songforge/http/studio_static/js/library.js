@@ -73,6 +73,16 @@ function modelOf(rec) {
   return rec.ltmMaterialExtendDto?.modelShowName || "";
 }
 
+const TITLE_MAX = 100; // what PATCH /music/{job_id} takes (trimmed)
+
+/** The voice a song was sung with, for the voice filter: "Aurora (artist voice)". */
+function voiceLabel(v, names) {
+  const name = v.name || names?.get(v.itemId) || (v.kind === "cloned" ? "Your cloned voice" : v.itemId);
+  // kind "upstream": a TemPolor platform voice id the upstream engine was given as the voice.
+  const kind = { cloned: "cloned voice", upstream: "TemPolor voice" }[v.kind] || "artist voice";
+  return `${name} (${kind})`;
+}
+
 export class Library {
   constructor(app) {
     this.app = app;
@@ -85,7 +95,9 @@ export class Library {
     this.rows = new Map(); // job_id -> {li, record}
     this.mixers = new Map(); // job_id -> StemMixer, kept while its row is re-rendered
     this.current = { jobId: null, playing: false }; // the player's track, for the row's state
-    this.tools = { query: "", sort: "newest", model: "" };
+    this.tools = { query: "", sort: "newest", model: "", voice: "", favorites: false };
+    this.editing = null; // the row being renamed: {jobId, value, error}, kept while rows re-render
+    this.labelledAt = new Map(); // job_id -> when a rename or star last came back (stale polls lose)
     this.unseen = []; // tracks finished while the user looked elsewhere (for the page title)
     this.generation = 0; // bumps on every reset so stale pages are dropped
     this.reset({ account: true });
@@ -118,6 +130,7 @@ export class Library {
     for (const m of this.mixers.values()) m.dispose();
     this.mixers.clear();
     this.list.replaceChildren();
+    this.editing = null;
     this.modelOptions?.();
     this.applyTools();
     this.errorBox.textContent = "";
@@ -168,7 +181,12 @@ export class Library {
     search.addEventListener("input", () => { this.tools.query = search.value; this.applyTools(); });
     sort.addEventListener("change", () => { this.tools.sort = sort.value; this.applyTools(); });
     model.addEventListener("change", () => { this.tools.model = model.value; this.applyTools(); });
+    const voice = $("#library-voice");
+    voice.addEventListener("change", () => { this.tools.voice = voice.value; this.applyTools(); });
+    const favorites = $("#library-favorites");
+    favorites.addEventListener("change", () => { this.tools.favorites = favorites.checked; this.applyTools(); });
     this.modelOptions = () => {
+      this.voiceOptions();
       const names = [...new Set([...this.rows.values()].map(({ record }) => modelOf(record)).filter(Boolean))].sort();
       const keep = names.includes(model.value) ? model.value : "";
       const now = [...model.options].map((o) => o.value).join("|");
@@ -178,11 +196,31 @@ export class Library {
       model.value = keep;
       if (keep !== this.tools.model) { this.tools.model = keep; }
     };
+    /** The voices the loaded works were sung with (musicMaterial.voice); none, no filter. */
+    this.voiceOptions = () => {
+      const found = new Map();
+      for (const { record } of this.rows.values()) {
+        const v = record.musicMaterial?.voice;
+        if (v?.itemId && !found.has(v.itemId)) found.set(v.itemId, voiceLabel(v, this.app.voiceNames));
+      }
+      const voices = [...found].sort((a, b) => a[1].localeCompare(b[1]));
+      $("#library-voice-field").hidden = voices.length === 0;
+      const keep = found.has(voice.value) ? voice.value : "";
+      const now = [...voice.options].map((o) => `${o.value}=${o.textContent}`).join("|");
+      if (now !== ["=All voices", ...voices.map(([id, label]) => `${id}=${label}`)].join("|")) {
+        voice.replaceChildren(el("option", { value: "" }, "All voices"),
+          ...voices.map(([id, label]) => el("option", { value: id }, label)));
+      }
+      voice.value = keep;
+      this.tools.voice = keep;
+    };
   }
 
   matches(rec) {
-    const { query, model } = this.tools;
+    const { query, model, voice, favorites } = this.tools;
     if (model && modelOf(rec) !== model) return false;
+    if (voice && rec.musicMaterial?.voice?.itemId !== voice) return false;
+    if (favorites && !rec.favorite) return false;
     const words = folded(query).split(/\s+/).filter(Boolean);
     if (!words.length) return true;
     const m = rec.musicMaterial || {};
@@ -205,7 +243,8 @@ export class Library {
       if (ok) shown += 1;
       if (this.list.children[i] !== li) this.list.insertBefore(li, this.list.children[i] || null);
     });
-    const filtering = Boolean(this.tools.query.trim() || this.tools.model);
+    const { query, model, voice, favorites } = this.tools;
+    const filtering = Boolean(query.trim() || model || voice || favorites);
     const note = $("#library-tools-note");
     const loaded = all.length;
     note.textContent = filtering
@@ -471,13 +510,22 @@ export class Library {
   upsert(record, atTop, { siblings = true } = {}) {
     const existing = this.rows.get(record.job_id);
     this.rows.set(record.job_id, { li: existing?.li, record }); // counted for its variation number
+    const focus = existing && this.focusedControl(existing.li);
     const li = this.render(record);
     if (existing) existing.li.replaceWith(li);
     else if (atTop) this.list.prepend(li);
     else this.list.append(li);
     this.rows.set(record.job_id, { li, record });
     this.showPlaying(li, record);
-    if (this.app.player.record?.job_id === record.job_id) this.app.player.record = record;
+    if (focus) this.refocus(li, focus);
+    if (this.app.player.record?.job_id === record.job_id) {
+      this.app.player.record = record;
+      const title = this.displayTitle(record);
+      if (this.app.player.title !== title) {
+        this.app.player.title = title;
+        $("#player-title").textContent = title;
+      }
+    }
     $("#library-empty").hidden = true;
     // A variation that got its title may number its sibling: "Title" and "Title (2)".
     if (siblings) {
@@ -532,6 +580,11 @@ export class Library {
     el("p", { class: "more-facts" }, more.join(" · ")),
     el("div", { class: "actions" },
       el("button", {
+        type: "button", class: "secondary favorite", "aria-pressed": String(Boolean(rec.favorite)),
+        "aria-label": `Favourite ${title}`, title: rec.favorite ? "Remove from favourites" : "Add to favourites",
+        onclick: (e) => this.toggleFavorite(rec, e.currentTarget),
+      }, rec.favorite ? "\u2605" : "\u2606"),
+      el("button", {
         type: "button", class: "play", disabled: !done,
         "aria-label": `Play ${title}`, onclick: () => this.playFromRow(rec),
       }, "Play"),
@@ -539,10 +592,20 @@ export class Library {
         type: "button", class: "secondary download", "aria-label": `Download ${title} (MP3)`,
         onclick: (e) => this.download(rec, e.currentTarget),
       }, "Download") : null,
+      done ? el("button", {
+        type: "button", class: "secondary share", "aria-label": `Share ${title}`,
+        title: "A link to a page with this track's player, for anyone to listen",
+        onclick: (e) => this.app.share.open(rec, title, e.currentTarget),
+      }, "Share") : null,
+      el("button", {
+        type: "button", class: "secondary rename", "aria-label": `Rename ${title}`,
+        onclick: () => this.startRename(rec),
+      }, "Rename"),
       el("button", {
         type: "button", class: "secondary delete", "aria-label": `Delete ${title}`,
         onclick: () => this.remove(rec),
       }, "Delete")));
+    if (this.editing?.jobId === rec.job_id) this.addRenameForm(li, rec, title);
     if (!rec.status_final) {
       const stage = rec.stage === "queued" ? "Waiting in the queue" : "Generating";
       li.append(el("div", { class: "progress" },
@@ -587,20 +650,157 @@ export class Library {
     waveformOf(rec).then((w) => { if (w) drawThumbnail(canvas, w); });
   }
 
+  // Focus across re-renders -------------------------------------------------------------------
+  /** Which of the row's controls has keyboard focus (re-rendering a row must not take it away):
+   *  a button by its class, or the rename field with its caret. */
+  focusedControl(li) {
+    const active = document.activeElement;
+    if (!active || !li.contains(active)) return null;
+    if (active.matches("input.rename-input")) {
+      return { selector: "input.rename-input", start: active.selectionStart, end: active.selectionEnd };
+    }
+    const which = ["favorite", "play", "download", "share", "rename", "delete", "rename-save", "rename-cancel"]
+      .find((c) => active.classList.contains(c));
+    return which ? { selector: `button.${which}` } : null;
+  }
+
+  refocus(li, { selector, start, end }) {
+    const node = li.querySelector(selector);
+    if (!node) return;
+    node.focus();
+    if (start !== undefined && node.setSelectionRange) node.setSelectionRange(start, end);
+  }
+
+  // Rename and favourites (server state: PATCH /music/{job_id}, a route of Songforge's own) -----
+  startRename(rec) {
+    const li = this.rows.get(rec.job_id)?.li;
+    if (!li) return;
+    if (this.editing?.jobId !== rec.job_id) {
+      if (this.editing) this.closeRename(this.editing.jobId);
+      const current = this.rows.get(rec.job_id).record;
+      this.editing = { jobId: rec.job_id, value: current.titleEn ? this.displayTitle(current) : "", error: "" };
+      this.addRenameForm(li, current, this.displayTitle(current));
+    }
+    const input = li.querySelector("input.rename-input");
+    input.focus();
+    input.select();
+  }
+
+  /** The title's line as a field: Enter saves, Escape cancels (both also as buttons, for touch). */
+  addRenameForm(li, rec, title) {
+    const state = this.editing;
+    const p = li.querySelector("p.title");
+    const errorId = `rename-error-${rec.itemId}`;
+    const input = el("input", {
+      type: "text", class: "rename-input", value: state.value, maxlength: TITLE_MAX, autocomplete: "off",
+      spellcheck: "false", "aria-label": `New title for ${title}`, "aria-describedby": errorId,
+      "aria-invalid": state.error ? "true" : null,
+    });
+    input.addEventListener("input", () => { state.value = input.value; });
+    input.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      e.preventDefault();
+      e.stopPropagation();
+      this.cancelRename(rec);
+    });
+    const form = el("form", { class: "rename-form", "aria-label": `Rename ${title}`, novalidate: true },
+      input,
+      el("button", { type: "submit", class: "rename-save" }, "Save"),
+      el("button", { type: "button", class: "secondary rename-cancel", onclick: () => this.cancelRename(rec) },
+        "Cancel"),
+      el("p", { class: "error", id: errorId, role: "alert" }, state.error || ""));
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.saveRename(rec); });
+    p.hidden = true;
+    p.after(form);
+  }
+
+  cancelRename(rec) {
+    if (this.editing?.jobId !== rec.job_id) return;
+    this.closeRename(rec.job_id);
+    this.rows.get(rec.job_id)?.li.querySelector("button.rename")?.focus();
+  }
+
+  closeRename(jobId) {
+    if (this.editing?.jobId === jobId) this.editing = null;
+    const li = this.rows.get(jobId)?.li;
+    if (!li) return;
+    li.querySelector("form.rename-form")?.remove();
+    li.querySelector("p.title").hidden = false;
+  }
+
+  async saveRename(rec) {
+    const state = this.editing;
+    if (!state || state.jobId !== rec.job_id || state.saving) return;
+    const title = state.value.trim();
+    // The row may re-render while the request runs (it polls while generating): the error goes on
+    // the form that is there when it comes back.
+    const showError = (text) => {
+      state.error = text;
+      const form = this.rows.get(rec.job_id)?.li.querySelector("form.rename-form");
+      if (!form) return;
+      const input = form.querySelector("input.rename-input");
+      form.querySelector(".error").textContent = text;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    };
+    if (!title) return showError("Type a title (1 to 100 characters), or press Escape to keep this one.");
+    if (title.length > TITLE_MAX) return showError(`A title can have at most ${TITLE_MAX} characters.`);
+    const current = this.rows.get(rec.job_id)?.record || rec;
+    if (current.titleEn && title === this.displayTitle(current)) { this.cancelRename(rec); return; }
+    state.saving = true;
+    try {
+      const updated = await this.app.api.request("PATCH", `/music/${encodeURIComponent(rec.job_id)}`, {
+        json: { title },
+      });
+      if (this.editing === state) this.editing = null;
+      this.labelledAt.set(rec.job_id, performance.now());
+      if (!this.rows.has(rec.job_id)) return;
+      this.upsert(updated, false);
+      this.rows.get(rec.job_id).li.querySelector("button.rename")?.focus();
+      announce(`Renamed to ${this.displayTitle(updated)}`);
+    } catch (e) {
+      if (this.editing === state) showError(e.message);
+    } finally {
+      state.saving = false;
+    }
+  }
+
+  async toggleFavorite(rec, button) {
+    const current = this.rows.get(rec.job_id)?.record || rec;
+    const favorite = !current.favorite;
+    const title = this.displayTitle(current);
+    button.disabled = true;
+    this.errorBox.textContent = "";
+    try {
+      const updated = await this.app.api.request("PATCH", `/music/${encodeURIComponent(rec.job_id)}`, {
+        json: { favorite },
+      });
+      this.labelledAt.set(rec.job_id, performance.now());
+      if (!this.rows.has(rec.job_id)) return;
+      this.upsert(updated, false);
+      const li = this.rows.get(rec.job_id).li;
+      // Unmarked under "Favourites only", the row leaves the list: focus stays near it.
+      if (li.hidden) $("#library-favorites").focus();
+      else li.querySelector("button.favorite")?.focus();
+      announce(favorite ? `Added ${title} to favourites` : `Removed ${title} from favourites`);
+    } catch (e) {
+      button.disabled = false;
+      this.errorBox.textContent = e.message;
+    }
+  }
+
   async poll() {
     if (!this.app.userId) return;
     const pending = [...this.rows.values()].filter(({ record }) => !record.status_final);
     const gen = this.generation;
     await Promise.all(pending.map(async ({ record }) => {
       try {
+        const sent = performance.now();
         const rec = await this.app.api.get(`/music/${encodeURIComponent(record.job_id)}`);
         if (gen !== this.generation || !this.rows.has(rec.job_id)) return;
-        // Re-rendering must not steal keyboard focus from the row being worked with.
-        const active = document.activeElement;
-        const which = ["play", "download", "delete"].find((c) => active?.classList?.contains(c));
-        const focused = which && this.rows.get(rec.job_id).li.contains(active);
-        this.upsert(rec, false);
-        if (focused) this.rows.get(rec.job_id).li.querySelector(`button.${which}`)?.focus();
+        // Read before a rename or a star came back: it would show the old labels for a moment.
+        if ((this.labelledAt.get(rec.job_id) || 0) > sent) return;
+        this.upsert(rec, false); // keeps keyboard focus on the row's control (see focusedControl)
         if (rec.status_final) this.finished(rec);
       } catch (e) {
         if (e.status === 404) this.drop(record.job_id);
@@ -609,6 +809,8 @@ export class Library {
   }
 
   drop(jobId) {
+    if (this.editing?.jobId === jobId) this.editing = null;
+    this.labelledAt.delete(jobId);
     forgetWaveform(jobId);
     this.mixers.get(jobId)?.dispose();
     this.mixers.delete(jobId);

@@ -6,6 +6,7 @@ import { CreateForms } from "./create.js";
 import { Library } from "./library.js";
 import { Player } from "./player.js";
 import { Queue } from "./queue.js";
+import { ShareDialog } from "./share.js";
 import { $, $$, announce, busy, plural } from "./ui.js";
 import { Uploads } from "./uploads.js";
 
@@ -79,7 +80,7 @@ let shownSection = null;
  *  player's own <audio> controls and open dialogs keep their own meaning of the key. */
 function spaceToggles(e) {
   if (e.key !== " " || e.repeat || e.ctrlKey || e.altKey || e.metaKey || !app.player.record) return false;
-  if ($("#confirm-dialog").open) return false;
+  if (document.querySelector("dialog[open]")) return false; // a dialog's keys are its own
   const t = e.target;
   if (!(t instanceof Element)) return true;
   return !t.closest("input, textarea, select, button, a[href], audio, video, summary, [contenteditable], [role=slider]");
@@ -175,6 +176,7 @@ function init() {
   app.create = new CreateForms(app);
   app.uploads = new Uploads(app);
   app.queue = new Queue(app);
+  app.share = new ShareDialog(app);
 
   $("#signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -8,6 +8,10 @@ import { waveformOf } from "./artwork.js";
 import { stopStemPlayback } from "./stems.js";
 import { detailParts, voiceWords } from "./words.js";
 
+// "0" when the user turned Autoplay next off; on by default, as music players continue with the
+// next track of the list (the library's order: its search, filter and sort), stopping at its end.
+const AUTOPLAY_KEY = "songforge.autoplay";
+
 export class Player {
   constructor(app) {
     this.app = app;
@@ -43,7 +47,13 @@ export class Player {
     }
     this.audio.addEventListener("play", () => { stopStemPlayback(); this.syncToggle(); });
     this.audio.addEventListener("pause", () => this.syncToggle());
-    this.audio.addEventListener("ended", () => this.syncToggle());
+    this.audio.addEventListener("ended", () => { this.syncToggle(); this.playNextOnEnd(); });
+    this.autoplayBox = $("#player-autoplay");
+    this.autoplayBox.checked = localStorage.getItem(AUTOPLAY_KEY) !== "0";
+    this.autoplayBox.addEventListener("change", () => {
+      localStorage.setItem(AUTOPLAY_KEY, this.autoplayBox.checked ? "1" : "0");
+      announce(this.autoplayBox.checked ? "Autoplay on: the next track plays when one ends" : "Autoplay off");
+    });
     this.audio.addEventListener("timeupdate", () => { this.highlight(); this.showTime(); });
     this.audio.addEventListener("durationchange", () => this.showTime());
     // The page leaves room below its content for the player as tall as it really is.
@@ -125,6 +135,16 @@ export class Player {
   step(delta) {
     const rec = this.record && this.app.library.neighbour(this.record.job_id, delta);
     if (rec) this.open(rec, { play: true });
+  }
+
+  /** A track ended: with Autoplay next on, the library's next track (as shown) plays; after the
+   *  last one, or with the setting off, the player stays on the track that ended. */
+  playNextOnEnd() {
+    if (!this.autoplayBox.checked || !this.record) return;
+    const next = this.app.library.neighbour(this.record.job_id, 1);
+    if (!next) return;
+    announce(`Playing the next track: ${this.app.library.displayTitle(next)}`);
+    this.open(next, { play: true });
   }
 
   /** Previous and Next are there only where the library has a track before or after this one. */
