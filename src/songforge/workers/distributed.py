@@ -177,6 +177,29 @@ def claim_broker(url: str, deployment_id: str) -> str:
     return held.decode() if isinstance(held, bytes) else str(held or deployment_id)
 
 
+class _Settled:
+    """Counts acknowledgements, so that a consumer waits for one after its last look. A shared
+    `threading.Event` would not do: a sibling clearing it before its own look could swallow the
+    set meant to end this one's wait."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def mark(self) -> int:
+        with self._cond:
+            return self._count
+
+    def set(self) -> None:
+        with self._cond:
+            self._count += 1
+            self._cond.notify_all()
+
+    def wait_past(self, mark: int, timeout_s: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._count != mark, timeout_s)
+
+
 class _JobConsumers:
     """What the job queues' consumers of one worker share. Dramatiq gives each queue its own consumer
     and prefetch; a worker of two engines would then hold a second message while it generates, which
@@ -186,7 +209,7 @@ class _JobConsumers:
     def __init__(self) -> None:
         self.lock = threading.Lock()  # around each fetch and each hand-over from a cache
         self.members: set[_WokenConsumer] = set()
-        self.settled = threading.Event()  # set by every ack or nack (from the worker thread)
+        self.settled = _Settled()  # set by every ack or nack (from the worker thread)
 
     def held(self) -> int:
         return sum(c.outstanding_message_count for c in list(self.members))
@@ -209,7 +232,7 @@ class _WokenConsumer(_RedisConsumer):
             with self.shared.lock:
                 self.shared.members.add(self)
         else:
-            self.settled = threading.Event()
+            self.settled = _Settled()
 
     def close(self) -> None:
         """Dramatiq replaces a consumer after a connection error: the old one's counts must leave the
@@ -280,7 +303,7 @@ class _WokenConsumer(_RedisConsumer):
                     if proxy is None:
                         continue
                     return proxy
-                self.settled.clear()  # before the look: an ack after it ends the wait below
+                seen = self.settled.mark()  # before the look: an ack after it ends the wait below
                 free = self._fetch()
                 if free > 0:
                     woken = False
@@ -298,7 +321,7 @@ class _WokenConsumer(_RedisConsumer):
                 if free > 0:
                     time.sleep(backoff_ms / 1000)
                 else:
-                    self.settled.wait(backoff_ms / 1000)
+                    self.settled.wait_past(seen, backoff_ms / 1000)
                 return None
         except redis.ConnectionError as e:
             raise ConnectionClosed(e) from None  # type: ignore[no-untyped-call]
