@@ -18,6 +18,7 @@ import pytest
 
 from inprocess_app import open_app
 from songforge.clock import now_ms
+from songforge.core.availability import ModelServed
 from songforge.store import worker_engines
 from songforge.store.db import Database
 from songforge_server import ServerProcess
@@ -135,7 +136,10 @@ def test_a_model_whose_engine_no_worker_has_is_not_available(
 ) -> None:
     monkeypatch.setenv("SONGFORGE_MODEL_ENGINES", "v3=acestep,i4=acestep|tempolor")
     monkeypatch.setenv("SONGFORGE_UPSTREAM_MODELS", "")
-    with open_app(tmp_path) as app:  # no workers at all: only the embedded engine is ready
+    monkeypatch.delenv("SONGFORGE_ACESTEP_WEIGHTS", raising=False)
+    # No workers at all: what this process has ready counts, as it does at admission (the embedded
+    # engine, and the upstream one, whose keys are checked when it runs); acestep has no weights here.
+    with open_app(tmp_path) as app:
         c = app.client
         assert (
             c.post("/v1/tempolor/accounts", json={"requestParams": {}}, headers=app.bearer).status_code == 200
@@ -147,11 +151,18 @@ def test_a_model_whose_engine_no_worker_has_is_not_available(
         assert body["engine"] == "embedded" and body["user_id"]
         assert served["v3"]["available"] is False and served["v3"]["engine"] is None
         assert served["v3"]["reason"] == "v3 is made by the acestep engine, which no running worker has ready"
-        assert served["i4"]["available"] is False
-        assert "acestep or tempolor" in served["i4"]["reason"]
-        assert [m for m, s in served.items() if s["available"]] == ["v3.5", "v4.5", "v4.8", "i3", "i3.5 beta"]
+        assert served["i4"]["engine"] == "tempolor"  # the second of its chain
+        assert [m for m, s in served.items() if not s["available"]] == ["v3"]
 
         db = app.app.state.db
         worker_engines.record(db, "cpu-1", "distributed", {"tempolor": None, "acestep": "no weights"})
         served = {m["model"]: m for m in c.get("/v1/tempolor/models", headers=app.bearer).json()["models"]}
         assert served["i4"]["engine"] == "tempolor" and served["v3"]["available"] is False
+        worker_engines.record(db, "gpu-1", "distributed", {"acestep": None})
+        served = {m["model"]: m for m in c.get("/v1/tempolor/models", headers=app.bearer).json()["models"]}
+        assert served["v3"]["engine"] == "acestep" and served["i4"]["engine"] == "acestep"
+    none = ModelServed("i4", "instrumental", ("acestep", "tempolor"), None, False)
+    assert (
+        none.reason()
+        == "i4 is made by the acestep or tempolor engine, none of which a running worker has ready"
+    )

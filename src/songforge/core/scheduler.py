@@ -134,7 +134,8 @@ def engine_for(
 ) -> str:
     """The engine that makes `request`: when its model has a route (SONGFORGE_MODEL_ENGINES, and
     SONGFORGE_UPSTREAM_MODELS as `model=tempolor`), the first engine of the route's chain that
-    `ready` says can take jobs (`acestep|embedded`: ACE-Step while its weights are there); the last
+    `ready` says can take jobs (`core.availability.Readiness`: ready in this process or on a live
+    worker; `acestep|embedded`: ACE-Step while a worker or this process has its weights); the last
     of the chain when none is, so that its refusal names it; else the account's
     (`requestParams.engine`). Without `ready` the chain's first engine.
 

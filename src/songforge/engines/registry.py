@@ -103,6 +103,7 @@ def refusal(
     cloned_voice: bool = False,
     lyrics: bool = False,
     extend_start: float | None = None,
+    ready: bool | None = None,
 ) -> str | None:
     """Why engine `name` cannot make this request, or None. The dialects ask before a request is
     queued, so what an engine would refuse is a 400 naming it, never a job that fails later (or a
@@ -110,7 +111,9 @@ def refusal(
     platform voice id `SV...`, which only the upstream engine can sing); `cloned_voice`: a cloned
     voice is asked for. The upstream engine refuses fields it cannot send (a voice it has no
     platform voice id for, and an extension's `extend_start` outside the platform's range); acestep
-    refuses while its weights are not ready here (SONGFORGE_ACESTEP_WEIGHTS)."""
+    refuses while its weights are not ready here (SONGFORGE_ACESTEP_WEIGHTS), unless `ready` says
+    the engine can take jobs anyway (admission's answer: a live worker reports it ready; None: only
+    this process counts). The reason given is this process's, the one an operator can act on."""
     if name == "tempolor":
         from songforge.engines.tempolor.models import UnsupportedUpstream, check_fields
 
@@ -132,7 +135,9 @@ def refusal(
             f"{voice} is a TemPolor platform voice id, which only an upstream (tempolor) account can "
             "use; give an artistVoiceItemId of /music/artist-voices/"
         )
-    if name == "acestep":
+    if name == "acestep" and not ready:
         reason = readiness(name)
+        if reason and ready is False:
+            reason += "; no running worker reports it ready either"
         return f"the acestep engine is not ready: {reason}" if reason else None
     return None

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from songforge.clock import now_ms
 from songforge.config import DEFAULT_ENGINE, UPSTREAM_ENGINE
 from songforge.core import scheduler
+from songforge.core.availability import Readiness
 from songforge.core.accounts import DEFAULT_MAX_JOBS
 from songforge.core.jobs import JobRequest, extend_block
 from songforge.dialects.platform.callbacks import new_file_token
@@ -167,10 +168,11 @@ def submit_work(session: Session, account: Account, work: OpenApiWork) -> Job:
     # The engine that will make it: the account's, or the first ready one of the model's route
     # (SONGFORGE_MODEL_ENGINES; for an extension, see `scheduler.engine_for` with the engine that
     # made the source). A voice does not choose the engine, but the engine decides what a voice id means.
-    engine = scheduler.engine_for(account, request, ready=engine_ready, source_engine=work.source_engine)
+    ready = Readiness(session, engine_ready)  # here or on a live worker (`core.availability`)
+    engine = scheduler.engine_for(account, request, ready=ready, source_engine=work.source_engine)
     if work.voice_id is not None:
         request = replace(request, artist_voice_id=_voice_for(work.voice_id, engine))
-    _check_engine(engine, request)
+    _check_engine(engine, request, ready(engine))
     jobs = scheduler.submit(session, account=account, request=request, variations=1, engine=engine)
     return jobs[0]
 
@@ -187,8 +189,9 @@ def _voice_for(voice_id: str, engine: str) -> str:
         raise OpenApiError(Status.BAD_PARAMETER, str(exc)) from None
 
 
-def _check_engine(engine: str, request: JobRequest) -> None:
-    """400010 naming the combination when `engine` refuses `request`, before anything is queued."""
+def _check_engine(engine: str, request: JobRequest, ready: bool) -> None:
+    """400010 naming the combination when `engine` refuses `request`, before anything is queued.
+    `ready`: whether it can take jobs here or on a live worker."""
     extend = request.extra.get("extend")
     reason = refusal(
         engine,
@@ -198,6 +201,7 @@ def _check_engine(engine: str, request: JobRequest) -> None:
         cloned_voice=bool(request.cloned_voice_id),
         lyrics=bool(request.lyrics),
         extend_start=extend.get("start_time") if isinstance(extend, dict) else None,
+        ready=ready,
     )
     if reason:
         raise OpenApiError(

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from songforge import config
 from songforge.core.availability import models_served
 from songforge.dialects.tempolor_v1.schemas import doc
+from songforge.engines.registry import engine_ready
 from songforge.http.deps import current_tenant, get_db, resolve_account
 from songforge.http.errors import ApiError
 from songforge.store.db import Database
@@ -63,7 +64,7 @@ def get_models(
             account = only[0] if len(only) == 1 else None
         engine = account.engine if account is not None else config.DEFAULT_ENGINE
         try:
-            served = models_served(s, engine)
+            served = models_served(s, engine, engine_ready)
         except ValueError as exc:
             raise ApiError(500, f"The server's model routes are not valid: {exc}") from None
     return {

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from songforge.config import PLATFORM_VOICE_ID, Settings
 from songforge.core import scheduler
+from songforge.core.availability import Readiness
 from songforge.core.jobs import JobRequest, Kind
 from songforge.core.states import VoiceStatus
 from songforge.dialects.tempolor_v1.common import (
@@ -107,11 +108,12 @@ def _submit(kind: Kind, body: dict[str, Any], tenant: Tenant, db: Database, sett
         return submit_answer(s, account, params)
 
 
-def check_engine(account: Account, request: JobRequest, source_engine: str | None = None) -> str:
+def check_engine(s: Session, account: Account, request: JobRequest, source_engine: str | None = None) -> str:
     """The engine that will make `request` (the account's, or the first ready one of the model's
-    route, SONGFORGE_MODEL_ENGINES; for an extension, see `scheduler.engine_for` with the engine
-    that made the source), or a 400 when that engine refuses it."""
-    engine = scheduler.engine_for(account, request, ready=engine_ready, source_engine=source_engine)
+    route, SONGFORGE_MODEL_ENGINES, ready here or on a live worker; for an extension, see
+    `scheduler.engine_for` with the engine that made the source), or a 400 when that engine refuses it."""
+    ready = Readiness(s, engine_ready)
+    engine = scheduler.engine_for(account, request, ready=ready, source_engine=source_engine)
     extend = request.extra.get("extend")
     reason = refusal(
         engine,
@@ -122,6 +124,7 @@ def check_engine(account: Account, request: JobRequest, source_engine: str | Non
         cloned_voice=bool(request.cloned_voice_id),
         lyrics=bool(request.lyrics),
         extend_start=extend.get("start_time") if isinstance(extend, dict) else None,
+        ready=ready(engine),
     )
     if reason:
         raise ApiError(
@@ -141,7 +144,7 @@ def submit_answer(
     and the account's slots, or the spec's 429 body when the account is busy. A request the chosen
     engine cannot make is a 400 naming engine, kind, model and why, before anything is queued.
     `source_engine`: for an extension, the engine that made the work it continues."""
-    engine = check_engine(account, request, source_engine)
+    engine = check_engine(s, account, request, source_engine)
     try:
         jobs = scheduler.submit(s, account=account, request=request, variations=variations, engine=engine)
     except scheduler.AccountBusy as busy:
