@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from songforge.clock import now_ms
 from songforge.config import DEFAULT_ENGINE, UPSTREAM_ENGINE
 from songforge.core import scheduler
-from songforge.core.availability import Readiness
 from songforge.core.accounts import DEFAULT_MAX_JOBS
+from songforge.core.availability import Readiness
 from songforge.core.jobs import JobRequest, extend_block
 from songforge.dialects.platform.callbacks import new_file_token
 from songforge.dialects.platform.envelope import OpenApiError, Status
