@@ -22,6 +22,7 @@ import httpx
 import mido
 import numpy as np
 import pytest
+from e2e_helpers import make_account
 
 from conftest import ServerProcess
 
@@ -48,6 +49,9 @@ SETUP_HINT = (
 )
 GENERATION_TIMEOUT_MS = 120_000
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1200, "height": 860}}
+SIZES = [pytest.param(False, id="desktop"), pytest.param(True, id="phone")]  # for a `phone` parameter
+TRACKS = "#track-list > li.track"
 
 
 def _require_browser() -> Any:
@@ -106,6 +110,82 @@ class Studio:
     def tab(self, name: str) -> None:
         self.page.get_by_role("navigation", name="Studio sections").get_by_role("link", name=name).click()
 
+    def library(self, kind: str = "instrumental", count: int = 2, rows: str = TRACKS) -> Any:
+        """Signs in and opens the Library on `kind`'s tracks, once the first `count` of `rows` are
+        there; the rows."""
+        self.open()
+        self.sign_in()
+        self.page.wait_for_selector("#create:not([hidden])")
+        self.tab("Library")
+        self.page.get_by_label("Songs" if kind == "song" else "Instrumentals").check()
+        found = self.page.locator(rows)
+        found.nth(count - 1).wait_for()
+        return found
+
+
+def size_name(phone: bool) -> str:
+    return "phone" if phone else "desktop"
+
+
+def no_sideways_scroll(page: Any) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+def click_centered(locator: Any) -> None:
+    """Clicks after bringing the element to the middle of the screen: on a phone the player is
+    fixed over the bottom of the page, and Playwright's own scrolling may leave a row beneath it."""
+    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
+    locator.click()
+
+
+@contextlib.contextmanager
+def account_api(server: ServerProcess, name: str, user_id: str) -> Iterator[tuple[str, httpx.Client]]:
+    """A new tenant `name` with the account `user_id`: its token and API client (closed on the way
+    out), for the tracks a module makes once through the API."""
+    token, _secret, _tenant = server.create_token(name)
+    api = server.client(token)
+    with contextlib.closing(api):
+        make_account(api, user_id)
+        yield token, api
+
+
+@contextlib.contextmanager
+def watched_page(
+    browser: Any, server: ServerProcess, phone: bool = False, who: str = "the page"
+) -> Iterator[tuple[Any, list[str]]]:
+    """A page in a fresh browser context (`phone`: a 390 x 844 touch screen instead of a 1200 x 860
+    desktop window). Yields it and the server's paths it requested; on the way out it closes the
+    context and fails the test if the page (`who`) reached for another origin or logged a
+    JavaScript error."""
+    context = browser.new_context(**(PHONE if phone else DESKTOP), accept_downloads=True)
+    page = context.new_page()
+    origin = server.base_url
+    requested: list[str] = []
+    foreign: list[str] = []
+    js_errors: list[str] = []
+
+    def on_request(req: Any) -> None:
+        if req.url.startswith(origin):
+            requested.append(req.url[len(origin) :])
+        elif not req.url.startswith(("blob:", "data:")):
+            foreign.append(req.url)
+
+    def on_console(msg: Any) -> None:
+        # 4xx answers are expected (bad tokens, validation); the page shows them itself.
+        if msg.type == "error" and "status of 4" not in msg.text:
+            js_errors.append(msg.text)
+
+    page.on("request", on_request)
+    page.on("console", on_console)
+    page.on("pageerror", lambda e: js_errors.append(str(e)))
+    try:
+        yield page, requested
+    finally:
+        context.close()
+    assert not foreign, f"{who} made requests outside the server: {foreign}"
+    assert not js_errors, f"JavaScript errors: {js_errors}\n{server.log()}"
+
 
 @contextlib.contextmanager
 def studio_session(
@@ -118,38 +198,17 @@ def studio_session(
     or logged a JavaScript error."""
     if token is None:
         token, _secret, _tenant = server.create_token(name[:60])
-    screen = PHONE if phone else {"viewport": {"width": 1200, "height": 860}}
-    context = browser.new_context(**screen, accept_downloads=True)
-    page = context.new_page()
-    origin = server.base_url
-    foreign: list[str] = []
-    js_errors: list[str] = []
-
-    def on_request(req: Any) -> None:
-        if not req.url.startswith((origin, "blob:", "data:")):
-            foreign.append(req.url)
-
-    def on_console(msg: Any) -> None:
-        # 4xx answers are expected (bad tokens, validation); the page shows them itself.
-        if msg.type == "error" and "status of 4" not in msg.text:
-            js_errors.append(msg.text)
-
-    page.on("request", on_request)
-    page.on("console", on_console)
-    page.on("pageerror", lambda e: js_errors.append(str(e)))
-    s = Studio(page, server, token)
-    try:
-        yield s
-    finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / (re.sub(r"[^\w.-]+", "_", name) + ".png")
+    with watched_page(browser, server, phone, "the studio") as (page, _requested):
+        s = Studio(page, server, token)
         try:
-            page.screenshot(path=str(shot), full_page=True)
+            yield s
         finally:
-            s.api.close()
-            context.close()
-    assert not foreign, f"the studio made requests outside the server: {foreign}"
-    assert not js_errors, f"JavaScript errors: {js_errors}\n{server.log()}"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / (re.sub(r"[^\w.-]+", "_", name) + ".png")
+            try:
+                page.screenshot(path=str(shot), full_page=True)
+            finally:
+                s.api.close()
 
 
 @pytest.fixture

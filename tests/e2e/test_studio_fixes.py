@@ -8,7 +8,6 @@ the slow part); tracks that only need to exist are queued on a server without wo
 # ruff: noqa: F811 - `browser` is a fixture imported from test_studio and named by each test
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -19,22 +18,25 @@ from urllib.parse import unquote
 import httpx
 import pytest
 from e2e_helpers import wait_final
-from test_studio import ARTIFACTS, _wav_bytes, browser, studio_session, wait_js  # noqa: F401 (fixture)
+from test_studio import (  # noqa: F401 (browser: a fixture)
+    ARTIFACTS,
+    SIZES,
+    _wav_bytes,
+    account_api,
+    browser,
+    studio_session,
+    wait_js,
+)
 
 from conftest import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-SIZES = [pytest.param(False, id="desktop"), pytest.param(True, id="phone")]
-
 
 @pytest.fixture(scope="module")
 def finished(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
     """One account with a finished pair of instrumental variations (made once for the module)."""
-    token, _secret, _tenant = shared_server.create_token("fixes-finished")
-    api = shared_server.client(token)
-    with contextlib.closing(api):
-        assert api.post("/accounts", json={"requestParams": {"user_id": "fixes"}}).status_code == 200
+    with account_api(shared_server, "fixes-finished", "fixes") as (token, api):
         r = api.post("/music/instrumental", json={"prompt": "short calm piano", "model_instrumental": "i3"})
         assert r.status_code == 200, r.text
         jobs = r.json()["jobs"]
@@ -484,10 +486,7 @@ def test_tags_only_lyrics_say_they_will_be_written(
 
 
 def test_extend_from_the_player_adds_a_linked_track(browser: Any, shared_server: ServerProcess) -> None:
-    token, _secret, _tenant = shared_server.create_token("fixes-extend")
-    api = shared_server.client(token)
-    with contextlib.closing(api):
-        assert api.post("/accounts", json={"requestParams": {"user_id": "ext"}}).status_code == 200
+    with account_api(shared_server, "fixes-extend", "ext") as (token, api):
         r = api.post("/music/instrumental", json={"prompt": "short calm piano", "model_instrumental": "i3"})
         assert r.status_code == 200, r.text
         sources = [wait_final(api, job, timeout=180) for job in r.json()["jobs"]]

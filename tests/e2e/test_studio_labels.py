@@ -18,31 +18,23 @@ from typing import Any
 import pytest
 from e2e_helpers import wait_final
 from playwright.sync_api import expect
-from test_studio import ARTIFACTS, browser, studio_session, wait_js  # noqa: F401 (fixture)
+from test_studio import (  # noqa: F401 (browser: a fixture)
+    ARTIFACTS,
+    SIZES,
+    account_api,
+    browser,
+    no_sideways_scroll,
+    size_name,
+    studio_session,
+    wait_js,
+)
 
 from conftest import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-SIZES = [pytest.param(False, id="desktop"), pytest.param(True, id="phone")]
 SHOWN = "#track-list > li.track:not([hidden])"
 LYRICS = "[Verse]\nhello there my friend\n[Chorus]\nla la la we sing"
-
-
-def _size(phone: bool) -> str:
-    return "phone" if phone else "desktop"
-
-
-def _library(studio: Any, kind: str, count: int) -> Any:
-    page = studio.page
-    studio.open()
-    studio.sign_in()
-    page.wait_for_selector("#create:not([hidden])")
-    studio.tab("Library")
-    page.get_by_label("Songs" if kind == "song" else "Instrumentals").check()
-    rows = page.locator("#track-list > li.track")
-    rows.nth(count - 1).wait_for()
-    return rows
 
 
 def _row(page: Any, job_id: str) -> Any:
@@ -51,11 +43,6 @@ def _row(page: Any, job_id: str) -> Any:
 
 def _shown_ids(page: Any) -> list[str]:
     return list(page.locator(SHOWN).evaluate_all("els => els.map(e => e.dataset.jobId)"))
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
 def _focused_class(page: Any) -> str:
@@ -77,10 +64,10 @@ def test_rename_in_place_and_favourites_survive_a_reload(
             assert r.status_code == 200, r.text
         listed = [r["job_id"] for r in api.get("/music/", params={"type": "instrumental"}).json()["records"]]
     first, second, third = listed[0], listed[1], listed[2]
-    name = f"test_rename_and_favourites[{_size(phone)}]"
+    name = f"test_rename_and_favourites[{size_name(phone)}]"
     with studio_session(browser, idle_server, name, token=idle_server.token, phone=phone) as studio:
         page = studio.page
-        _library(studio, "instrumental", count=4)
+        studio.library("instrumental", count=4)
         assert page.locator("#library-voice-field").is_hidden()  # instrumentals were sung by nobody
         row = _row(page, first)
         title = row.locator(".title-text")
@@ -134,8 +121,8 @@ def test_rename_in_place_and_favourites_survive_a_reload(
         other.get_by_role("button", name="Save").click()
         expect(other.get_by_role("alert")).to_contain_text("must be one line of text")
         expect(other.get_by_role("textbox")).to_be_focused()
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_rename_error_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_rename_error_{size_name(phone)}.png"))
         other.get_by_role("button", name="Cancel").click()
         expect(other.get_by_role("textbox")).to_have_count(0)
         assert studio.api.get(f"/music/{third}").json()["titleEn"] == ""
@@ -154,8 +141,8 @@ def test_rename_in_place_and_favourites_survive_a_reload(
         wait_js(page, f"document.querySelectorAll('{SHOWN}').length === 1")
         assert _shown_ids(page) == [second]
         assert page.locator("#library-tools-note").inner_text() == "1 of the 4 loaded tracks matches."
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_favourites_filter_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_favourites_filter_{size_name(phone)}.png"))
 
         # Unmarked under the filter, the row leaves the list and focus stays with the filter.
         star.click()
@@ -177,10 +164,7 @@ def test_rename_in_place_and_favourites_survive_a_reload(
 @pytest.fixture(scope="module")
 def sung(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
     """One account with two finished pairs of songs, each pair sung by another artist voice."""
-    token, _secret, _tenant = shared_server.create_token("labels-sung")
-    api = shared_server.client(token)
-    with contextlib.closing(api):
-        assert api.post("/accounts", json={"requestParams": {"user_id": "singer"}}).status_code == 200
+    with account_api(shared_server, "labels-sung", "singer") as (token, api):
         voices = api.get("/music/artist-voices/").json()["records"][:2]
         assert len({v["name"] for v in voices}) == 2
         by_voice: dict[str, list[str]] = {}
@@ -201,10 +185,10 @@ def sung(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
 def test_voice_filter_narrows_the_list(
     browser: Any, shared_server: ServerProcess, sung: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_voice_filter[{_size(phone)}]"
+    name = f"test_voice_filter[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, token=sung["token"], phone=phone) as studio:
         page = studio.page
-        _library(studio, "song", count=4)
+        studio.library("song", count=4)
         select = page.locator("#library-voice")
         expect(select).to_be_visible()
         a, b = sung["voices"]
@@ -217,8 +201,8 @@ def test_voice_filter_narrows_the_list(
             for text in page.locator(f"{SHOWN} .more-facts").all_inner_texts():
                 assert f"Sung by {voice['name']}" in text, text
             assert page.locator("#library-tools-note").inner_text() == "2 of the 4 loaded tracks match."
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_voice_filter_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_voice_filter_{size_name(phone)}.png"))
 
         # A finished row (cover, waveform) renames in place too, and stays under its voice.
         row = page.locator(SHOWN).first
@@ -226,10 +210,10 @@ def test_voice_filter_narrows_the_list(
         row.get_by_role("button", name="Rename").click()
         field = row.get_by_role("textbox")
         expect(field).to_be_focused()
-        new_title = f"Sung on a {_size(phone)}"
+        new_title = f"Sung on a {size_name(phone)}"
         field.fill(new_title)
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_rename_finished_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_rename_finished_{size_name(phone)}.png"))
         field.press("Enter")
         expect(_row(page, str(job_id)).locator(".title-text")).to_have_text(new_title)
         assert len(_shown_ids(page)) == 2 and job_id in _shown_ids(page)

@@ -29,13 +29,23 @@ import httpx
 import pytest
 from e2e_helpers import wait_final
 from playwright.sync_api import expect
-from test_studio import ARTIFACTS, DOCS_SCREENSHOT, browser, studio_session, wait_js  # noqa: F401 (fixture)
+from test_studio import (  # noqa: F401 (browser: a fixture)
+    ARTIFACTS,
+    DOCS_SCREENSHOT,
+    SIZES,
+    account_api,
+    browser,
+    click_centered,
+    no_sideways_scroll,
+    size_name,
+    studio_session,
+    wait_js,
+)
 
 from conftest import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-SIZES = [pytest.param(False, id="desktop"), pytest.param(True, id="phone")]
 INSTRUMENTAL = {
     "prompt": "short calm lofi piano",
     "model_instrumental": "i3",
@@ -50,10 +60,7 @@ SONG_LYRICS = "[Verse]\nhello there my friend\n[Chorus]\nla la la we sing"
 def made(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
     """One account with two finished pairs of instrumentals (the newest asked with every control)
     and a finished pair of songs sung by an artist voice (made once for the module)."""
-    token, _secret, _tenant = shared_server.create_token("missing-made")
-    api = shared_server.client(token)
-    with contextlib.closing(api):
-        assert api.post("/accounts", json={"requestParams": {"user_id": "maker"}}).status_code == 200
+    with account_api(shared_server, "missing-made", "maker") as (token, api):
         voice = api.get("/music/artist-voices/").json()["records"][0]
         # An older pair first, so the library has a few tracks (and two models) to show.
         r = api.post(
@@ -78,22 +85,6 @@ def made(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
         yield {"token": token, "records": records, "order": order, "voice": voice, "song": song}
 
 
-def _size(phone: bool) -> str:
-    return "phone" if phone else "desktop"
-
-
-def _library(studio: Any, kind: str = "instrumental", count: int = 2) -> Any:
-    page = studio.page
-    studio.open()
-    studio.sign_in()
-    page.wait_for_selector("#create:not([hidden])")
-    studio.tab("Library")
-    page.get_by_label("Songs" if kind == "song" else "Instrumentals").check()
-    rows = page.locator("#track-list > li.track")
-    rows.nth(count - 1).wait_for()
-    return rows
-
-
 def _rewind(page: Any) -> None:
     page.evaluate("document.getElementById('player-audio').currentTime = 0")
 
@@ -104,18 +95,6 @@ def _playing(page: Any) -> bool:
             "(() => { const a = document.getElementById('player-audio'); return !a.paused && !a.ended; })()"
         )
     )
-
-
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
-
-
-def _click(locator: Any) -> None:
-    """Clicks after bringing the element to the middle of the screen: on a phone the player is
-    fixed over the bottom of the page, and Playwright's own scrolling may leave a row beneath it."""
-    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
-    locator.click()
 
 
 def _titles(made: dict[str, Any], kind: str) -> list[str]:
@@ -139,10 +118,10 @@ def _titles(made: dict[str, Any], kind: str) -> list[str]:
 def test_now_playing_mini_player_space_and_next(
     browser: Any, shared_server: ServerProcess, made: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_now_playing_mini_player[{_size(phone)}]"
+    name = f"test_now_playing_mini_player[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, token=made["token"], phone=phone) as studio:
         page = studio.page
-        rows = _library(studio)
+        rows = studio.library()
         titles = _titles(made, "instrumental")
         first, second = rows.nth(0), rows.nth(1)
         first.get_by_role("button", name=f"Play {titles[0]}").click()
@@ -153,7 +132,7 @@ def test_now_playing_mini_player_space_and_next(
         expect(first.get_by_role("button", name=f"Pause {titles[0]}")).to_have_text("Pause")
         expect(second.locator(".now")).to_be_hidden()
         assert page.get_by_role("button", name="Previous track").is_disabled()
-        page.screenshot(path=str(ARTIFACTS / f"test_now_playing_row_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_now_playing_row_{size_name(phone)}.png"))
 
         # Next plays the next row; the end of the list has no Next.
         page.get_by_role("button", name="Next track").click()
@@ -195,8 +174,8 @@ def test_now_playing_mini_player_space_and_next(
         page.locator("#i-prompt").click()
         page.keyboard.type("a b")
         assert page.locator("#i-prompt").input_value() == "a b" and _playing(page)
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_mini_player_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_mini_player_{size_name(phone)}.png"))
         page.get_by_role("button", name="Expand the player").click()
         assert page.locator("#waveform").is_visible()
         page.get_by_role("button", name="Minimize the player").click()
@@ -214,10 +193,10 @@ def test_now_playing_mini_player_space_and_next(
 def test_more_like_this(
     browser: Any, shared_server: ServerProcess, made: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_more_like_this[{_size(phone)}]"
+    name = f"test_more_like_this[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, token=made["token"], phone=phone) as studio:
         page = studio.page
-        rows = _library(studio, count=4)
+        rows = studio.library(count=4)
         titles = _titles(made, "instrumental")
         # Variations titled apart, as their downloads are named.
         assert [rows.nth(i).locator(".title-text").inner_text() for i in range(4)] == titles
@@ -232,9 +211,9 @@ def test_more_like_this(
             "Am F C G",
         ):
             assert shown in settings, (shown, settings)
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_more_like_this_settings_{_size(phone)}.png"))
-        _click(first.get_by_role("button", name=f"Use the settings of {titles[0]}"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_more_like_this_settings_{size_name(phone)}.png"))
+        click_centered(first.get_by_role("button", name=f"Use the settings of {titles[0]}"))
         page.wait_for_selector("#create:not([hidden])")
         assert page.get_by_label("Instrumental", exact=True).is_checked()
         assert page.locator("#i-prompt").input_value() == INSTRUMENTAL["prompt"]
@@ -251,16 +230,16 @@ def test_more_like_this(
         page.get_by_label("Songs").check()
         song_title = _titles(made, "song")[0]
         song_row = page.locator(f"#track-list > li.track[data-job-id='{made['order']['song'][0]}']")
-        _click(song_row.locator("details.settings summary"))
+        click_centered(song_row.locator("details.settings summary"))
         assert made["voice"]["name"] in song_row.locator("details.settings dl").inner_text()
-        _click(song_row.get_by_role("button", name=f"Use the settings of {song_title}"))
+        click_centered(song_row.get_by_role("button", name=f"Use the settings of {song_title}"))
         page.wait_for_selector("#create:not([hidden])")
         assert page.get_by_label("Song with vocals").is_checked()
         assert page.locator("#s-lyrics").input_value() == SONG_LYRICS
         assert page.locator("#s-model").input_value() == "v3"
         assert page.get_by_role("radio", name="Artist voice").is_checked()
         wait_js(page, f"document.getElementById('s-artist').value === '{made['voice']['itemId']}'")
-        page.screenshot(path=str(ARTIFACTS / f"test_more_like_this_form_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_more_like_this_form_{size_name(phone)}.png"))
 
         if phone:
             return  # Regenerate makes two more tracks; once is enough for this module's one worker
@@ -285,10 +264,10 @@ def test_more_like_this(
 def test_timed_lyrics_seek_and_the_voice_is_named(
     browser: Any, shared_server: ServerProcess, made: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_timed_lyrics_seek_and_voice[{_size(phone)}]"
+    name = f"test_timed_lyrics_seek_and_voice[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, token=made["token"], phone=phone) as studio:
         page = studio.page
-        rows = _library(studio, kind="song")
+        rows = studio.library(kind="song")
         job = made["order"]["song"][0]
         record = made["records"][job]
         voice = made["voice"]
@@ -317,11 +296,11 @@ def test_timed_lyrics_seek_and_the_voice_is_named(
             page.locator("#player-toggle").click()
         target = lines.nth(len(texts) - 1)
         when = float(target.get_attribute("data-time"))
-        _click(target.get_by_role("button"))
+        click_centered(target.get_by_role("button"))
         wait_js(page, f"Math.abs(document.getElementById('player-audio').currentTime - {when}) < 0.6")
         assert _playing(page)
         wait_js(page, f"document.querySelector('#lyrics li.active')?.dataset.index === '{len(texts) - 1}'")
-        page.screenshot(path=str(ARTIFACTS / f"test_timed_lyrics_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_timed_lyrics_{size_name(phone)}.png"))
         assert rows.count() == 2
 
 
@@ -337,10 +316,10 @@ def _mmss(seconds: float) -> str:
 def test_plain_words_in_details_models_and_queue(
     browser: Any, shared_server: ServerProcess, made: dict[str, Any], idle_server: ServerProcess, phone: bool
 ) -> None:
-    name = f"test_plain_words[{_size(phone)}]"
+    name = f"test_plain_words[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, token=made["token"], phone=phone) as studio:
         page = studio.page
-        rows = _library(studio)
+        rows = studio.library()
         record = made["records"][made["order"]["instrumental"][0]]
         m = record["musicMaterial"]
         expected = " · ".join(x for x in (m["style"], "90 BPM", "A minor", _mmss(m["dur"])) if x)
@@ -354,7 +333,7 @@ def test_plain_words_in_details_models_and_queue(
         assert "i3 · oldest instrumental model, up to 2 min" in options
         assert "Server default (i4, the newest)" in options
         assert "A minor" in page.locator("#i-key option").all_inner_texts()
-        page.screenshot(path=str(ARTIFACTS / f"test_plain_words_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_plain_words_{size_name(phone)}.png"))
 
     # Queue entries by title (the prompt, quoted, until the work has a title).
     with studio_session(
@@ -362,7 +341,7 @@ def test_plain_words_in_details_models_and_queue(
     ) as studio:
         page = studio.page
         studio.sign_in_with_account()
-        prompt = f"a tiny loop for the {_size(phone)} queue"
+        prompt = f"a tiny loop for the {size_name(phone)} queue"
         page.locator("#i-prompt").fill(prompt)
         page.get_by_role("button", name="Generate instrumental").click()
         page.locator("#track-list > li.track").nth(1).wait_for()
@@ -371,9 +350,9 @@ def test_plain_words_in_details_models_and_queue(
         entry.wait_for()
         assert f"“{prompt}”" in entry.inner_text() and "instrumental" in entry.inner_text()
         assert "-job:" not in entry.inner_text()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         entry.scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / f"test_queue_by_title_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_queue_by_title_{size_name(phone)}.png"))
 
 
 NOTIFICATION_SPY = """
@@ -395,7 +374,7 @@ NOTIFICATION_SPY = """
 def test_page_title_and_notification_when_a_track_finishes(
     browser: Any, shared_server: ServerProcess, phone: bool
 ) -> None:
-    name = f"test_finished_notification[{_size(phone)}]"
+    name = f"test_finished_notification[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, phone=phone) as studio:
         page = studio.page
         page.context.grant_permissions(["notifications"], origin=shared_server.base_url)
@@ -420,7 +399,7 @@ def test_page_title_and_notification_when_a_track_finishes(
         named = [re.fullmatch(r"“(.+)” is ready", n["title"]).group(1).removesuffix(" (2)") for n in notes]
         assert set(named) <= titles, (notes, titles)
         assert "BPM" in notes[0]["body"]
-        page.screenshot(path=str(ARTIFACTS / f"test_finished_notification_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_finished_notification_{size_name(phone)}.png"))
         wait_js(page, "document.title.includes('tracks finished')", timeout=180_000)
         studio.tab("Library")
         wait_js(page, "document.title === 'Songforge Studio'")
@@ -442,10 +421,10 @@ def test_library_search_sort_and_model_filter(browser: Any, idle_server: ServerP
             body = {"prompt": prompt, "model_instrumental": model}
             assert api.post("/music/instrumental", json=body).status_code == 200
         listed = [r["job_id"] for r in api.get("/music/", params={"type": "instrumental"}).json()["records"]]
-    name = f"test_library_tools[{_size(phone)}]"
+    name = f"test_library_tools[{size_name(phone)}]"
     with studio_session(browser, idle_server, name, token=idle_server.token, phone=phone) as studio:
         page = studio.page
-        rows = _library(studio, count=6)
+        rows = studio.library(count=6)
         shown = page.locator("#track-list > li.track:not([hidden])")
         note = page.locator("#library-tools-note")
         assert "6 tracks loaded so far" in note.inner_text()
@@ -460,8 +439,8 @@ def test_library_search_sort_and_model_filter(browser: Any, idle_server: ServerP
         assert page.locator("#library-model option").all_inner_texts() == ["All models", "i3", "i4"]
         page.get_by_label("Search titles, prompts and styles").fill("rainy")
         page.get_by_text("No loaded track matches").wait_for()
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_library_tools_nomatch_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_library_tools_nomatch_{size_name(phone)}.png"))
         page.get_by_label("Search titles, prompts and styles").fill("")
         page.locator("#library-model").select_option("")
         page.get_by_label("Sort").select_option("oldest")
@@ -479,7 +458,7 @@ def test_library_search_sort_and_model_filter(browser: Any, idle_server: ServerP
 def test_stem_players_mute_solo_and_row_download(
     browser: Any, shared_server: ServerProcess, made: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_stem_players[{_size(phone)}]"
+    name = f"test_stem_players[{size_name(phone)}]"
     job = made["order"]["song"][0]
     link = httpx.get(
         f"{shared_server.base_url}/v1/tempolor/music/download/{job}",
@@ -491,7 +470,7 @@ def test_stem_players_mute_solo_and_row_download(
     assert "vocals" in stem_names and len(stem_names) >= 3
     with studio_session(browser, shared_server, name, token=made["token"], phone=phone) as studio:
         page = studio.page
-        _library(studio, kind="song")
+        studio.library(kind="song")
         title = _titles(made, "song")[0]
         row = page.locator(f"#track-list > li.track[data-job-id='{job}']")
 
@@ -503,13 +482,13 @@ def test_stem_players_mute_solo_and_row_download(
         # The main player plays; the stems' Play takes over from it.
         row.get_by_role("button", name=f"Play {title}").click()
         wait_js(page, "document.getElementById('player-audio').currentTime > 0.1", timeout=30_000)
-        _click(row.locator("details.stems summary"))
+        click_centered(row.locator("details.stems summary"))
         mixer = row.get_by_role("group", name=f"Stems of {title}")
         stems = mixer.locator("li[data-stem]")
         stems.nth(len(stem_names) - 1).wait_for(timeout=30_000)
         assert sorted(stems.evaluate_all("els => els.map(e => e.dataset.stem)")) == stem_names
         assert stems.first.get_attribute("data-stem") == "vocals"
-        _click(mixer.get_by_role("button", name=f"Play all stems of {title}"))
+        click_centered(mixer.get_by_role("button", name=f"Play all stems of {title}"))
         wait_js(
             page,
             "[...document.querySelectorAll('.mixer audio')].every(a => !a.paused && a.currentTime > 0.3)",
@@ -520,26 +499,26 @@ def test_stem_players_mute_solo_and_row_download(
         assert max(times) - min(times) < 0.15, times  # one timeline
 
         # Solo the vocals: every other stem is silent, and says so.
-        _click(mixer.get_by_role("button", name="Solo vocals"))
+        click_centered(mixer.get_by_role("button", name="Solo vocals"))
         assert mixer.get_by_role("button", name="Solo vocals").get_attribute("aria-pressed") == "true"
         muted = stems.evaluate_all("els => els.map(e => [e.dataset.stem, e.querySelector('audio').muted])")
         assert all(m == (s != "vocals") for s, m in muted), muted
         other = stem_names[0] if stem_names[0] != "vocals" else stem_names[1]
         assert "silent" in mixer.locator(f"li[data-stem='{other}']").inner_text()
         # Unsolo, mute one: that one alone is muted.
-        _click(mixer.get_by_role("button", name="Solo vocals"))
-        _click(mixer.get_by_role("button", name=f"Mute {other}"))
+        click_centered(mixer.get_by_role("button", name="Solo vocals"))
+        click_centered(mixer.get_by_role("button", name=f"Mute {other}"))
         muted = dict(
             stems.evaluate_all("els => els.map(e => [e.dataset.stem, e.querySelector('audio').muted])")
         )
         assert muted.pop(other) is True and not any(muted.values()), muted
         assert "muted" in mixer.locator(f"li[data-stem='{other}']").inner_text()
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_stem_players_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_stem_players_{size_name(phone)}.png"))
         with page.expect_download() as info:
-            _click(mixer.get_by_role("link", name="Download the vocals stem"))
+            click_centered(mixer.get_by_role("link", name="Download the vocals stem"))
         assert info.value.suggested_filename == f"{title} - vocals.wav"
-        _click(mixer.get_by_role("button", name=f"Pause the stems of {title}"))
+        click_centered(mixer.get_by_role("button", name=f"Pause the stems of {title}"))
         wait_js(page, "[...document.querySelectorAll('.mixer audio')].every(a => a.paused)")
 
 
@@ -551,7 +530,7 @@ def test_readme_screenshot(browser: Any, shared_server: ServerProcess, made: dic
     Written to test-artifacts/ always, and to docs/ with SONGFORGE_UPDATE_DOCS_SCREENSHOT=1."""
     with studio_session(browser, shared_server, "test_readme_screenshot", token=made["token"]) as studio:
         page = studio.page
-        rows = _library(studio, count=4)
+        rows = studio.library(count=4)
         for i in range(4):
             wait_js(
                 page, f"document.querySelectorAll('#track-list canvas.thumb[data-state=drawn]').length > {i}"

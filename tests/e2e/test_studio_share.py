@@ -17,7 +17,6 @@ part); the lyrics test needs no worker and runs on a server without one.
 # ruff: noqa: F811 - `browser` is a fixture imported from test_studio and named by each test
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -27,16 +26,24 @@ import httpx
 import pytest
 from e2e_helpers import wait_final
 from playwright.sync_api import expect
-from test_studio import ARTIFACTS, browser, studio_session, wait_js  # noqa: F401 (fixture)
+from test_studio import (  # noqa: F401 (browser: a fixture)
+    ARTIFACTS,
+    SIZES,
+    account_api,
+    browser,
+    click_centered,
+    no_sideways_scroll,
+    size_name,
+    studio_session,
+    wait_js,
+    watched_page,
+)
 
 from conftest import ServerProcess
 from songforge.http import signing
 
 pytestmark = pytest.mark.slow
 
-SIZES = [pytest.param(False, id="desktop"), pytest.param(True, id="phone")]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1200, "height": 860}}
 ACCOUNT = "sharer-account"
 SONG_LYRICS = "[Verse]\nhello there my friend\n[Chorus]\nla la la we sing"
 # A browser where the page may not copy (no Clipboard API, as on an insecure origin).
@@ -46,10 +53,7 @@ NO_CLIPBOARD = "Object.defineProperty(Navigator.prototype, 'clipboard', { get: (
 @pytest.fixture(scope="module")
 def songs(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
     """A finished pair of songs with timed lyrics, in the library's order (made once)."""
-    token, _secret, _tenant = shared_server.create_token("share-songs")
-    api = shared_server.client(token)
-    with contextlib.closing(api):
-        assert api.post("/accounts", json={"requestParams": {"user_id": ACCOUNT}}).status_code == 200
+    with account_api(shared_server, "share-songs", ACCOUNT) as (token, api):
         body = {"prompt": "short bright pop", "lyrics": SONG_LYRICS, "model_song": "v3"}
         r = api.post("/music/song", json=body)
         assert r.status_code == 200, r.text
@@ -59,27 +63,8 @@ def songs(shared_server: ServerProcess) -> Iterator[dict[str, Any]]:
         yield {"token": token, "records": records, "order": order}
 
 
-def _size(phone: bool) -> str:
-    return "phone" if phone else "desktop"
-
-
 def _songs_library(studio: Any) -> Any:
-    page = studio.page
-    studio.open()
-    studio.sign_in()
-    page.wait_for_selector("#create:not([hidden])")
-    studio.tab("Library")
-    page.get_by_label("Songs").check()
-    rows = page.locator("#track-list > li.track[data-status=COMPLETED]")
-    rows.nth(1).wait_for()
-    return rows
-
-
-def _click(locator: Any) -> None:
-    """Clicks after bringing the element to the middle of the screen (the phone's fixed player
-    would otherwise cover what Playwright scrolled to)."""
-    locator.evaluate("e => e.scrollIntoView({block: 'center'})")
-    locator.click()
+    return studio.library("song", count=2, rows="#track-list > li.track[data-status=COMPLETED]")
 
 
 def _playing_from(page: Any, row: Any) -> None:
@@ -98,42 +83,6 @@ def _to_the_end(page: Any) -> None:
     page.evaluate("(a => { a.currentTime = a.duration - 0.4; })(document.getElementById('player-audio'))")
 
 
-def _no_sideways_scroll(page: Any) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
-
-
-@contextlib.contextmanager
-def _visitor(browser: Any, server: ServerProcess, phone: bool) -> Iterator[tuple[Any, list[str]]]:
-    """Someone the link was sent to: a fresh browser that has never signed in. Yields the page and
-    the paths it requested; fails on requests to another origin and on JavaScript errors."""
-    context = browser.new_context(**(PHONE if phone else DESKTOP), accept_downloads=True)
-    page = context.new_page()
-    requested: list[str] = []
-    foreign: list[str] = []
-    errors: list[str] = []
-
-    def on_request(req: Any) -> None:
-        if req.url.startswith(server.base_url):
-            requested.append(req.url[len(server.base_url) :])
-        elif not req.url.startswith(("blob:", "data:")):
-            foreign.append(req.url)
-
-    def on_console(msg: Any) -> None:
-        if msg.type == "error" and "status of 4" not in msg.text:
-            errors.append(msg.text)
-
-    page.on("request", on_request)
-    page.on("console", on_console)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        yield page, requested
-    finally:
-        context.close()
-    assert not foreign, f"the share page made requests outside the server: {foreign}"
-    assert not errors, f"JavaScript errors: {errors}\n{server.log()}"
-
-
 # ------------------------------------------------------------------------------ 1. share link
 
 
@@ -141,7 +90,7 @@ def _visitor(browser: Any, server: ServerProcess, phone: bool) -> Iterator[tuple
 def test_share_link_opens_a_read_only_page_with_the_player(
     browser: Any, shared_server: ServerProcess, songs: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_share_link[{_size(phone)}]"
+    name = f"test_share_link[{size_name(phone)}]"
     job = songs["order"][0]
     with studio_session(browser, shared_server, name, token=songs["token"], phone=phone) as studio:
         page = studio.page
@@ -155,7 +104,7 @@ def test_share_link_opens_a_read_only_page_with_the_player(
         row = rows.first
         assert row.get_attribute("data-job-id") == job
         title = row.locator(".title-text").inner_text()
-        _click(row.get_by_role("button", name=f"Share {title}"))
+        click_centered(row.get_by_role("button", name=f"Share {title}"))
         dialog = page.get_by_role("dialog", name=f"Share “{title}”")
         expect(dialog).to_be_visible()
         field = dialog.get_by_label("Link to the page")
@@ -175,14 +124,15 @@ def test_share_link_opens_a_read_only_page_with_the_player(
         else:
             expect(note).to_have_text("Link copied.")
             assert page.evaluate("navigator.clipboard.readText()") == url
-        _no_sideways_scroll(page)
-        page.screenshot(path=str(ARTIFACTS / f"test_share_dialog_{_size(phone)}.png"))
+        no_sideways_scroll(page)
+        page.screenshot(path=str(ARTIFACTS / f"test_share_dialog_{size_name(phone)}.png"))
         dialog.get_by_role("button", name="Close").click()
         expect(dialog).to_be_hidden()
         expect(row.get_by_role("button", name=f"Share {title}")).to_be_focused()
 
     record = songs["records"][job]
-    with _visitor(browser, shared_server, phone) as (visitor, requested):
+    # Someone the link was sent to: a fresh browser that has never signed in.
+    with watched_page(browser, shared_server, phone, "the share page") as (visitor, requested):
         answer = visitor.goto(url)
         assert answer is not None and answer.status == 200
         visitor.wait_for_selector("html[data-ready=true]", timeout=30_000)
@@ -209,8 +159,8 @@ def test_share_link_opens_a_read_only_page_with_the_player(
         html = visitor.content()
         for secret in (ACCOUNT, job, record["settings"]["prompt"], "Delete", "Sign in"):
             assert secret not in html, secret
-        _no_sideways_scroll(visitor)
-        visitor.screenshot(path=str(ARTIFACTS / f"test_share_page_{_size(phone)}.png"), full_page=True)
+        no_sideways_scroll(visitor)
+        visitor.screenshot(path=str(ARTIFACTS / f"test_share_page_{size_name(phone)}.png"), full_page=True)
 
         # A link changed by hand, and one past its time (made with the server's own secret).
         token = url.rsplit("/share/", 1)[1]
@@ -220,14 +170,14 @@ def test_share_link_opens_a_read_only_page_with_the_player(
         assert answer is not None and answer.status == 404
         expect(visitor.get_by_role("heading", level=1)).to_have_text("Link not valid")
         expect(visitor.locator("main")).to_contain_text("This share link is not valid")
-        visitor.screenshot(path=str(ARTIFACTS / f"test_share_tampered_{_size(phone)}.png"))
+        visitor.screenshot(path=str(ARTIFACTS / f"test_share_tampered_{size_name(phone)}.png"))
         secret = signing.server_secret(shared_server.data_dir)
         stale, _ = signing.share_token(secret, item_id, 60, now=time.time() - 3600)
         answer = visitor.goto(f"{shared_server.base_url}/share/{stale}")
         assert answer is not None and answer.status == 410
         expect(visitor.get_by_role("heading", level=1)).to_have_text("Link expired")
         expect(visitor.locator("main")).to_contain_text("This share link has expired")
-        visitor.screenshot(path=str(ARTIFACTS / f"test_share_expired_{_size(phone)}.png"))
+        visitor.screenshot(path=str(ARTIFACTS / f"test_share_expired_{size_name(phone)}.png"))
     # The page's data needs no token either, and is refused like the page.
     assert httpx.get(f"{url}/track").status_code == 200
     assert httpx.get(f"{tampered}/track").status_code == 404
@@ -238,7 +188,7 @@ def test_share_link_opens_a_read_only_page_with_the_player(
 
 @pytest.mark.parametrize("phone", SIZES)
 def test_write_lyrics_to_edit_before_the_song(browser: Any, idle_server: ServerProcess, phone: bool) -> None:
-    name = f"test_write_lyrics[{_size(phone)}]"
+    name = f"test_write_lyrics[{size_name(phone)}]"
     with studio_session(browser, idle_server, name, token=idle_server.token, phone=phone) as studio:
         page = studio.page
         studio.sign_in_with_account()
@@ -271,9 +221,9 @@ def test_write_lyrics_to_edit_before_the_song(browser: Any, idle_server: ServerP
         expect(page.locator("#s-prompt-error")).to_be_hidden()  # the prompt it asked for was given
         expect(box).to_be_focused()
         assert page.locator("#s-lyrics-count").inner_text() == f"{len(written)} / 3000"
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)
         box.evaluate("e => e.scrollIntoView({block: 'center'})")
-        page.screenshot(path=str(ARTIFACTS / f"test_write_lyrics_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_write_lyrics_{size_name(phone)}.png"))
 
         # Edited, then sent: the song is asked to sing the box's words, edit included.
         box.press("Control+End")
@@ -301,13 +251,13 @@ def test_write_lyrics_to_edit_before_the_song(browser: Any, idle_server: ServerP
 def test_autoplay_plays_the_next_track_when_one_ends(
     browser: Any, shared_server: ServerProcess, songs: dict[str, Any], phone: bool
 ) -> None:
-    name = f"test_autoplay_next[{_size(phone)}]"
+    name = f"test_autoplay_next[{size_name(phone)}]"
     with studio_session(browser, shared_server, name, token=songs["token"], phone=phone) as studio:
         page = studio.page
         rows = _songs_library(studio)
         first, second = rows.nth(0), rows.nth(1)
         titles = [first.locator(".title-text").inner_text(), second.locator(".title-text").inner_text()]
-        _click(first.get_by_role("button", name=f"Play {titles[0]}"))
+        click_centered(first.get_by_role("button", name=f"Play {titles[0]}"))
         _playing_from(page, first)
         autoplay = page.get_by_label("Autoplay next")
         expect(autoplay).to_be_checked()  # on by default
@@ -318,13 +268,13 @@ def test_autoplay_plays_the_next_track_when_one_ends(
         expect(page.locator("#player-title")).to_have_text(titles[1], timeout=15_000)
         _playing_from(page, second)
         expect(first.locator(".now")).to_be_hidden()
-        page.screenshot(path=str(ARTIFACTS / f"test_autoplay_next_{_size(phone)}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"test_autoplay_next_{size_name(phone)}.png"))
 
         # Off: the track that ends stays, paused at its end.
-        _click(autoplay)
+        click_centered(autoplay)
         expect(autoplay).not_to_be_checked()
         assert page.evaluate("localStorage.getItem('songforge.autoplay')") == "0"
-        _click(first.get_by_role("button", name=f"Play {titles[0]}"))
+        click_centered(first.get_by_role("button", name=f"Play {titles[0]}"))
         expect(page.locator("#player-title")).to_have_text(titles[0])
         _playing_from(page, first)
         _to_the_end(page)
@@ -339,7 +289,7 @@ def test_autoplay_plays_the_next_track_when_one_ends(
         page.wait_for_selector("html[data-ready=true]")
         studio.tab("Library")
         rows.nth(1).wait_for()
-        _click(rows.first.get_by_role("button", name=f"Play {titles[0]}"))
+        click_centered(rows.first.get_by_role("button", name=f"Play {titles[0]}"))
         expect(page.get_by_label("Autoplay next")).to_be_visible()
         expect(page.get_by_label("Autoplay next")).not_to_be_checked()
-        _no_sideways_scroll(page)
+        no_sideways_scroll(page)

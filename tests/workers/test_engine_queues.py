@@ -8,6 +8,7 @@ and two real workers, one with the embedded engine and one with acestep on a tin
 stays queued, with one message waiting and counted in /metrics.
 """
 
+# ruff: noqa: F811 - `pg_url` and `redis_url` are fixtures imported from worker_fixtures
 from __future__ import annotations
 
 import threading
@@ -19,30 +20,16 @@ from typing import Any
 import dramatiq
 import pytest
 from sqlalchemy import update
+from worker_fixtures import pg_url, redis_url  # noqa: F401 (fixtures)
 
 from songforge.config import Settings
 from songforge.core import accounts, queue, scheduler, tenants
 from songforge.dialects.tempolor_v1.params import parse_music_params
 from songforge.http.metrics import render
 from songforge.store.db import Database
-from songforge.store.migrate import upgrade_database
 from songforge.store.models import Job
 from songforge.workers import distributed
 from songforge_server import cli
-from store.scale_services import fresh_pg_database, fresh_redis_url
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_pg_database() as url:
-        upgrade_database(url)
-        yield url
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with fresh_redis_url() as url:
-        yield url
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ End to end: two real `songforge worker` processes (PostgreSQL, Redis, S3 on moto
 SONGFORGE_RETENTION_DAYS=30 delete the old jobs once, by one of them.
 """
 
+# ruff: noqa: F811 - `pg_url` and `redis_url` are fixtures imported from worker_fixtures
 from __future__ import annotations
 
 import os
@@ -13,40 +14,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from worker_fixtures import pg_url, redis_url  # noqa: F401 (fixtures)
 
 from songforge.clock import now_ms
 from songforge.config import Settings
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.factory import open_blob_store
-from songforge.store.migrate import upgrade_database
 from songforge.store.models import Job, MaintenanceRun, Tenant
 from songforge.workers import distributed, retention
 from songforge_server import ROOT
-from store.scale_services import S3_ENV, fresh_pg_database, fresh_redis_url, make_bucket, moto_s3
+from store.scale_services import S3_ENV, make_bucket, moto_s3
 
 DAY_MS = 86_400_000
 # (state, age in days): the first two are past a 30-day retention period, the rest are kept.
 JOBS = [("completed", 40), ("failed", 45), ("completed", 2), ("running", 40), ("queued", 40)]
 OLD = {"completed-40", "failed-45"}
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_pg_database() as url:
-        upgrade_database(url)
-        yield url
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with fresh_redis_url() as url:
-        yield url
 
 
 def _add_history(db: Database, blobs: BlobStore, tag: str = "") -> set[str]:

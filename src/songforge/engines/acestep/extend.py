@@ -57,6 +57,8 @@ from songforge.engines.embedded.extend import (
     lyrics_of_lines,
     splice_audio,
     splice_point,
+    splice_stems,
+    start_within,
 )
 
 __all__ = ["MIN_CONTINUATION_S", "extend"]
@@ -87,10 +89,7 @@ def extend(
     if not loaded.repaint:
         return _new_track(engine, loaded, source, start_time, request, report)
 
-    source_s = len(source.mix) / SAMPLE_RATE
-    if start_time > source_s + 0.5:
-        raise EngineError(f"start_time {start_time:g} s is past the end of the source ({source_s:.0f} s)")
-    splice = _splice_at(source, min(start_time, source_s))
+    splice = _splice_at(source, start_within(source, start_time))
     total_s = _total_seconds(request, splice.seconds)
     d, sections, prefix_lines = _decisions(source, request, splice.seconds, total_s)
 
@@ -131,14 +130,7 @@ def extend(
     new_stems, stems_method = engine._stems(cont[context:], request.kind)
     tail = cont[splice.sample :]
     out_mix = splice_audio(source.mix, tail, splice.sample, xf)
-    silent = np.zeros((len(tail), 2), dtype=np.float32)
-    out_stems = {}
-    for name in dict.fromkeys([*source.stems, *new_stems]):
-        new = _fit(new_stems[name][splice.sample - context :], len(tail)) if name in new_stems else silent
-        old = source.stems.get(name)
-        if old is None:
-            old = np.zeros((splice.sample, 2), dtype=np.float32)
-        out_stems[name] = splice_audio(old, new, splice.sample, xf)
+    out_stems = splice_stems(source.stems, new_stems, splice.sample - context, len(tail), splice.sample, xf)
     report(100, "mastering")
 
     spans = even_spans(sections, splice.seconds, total_s)

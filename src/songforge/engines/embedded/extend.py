@@ -47,6 +47,8 @@ __all__ = [
     "lyrics_of_lines",
     "splice_audio",
     "splice_point",
+    "splice_stems",
+    "start_within",
 ]
 
 
@@ -200,6 +202,32 @@ def splice_audio(src: np.ndarray, cont: np.ndarray, at: int, xf: int) -> np.ndar
     return out
 
 
+def splice_stems(
+    old: dict[str, np.ndarray], new: dict[str, np.ndarray], offset: int, length: int, at: int, xf: int
+) -> dict[str, np.ndarray]:
+    """Every stem spliced as the mix is (`splice_audio` at sample `at`): the stored stem, then
+    `length` samples of the continuation's from its sample `offset` on, a stem that one side lacks
+    being silence on that side; so the stems still add up to the mix."""
+    silent = np.zeros((length, 2), dtype=np.float32)
+    out = {}
+    for name in dict.fromkeys([*old, *new]):
+        cont = _fit(new[name][offset:], length) if name in new else silent
+        before = old.get(name)
+        if before is None:
+            before = np.zeros((at, 2), dtype=np.float32)
+        out[name] = splice_audio(before, cont, at, xf)
+    return out
+
+
+def start_within(source: SourceWork, start_time: float) -> float:
+    """`start_time` within the source: up to half a second past its end counts as its end (the
+    length a record shows is rounded); further is refused, as there is nothing to continue there."""
+    source_s = len(source.mix) / SAMPLE_RATE
+    if start_time > source_s + 0.5:
+        raise EngineError(f"start_time {start_time:g} s is past the end of the source ({source_s:.0f} s)")
+    return min(start_time, source_s)
+
+
 # ------------------------------------------------------------------------------------ extend
 
 
@@ -228,10 +256,7 @@ def extend(
     bpm = int(material.get("bpm") or source.basis.bpm or 0)
     if not 50 <= bpm <= 190:
         raise EngineError(f"The source's tempo ({bpm} BPM) is not recorded; it cannot be extended")
-    source_s = len(source.mix) / SAMPLE_RATE
-    if start_time > source_s + 0.5:
-        raise EngineError(f"start_time {start_time:g} s is past the end of the source ({source_s:.0f} s)")
-    splice = splice_point(min(start_time, source_s), bpm)
+    splice = splice_point(start_within(source, start_time), bpm)
     request = replace(
         source.basis,
         tonality=str(material.get("key") or source.basis.tonality or "") or None,
@@ -350,15 +375,7 @@ def extend(
     if len(tail) < xf:
         tail = _fit(tail, xf)
     out_mix = splice_audio(source.mix, tail, splice.sample, xf)
-    names = list(dict.fromkeys([*source.stems, *stems]))
-    silent = np.zeros((len(tail), 2), dtype=np.float32)
-    out_stems = {}
-    for name in names:
-        new = _fit(stems[name][at:], len(tail)) if name in stems else silent
-        old = source.stems.get(name)
-        if old is None:
-            old = np.zeros((splice.sample, 2), dtype=np.float32)
-        out_stems[name] = splice_audio(old, new, splice.sample, xf)
+    out_stems = splice_stems(source.stems, stems, at, len(tail), splice.sample, xf)
     report(100, "mastering")
 
     seconds = len(out_mix) / SAMPLE_RATE

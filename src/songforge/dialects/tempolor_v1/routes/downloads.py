@@ -45,6 +45,27 @@ def link_maker(request: Request, settings: Settings) -> Callable[[str], str]:
     return lambda key: signing.signed_url(settings.data_dir, base, key, ttl)
 
 
+def named_link(request: Request, settings: Settings, key: str, name: str) -> str:
+    """A signed link to blob `key` for this caller. On our own link (a store's presigned URL names
+    the file itself) the download `name` rides along, unsigned, because it only suggests what the
+    browser calls the file (see serve_file)."""
+    base = link_base(request, settings)
+    url = signing.signed_url(settings.data_dir, base, key, settings.download_ttl_seconds)
+    if url.startswith(base.rstrip("/") + signing.FILES_PREFIX):
+        url += "&name=" + quote(name, safe="")
+    return url
+
+
+def require_completed(job: Job, *, failed: str) -> None:
+    """Refuses (400) what only a completed job has, in the words of the job's state; `failed` is
+    what the refusal of a failed job goes on to say."""
+    if job.state != JobState.COMPLETED:
+        status = status_of(job.state)[0]
+        if job.state == JobState.FAILED:
+            raise ApiError(400, f"Generation failed ({status}): {failed}")
+        raise ApiError(400, f"Generation is not completed yet ({status})")
+
+
 def variation_of(session: Session, job: Job) -> int:
     """1 for the first variation of its request with its title, 2 for the next, ...: the order the
     library lists them in (newest first, then by item id), so "Title (2)" is the second row. The
@@ -78,23 +99,12 @@ def download_link(
         raise ApiError(400, "Parameter file_format must be one of: mp3, wav, stems")
     with db.session() as s:
         job = find_job(s, tenant.id, job_id)
-        if job.state != JobState.COMPLETED:
-            status = status_of(job.state)[0]
-            if job.state == JobState.FAILED:
-                raise ApiError(400, f"Generation failed ({status}): {job.error or 'no files were made'}")
-            raise ApiError(400, f"Generation is not completed yet ({status})")
+        require_completed(job, failed=job.error or "no files were made")
         key = (job.blobs or {}).get(fmt)
         name = download_name(title_of(job), PurePosixPath(key or "").suffix.lstrip("."), variation_of(s, job))
     if not key:
         raise ApiError(404, f"No {fmt} file for {job_id}")
-    ttl = settings.download_ttl_seconds
-    base = link_base(request, settings)
-    url = signing.signed_url(settings.data_dir, base, key, ttl)
-    if url.startswith(base.rstrip("/") + signing.FILES_PREFIX):
-        # Our own link (a store's presigned URL names the file itself): the name rides along,
-        # unsigned, because it only suggests what the browser calls the file (see serve_file).
-        url += "&name=" + quote(name, safe="")
-    return {"url": url, "remainSeconds": ttl}
+    return {"url": named_link(request, settings, key, name), "remainSeconds": settings.download_ttl_seconds}
 
 
 @files_router.get(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -28,8 +27,13 @@ from starlette.responses import Response
 from songforge.config import Settings
 from songforge.core.states import JobState
 from songforge.dialects.tempolor_v1.common import find_job
-from songforge.dialects.tempolor_v1.records import job_record, status_of, title_of
-from songforge.dialects.tempolor_v1.routes.downloads import link_base, link_maker, variation_of
+from songforge.dialects.tempolor_v1.records import job_record, title_of
+from songforge.dialects.tempolor_v1.routes.downloads import (
+    link_maker,
+    named_link,
+    require_completed,
+    variation_of,
+)
 from songforge.dialects.tempolor_v1.schemas import doc
 from songforge.http import signing, studio
 from songforge.http.deps import current_tenant, get_db, get_settings
@@ -69,11 +73,7 @@ def create_share(
 ) -> dict[str, Any]:
     with db.session() as s:
         job = find_job(s, tenant.id, job_id)
-        if job.state != JobState.COMPLETED:
-            status = status_of(job.state)[0]
-            if job.state == JobState.FAILED:
-                raise ApiError(400, f"Generation failed ({status}): there is nothing to share")
-            raise ApiError(400, f"Generation is not completed yet ({status})")
+        require_completed(job, failed="there is nothing to share")
         item_id = job.item_id
     ttl = settings.share_ttl_seconds
     token, expires = signing.share_token(signing.server_secret(settings.data_dir), item_id, ttl)
@@ -125,10 +125,6 @@ def share_view(
     title = f"{base} ({variation})" if variation > 1 and title_of(job) else base
     key = (job.blobs or {})["mp3"]
     name = download_name(title_of(job), PurePosixPath(key).suffix.lstrip("."), variation)
-    here = link_base(request, settings)
-    url = signing.signed_url(settings.data_dir, here, key, settings.download_ttl_seconds)
-    if url.startswith(here.rstrip("/") + signing.FILES_PREFIX):
-        url += "&name=" + quote(name, safe="")  # our own link: the name rides along (see serve_file)
     return {
         "title": title,
         "type": job.kind,
@@ -138,7 +134,7 @@ def share_view(
             "lrcTimestamp": dto.get("lrcTimestamp") or "",
             "lyricsPrompt": (dto.get("lyricsPrompt") or "") if job.kind == "song" else "",
         },
-        "audioUrl": url,
+        "audioUrl": named_link(request, settings, key, name),
         "downloadName": name,
         "expires": expires,
     }

@@ -12,6 +12,29 @@ import { detailParts, voiceWords } from "./words.js";
 // next track of the list (the library's order: its search, filter and sort), stopping at its end.
 const AUTOPLAY_KEY = "songforge.autoplay";
 
+/** A waveform of `media` drawn by wavesurfer.js in #waveform, in the page's theme colours, `wide`
+ *  or (on a phone's narrow screen) `phone` pixels tall. #waveform's data-state says "ready" or
+ *  "error"; on an error the <audio> element still plays, only the drawing is missing. The share
+ *  page draws its one track with it too, so both look alike. */
+export function drawWaveform(media, { wide, phone }) {
+  const css = getComputedStyle(document.documentElement);
+  const ws = WaveSurfer.create({
+    container: "#waveform",
+    media,
+    height: matchMedia("(max-width: 600px)").matches ? phone : wide,
+    waveColor: css.getPropertyValue("--wave").trim() || "#b4aef0",
+    progressColor: css.getPropertyValue("--wave-done").trim() || "#4f3fd0",
+    cursorColor: css.getPropertyValue("--ink").trim() || "#000",
+    barWidth: 2,
+    barGap: 1,
+    barRadius: 2,
+    dragToSeek: true,
+  });
+  ws.on("error", () => { $("#waveform").dataset.state = "error"; });
+  ws.on("ready", () => { $("#waveform").dataset.state = "ready"; });
+  return ws;
+}
+
 export class Player {
   constructor(app) {
     this.app = app;
@@ -67,24 +90,7 @@ export class Player {
 
   ensureWaveform() {
     if (this.ws) return this.ws;
-    const css = getComputedStyle(document.documentElement);
-    this.ws = WaveSurfer.create({
-      container: "#waveform",
-      media: this.audio,
-      height: matchMedia("(max-width: 600px)").matches ? 40 : 64, // phones: see studio.css
-      waveColor: css.getPropertyValue("--wave").trim() || "#b4aef0",
-      progressColor: css.getPropertyValue("--wave-done").trim() || "#4f3fd0",
-      cursorColor: css.getPropertyValue("--ink").trim() || "#000",
-      barWidth: 2,
-      barGap: 1,
-      barRadius: 2,
-      dragToSeek: true,
-    });
-    this.ws.on("error", () => {
-      // The <audio> element still plays; only the drawing is missing.
-      $("#waveform").dataset.state = "error";
-    });
-    this.ws.on("ready", () => { $("#waveform").dataset.state = "ready"; });
+    this.ws = drawWaveform(this.audio, { wide: 64, phone: 40 }); // phones: see studio.css
     return this.ws;
   }
 

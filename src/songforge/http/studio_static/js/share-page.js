@@ -2,10 +2,10 @@
 // the page's own path, and GET /share/<token>/track gives what the page shows (title, facts,
 // timed lyrics) with signed links to the files. Nothing else of the owner's account is asked for.
 
-import WaveSurfer from "../vendor/wavesurfer.esm.js";
 import { sameOrigin } from "./api.js";
 import { waveformOf } from "./artwork.js";
 import { activeLine, parseTimedLyrics } from "./lyrics.js";
+import { drawWaveform } from "./player.js";
 import { $, announce, clock, el, when } from "./ui.js";
 import { detailParts } from "./words.js";
 
@@ -63,25 +63,6 @@ function syncToggle() {
   toggle.setAttribute("aria-pressed", String(playing));
 }
 
-function waveform() {
-  const css = getComputedStyle(document.documentElement);
-  const ws = WaveSurfer.create({
-    container: "#waveform",
-    media: audio,
-    height: matchMedia("(max-width: 600px)").matches ? 48 : 80,
-    waveColor: css.getPropertyValue("--wave").trim() || "#b4aef0",
-    progressColor: css.getPropertyValue("--wave-done").trim() || "#4f3fd0",
-    cursorColor: css.getPropertyValue("--ink").trim() || "#000",
-    barWidth: 2,
-    barGap: 1,
-    barRadius: 2,
-    dragToSeek: true,
-  });
-  ws.on("ready", () => { $("#waveform").dataset.state = "ready"; });
-  ws.on("error", () => { $("#waveform").dataset.state = "error"; }); // <audio> still plays
-  return ws;
-}
-
 async function load() {
   const article = $("article.shared");
   let data;
@@ -119,7 +100,7 @@ async function load() {
   const w = await waveformOf({ job_id: "shared", musicMaterial: { waveformUrl: sameOrigin(m.waveformUrl) } });
   const peaks = w?.peaks?.length && w.duration > 0 ? [w.peaks, w.duration] : [];
   $("#waveform").dataset.state = "loading";
-  await waveform().load(url, ...peaks).catch(() => {});
+  await drawWaveform(audio, { wide: 80, phone: 48 }).load(url, ...peaks).catch(() => {});
   announce(`Loaded ${data.title}`);
 }
 
