@@ -227,6 +227,21 @@ def test_chords_are_a_guide_the_cover_task_re_renders(engine: AceStepEngine, rec
         _sums_to_mix(result)
 
 
+def test_noise_is_not_aligned_and_the_timing_falls_back_to_the_guide_form(engine: AceStepEngine) -> None:
+    """The tiny model sings noise: its separated vocals carry no lyrics, so the alignment is rejected
+    and the lines keep the guide's form, as they would without an aligner."""
+    pytest.importorskip("pocketsphinx")
+    from songforge.audio.align import align_lines
+
+    result = engine.generate(_song(31, chords="C G Am F", bpm=120))
+    sung = [t for _s, _e, t in result.extra["lyrics_lines"] if not t.startswith("[")]
+    assert sung and "vocals" in result.stems
+    assert align_lines(result.stems["vocals"], result.sample_rate, sung) is None
+    assert result.extra["lyrics_timing"] == "guide-form" and "lyrics_alignment" not in result.extra
+    plain = engine.generate(_song(32))
+    assert plain.extra["lyrics_timing"] == "even" and "lyrics_alignment" not in plain.extra
+
+
 def _midi_file(path: Path) -> Path:
     mid = mido.MidiFile()
     track = mido.MidiTrack()

@@ -101,16 +101,46 @@ def test_two_stems_short_and_silent_input(mixture) -> None:
     assert all(np.all(s == 0) for s in silent.values())
 
 
-def test_auto_keeps_long_uploads_on_the_classical_default_under_the_memory_cap(monkeypatch) -> None:
-    """Spleeter's peak memory grows with the input; past SPLEETER_AUTO_MAX_S `auto` means the classical
-    default, and the record names it."""
-    from songforge.engines.separation import DEFAULT_CLASSICAL, SPLEETER_AUTO_MAX_S
-
+def test_auto_is_spleeter_at_any_length(monkeypatch) -> None:
+    """Chunked and streamed, Spleeter's memory no longer grows with the input: `auto` keeps it for a
+    10-minute upload (it once switched to the classical default past 6 minutes)."""
     monkeypatch.delenv("SONGFORGE_DEMUCS_WEIGHTS", raising=False)
-    assert resolved_method("auto", SPLEETER_AUTO_MAX_S) == "spleeter"
-    assert resolved_method("auto", SPLEETER_AUTO_MAX_S + 1) == DEFAULT_CLASSICAL
-    long_quiet = np.zeros((int(SR * (SPLEETER_AUTO_MAX_S + 1)), 2), np.float32)
-    long_quiet[::4410] = 0.01
-    result = separate_reporting(long_quiet, SR, two_stems=True)
-    assert result.method == DEFAULT_CLASSICAL and result.detail["method"] == DEFAULT_CLASSICAL
-    assert np.max(np.abs(sum(result.stems.values()) - long_quiet)) < 1e-4
+    assert resolved_method("auto", 600.0) == "spleeter" == resolved_method("auto", 10.0)
+
+
+def test_chunked_spleeter_is_the_whole_file_answer(mixture, monkeypatch) -> None:
+    """Blocks sit on the input's segment grid, so away from the block edges the chunked stems are the
+    one-piece ones; everywhere they add up to the input, and streamed spans are the same stems."""
+    import songforge.engines.separation as separation
+
+    mix, _ = mixture
+    rng = np.random.default_rng(3)
+    # 30 s of varied music: the 6 s mixture, each repeat at its own gain and shift.
+    long = np.concatenate([np.roll(mix, int(rng.integers(SR)), axis=0) * rng.uniform(0.5, 1.0) for _ in range(5)])
+    whole = separate(long, SR, method="spleeter")
+    monkeypatch.setattr(separation, "SPLEETER_BLOCK_SEGMENTS", 2)  # 23.8 s blocks, spans of 11.9 s
+    segment = spleeter.SEGMENT * spleeter.HOP
+    seen: list[int] = []
+    chunked = separate(long, SR, method="spleeter", progress=lambda p, _s: seen.append(p))
+    assert len([p for p in seen if p > 5]) >= 3  # one report per block
+    assert np.max(np.abs(sum(chunked.values()) - long)) < 1e-4
+    # Kept spans meet at 1.5 and 2.5 segments; compare all but 1 s either side of those joins.
+    joins = [int(1.5 * segment), int(2.5 * segment)]
+    keep = np.ones(len(long), bool)
+    for j in joins:
+        keep[j - SR : j + SR] = False
+    for name in STEMS:
+        assert sdr(whole[name][keep], chunked[name][keep]) > 40.0, name
+        assert sdr(whole[name], chunked[name]) > 20.0, name
+    spans: dict[str, list[np.ndarray]] = {}
+    offsets: list[int] = []
+
+    def sink(offset: int, stems: dict[str, np.ndarray]) -> None:
+        offsets.append(offset)
+        for name, audio in stems.items():
+            spans.setdefault(name, []).append(audio.copy())
+
+    assert separate(long, SR, method="spleeter", sink=sink) == {}
+    assert offsets[0] == 0 and len(offsets) == 3
+    for name in STEMS:
+        assert np.array_equal(np.concatenate(spans[name]), chunked[name]), name

@@ -20,10 +20,14 @@ How the controls map (diffusers' `AceStepPipeline.__call__`):
   re-render the one guide (made with the first variation's seed), so they share its chords and form.
 - stems: the separation engine on the output (Demucs when SONGFORGE_DEMUCS_WEIGHTS is set, else its
   weight-free default); an instrumental's vocal stem is folded into `other` so the stems still add up.
-- lyric timing (`lyrics_lines`, read by the dialects as `lrcTimestamp` / `lyrics_sections`): no aligner
-  is available offline here, so the timing is not measured on the sung output. With a guide the lines
-  are placed in the guide's form sections (each section's lines spread evenly over its bars); without
-  one they are spread over the track by section. `extra.lyrics_timing` says which.
+- lyric timing (`lyrics_lines`, read by the dialects as `lrcTimestamp` / `lyrics_sections`): the sung
+  lines are aligned to the separated vocals stem by `songforge.audio.align` (pocketsphinx's US English
+  model: recognition with a language model of the lyrics, anchors, forced alignment between them), and
+  each section's marker goes at its first line; `extra.lyrics_timing` is "aligned:pocketsphinx" and
+  `extra.lyrics_alignment` says how much was placed. When the stem does not carry the lyrics well enough
+  (too few words recognised in order; or pocketsphinx is not installed), the timing is not measured:
+  with a guide the lines are placed in the guide's form sections (each section's lines spread evenly
+  over its bars, "guide-form"); without one they are spread over the track by section ("even").
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from songforge import config
+from songforge.audio.align import METHOD as ALIGN_METHOD
+from songforge.audio.align import align_lines
 from songforge.engines.acestep.pipeline import EngineNotReady, Loaded, get_pipeline
 from songforge.engines.acestep.weights import check_weights
 from songforge.engines.base import (
@@ -148,6 +154,53 @@ def timed_lines(
         for i, line in enumerate(sung):
             out.append([round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3), line])
     return out
+
+
+def aligned_lines(
+    sections: Sequence[tuple[str, list[str]]],
+    vocals: np.ndarray,
+    sr: int,
+    guide_spans: Sequence[tuple[float, float]] | None = None,
+) -> tuple[list[list[Any]], dict[str, Any]] | None:
+    """lyrics_lines from an alignment of the sung lines to `vocals`, each section's marker at its first
+    line (a section with no sung line: at the guide's section start when there is a guide, else where
+    the line before it ends), and the alignment's record; None when the alignment is rejected or
+    pocketsphinx is missing, and the caller times the lines without it."""
+    sung = [(i, line) for i, (_tag, lines) in enumerate(sections) for line in lines if line.strip()]
+    if not sung:
+        return None
+    try:
+        result = align_lines(vocals, sr, [line for _i, line in sung])
+    except (ImportError, RuntimeError) as exc:
+        log.warning("lyrics alignment failed (%s); timing the lines without it", exc)
+        return None
+    if result is None:
+        return None
+    out: list[list[Any]] = []
+    last_end = 0.0
+    for i, (tag, _lines) in enumerate(sections):
+        mine = [(line, t) for (owner, line), t in zip(sung, result.lines, strict=True) if owner == i]
+        if mine:
+            at = mine[0][1].start
+        elif guide_spans is not None:
+            at = guide_spans[i][0]
+        else:
+            at = last_end
+        out.append([round(at, 3), round(at + MARKER_S, 3), f"[{tag}]"])
+        for line, timing in mine:
+            out.append([timing.start, timing.end, line])
+            last_end = max(last_end, timing.end)
+    record = {
+        "method": result.method,
+        "words": result.words,
+        "anchored": result.anchored,
+        "placed_words": result.placed,
+        "placed_lines": sum(1 for t in result.lines if t.placed),
+        "lines": len(result.lines),
+        "confidence": [round(t.confidence, 3) for t in result.lines],
+        "seconds": result.seconds,
+    }
+    return out, record
 
 
 class AceStepEngine:
@@ -374,19 +427,26 @@ class AceStepEngine:
             stems["other"] = stems["other"] + stems.pop("vocals")
         return stems, method
 
-    def _timing(self, d: _Decisions) -> tuple[list[list[Any]], str]:
-        """lyrics_lines ([start_s, end_s, text], section markers included) and how they were timed."""
+    def _timing(
+        self, d: _Decisions, vocals: np.ndarray | None
+    ) -> tuple[list[list[Any]], str, dict[str, Any] | None]:
+        """lyrics_lines ([start_s, end_s, text], section markers included), how they were timed, and the
+        alignment's record when they were aligned."""
         if not d.lyric_sections:
-            return [], "none"
-        spans: list[tuple[float, float]]
-        how = "guide-form"
+            return [], "none", None
         form = (d.guide.extra.get("form_lines") if d.guide is not None else None) or []
-        if form and len(form) == len(d.lyric_sections):
-            spans = [(float(t0), float(t1)) for _tag, t0, t1, _lines in form]
-        else:
-            how = "even"
-            spans = even_spans(d.lyric_sections, 0.0, d.seconds)
-        return timed_lines(d.lyric_sections, spans), how
+        guide_spans = (
+            [(float(t0), float(t1)) for _tag, t0, t1, _lines in form]
+            if form and len(form) == len(d.lyric_sections)
+            else None
+        )
+        if vocals is not None:
+            aligned = aligned_lines(d.lyric_sections, vocals, SAMPLE_RATE, guide_spans)
+            if aligned is not None:
+                return aligned[0], "aligned:" + ALIGN_METHOD, aligned[1]
+        if guide_spans is not None:
+            return timed_lines(d.lyric_sections, guide_spans), "guide-form", None
+        return timed_lines(d.lyric_sections, even_spans(d.lyric_sections, 0.0, d.seconds)), "even", None
 
     def _result(
         self,
@@ -417,7 +477,9 @@ class AceStepEngine:
             "model": request.model,
             "lengthSource": d.length_source,
         }
-        lines, how = self._timing(d) if request.kind == "song" else ([], "none")
+        lines, how, alignment = (
+            self._timing(d, stems.get("vocals")) if request.kind == "song" else ([], "none", None)
+        )
         extra: dict[str, Any] = {
             "engine": self.name,
             "acestep": {
@@ -439,6 +501,8 @@ class AceStepEngine:
         }
         if lines:
             extra["lyrics_lines"] = lines
+        if alignment is not None:
+            extra["lyrics_alignment"] = alignment
         if guide is not None:
             extra["guide"] = {
                 "engine": "embedded",

@@ -32,6 +32,8 @@ CHUNK_S = 30.0  # classical methods: audio per chunk
 CONTEXT_S = 3.0  # and context each side, well beyond the median filters' reach
 
 ProgressFn = Callable[[int, str], None]
+# Receives consecutive spans of the stems, (offset into the input, {stem: (frames, 2)}), as they are made.
+StemSink = Callable[[int, dict[str, np.ndarray]], None]
 
 log = logging.getLogger(__name__)
 
@@ -72,33 +74,53 @@ def _resample(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
     return soxr.resample(audio, sr, target, quality="HQ").astype(np.float32)
 
 
+def _chunk_plan(n: int, chunk: int, context: int, phase: int = 0) -> list[tuple[int, int, int, int]]:
+    """(lo, start, stop, hi) per chunk: [start, stop) is kept from the block [lo, hi). Kept spans meet at
+    phase + k * chunk (k >= 1), so a caller can put the blocks' starts on a grid of its own."""
+    if n <= chunk + max(phase, context) + context:
+        return [(0, 0, n, n)]
+    edges = [0, *range(phase + chunk, n, chunk), n]
+    return [
+        (max(0, start - context), start, stop, min(n, stop + context))
+        for start, stop in zip(edges[:-1], edges[1:], strict=True)
+    ]
+
+
 def _chunked(
-    run: Callable[[np.ndarray], dict[str, np.ndarray]],
+    run: Callable[[np.ndarray, int], dict[str, np.ndarray]],
     stereo: np.ndarray,
     report: ProgressFn,
     two_stems: bool = False,
+    *,
+    sink: StemSink | None = None,
+    chunk: int | None = None,
+    context: int | None = None,
+    phase: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Run a separator on overlapping chunks and keep each chunk's centre; the stems still add up to
-    the input because every chunk's stems add up to that chunk. With `two_stems` the chunks are folded
-    as they come, so only two full-length outputs are ever held."""
+    """Run a separator on overlapping chunks (`run(block, offset)`) and keep each chunk's centre; the
+    stems still add up to the input because every chunk's stems add up to that chunk. With `two_stems`
+    the chunks are folded as they come, so only two full-length outputs are ever held; with `sink` none
+    are: each kept span goes to `sink(offset, stems)` in order and the result is empty."""
     fold = to_two_stems if two_stems else (lambda parts: parts)
-    run_folded = lambda block: fold(run(block))  # noqa: E731
     n = stereo.shape[0]
     # Chunk edges on a multiple of every hop in use, so a chunk's STFT frames are the whole file's.
-    chunk, context = (max(4096, int(s * SAMPLE_RATE) // 4096 * 4096) for s in (CHUNK_S, CONTEXT_S))
-    if n <= chunk + 2 * context:
-        return run_folded(stereo)
+    if chunk is None or context is None:
+        chunk, context = (max(4096, int(s * SAMPLE_RATE) // 4096 * 4096) for s in (CHUNK_S, CONTEXT_S))
+    plan = _chunk_plan(n, chunk, context, phase)
     out: dict[str, np.ndarray] = {}
-    starts = list(range(0, n, chunk))
-    for count, start in enumerate(starts):
-        stop = min(n, start + chunk)
-        lo, hi = max(0, start - context), min(n, stop + context)
-        parts = run_folded(stereo[lo:hi])
+    for count, (lo, start, stop, hi) in enumerate(plan):
+        parts = fold(run(stereo[lo:hi], lo))
+        if len(plan) > 1:
+            report(5 + int(90 * (count + 1) / len(plan)), "separating")
+        if sink is not None:
+            sink(start, {name: audio[start - lo : stop - lo] for name, audio in parts.items()})
+            continue
+        if len(plan) == 1:
+            return parts
         for name, audio in parts.items():
             if name not in out:
                 out[name] = np.empty((n, 2), np.float32)
             out[name][start:stop] = audio[start - lo : stop - lo]
-        report(5 + int(90 * (count + 1) / len(starts)), "separating")
     return out
 
 
@@ -119,6 +141,7 @@ def separate(
     method: str = "auto",
     two_stems: bool = False,
     progress: ProgressFn | None = None,
+    sink: StemSink | None = None,
 ) -> dict[str, np.ndarray]:
     """Split a mix into {"vocals", "drums", "bass", "other"} (with `two_stems`: {"vocals",
     "accompaniment"}): float32 (n, 2) at 44.1 kHz.
@@ -126,23 +149,57 @@ def separate(
     `n` is the input length (after resampling to 44.1 kHz when `sr` differs). The classical methods
     return stems that sum exactly to the input; Demucs' stems sum to it approximately. A method that
     cannot run (Demucs weights not configured or missing) raises SeparationError naming the setting.
+    With `sink`, nothing is returned (an empty dict): the stems go to `sink(offset, stems)` span by span,
+    consecutive from offset 0, as the chunks are separated, so a long upload is never held four times over.
     """
     if method not in METHODS:
         raise SeparationError(f"unknown separation method {method!r}; expected one of {', '.join(METHODS)}")
     stereo = _as_stereo(audio)
     if sr != SAMPLE_RATE:
         stereo = _resample(stereo, sr, SAMPLE_RATE)
-    stems = _separate_stereo(stereo, method, progress, two_stems)
+    target = sink
+    if sink is not None and two_stems:
+
+        def target(offset: int, parts: dict[str, np.ndarray]) -> None:
+            sink(offset, parts if "accompaniment" in parts else to_two_stems(dict(parts)))
+
+    stems = _separate_stereo(stereo, method, progress, two_stems, target)
+    if sink is not None:
+        return {}
     return to_two_stems(stems) if two_stems and "accompaniment" not in stems else stems
 
 
+# Spleeter's chunks: blocks of SPLEETER_BLOCK_SEGMENTS of the nets' 512-frame segments, laid on the input's
+# segment grid and overlapping by one segment, half of it context on each side (5: 59 s blocks, 47.5 s
+# kept, 25% extra work; peak memory of a 10-minute upload ~1 GB, see benchmarks/separation.py).
+SPLEETER_BLOCK_SEGMENTS = 5
+
+
+def _spleeter_chunking() -> dict[str, int]:
+    from songforge.engines.separation import spleeter
+
+    segment = spleeter.SEGMENT * spleeter.HOP
+    return {
+        "chunk": (SPLEETER_BLOCK_SEGMENTS - 1) * segment,
+        "context": segment // 2,
+        "phase": segment // 2,
+    }
+
+
 def _separate_stereo(
-    stereo: np.ndarray, method: str, progress: ProgressFn | None, two_stems: bool
+    stereo: np.ndarray, method: str, progress: ProgressFn | None, two_stems: bool, sink: StemSink | None
 ) -> dict[str, np.ndarray]:
     report = progress or (lambda _pct, _stage: None)
     requested = method
+
+    def whole(stems: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if sink is None:
+            return stems
+        sink(0, stems)
+        return {}
+
     if stereo.shape[0] == 0:
-        return {name: np.zeros((0, 2), np.float32) for name in STEMS}
+        return whole({name: np.zeros((0, 2), np.float32) for name in STEMS})
     if method in ("auto", "demucs", *DEMUCS_MODELS):
         from songforge.engines.separation import demucs
 
@@ -152,12 +209,12 @@ def _separate_stereo(
                 raise SeparationError("Demucs was requested but SONGFORGE_DEMUCS_WEIGHTS is not set")
             name = "htdemucs" if method in ("auto", "demucs") else method
             try:
-                return demucs.separate_demucs(stereo, weights, name=name, progress=progress)
+                return whole(demucs.separate_demucs(stereo, weights, name=name, progress=progress))
             except demucs.DemucsUnavailable as exc:
                 if method != "auto":
                     raise SeparationError(str(exc)) from exc
                 log.warning("Demucs configured but unusable (%s); using the next default", exc)
-        method = _weightless_default(stereo.shape[0] / SAMPLE_RATE)
+        method = _weightless_default()
     if method == "spleeter":
         from songforge.engines.separation import spleeter
 
@@ -170,7 +227,13 @@ def _separate_stereo(
             method = DEFAULT_CLASSICAL
         else:
             report(2, "separating")
-            return _chunked(lambda block: spleeter.separate_spleeter(block, two_stems), stereo, report)
+            return _chunked(
+                lambda block, offset: spleeter.separate_spleeter(block, two_stems, offset),
+                stereo,
+                report,
+                sink=sink,
+                **_spleeter_chunking(),
+            )
     if method == "learned":
         from songforge.engines.separation import learned
 
@@ -178,9 +241,15 @@ def _separate_stereo(
             model = learned.load()
         except learned.WeightsMissing as exc:
             raise SeparationError(str(exc)) from exc
-        return learned.separate_learned(stereo, SAMPLE_RATE, progress=progress, model=model)
+        return whole(learned.separate_learned(stereo, SAMPLE_RATE, progress=progress, model=model))
     report(2, "analysing")
-    return _chunked(lambda block: separate_classical(block, SAMPLE_RATE, method), stereo, report, two_stems)
+    return _chunked(
+        lambda block, _offset: separate_classical(block, SAMPLE_RATE, method),
+        stereo,
+        report,
+        two_stems,
+        sink=sink,
+    )
 
 
 @dataclass
@@ -195,31 +264,24 @@ class Separation:
     detail: dict[str, str] = field(default_factory=dict)
 
 
-# Longest input `auto` gives to Spleeter: its peak memory grows by about 150 MB a minute over ~400 MB
-# (measured on a 10-minute FLAC: 1.83 GB), and an upload must stay under the 1.5 GB cap; longer
-# inputs go to the classical default, which stays under it at the 10-minute limit (1.47 GB).
-SPLEETER_AUTO_MAX_S = 360.0
-
-
-def _weightless_default(seconds: float | None = None) -> str:
-    """`auto` without Demucs: the bundled Spleeter model where its packages are installed and the input
-    is not longer than SPLEETER_AUTO_MAX_S, else the classical default (`separate_reporting` records
-    which ran)."""
+def _weightless_default() -> str:
+    """`auto` without Demucs: the bundled Spleeter model where its packages are installed, else the
+    classical default (`separate_reporting` records which ran), for inputs of any length: Spleeter runs
+    in fixed-size chunks and `split_file` streams the stems to disk, so memory does not grow with the
+    upload (a 6-minute cap used to send longer ones to the classical default)."""
     from songforge.engines.separation import spleeter
 
-    if seconds is not None and seconds > SPLEETER_AUTO_MAX_S:
-        return DEFAULT_CLASSICAL
     return "spleeter" if spleeter.available() else DEFAULT_CLASSICAL
 
 
 def resolved_method(method: str, seconds: float | None = None) -> str:
-    """The method `auto` stands for here and now, for an input of `seconds` (without loading any
-    weights)."""
+    """The method `auto` stands for here and now (without loading any weights); the same for every
+    length of input, `seconds` included."""
     if method != "auto":
         return "htdemucs" if method == "demucs" else method
     from songforge.engines.separation import demucs
 
-    return "htdemucs" if demucs.configured_weights() is not None else _weightless_default(seconds)
+    return "htdemucs" if demucs.configured_weights() is not None else _weightless_default()
 
 
 def separate_reporting(
@@ -229,21 +291,24 @@ def separate_reporting(
     method: str = "auto",
     two_stems: bool = False,
     progress: ProgressFn | None = None,
+    sink: StemSink | None = None,
 ) -> Separation:
     """`separate` for uploads: a method that cannot run here falls back to the default method, and the
-    record says so (naming the setting), instead of failing the user's job."""
+    record says so (naming the setting), instead of failing the user's job. With `sink` the stems go
+    there as in `separate` (a fallback starts again from offset 0) and `stems` is empty."""
     if method not in METHODS:
         raise SeparationError(f"unknown separation method {method!r}; expected one of {', '.join(METHODS)}")
-    seconds = len(audio) / sr if sr > 0 else None
-    used, note = resolved_method(method, seconds), ""
+    used, note = resolved_method(method), ""
     try:
-        stems = separate(audio, sr, method=method, two_stems=two_stems, progress=progress)
+        stems = separate(audio, sr, method=method, two_stems=two_stems, progress=progress, sink=sink)
     except SeparationError as exc:
         if method in ("auto", *CLASSICAL_METHODS):
             raise
         used, note = DEFAULT_CLASSICAL, f"{method} unavailable ({exc}); used {DEFAULT_CLASSICAL}"
         log.warning("stems: %s", note)
-        stems = separate(audio, sr, method=DEFAULT_CLASSICAL, two_stems=two_stems, progress=progress)
+        stems = separate(
+            audio, sr, method=DEFAULT_CLASSICAL, two_stems=two_stems, progress=progress, sink=sink
+        )
     else:
         if method == "auto" and used == "htdemucs":
             from songforge.engines.separation import demucs
@@ -251,7 +316,7 @@ def separate_reporting(
             try:  # auto with Demucs configured falls back silently inside separate(): find out which ran
                 demucs.load_model(demucs.configured_weights(), "htdemucs")  # type: ignore[arg-type]
             except demucs.DemucsUnavailable as exc:
-                used = _weightless_default(seconds)
+                used = _weightless_default()
                 note = f"htdemucs unavailable ({exc}); used {used}"
         if method == "auto" and used == "spleeter":
             from songforge.engines.separation import spleeter

@@ -194,8 +194,8 @@ def _band_pooling(
     return pool
 
 
-def pooled_hpss(mag: np.ndarray, sr: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
-    """Harmonic and percussive magnitudes at full resolution, from median filters run on pooled bands."""
+def pooled_harmonic_fraction(mag: np.ndarray, sr: int, p: Params) -> np.ndarray:
+    """Each bin's harmonic share (0..1, power ratio of the medians), from median filters on pooled bands."""
     pool = _band_pooling(mag.shape[0], sr, p.n_fft, p.linear_below_hz, p.bands_per_oct)
     bands = np.asarray(pool @ mag, dtype=np.float32)
     harm = median_filter(bands, size=p.band_harm_frames, axes=(1,), mode="reflect")
@@ -204,7 +204,12 @@ def pooled_hpss(mag: np.ndarray, sr: int, p: Params) -> tuple[np.ndarray, np.nda
     frac = harm2 / (harm2 + perc2 + EPS)
     # Each bin takes its band's harmonic fraction (the pooling matrix's transpose, renormalised, spreads it).
     spread = (pool.T > 0).astype(np.float32)
-    frac_bins = np.asarray(spread @ frac, dtype=np.float32)
+    return np.asarray(spread @ frac, dtype=np.float32)
+
+
+def pooled_hpss(mag: np.ndarray, sr: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic and percussive magnitudes at full resolution, from median filters run on pooled bands."""
+    frac_bins = pooled_harmonic_fraction(mag, sr, p)
     return mag * frac_bins, mag * (1.0 - frac_bins)
 
 

@@ -1,22 +1,22 @@
 """The whole stems-splitter job for one uploaded file: probe, check, decode, separate, zip.
 
-The HTTP route and the upload worker call `split_file`; it raises `DecodeError` (a bad file) or
-`LimitExceeded` (over the limits) for uploads it refuses, before any separation work is spent, and
-writes the zip atomically so a failure leaves nothing half-written.
+The HTTP route calls `split_file`; it raises `DecodeError` (a bad file) or `LimitExceeded` (over the
+limits) for uploads it refuses, before any separation work is spent, and writes the zip atomically so a
+failure leaves nothing half-written. `separate_to_zip` (also the upload worker's) streams the stems into
+the zip's files chunk by chunk, so a 10-minute upload never holds its four stems in memory.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from songforge.audio.decode import DecodeLimits, check_content_type, check_limits, decode, probe
-from songforge.audio.encode import write_stems_zip
-from songforge.engines.separation import SAMPLE_RATE, separate_reporting
+import numpy as np
 
-ProgressFn = Callable[[int, str], None]
+from songforge.audio.decode import DecodeLimits, check_content_type, check_limits, decode, probe
+from songforge.audio.encode import StemsZipWriter
+from songforge.engines.separation import SAMPLE_RATE, ProgressFn, Separation, separate_reporting
 
 # The upload's own extension, for the verbatim copy of the original in the zip.
 _EXTENSIONS = {"mp3": "mp3", "wav": "wav", "m4a": "m4a", "flac": "flac"}
@@ -65,23 +65,50 @@ def split_file(
     def separating(pct: int, stage: str) -> None:
         report(5 + int(pct * 0.85), stage)
 
-    result = separate_reporting(audio, SAMPLE_RATE, method=method, two_stems=two_stems, progress=separating)
-    stems = result.stems
-    del audio
     fmt = stem_format(info.kind, info.lossless)
-    report(92, "encoding")
     original_name = f"original.{_EXTENSIONS[info.kind]}"
-    write_stems_zip(out_zip, stems, SAMPLE_RATE, fmt=fmt, extra={original_name: source_path})
+    result, names = separate_to_zip(
+        audio,
+        out_zip,
+        fmt=fmt,
+        extra={original_name: source_path},
+        method=method,
+        two_stems=two_stems,
+        progress=separating,
+    )
+    del audio
     report(100, "done")
     return {
         "audioType": info.kind,
-        "detail": list(stems),
+        "detail": names,
         "method": result.method,
         "methodNote": result.note,
         "duration": round(duration, 3),
-        "files": [f"{name}.{fmt}" for name in stems] + [original_name],
+        "files": [f"{name}.{fmt}" for name in names] + [original_name],
         "stemFormat": fmt,
         "sampleRate": SAMPLE_RATE,
         "sourceCodec": info.codec,
         "elapsedSeconds": round(time.monotonic() - started, 3),
     }
+
+
+def separate_to_zip(
+    audio: np.ndarray,
+    out_zip: Path,
+    *,
+    fmt: str,
+    extra: dict[str, Path],
+    method: str = "auto",
+    two_stems: bool = False,
+    progress: ProgressFn | None = None,
+) -> tuple[Separation, list[str]]:
+    """Separate 44.1 kHz (n, 2) audio straight into a stems zip (`StemsZipWriter`, plus `extra` files):
+    the record of how (its `stems` empty) and the names of the stems the zip holds."""
+    with StemsZipWriter(out_zip, SAMPLE_RATE, fmt=fmt, extra=extra) as writer:
+        result = separate_reporting(
+            audio, SAMPLE_RATE, method=method, two_stems=two_stems, progress=progress, sink=writer.write
+        )
+        if progress is not None:
+            progress(100, "encoding")
+        names = writer.close()
+    return result, names
