@@ -14,6 +14,7 @@ from mutagen.mp3 import MP3
 
 from songforge.audio.encode import (
     EncodeError,
+    StemsZipWriter,
     to_int16,
     write_flac,
     write_mp3,
@@ -156,3 +157,49 @@ def test_stems_zip_refuses_unsafe_or_duplicate_names(tmp_path: Path) -> None:
     with pytest.raises(EncodeError):
         write_stems_zip(tmp_path / "a.zip", {"vocals": tone(0.1)}, SR, fmt="ogg")
     assert not (tmp_path / "a.zip").exists()
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_streamed_stems_zip_matches_the_one_written_whole(tmp_path: Path, fmt: str) -> None:
+    """Blocks written as a separator makes them decode to the same samples as the stems written in one
+    go; a restart at offset 0 (a fallback separator) replaces what was there."""
+    stems = {name: tone(1.0, freq=f) for name, f in [("vocals", 440), ("drums", 100), ("bass", 55)]}
+    original = tmp_path / "upload.mp3"
+    original.write_bytes(b"ID3 not really audio, copied verbatim")
+    whole, streamed = tmp_path / "whole.zip", tmp_path / "out" / "streamed.zip"
+    write_stems_zip(whole, stems, SR, fmt=fmt, extra={"original.mp3": original})
+    with StemsZipWriter(streamed, SR, fmt=fmt, extra={"original.mp3": original}) as writer:
+        writer.write(0, {k: v[:1000] * 0.5 for k, v in stems.items()})  # then restarted
+        for start in range(0, SR, 12345):
+            writer.write(start, {k: v[start : start + 12345] for k, v in stems.items()})
+        with pytest.raises(EncodeError, match="consecutive"):
+            writer.write(5, {k: v[:10] for k, v in stems.items()})
+        assert writer.close() == ["vocals", "drums", "bass"]
+    with zipfile.ZipFile(whole) as a, zipfile.ZipFile(streamed) as b:
+        assert (
+            a.namelist() == b.namelist() == [f"vocals.{fmt}", f"drums.{fmt}", f"bass.{fmt}", "original.mp3"]
+        )
+        for name in a.namelist()[:-1]:
+            (tmp_path / "a").mkdir(exist_ok=True)
+            (tmp_path / "b").mkdir(exist_ok=True)
+            a.extract(name, tmp_path / "a")
+            b.extract(name, tmp_path / "b")
+            one, _ = sf.read(tmp_path / "a" / name, dtype="int16")
+            two, _ = sf.read(tmp_path / "b" / name, dtype="int16")
+            assert np.array_equal(one, two), name
+        assert b.read("original.mp3") == original.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["streamed.zip"]
+
+
+def test_streamed_stems_zip_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "stems.zip"
+    with pytest.raises(RuntimeError), StemsZipWriter(out, SR) as writer:
+        writer.write(0, {"vocals": tone(0.1)})
+        raise RuntimeError("separation crashed")
+    assert list((tmp_path / "out").iterdir()) == []
+    with pytest.raises(EncodeError):
+        StemsZipWriter(out, SR, fmt="mp3")
+    with StemsZipWriter(out, SR) as writer, pytest.raises(EncodeError):
+        writer.write(0, {"../evil": tone(0.1)})
+    writer.abort()
+    assert list((tmp_path / "out").iterdir()) == []

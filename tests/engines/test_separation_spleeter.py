@@ -109,14 +109,16 @@ def test_auto_is_spleeter_at_any_length(monkeypatch) -> None:
 
 
 def test_chunked_spleeter_is_the_whole_file_answer(mixture, monkeypatch) -> None:
-    """Blocks sit on the input's segment grid, so away from the block edges the chunked stems are the
-    one-piece ones; everywhere they add up to the input, and streamed spans are the same stems."""
+    """Blocks sit on the input's segment grid and overlap by more than any filter reaches, so the chunked
+    stems are the one-piece ones; they add up to the input, and streamed spans are the same stems."""
     import songforge.engines.separation as separation
 
     mix, _ = mixture
     rng = np.random.default_rng(3)
     # 30 s of varied music: the 6 s mixture, each repeat at its own gain and shift.
-    long = np.concatenate([np.roll(mix, int(rng.integers(SR)), axis=0) * rng.uniform(0.5, 1.0) for _ in range(5)])
+    long = np.concatenate(
+        [np.roll(mix, int(rng.integers(SR)), axis=0) * rng.uniform(0.5, 1.0) for _ in range(5)]
+    )
     whole = separate(long, SR, method="spleeter")
     monkeypatch.setattr(separation, "SPLEETER_BLOCK_SEGMENTS", 2)  # 23.8 s blocks, spans of 11.9 s
     segment = spleeter.SEGMENT * spleeter.HOP
@@ -129,9 +131,9 @@ def test_chunked_spleeter_is_the_whole_file_answer(mixture, monkeypatch) -> None
     keep = np.ones(len(long), bool)
     for j in joins:
         keep[j - SR : j + SR] = False
-    for name in STEMS:
-        assert sdr(whole[name][keep], chunked[name][keep]) > 40.0, name
-        assert sdr(whole[name], chunked[name]) > 20.0, name
+    for name in STEMS:  # measured: ~150 dB, float rounding, joins included
+        assert sdr(whole[name][keep], chunked[name][keep]) > 60.0, name
+        assert sdr(whole[name], chunked[name]) > 40.0, name
     spans: dict[str, list[np.ndarray]] = {}
     offsets: list[int] = []
 

@@ -171,19 +171,17 @@ def separate(
 
 # Spleeter's chunks: blocks of SPLEETER_BLOCK_SEGMENTS of the nets' 512-frame segments, laid on the input's
 # segment grid and overlapping by one segment, half of it context on each side (5: 59 s blocks, 47.5 s
-# kept, 25% extra work; peak memory of a 10-minute upload ~1 GB, see benchmarks/separation.py).
+# kept, 25% extra work; a 10-minute upload peaked at 1.18 GB in benchmarks/separation.py, 1.83 GB with 30 s
+# chunks and the stems held whole).
 SPLEETER_BLOCK_SEGMENTS = 5
 
 
-def _spleeter_chunking() -> dict[str, int]:
+def _spleeter_chunking() -> tuple[int, int, int]:
+    """(chunk, context, phase) for `_chunked`: blocks start on multiples of a segment."""
     from songforge.engines.separation import spleeter
 
     segment = spleeter.SEGMENT * spleeter.HOP
-    return {
-        "chunk": (SPLEETER_BLOCK_SEGMENTS - 1) * segment,
-        "context": segment // 2,
-        "phase": segment // 2,
-    }
+    return (SPLEETER_BLOCK_SEGMENTS - 1) * segment, segment // 2, segment // 2
 
 
 def _separate_stereo(
@@ -227,12 +225,15 @@ def _separate_stereo(
             method = DEFAULT_CLASSICAL
         else:
             report(2, "separating")
+            chunk, context, phase = _spleeter_chunking()
             return _chunked(
                 lambda block, offset: spleeter.separate_spleeter(block, two_stems, offset),
                 stereo,
                 report,
                 sink=sink,
-                **_spleeter_chunking(),
+                chunk=chunk,
+                context=context,
+                phase=phase,
             )
     if method == "learned":
         from songforge.engines.separation import learned

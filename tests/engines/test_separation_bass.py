@@ -1,0 +1,123 @@
+"""The accompaniment split behind the default (Spleeter) method, on real audio: a FluidSynth kit, bass and
+keys rendered one stem at a time here. The bass must come out of the kick and the chords better than the
+old crossover did, the drums must beat the trivial answer, and the three stems must add up to the input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from songforge.engines.separation import bass as bass_split
+from songforge.engines.separation.classical import DEFAULT_PARAMS, _stft, _transform, separate_classical
+
+if shutil.which("fluidsynth") is None:
+    pytest.skip("fluidsynth is needed for the real audio", allow_module_level=True)
+
+SR = 44100
+BPM = 100.0
+BEAT = 60.0 / BPM
+BARS = 6
+SECONDS = BARS * 4 * BEAT
+ROOTS = (45, 41, 43, 40, 45, 38)  # the bass line's roots per bar (A2 F2 G2 E2 A2 D2)
+
+
+def sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / (np.sum((ref - est) ** 2) + 1e-12)))
+
+
+def bass_notes() -> list[pretty_midi.Note]:
+    notes = []
+    for bar, root in enumerate(ROOTS):
+        t0 = bar * 4 * BEAT
+        for k, step in enumerate((0, 0, 7, 0, 12, 0, 7, 5)):  # eighths around the root
+            start = t0 + k * BEAT / 2
+            notes.append(pretty_midi.Note(100, root + step, start, start + 0.45 * BEAT))
+    return notes
+
+
+def render(folder: Path, name: str, inst: pretty_midi.Instrument) -> np.ndarray:
+    from songforge.engines.embedded.render import render_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=BPM)
+    midi.instruments.append(inst)
+    path = folder / f"{name}.mid"
+    midi.write(str(path))
+    return render_midi(path, path.with_suffix(".wav"), int(SECONDS * SR))
+
+
+@pytest.fixture(scope="module")
+def stems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    folder = tmp_path_factory.mktemp("bass")
+    bass = pretty_midi.Instrument(33)  # fingered electric bass
+    bass.notes = bass_notes()
+    keys = pretty_midi.Instrument(0)  # piano chords an octave and more above the bass
+    kit = pretty_midi.Instrument(0, is_drum=True)
+    for bar, root in enumerate(ROOTS):
+        t0 = bar * 4 * BEAT
+        for hit in (0, 2):
+            start = t0 + hit * BEAT
+            keys.notes += [pretty_midi.Note(75, root + 24 + d, start, start + 1.9 * BEAT) for d in (0, 3, 7)]
+        for b in range(8):
+            kit.notes.append(pretty_midi.Note(80, 42, t0 + b * BEAT / 2, t0 + b * BEAT / 2 + 0.1))
+        for b in range(4):
+            kit.notes.append(
+                pretty_midi.Note(115, 36 if b % 2 == 0 else 38, t0 + b * BEAT, t0 + b * BEAT + 0.1)
+            )
+    raw = {
+        "drums": render(folder, "kit", kit),
+        "bass": render(folder, "bass", bass),
+        "other": render(folder, "keys", keys),
+    }
+    ref = np.sqrt(np.mean(raw["drums"] ** 2))
+    gains = {"drums": 1.0, "bass": 0.8, "other": 0.5}  # the kick louder than the bass, the keys quieter
+    return {k: (v * gains[k] * ref / np.sqrt(np.mean(v**2))).astype(np.float32) for k, v in raw.items()}
+
+
+def test_bass_comes_out_of_the_kick_and_the_chords(stems) -> None:
+    mix = sum(stems.values()).astype(np.float32)
+    out = bass_split.split_accompaniment(mix, SR)
+    assert list(out) == ["drums", "bass", "other"]
+    assert all(s.shape == mix.shape and s.dtype == np.float32 for s in out.values())
+    assert np.max(np.abs(sum(out.values()) - mix)) < 1e-5  # the stems add up to the input
+    baseline = {k: sdr(v, mix / 3) for k, v in stems.items()}
+    ours = {k: sdr(stems[k], out[k]) for k in out}
+    # The classical method's bass is the old split: harmonic energy below a 200 Hz crossover.
+    crossover = sdr(stems["bass"], separate_classical(mix, SR, "harmonic")["bass"])
+    # Measured: bass 5.4 dB against 1.8 (mix/3) and 2.3 (crossover); drums 11.2 against 2.6.
+    assert ours["bass"] > baseline["bass"] + 2.5 and ours["bass"] > crossover + 2.0, (
+        ours,
+        baseline,
+        crossover,
+    )
+    assert ours["drums"] > baseline["drums"] + 3.0, (ours, baseline)
+
+
+def test_the_tracker_follows_the_bass_line_under_the_kick(stems) -> None:
+    p, bp = DEFAULT_PARAMS, bass_split.DEFAULT_BASS
+    mix = stems["bass"] + stems["drums"]
+    mag = np.mean(np.abs(_stft(mix, p)), axis=0)
+    low = bass_split._low_bins(SR, p, bp)
+    harm = mag[:low] * bass_split.lowband_hpss(mag[:low], bp)
+    f0 = bass_split.track_bass(harm, mag[:low] - harm, mag, SR, p, bp)
+    times = (np.arange(len(f0)) + _transform(p.n_fft, p.hop).p_min) * p.hop / SR
+    truth = np.zeros(len(f0))
+    for note in bass_notes():
+        truth[(times >= note.start + 0.03) & (times < note.end)] = pretty_midi.note_number_to_hz(note.pitch)
+    sounding = truth > 0
+    cents = 1200 * np.abs(np.log2(f0[sounding] / truth[sounding]))
+    assert np.mean(cents < 50) > 0.9, np.mean(cents < 50)  # measured: every sounding frame
+
+
+def test_short_and_silent_input() -> None:
+    rng = np.random.default_rng(0)
+    for n in (1, 1000, 5000):
+        block = (rng.standard_normal((n, 2)) * 0.1).astype(np.float32)
+        out = bass_split.split_accompaniment(block, SR)
+        assert all(s.shape == (n, 2) and np.all(np.isfinite(s)) for s in out.values())
+        assert np.max(np.abs(sum(out.values()) - block)) < 1e-5
+    silent = bass_split.split_accompaniment(np.zeros((SR, 2), np.float32), SR)
+    assert all(np.all(s == 0) for s in silent.values())
