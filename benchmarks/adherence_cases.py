@@ -20,8 +20,8 @@ holds, by construction:
 
 Prompts are written the way people type them into hosted music services; the tuning table uses
 different phrasings of each style from the held-out ones (HELD-OUT-2 reuses HELD-OUT's phrasings,
-never the tuning ones, with its own seed for everything else). Chord symbols are spelled here from Roman numerals with no help
-from the engine's theory code, so a change to the engine cannot move a case.
+never the tuning ones, with its own seed for everything else). Chord symbols are spelled here from
+Roman numerals with no help from the engine's theory code, so a change to the engine cannot move a case.
 """
 
 from __future__ import annotations
