@@ -13,6 +13,7 @@ noise; tests check shapes, lengths, rates and records, never music.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 TINY_SAMPLE_RATE = 1600
 HIDDEN = 32
@@ -116,3 +117,18 @@ def save_tiny_checkpoint(path: Path, *, cover: bool = True, turbo: bool = True) 
     path.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(str(path))  # type: ignore[attr-defined]
     return path
+
+
+class Recorder:
+    """Stands in front of the (third-party) pipeline and keeps each call's arguments."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return self.pipe(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipe, name)

@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from acestep_tiny import TINY_SAMPLE_RATE, save_tiny_checkpoint  # noqa: E402
+from acestep_tiny import TINY_SAMPLE_RATE, Recorder, save_tiny_checkpoint  # noqa: E402
 from songforge.audio.encode import to_int16, write_wav  # noqa: E402
 from songforge.engines.acestep import pipeline as ace_pipeline  # noqa: E402
 from songforge.engines.acestep.engine import AceStepEngine  # noqa: E402
@@ -46,21 +46,6 @@ def engine(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> AceStepEngine:
     monkeypatch.setenv("SONGFORGE_ACESTEP_STEPS", "2")
     monkeypatch.setenv("SONGFORGE_ACESTEP_DEVICE", "cpu")
     return AceStepEngine()
-
-
-class Recorder:
-    """Stands in front of the (third-party) pipeline and keeps each call's arguments."""
-
-    def __init__(self, pipe: Any) -> None:
-        self.pipe = pipe
-        self.calls: list[dict[str, Any]] = []
-
-    def __call__(self, **kwargs: Any) -> Any:
-        self.calls.append(kwargs)
-        return self.pipe(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.pipe, name)
 
 
 @pytest.fixture
