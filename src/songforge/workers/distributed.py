@@ -573,7 +573,9 @@ class DistributedWorker:
         if row.engine not in self.engines:
             self.dispatcher.send_quietly({item_id: row.engine})
             return None
-        job = queue.claim_next(self.ctx.db, self.worker_id, engines=self.engines)
+        # Preferring the message's own job (a tie-break among one request's variations) lets the
+        # workers that received a request's messages each take their own rather than race for one.
+        job = queue.claim_next(self.ctx.db, self.worker_id, engines=self.engines, prefer=(item_id,))
         if job is not None and job.item_id != item_id:
             self.dispatcher.send_quietly({item_id: row.engine})
         return job
@@ -670,12 +672,12 @@ class DistributedWorker:
             threads.append(threading.Thread(target=self._retention_loop, name="retention", daemon=True))
         if self.callbacks:
             threads.append(threading.Thread(target=self._callbacks_loop, name="callbacks", daemon=True))
+        from songforge.workers.measure import start_warm_up
+
+        start_warm_up()  # its imports finish before the first job thread starts
         self.worker.start()
         for t in threads:
             t.start()
-        from songforge.workers.measure import start_warm_up
-
-        start_warm_up()
         log.info(
             "worker %s: engines %s, consuming %s",
             self.worker_id,

@@ -7,6 +7,7 @@ truePeak, estimator, ...}`. A measurement that fails is logged and left out; it 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -72,5 +73,35 @@ def warm_up() -> None:
         log.debug("analysis warm-up failed", exc_info=True)
 
 
+# The packages whose first import must not run in two threads at once: scipy and librosa load their
+# submodules lazily, and a job importing `scipy.ndimage` while the warm-up thread was importing
+# `scipy.signal` failed with "Module 'scipy' has no attribute '_lib'" (seen in CI on the first jobs).
+PRELOAD = (
+    "scipy.fft",
+    "scipy.ndimage",
+    "scipy.signal",
+    "scipy.signal.windows",
+    "scipy.sparse",
+    "librosa",
+    "librosa.beat",
+    "librosa.feature",
+    "librosa.filters",
+    "librosa.onset",
+    "librosa.util",
+    "songforge.audio.analysis",
+)
+
+
+def preload() -> None:
+    """Imports, in the calling thread, what the engines and the analysis would import lazily."""
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an install without the analysis extras: the job says what is missing
+            log.debug("preload: %s is not installed", name)
+
+
 def start_warm_up() -> None:
+    """Preloads before any thread starts, then compiles the analysis in the background."""
+    preload()
     threading.Thread(target=warm_up, name="analysis-warm-up", daemon=True).start()
