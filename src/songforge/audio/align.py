@@ -7,15 +7,21 @@ audio is usually aligned (Moreno et al., 1998):
 
 1. Recognise: the vocals (16 kHz mono) are decoded with a trigram language model built from the lyrics
    themselves (pocketsphinx's own `ArpaBoLM`), which never fails outright and keeps the words' times.
-2. Anchor: the recognised words are matched to the lyrics in order (difflib); a run of at least
-   `ANCHOR_RUN` consecutive lyric words recognised in order is an anchor. Common pairs ("in the") are
-   too easily matched by chance to count alone.
-3. Fill: the lyric words between two anchors are force-aligned (`Decoder.set_align_text`) to the audio
-   between them, which now holds just those words; a gap the aligner cannot follow stays unplaced.
-4. Lines: a line starts at its first word when that is placed, else at its first placed word less the
-   typical word length for each word before it. A line with no placed word is interpolated between its
-   placed neighbours (by word count). Each line's confidence is the share of its words placed, an
-   anchored word counting fully and a gap-aligned one `GAP_WEIGHT`.
+2. Anchor: a run of at least `ANCHOR_RUN` consecutive lyric words recognised in order is a candidate
+   anchor, wherever in the lyrics it fits (common pairs, "in the", are too easily matched by chance to
+   count alone); the anchors are the chain of candidates, in order, that covers the most words and
+   leaves the lyrics between them time to be sung, so that a repeated chorus heard once lands on the
+   occurrence the time allows.
+3. Align: the song is cut between two lines wherever both sides of the cut are anchored, and each
+   piece's words are force-aligned (`Decoder.set_align_text`) to its stretch of audio, which now holds
+   just those words; the result stands where it keeps the piece's anchors where they were heard.
+   Where it does not (or the aligner cannot follow the piece), the anchors stand and only the words
+   between them are force-aligned, each run with its neighbouring anchors as context.
+4. Lines: a line starts at its first placed word, else at its first placed word less the typical
+   word length for each word before it; a first word placed far before the rest of its line (in the
+   instrumental bleed before it) is not believed. A line with no placed word is interpolated between
+   its placed neighbours (by word count). Each line's confidence is the share of its words placed, an
+   anchored word counting fully and one placed by the aligner alone `GAP_WEIGHT`.
 
 The whole alignment is rejected (None) when fewer than `MIN_ANCHORED` of the words are anchored: then
 the recogniser did not hear these lyrics (noise, another song, a model that mumbles) and the caller's
@@ -26,7 +32,6 @@ words, or interpolated.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tempfile
@@ -45,13 +50,16 @@ FRAME_S = 0.01  # pocketsphinx's frame: 100 a second
 ANCHOR_RUN = 3  # consecutive lyric words recognised in order to make an anchor
 MIN_ANCHORED = 0.5  # share of the dictionary words anchored, below which the alignment is rejected
 MIN_WORDS = 4  # fewer known words than this: nothing to align
-GAP_WEIGHT = 0.6  # a gap-aligned word's weight in its line's confidence (an anchored one counts 1)
+GAP_WEIGHT = 0.6  # an aligned, unanchored word's weight in its line's confidence (anchored: 1)
 GAP_MAX_S_PER_WORD = 4.0  # a gap longer than this per word holds more than its words: not aligned
 WORD_S = 0.3  # the typical word length, before any word is placed
 CUT_LEAD_S = 0.5  # a chunk boundary this long before the next line's first anchored word
 AGREE_S = 0.5  # a chunk's forced alignment must keep its anchors this close to where they were heard
 MAX_INNER_GAP_S = 1.0  # the longest pause between two words of one line that is taken as sung
+MAX_WORD_STEP_S = 2.5  # the longest from one word's start to the next's within a line, in an anchor
 LEAD_S_PER_WORD = 1.2  # the longest a word before a line's first anchored word is taken to last
+MIN_WORD_S = 0.12  # the least time a word takes to sing, for the room unanchored lyrics need
+PACE_WEIGHT = 0.005  # words of anchoring a second of mismatch between gaps in time and in words costs
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen \
 sixteen seventeen eighteen nineteen".split()
@@ -175,16 +183,96 @@ def _recognise(decoder: Any, pcm: bytes, lines: Sequence[Sequence[str]]) -> list
     return _decode(decoder, pcm)
 
 
+def _runs(
+    words: Sequence[str], owner: Sequence[int], heard: Sequence[tuple[str, float, float]]
+) -> list[list[tuple[int, int]]]:
+    """Every stretch of >= ANCHOR_RUN consecutive lyric words heard consecutively ((word index, heard
+    index) pairs), wherever in the lyrics it fits: a chorus heard once is a candidate for each of its
+    occurrences. Each is cut where two words of one line start more than MAX_WORD_STEP_S apart, then
+    into its lines' own pieces, kept where a piece has at least ANCHOR_RUN words of its line or all of
+    it. Both because the recogniser may hear a line's first word at the end of the line before (a run
+    "... true the" whose "the" is sung seconds later); starts, not ends, because a recognised word's end
+    often takes the silence after it."""
+    n, m = len(words), len(heard)
+    if not n or not m:
+        return []
+    vocab = {w: i for i, w in enumerate(sorted(set(words) | {w for w, _s, _e in heard}))}
+    r = np.array([vocab[w] for w in words])
+    h = np.array([vocab[w] for w, _s, _e in heard])
+    same = r[:, None] == h[None, :]
+    length = np.zeros((n + 1, m + 1), dtype=np.int32)  # length[i + 1, j + 1]: the run ending at (i, j)
+    for i in range(n):
+        length[i + 1, 1:] = np.where(same[i], length[i, :-1] + 1, 0)
+    # a run is maximal where the next pair along its diagonal does not match
+    last = (length[1:, 1:] >= ANCHOR_RUN) & ~np.pad(same[1:, 1:], ((0, 1), (0, 1)))
+    size = {o: owner.count(o) for o in set(owner)}
+    out: list[list[tuple[int, int]]] = []
+    for i, j in np.argwhere(last):
+        k = int(length[i + 1, j + 1])
+        run = [(int(i) - k + 1 + t, int(j) - k + 1 + t) for t in range(k)]
+        pieces: list[list[tuple[int, int]]] = [[run[0]]]
+        for (a, b), (pa, pb) in zip(run[1:], run, strict=False):
+            if owner[a] == owner[pa] and heard[b][1] - heard[pb][1] > MAX_WORD_STEP_S:
+                pieces.append([(a, b)])
+            else:
+                pieces[-1].append((a, b))
+        for piece in pieces:
+            if len(piece) < ANCHOR_RUN:
+                continue
+            for line in sorted({owner[a] for a, _b in piece}):
+                own = [(a, b) for a, b in piece if owner[a] == line]
+                if len(own) >= min(ANCHOR_RUN, size[line]):
+                    out.append(own)
+    return out
+
+
 def _anchors(
-    words: Sequence[str], heard: Sequence[tuple[str, float, float]]
+    words: Sequence[str], owner: Sequence[int], heard: Sequence[tuple[str, float, float]], seconds: float
 ) -> dict[int, tuple[float, float]]:
-    """Lyric word index -> (start, end) for the runs of >= ANCHOR_RUN words heard in order."""
-    matcher = difflib.SequenceMatcher(a=list(words), b=[w for w, _s, _e in heard], autojunk=False)
+    """Lyric word index -> (start, end): the chain of `_runs`, in order in both the lyrics and the
+    recording, that anchors the most words while leaving every stretch of unanchored lyrics at least
+    MIN_WORD_S a word to be sung in. Among chains as long, the one whose gaps in time (before, between
+    and after its runs) best match their gaps in words, at the runs' own pace, wins. Why not a plain
+    edit-distance match: a chorus sung three times and recognised once matches any of its occurrences
+    at the same cost, and only the time left around it says which."""
+    runs = sorted(_runs(words, owner, heard), key=lambda run: (run[0][0], run[0][1]))
+    if not runs:
+        return {}
+    steps = [
+        heard[b][1] - heard[pb][1] for run in runs for (_a, b), (_pa, pb) in zip(run[1:], run, strict=False)
+    ]
+    pace = float(np.median(steps)) if steps else WORD_S
+    start = [heard[run[0][1]][1] for run in runs]
+    last = [heard[run[-1][1]][1] for run in runs]
+    best: list[float] = []
+    back: list[int] = []
+    for c, run in enumerate(runs):
+        first_word = run[0][0]
+        score, prev = -np.inf, -1
+        if start[c] >= first_word * MIN_WORD_S:  # room for the lyrics before it
+            score = len(run) - PACE_WEIGHT * abs(start[c] - first_word * pace)
+        for p in range(c):
+            before = runs[p]
+            if best[p] == -np.inf or before[-1][0] >= first_word or before[-1][1] >= run[0][1]:
+                continue
+            gap_words = first_word - before[-1][0]
+            gap_s = start[c] - last[p]
+            if gap_s < (gap_words - 1) * MIN_WORD_S:  # start to start: the words between, and one
+                continue
+            value = best[p] + len(run) - PACE_WEIGHT * abs(gap_s - gap_words * pace)
+            if value > score:
+                score, prev = value, p
+        best.append(score)
+        back.append(prev)
+    after = [len(words) - 1 - run[-1][0] for run in runs]  # lyric words after each run
+    ends = [c for c in range(len(runs)) if seconds - last[c] >= after[c] * MIN_WORD_S and best[c] > -np.inf]
+    if not ends:
+        return {}
+    c = max(ends, key=lambda e: best[e] - PACE_WEIGHT * abs(seconds - last[e] - after[e] * pace))
     out: dict[int, tuple[float, float]] = {}
-    for a, b, size in matcher.get_matching_blocks():
-        if size >= ANCHOR_RUN:
-            for k in range(size):
-                out[a + k] = (heard[b + k][1], heard[b + k][2])
+    while c >= 0:
+        out.update((a, (heard[b][1], heard[b][2])) for a, b in runs[c])
+        c = back[c]
     return out
 
 
@@ -351,7 +439,7 @@ def align_lines(audio: np.ndarray, sr: int, lines: Sequence[str]) -> LyricsAlign
     if seconds < 1.0:
         return None
     heard = _recognise(decoder, pcm, per_line)
-    anchored = _anchors(words, heard)
+    anchored = _anchors(words, owner, heard, seconds)
     if len(anchored) < MIN_ANCHORED * len(words):
         return None
     times: dict[int, tuple[float, float]] = {}
