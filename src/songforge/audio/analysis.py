@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import librosa
 import numpy as np
 import scipy.fft
 import scipy.signal
 from scipy.signal import sosfreqz
 
+from songforge.audio.jit import librosa
 from songforge.audio.loudness import KWeighted, _k_sos, peak_envelope
 from songforge.music.chords import parse_chord
 from songforge.music.theory import KK_MAJOR, KK_MINOR, PC_NAMES

@@ -82,12 +82,7 @@ PRELOAD = (
     "scipy.signal",
     "scipy.signal.windows",
     "scipy.sparse",
-    "librosa",
-    "librosa.beat",
-    "librosa.feature",
-    "librosa.filters",
-    "librosa.onset",
-    "librosa.util",
+    "songforge.audio.jit",  # librosa and its submodules, under the numba cache lock
     "songforge.audio.analysis",
 )
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import librosa
 import numpy as np
 from scipy.signal import resample_poly
 
+from songforge.audio.jit import librosa
 from songforge.engines.base import EngineError, VoiceProfile
 
 ANALYSIS_SR = 16000
