@@ -271,10 +271,12 @@ class _Hibari:
         formant: float = 1.0,
         tilt_db: float = 0.0,
         breath: float = 0.0,
+        frames: tuple[np.ndarray, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Audio for `ids` lasting `units`; `pitch(model_f0)` gives the F0 to voice per 12.5 ms frame
-        (None keeps the model's). Returns (audio, the model's own F0)."""
-        lh, th, ln, lr, phi, mf0 = self.frames(ids, units)
+        (None keeps the model's). `frames`: what `self.frames(ids, units)` gave, when several pitches
+        are voiced from one run of the model. Returns (audio, the model's own F0)."""
+        lh, th, ln, lr, phi, mf0 = frames if frames is not None else self.frames(ids, units)
         f = mf0 if pitch is None else pitch(np.asarray(mf0, np.float64))
         if pitch is not None:
             # The harmonic magnitudes were predicted for the model's own F0; smoothed over about one
