@@ -62,6 +62,28 @@ def test_neural_speech_gives_syllables_and_obeys_dictated_durations(base: str) -
 
 
 @pytest.mark.parametrize("voice_id", ["voice_aurora", "voice_atlas"])
+def test_the_same_seed_sings_the_same_take(voice_id: str) -> None:
+    """Both bases draw their noise from the song's seed (piper's own generator is unseeded)."""
+    voice = _neural(voice_id)
+    sections = plan_lyrics("[Verse]\nHold my hand and sing along", "", 0)
+
+    def take(seed: int) -> np.ndarray:
+        return sing(
+            sections=sections,
+            key="A:minor",
+            bpm=110,
+            bar_chords=["Am", "F"],
+            section_bars=[("verse", 0, 2)],
+            voice=voice,
+            seed=seed,
+        ).audio
+
+    first, again, other = take(5), take(5), take(6)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("voice_id", ["voice_aurora", "voice_atlas"])
 def test_neural_singer_sings_in_tune(voice_id: str) -> None:
     voice = _neural(voice_id)
     import librosa

