@@ -573,9 +573,7 @@ class DistributedWorker:
         if row.engine not in self.engines:
             self.dispatcher.send_quietly({item_id: row.engine})
             return None
-        # Preferring the message's own job (a tie-break among one request's variations) lets the
-        # workers that received a request's messages each take their own rather than race for one.
-        job = queue.claim_next(self.ctx.db, self.worker_id, engines=self.engines, prefer=(item_id,))
+        job = queue.claim_next(self.ctx.db, self.worker_id, engines=self.engines)
         if job is not None and job.item_id != item_id:
             self.dispatcher.send_quietly({item_id: row.engine})
         return job
