@@ -80,19 +80,15 @@ def _import_librosa() -> None:
     if done is not None and done.exists():
         _import_all()  # the cache is whole: reading it at once is safe, and nothing waits in turn
         return
-    try:
-        lock = compile_lock()
-        lock.__enter__()
-    except OSError:  # no writable temp dir: import as librosa would on its own
-        _import_all()
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(compile_lock())
+        except OSError:  # no writable temp dir: import as librosa would on its own, claiming nothing
+            done = None
         _import_all()
         if done is not None:
             with contextlib.suppress(OSError):
                 done.touch()
-    finally:
-        lock.__exit__(None, None, None)
 
 
 _import_librosa()

@@ -343,9 +343,9 @@ def _shape_spectrum(lh, th, ln, lr, phi, f0, sr: int, formant: float, tilt_db: f
     return lh, th, ln, lr, phi
 
 
-NOISE_CHANNELS = (
-    256  # piper medium voices draw (1, 192, frames) for the flow and (1, 2, tokens) for durations
-)
+# Channels of the largest noise tensor piper's graph draws: medium voices draw (1, 192, frames) for
+# the flow and (1, 2, tokens) for the durations.
+NOISE_CHANNELS = 256
 
 
 class _Joe:

@@ -63,11 +63,17 @@ class _Analysed:
     syllables: list[Syllable]
 
 
+def _at_work_sr(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Mono speech as float64 at WORK_SR, where WORLD and the parts are worked."""
+    x = audio.astype(np.float64)
+    if sr != WORK_SR:
+        g = math.gcd(WORK_SR, sr)
+        x = resample_poly(x, WORK_SR // g, sr // g)
+    return x
+
+
 def _analyse(line: SpokenLine) -> _Analysed:
-    x = line.audio.astype(np.float64)
-    if line.sr != WORK_SR:
-        g = math.gcd(WORK_SR, line.sr)
-        x = resample_poly(x, WORK_SR // g, line.sr // g)
+    x = _at_work_sr(line.audio, line.sr)
     f0, t = pw.dio(x, WORK_SR, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_MS)
     f0 = pw.stonemask(x, f0, t, WORK_SR)
     sp = pw.cheaptrick(x, f0, t, WORK_SR)
@@ -372,11 +378,7 @@ def _render_neural_parts(
                 breath=params["breathiness"],
                 frames=frames,
             )
-            y = audio.astype(np.float64)
-            if m.sr != WORK_SR:
-                g = math.gcd(WORK_SR, m.sr)
-                y = resample_poly(y, WORK_SR // g, m.sr // g)
-            ys.append(y)
+            ys.append(_at_work_sr(audio, m.sr))
         x, others = ys[0], ys[1:]
     else:
         audio, _ = m.render(line.ids, units, seed=seed)
@@ -415,10 +417,7 @@ def _repitch_parts(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """`_repitch` for several parts from one analysis: (the audio at WORK_SR, each part's audio).
     With `shape=False` the envelope is kept as it is (audio the voice's timbre is already in)."""
-    x = audio.astype(np.float64)
-    if sr != WORK_SR:
-        g = math.gcd(WORK_SR, sr)
-        x = resample_poly(x, WORK_SR // g, sr // g)
+    x = _at_work_sr(audio, sr)
     f0, t = pw.dio(
         x, WORK_SR, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_MS, allowed_range=DIO_ALLOWED_RANGE
     )
