@@ -1,7 +1,8 @@
 """The adherence benchmark's requests: a TUNING table to tune the engine against and HELD-OUT
 tables that are never looked at while tuning, only to quote figures after. HELD-OUT was run once
-after the key work and so has been seen; HELD-OUT-2 was dealt before the tempo work began and is
-the untouched table for the figures that follow it.
+after the key work and so has been seen; HELD-OUT-2 was dealt before the first tempo work and was
+run once after it, so it has been seen too; HELD-OUT-3 was dealt (and committed) before the second
+tempo work began and is the untouched table for the figures that follow it.
 
 Both are dealt deterministically from the same catalogue (a seeded `random.Random` per table, so
 the tables never change unless this file does; `digest()` names a table's exact content) and each
@@ -31,9 +32,9 @@ import json
 import random
 from dataclasses import asdict, dataclass
 
-TABLES = ("tuning", "heldout", "held-out-2")
-PREFIX = {"tuning": "T", "heldout": "H", "held-out-2": "N"}  # case ids: T01, H01, N01
-PHRASINGS = {"tuning": 0, "heldout": 1, "held-out-2": 1}  # which half of each style's prompts
+TABLES = ("tuning", "heldout", "held-out-2", "held-out-3")
+PREFIX = {"tuning": "T", "heldout": "H", "held-out-2": "N", "held-out-3": "P"}  # case ids: T01, H01, N01, P01
+PHRASINGS = {"tuning": 0, "heldout": 1, "held-out-2": 1, "held-out-3": 1}  # which half of each style's prompts
 MODELS = ("i3", "i3.5 beta", "i4")
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
