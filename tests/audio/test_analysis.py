@@ -119,6 +119,20 @@ def test_loudness_equals_pyloudnorm_and_true_peak_sees_between_samples() -> None
     assert m.truePeak == pytest.approx(20 * np.log10(0.6), abs=0.3)
 
 
+def test_true_peak_equals_the_oversampled_envelope_to_its_edges() -> None:
+    from songforge.audio.loudness import peak_envelope, true_peak
+
+    rng = np.random.default_rng(3)
+    for n, ch in ((SR, 2), (SR // 2 + 13, 1), (40, 2), (64, 2)):
+        x = (0.3 * rng.standard_normal((n, ch))).astype(np.float32)
+        x[0, 0], x[1, 0] = 0.9, -0.9  # the loudest overshoot at the start, then at the end
+        x[-1, -1], x[-2, -1] = -0.95, 0.95
+        expected = float(peak_envelope(x, floor=0.7 * float(np.abs(x).max())).max())
+        assert true_peak(x, 0.7) == pytest.approx(expected, rel=1e-6)
+        assert expected > float(np.abs(x).max())  # it did look between samples
+    assert true_peak(np.zeros((100, 2), np.float32), 0.5) == 0.0
+
+
 def test_loudness_of_a_chord_track_equals_pyloudnorm_at_several_levels() -> None:
     audio = triads(["Am", "F", "C", "G"] * 2, 2.0) + 0.5 * click_track(120.0, 16.0)
     for gain in (1.0, 0.2, 0.01):

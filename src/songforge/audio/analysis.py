@@ -24,7 +24,7 @@ import scipy.signal
 from scipy.signal import sosfreqz
 
 from songforge.audio.jit import librosa
-from songforge.audio.loudness import KWeighted, _k_sos, peak_envelope
+from songforge.audio.loudness import KWeighted, _k_sos, true_peak
 from songforge.music.chords import parse_chord
 from songforge.music.theory import KK_MAJOR, KK_MINOR, PC_NAMES
 
@@ -116,10 +116,8 @@ def measure(
     # nothing, and their FFTs, resampling and matrix products release the GIL, so the loudness runs
     # on the second core while this thread does the rest (the render that came before used both).
     loudness = _Beside(_loudness, x, sr)
-    mono = x[:, 0].copy()
-    for ch in range(1, x.shape[1]):  # column by column: several times faster than a sum over axis 1
-        mono += x[:, ch]
-    mono *= np.float32(1.0 / x.shape[1])
+    # one matrix-vector product: several times faster than a sum over axis 1 or column by column
+    mono = x @ np.full(x.shape[1], 1.0 / x.shape[1], dtype=np.float32)
     if not np.any(mono) or len(mono) < sr // 4:
         lufs, peak = loudness.join()
         return Measured(None, 0, None, None, None, 0, lufs, peak, seconds)
@@ -165,13 +163,10 @@ class _Beside(threading.Thread):
 
 def _loudness(x: np.ndarray, sr: int) -> tuple[float | None, float | None]:
     lufs = integrated_loudness(x, sr)
-    sample_peak = float(max(x.max(), -x.min())) if len(x) else 0.0
-    peak = None
-    if sample_peak > 0:
-        # interpolate only within 3 dB of the sample peak: a quieter stretch would need a 3 dB
-        # overshoot between samples to matter, which music does not make (a third of the cost of -6)
-        env = peak_envelope(x, floor=sample_peak * TRUE_PEAK_FLOOR)
-        peak = float(20 * np.log10(max(sample_peak, float(env.max()))))
+    # interpolate only within 3 dB of the sample peak: a quieter stretch would need a 3 dB
+    # overshoot between samples to matter, which music does not make (a third of the cost of -6)
+    linear = true_peak(x, TRUE_PEAK_FLOOR)
+    peak = float(20 * np.log10(linear)) if linear > 0 else None
     return (lufs if np.isfinite(lufs) else None), peak
 
 
@@ -235,8 +230,17 @@ def integrated_loudness(x: np.ndarray, sr: int) -> float:
 
 
 def _power(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    spec = librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True)
+    """|STFT|^2 as librosa.stft computes it (centred, zero-padded, periodic Hann), frames x bins:
+    transforming rows of a strided view is over twice as fast as librosa's column layout."""
+    padded = np.pad(np.asarray(y, dtype=np.float32), n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    spec = scipy.fft.rfft(frames * _hann(n_fft), axis=1)
     return spec.real**2 + spec.imag**2
+
+
+@lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    return scipy.signal.get_window("hann", n, fftbins=True).astype(np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -266,7 +270,7 @@ def _tempo(y: np.ndarray, bpm_hint: float | None) -> tuple[float | None, int]:
     requested tempo), its peak refined by parabolic interpolation: the lag grid alone quantises
     tempo by 2-4 % at these rates, as much as the tolerance the benchmark allows."""
     mel = librosa.power_to_db(
-        _mel_basis(ANALYSIS_SR, ONSET_N_FFT) @ _power(y, ONSET_N_FFT, ONSET_HOP), ref=np.max
+        (_power(y, ONSET_N_FFT, ONSET_HOP) @ _mel_basis(ANALYSIS_SR, ONSET_N_FFT).T).T, ref=np.max
     )
     oenv = librosa.onset.onset_strength(S=mel, sr=ANALYSIS_SR, hop_length=ONSET_HOP)
     win = int(librosa.time_to_frames(8.0, sr=ANALYSIS_SR, hop_length=ONSET_HOP))
@@ -316,7 +320,7 @@ def _fit_beats(times: np.ndarray, tempo: float) -> float:
 
 def _chroma(y: np.ndarray) -> np.ndarray:
     half = librosa.resample(y, orig_sr=ANALYSIS_SR, target_sr=CHROMA_SR, res_type="soxr_hq")
-    raw = _chroma_basis(CHROMA_SR, CHROMA_N_FFT) @ _power(half, CHROMA_N_FFT, CHROMA_HOP)
+    raw = (_power(half, CHROMA_N_FFT, CHROMA_HOP) @ _chroma_basis(CHROMA_SR, CHROMA_N_FFT).T).T
     return librosa.util.normalize(raw, norm=np.inf, axis=0)
 
 
