@@ -27,6 +27,9 @@ from songforge.music.theory import Key, nearest_pitch, roman_to_chord
 
 BEATS_PER_BAR = 4
 _TONIC_ACCENT, _RIVAL_ACCENT = 1.12, 0.9  # velocity factors of tonic-chord and relative-key-chord bars
+# below this kick and backbeat take turns: a beat that sounds alike each time is heard doubled
+ALTERNATE_BPM = 72
+_TOMS = (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)
 SLOW_BPM = 80  # below this an off-beat onset is heard as a beat of its own (double-tempo readings)
 # Styles whose idiom allows a tonic pedal in the bass under chords that contain the tonic.
 PEDAL_STYLES = frozenset({"ambient", "lofi", "cinematic", "synthwave"})
@@ -435,6 +438,7 @@ class Composer:
             if self.feel == "half-time":
                 fam = pat.half_time(fam)
         part = Part("drums", style.kit, is_drum=True)
+        fills: list[Note] = []  # kept whole at slow tempos, unlike toms the groove itself plays
         n_sections = len(self.sections)
         for si, sec in enumerate(self.sections):
             kind = sec.name.split()[0].lower()
@@ -460,14 +464,14 @@ class Composer:
                 if b == 0 and (si > 0 and kind not in ("break", "outro")):
                     part.notes.append(Note(bar * 4, 1.0, pat.CRASH, int(105 * vel_scale)))
                 if last:
-                    self._fill(part, bar, vel_scale)
-        self._clarify_beat(part)
+                    fills += self._fill(bar, vel_scale)
+        self._clarify_beat(part, fills)
         end = self.plan.bars * 4
         part.notes.append(Note(end, 1.0, pat.KICK, 90))
         part.notes.append(Note(end, 2.0, pat.CRASH, 90))
         return [part]
 
-    def _clarify_beat(self, part: Part) -> None:
+    def _clarify_beat(self, part: Part, fills: list[Note]) -> None:
         """Make the written beat the strongest periodicity. Slow tempos lose their off-beat hits
         (otherwise they are heard at double tempo; triplets under a 6/8 pulse stay, softly); fast
         ones get a kick or snare on every beat and quieter off-beats (otherwise they are heard at
@@ -475,17 +479,15 @@ class Composer:
         (hat, shaker, ride...) or a kick, louder than anything the timekeepers play between beats."""
         bpm = self.plan.bpm
         triplet = self.feel == "6/8"
-        fills = (pat.TOM_LO, pat.TOM_MID, pat.TOM_HI)
 
         def on_beat(n: Note) -> bool:
             return abs(n.start - round(n.start)) < 1e-6
 
         if bpm < 85:
             part.notes = [
-                n
-                for n in part.notes
-                if on_beat(n) or n.pitch in fills or (triplet and n.pitch in pat.KEEPERS and n.vel < 70)
+                n for n in part.notes if on_beat(n) or (triplet and n.pitch in pat.KEEPERS and n.vel < 70)
             ]
+            fills = [n for n in fills if on_beat(n) or n.pitch in _TOMS]
         if (bpm < 85 or bpm >= 130) and self.feel != "half-time":
             strong = {
                 int(round(n.start))
@@ -495,10 +497,20 @@ class Composer:
             for beat in range(self.plan.bars * 4):
                 if beat not in strong:
                     part.notes.append(Note(float(beat), 0.25, pat.KICK, 96 if bpm >= 130 else 80))
+        if bpm < ALTERNATE_BPM:
+            backbeat = {
+                int(round(n.start))
+                for n in part.notes
+                if n.pitch in (pat.SNARE, pat.CLAP, pat.RIM) and on_beat(n)
+            }
+            part.notes = [
+                n for n in part.notes if not (n.pitch == pat.KICK and int(round(n.start)) in backbeat)
+            ]
         if bpm >= 130:
             for n in part.notes:
-                if not on_beat(n) and n.pitch not in (pat.SNARE, *fills):
+                if not on_beat(n) and n.pitch != pat.SNARE:
                     n.vel = int(n.vel * 0.6)
+        part.notes += fills
         self._keep_time(part)
 
     def _keep_time(self, part: Part) -> None:
@@ -525,7 +537,7 @@ class Composer:
             elif want or beat not in kick:
                 part.notes.append(Note(float(beat), 0.25, keeper, max(want, 60)))
 
-    def _fill(self, part: Part, bar: int, vel_scale: float) -> None:
+    def _fill(self, bar: int, vel_scale: float) -> list[Note]:
         kind = int(self.rng.integers(0, 3))
         base = bar * 4 + 2
         step = 1 / 3 if self.feel == "6/8" else 0.25
@@ -554,9 +566,9 @@ class Composer:
             ]
             if step != 0.25:
                 steps = [(0, pat.SNARE), (1, pat.SNARE), (3, pat.SNARE), (4, pat.TOM_MID), (5, pat.TOM_LO)]
-        for i, drum in steps:
-            vel = int((70 + 6 * i) * vel_scale)
-            part.notes.append(Note(base + i * step, 0.25, drum, min(127, vel)))
+        return [
+            Note(base + i * step, 0.25, drum, min(127, int((70 + 6 * i) * vel_scale))) for i, drum in steps
+        ]
 
     # ---- bass
     def bass(self) -> list[Part]:
