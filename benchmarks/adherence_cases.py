@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass
 
 TABLES = ("tuning", "heldout", "held-out-2", "held-out-3")
 PREFIX = {"tuning": "T", "heldout": "H", "held-out-2": "N", "held-out-3": "P"}  # case ids: T01, H01, N01, P01
-PHRASINGS = {"tuning": 0, "heldout": 1, "held-out-2": 1, "held-out-3": 1}  # which half of each style's prompts
+# which half of each style's prompts a table takes
+PHRASINGS = {"tuning": 0, "heldout": 1, "held-out-2": 1, "held-out-3": 1}
 MODELS = ("i3", "i3.5 beta", "i4")
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
