@@ -116,6 +116,21 @@ def scale_out(data_dir: Path, env: dict[str, str], queue: bool) -> Iterator[list
             client.close()
 
 
+def wait_for_workers(url: str, count: int, deadline: float) -> None:
+    """Until `count` worker processes have reported their engines (`worker_engines`)."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                n = conn.execute(text("SELECT count(DISTINCT worker_id) FROM worker_engines")).scalar()
+            if (n or 0) >= count:
+                return
+            time.sleep(0.2)
+        raise SystemExit(f"fewer than {count} workers reported within the deadline")
+    finally:
+        engine.dispose()
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
@@ -168,7 +183,11 @@ def main() -> None:
                 api = base + "/v1/tempolor"
                 with httpx.Client(headers=h, timeout=60) as c:
                     c.post(api + "/accounts", json={"requestParams": {"user_id": "q"}, "maxJobs": 10})
-                    time.sleep(10 if args.queue else 3)  # workers start and go idle
+                    # Idle workers means started ones: each reports its engines as it enters its
+                    # loop. A fixed sleep measured the start-up of a worker on a busy machine (the
+                    # second variation waited seconds for the only worker up yet).
+                    wait_for_workers(url, 2, deadline=time.monotonic() + 600)
+                    time.sleep(3)  # past the first beats and the analysis warm-up's start
                     item_ids: list[str] = []
                     for _ in range(args.requests):
                         r = c.post(api + "/music/instrumental", json={"prompt": "soft piano", "user_id": "q"})

@@ -3,12 +3,14 @@ tenant's first job, and within one tenant the queue stays FIFO."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, select
 
 from songforge.clock import now_ms
 from songforge.core import accounts, queue, scheduler, tenants
+from songforge.core.jobs import JobRequest
 from songforge.store.db import Database
-from songforge.store.models import Job
+from songforge.store.models import Account, Job
 
 BACKLOG = 756
 
@@ -88,3 +90,39 @@ def test_fewest_running_goes_first(db: Database) -> None:
     got = [j.item_id for j in running if j is not None]
     # two each: whoever holds fewer running jobs is served, whatever the queue order says
     assert got == [backlog[0], mine[0], backlog[1], mine[1]]
+
+
+def test_a_claim_prefers_the_variation_it_was_woken_for_without_jumping_the_order(db: Database) -> None:
+    """`prefer` (the jobs a worker was woken for) breaks the tie among one request's variations
+    only: two workers woken for a request's two variations each take their own, but a preferred
+    job never passes an older job of its tenant, nor another tenant whose turn it is."""
+    t0 = now_ms() - 10_000_000
+    a = _tenant(db, "a")
+    with db.session() as s:
+        account = s.scalars(select(Account).where(Account.tenant_id == a)).one()
+        request = JobRequest(kind="instrumental", prompt="x", model="i4")
+        jobs = scheduler.submit(s, account=account, request=request)
+        first, second = sorted(j.item_id for j in jobs)  # the order claims take them in by default
+    job = queue.claim_next(db, "w1", prefer=[second, first])
+    assert job is not None and job.item_id == second  # without the preference: `first` (item id order)
+    other = queue.claim_next(db, "w2", prefer=[second])  # a stale preference: the next one in line
+    assert other is not None and other.item_id == first
+
+    older, newer = _queue(db, a, 2, t0)
+    b = _tenant(db, "b")
+    (b_job,) = _queue(db, b, 1, t0 + 10)
+    # tenant a has 2 running now: b's turn, whatever a's workers prefer; then a's older job first
+    taken = [queue.claim_next(db, f"w{i}", prefer=[newer]) for i in range(3)]
+    assert [j.item_id if j else None for j in taken] == [b_job, older, newer]
+
+
+def test_claims_without_update_returning(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the database has no UPDATE ... RETURNING (SQLite before 3.35), a claim reads the row
+    it took by key: the same job, and still only one claimant wins it."""
+    monkeypatch.setattr(db.engine.dialect, "update_returning", False)
+    t0 = now_ms() - 10_000_000
+    (item_id,) = _queue(db, _tenant(db, "old"), 1, t0)
+    job = queue.claim_next(db, "w1")
+    assert job is not None and job.item_id == item_id
+    assert job.state == "running" and job.worker_id == "w1" and job.attempts == 1
+    assert queue.claim(db, item_id, "w2") is None

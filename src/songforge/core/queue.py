@@ -17,10 +17,10 @@ so the dialects' callbacks are written to the outbox atomically with the change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from songforge import config
@@ -36,82 +36,117 @@ log = logging.getLogger("songforge.queue")
 # job come back quickly (SONGFORGE_LEASE_SECONDS).
 LEASE_MS = int(config.lease_seconds() * 1000)
 MAX_ATTEMPTS = 3
+PREFER_MAX = 16  # `claim_next(prefer=...)`: the ids a claim looks at (a wake-up names a request's few)
+
+
+# The conditional UPDATE every claim goes through, built once: a claim is on the path from a
+# request's acceptance to its start, and composing this statement anew cost more than running it.
+# No ORM synchronisation (no object of this session holds the row); the row comes back through
+# RETURNING where the database has it (SQLite 3.35+, PostgreSQL), else one read by key.
+_CLAIM = (
+    update(Job)
+    .where(Job.item_id == bindparam("claim_item"), Job.state == JobState.QUEUED)
+    .values(
+        state=JobState.RUNNING,
+        worker_id=bindparam("claim_worker"),
+        lease_until_ms=bindparam("claim_lease"),
+        started_ms=bindparam("claim_at"),
+        attempts=Job.attempts + 1,
+        progress=0,
+        stage="starting",
+        updated_ms=bindparam("claim_at"),
+    )
+    .execution_options(synchronize_session=False)
+)
+_CLAIM_RETURNING = _CLAIM.returning(Job).execution_options(populate_existing=True)
 
 
 def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
     """The conditional UPDATE every claim goes through: only a still-queued row is taken."""
-    won = rowcount(
-        s.execute(
-            update(Job)
-            .where(Job.item_id == item_id, Job.state == JobState.QUEUED)
-            .values(
-                state=JobState.RUNNING,
-                worker_id=worker_id,
-                lease_until_ms=t + LEASE_MS,
-                started_ms=t,
-                attempts=Job.attempts + 1,
-                progress=0,
-                stage="starting",
-                updated_ms=t,
-            )
-        )
-    )
-    if not won:
+    params = {"claim_item": item_id, "claim_worker": worker_id, "claim_lease": t + LEASE_MS, "claim_at": t}
+    job: Job | None
+    if s.get_bind().dialect.update_returning:
+        job = s.execute(_CLAIM_RETURNING, params).scalars().first()
+    else:
+        job = s.get(Job, item_id, populate_existing=True) if rowcount(s.execute(_CLAIM, params)) else None
+    if job is None:
         return None
-    job = s.get(Job, item_id, populate_existing=True)
-    assert job is not None
     events.publish_job_changed(s, job, is_final=False)
     s.expunge(job)
     return job
 
 
+# The claim path's reads, built once like `_CLAIM` (bound values: the tenants, the engines, the
+# preferred jobs).
+_RUNNING_BY_TENANT = (
+    # job_is_active(): lets the planner read ix_jobs_active (active rows only) instead of
+    # walking every job in tenant order for the GROUP BY (SQLite did: issue 17).
+    select(Job.tenant_id, func.count())
+    .where(job_is_active(), Job.state == JobState.RUNNING)
+    .group_by(Job.tenant_id)
+)
+_SERVED = select(Tenant.id, Tenant.served_ms).where(Tenant.id.in_(bindparam("tenants", expanding=True)))
+
+
 def tenant_turns(s: Session, tenant_ids: set[str]) -> dict[str, tuple[int, int]]:
     """Each tenant's place in the fair order, as a sort key: (running jobs, last served; 0 never)."""
-    running: dict[str, int] = {
-        tenant_id: int(n)
-        for tenant_id, n in s.execute(
-            # job_is_active(): lets the planner read ix_jobs_active (active rows only) instead of
-            # walking every job in tenant order for the GROUP BY (SQLite did: issue 17).
-            select(Job.tenant_id, func.count())
-            .where(job_is_active(), Job.state == JobState.RUNNING)
-            .group_by(Job.tenant_id)
-        )
-    }
+    running: dict[str, int] = {tenant_id: int(n) for tenant_id, n in s.execute(_RUNNING_BY_TENANT)}
     served: dict[str, int] = {
-        tenant_id: int(ms or 0)
-        for tenant_id, ms in s.execute(select(Tenant.id, Tenant.served_ms).where(Tenant.id.in_(tenant_ids)))
+        tenant_id: int(ms or 0) for tenant_id, ms in s.execute(_SERVED, {"tenants": sorted(tenant_ids)})
     }
     return {t: (running.get(t, 0), served.get(t, 0)) for t in tenant_ids}
 
 
-def _next_in_turn(s: Session, engines: Collection[str] | None = None) -> tuple[str, int] | None:
-    """The job whose turn it is and the tenants' highest `served_ms`, or None when none is queued
-    (of `engines`, when given).
-
-    Reads only the queued and running rows (`ix_jobs_state`): one head of line per tenant, the
-    running count per tenant (of every engine: a tenant's load is its load), and the candidates'
-    `tenants.served_ms`."""
+def _heads(engines: bool) -> Any:
+    """The head of line of each tenant (of the bound `engines` when `engines`): within a tenant
+    by `queued_ms`, then the claimant's own preferred job (`prefer_first`), its other preferred
+    ones (`prefer_rest`), then `created_ms`, `item_id`."""
     queued = [Job.state == JobState.QUEUED]
-    if engines is not None:
-        queued.append(Job.engine.in_(sorted(engines)))
+    if engines:
+        queued.append(Job.engine.in_(bindparam("engines", expanding=True)))
+    preference = case(
+        (Job.item_id == bindparam("prefer_first"), 0),
+        (Job.item_id.in_(bindparam("prefer_rest", expanding=True)), 1),
+        else_=2,
+    )
+    order = (Job.queued_ms, preference, Job.created_ms, Job.item_id)
     ranked = (
         select(
             Job.item_id,
             Job.tenant_id,
             Job.queued_ms,
             Job.created_ms,
-            func.row_number()
-            .over(partition_by=Job.tenant_id, order_by=(Job.queued_ms, Job.created_ms, Job.item_id))
-            .label("n"),
+            func.row_number().over(partition_by=Job.tenant_id, order_by=order).label("n"),
         )
         .where(*queued)
         .subquery()
     )
-    heads = s.execute(
-        select(ranked.c.item_id, ranked.c.tenant_id, ranked.c.queued_ms, ranked.c.created_ms).where(
-            ranked.c.n == 1
-        )
-    ).all()
+    return select(ranked.c.item_id, ranked.c.tenant_id, ranked.c.queued_ms, ranked.c.created_ms).where(
+        ranked.c.n == 1
+    )
+
+
+_HEADS = {False: _heads(False), True: _heads(True)}
+
+
+def _next_in_turn(
+    s: Session, engines: Collection[str] | None = None, prefer: Sequence[str] = ()
+) -> tuple[str, int] | None:
+    """The job whose turn it is and the tenants' highest `served_ms`, or None when none is queued
+    (of `engines`, when given). `prefer`: job ids this claimant was woken for, its own first; among
+    a tenant's jobs queued in the same millisecond (one request's variations) they go first, so two
+    workers woken for one request's two variations each take their own instead of both racing
+    for the first (the loser would pay a second round, and on SQLite the wait for the winner's
+    write lock). The fair order between tenants, and FIFO by `queued_ms` within one, are unchanged.
+
+    Reads only the queued and running rows (`ix_jobs_state`): one head of line per tenant, the
+    running count per tenant (of every engine: a tenant's load is its load), and the candidates'
+    `tenants.served_ms`."""
+    named = list(prefer[:PREFER_MAX])
+    params: dict[str, Any] = {"prefer_first": named[0] if named else "", "prefer_rest": named[1:]}
+    if engines is not None:
+        params["engines"] = sorted(engines)
+    heads = s.execute(_HEADS[engines is not None], params).all()
     if not heads:
         return None
     turns = tenant_turns(s, {h.tenant_id for h in heads})
@@ -123,15 +158,20 @@ def _next_in_turn(s: Session, engines: Collection[str] | None = None) -> tuple[s
 
 
 def claim_next(
-    db: Database, worker_id: str, now: int | None = None, engines: Collection[str] | None = None
+    db: Database,
+    worker_id: str,
+    now: int | None = None,
+    engines: Collection[str] | None = None,
+    prefer: Sequence[str] = (),
 ) -> Job | None:
     """Takes the next job in fair order (see the module notes) or returns None when none is queued.
-    With `engines`, only a job of one of them: a worker never takes a job it has no engine for."""
+    With `engines`, only a job of one of them: a worker never takes a job it has no engine for.
+    `prefer`: the jobs this worker was woken for, a tie-break within one tenant (`_next_in_turn`)."""
     if engines is not None and not engines:
         return None
     for _ in range(8):
         with db.session() as s:
-            turn = _next_in_turn(s, engines)
+            turn = _next_in_turn(s, engines, prefer)
             if turn is None:
                 return None
             item_id, served_before = turn
@@ -143,6 +183,7 @@ def claim_next(
                     update(Tenant)
                     .where(Tenant.id == job.tenant_id)
                     .values(served_ms=max(t, served_before + 1))
+                    .execution_options(synchronize_session=False)
                 )
                 return job
     return None

@@ -25,7 +25,7 @@ from songforge.core.jobs import JobRequest
 from songforge.core.queue import tenant_turns
 from songforge.core.states import ACTIVE_JOB_STATES, JobState
 from songforge.errors import Busy
-from songforge.store.db import rowcount
+from songforge.store.db import hold_write_gate, rowcount
 from songforge.store.models import Account, Job, job_is_active
 
 VARIATIONS = 2
@@ -88,6 +88,7 @@ def lock_for_write(session: Session, account_id: int | None = None) -> None:
     if bind.dialect.name == "sqlite":
         conn = session.connection()
         if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            hold_write_gate(session)  # this process's other admissions: a hand-over, not polling
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif account_id is not None:
         session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
@@ -164,6 +165,11 @@ def admit(session: Session, account: Account, *, max_jobs: int | None = None, va
     slot) or TenantQueueFull; else returns the slot limit that applies. `submit` admits through it;
     so do jobs of other kinds that hold a slot while they run (lyrics written by the upstream).
     The caller inserts its jobs in the same transaction."""
+    return _admit(session, account, max_jobs=max_jobs, variations=variations)[0]
+
+
+def _admit(session: Session, account: Account, *, max_jobs: int | None, variations: int) -> tuple[int, int]:
+    """`admit`, also returning the slots busy before this request: (limit, busy)."""
     lock_for_write(session, account.id)
     limit = max_jobs if max_jobs is not None else account.max_jobs
     busy = busy_slots(session, account.tenant_id, account.user_id)
@@ -176,7 +182,16 @@ def admit(session: Session, account: Account, *, max_jobs: int | None = None, va
     queued = tenant_queued(session, account.tenant_id)
     if queued + variations > cap:
         raise TenantQueueFull(queued, cap)
-    return limit
+    return limit, busy
+
+
+def _new_job_ids(session: Session, count: int) -> list[str]:
+    """`count` fresh item ids, checked against the table in one query (random ids: a collision is
+    all but impossible, but one would fail the whole request)."""
+    while True:
+        ids = list(dict.fromkeys(new_item_id() for _ in range(count)))
+        if len(ids) == count and not session.scalar(select(func.count()).where(Job.item_id.in_(ids))):
+            return ids
 
 
 def submit(
@@ -189,16 +204,31 @@ def submit(
 ) -> list[Job]:
     """Queues one request's variations for `account`, or raises AccountBusy. Call in a fresh
     transaction. `engine`: the one the caller chose with `engine_for` (and checked), else chosen here."""
-    limit = admit(session, account, max_jobs=request.max_jobs, variations=variations)
+    return submit_counted(session, account=account, request=request, variations=variations, engine=engine)[0]
+
+
+def submit_counted(
+    session: Session,
+    *,
+    account: Account,
+    request: JobRequest,
+    variations: int = VARIATIONS,
+    engine: str | None = None,
+) -> tuple[list[Job], int]:
+    """`submit`, also returning the account's busy slots with this request in (what a submit
+    answer reports), known from the admission's own count rather than counted again.
+
+    The write lock is held from the admission to the commit, and every worker waits for the
+    commit: so only what must be under it is (the counts, the id check, the insert), with the
+    acceptance time (`queued_ms`) stamped last, just before the insert."""
+    limit, busy = _admit(session, account, max_jobs=request.max_jobs, variations=variations)
     engine = engine if engine is not None else engine_for(account, request)
-    now = now_ms()
     batch_id = new_item_id()
     stored = request.to_json()
+    item_ids = _new_job_ids(session, variations)
+    now = now_ms()
     jobs = []
-    for _ in range(variations):
-        item_id = new_item_id()
-        while session.get(Job, item_id) is not None:
-            item_id = new_item_id()
+    for item_id in item_ids:
         job = Job(
             item_id=item_id,
             tenant_id=account.tenant_id,
@@ -228,7 +258,7 @@ def submit(
         session.add(job)
         jobs.append(job)
     session.flush()
-    return jobs
+    return jobs, busy + 1  # a new batch: one more slot
 
 
 def queue_positions(session: Session) -> dict[str, int]:

@@ -9,6 +9,7 @@ of being sprinkled over every route that submits work.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -20,6 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 CommitHook = Callable[[list[str]], None]
 EngineCommitHook = Callable[[dict[str, str]], None]  # item id -> the engine that makes it
 _NEW_JOBS = "songforge_new_queued_jobs"
+_GATE = "songforge_write_gate"
+_HELD = "songforge_write_gate_held"
+GATE_TIMEOUT_S = 2.0  # the longest an admission waits at the gate before falling back to SQLite's lock
 
 
 def normalize_url(url: str) -> str:
@@ -57,9 +61,16 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: this process's admissions queue at this gate for the file's write lock
+        # (`hold_write_gate`); every session of this database knows it through its `info`.
+        info = {_GATE: threading.Lock()} if self.is_sqlite else {}
+        self._factory = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._commit_hooks: list[CommitHook] = []
         self._engine_hooks: list[EngineCommitHook] = []
+        if self.is_sqlite:
+            # Every end of a session's outermost transaction (commit, rollback, or a close that
+            # abandons it) opens the gate.
+            event.listen(self._factory, "after_transaction_end", _end_of_transaction)
 
     def on_jobs_queued(self, hook: CommitHook) -> None:
         """Calls `hook(item_ids)` after each commit that inserted queued music jobs."""
@@ -97,9 +108,35 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+            finally:
+                _open_gate(s)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def hold_write_gate(session: Session) -> None:
+    """SQLite: waits for this process's other write transactions that called this to end, then
+    holds the gate until this one ends (commit or rollback). SQLite has one writer per file, and a
+    connection that finds the lock taken polls for it, sleeping 1, 2, 5, 10 ... 100 ms between tries:
+    two requests of one server admitting at once used to wait out those sleeps, far longer than the
+    few milliseconds the holder needed. Through the gate the next one starts when the holder ends.
+    A no-op on a session that holds it already, or on PostgreSQL (row locks, which wake waiters)."""
+    gate = session.info.get(_GATE)
+    if gate is not None and not session.info.get(_HELD) and gate.acquire(timeout=GATE_TIMEOUT_S):
+        session.info[_HELD] = True
+    # Not acquired in time (a holder stuck, or a second session in the holder's own thread): this
+    # transaction goes on without the gate and waits on SQLite's own lock, as it did before.
+
+
+def _end_of_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        _open_gate(session)
+
+
+def _open_gate(session: Session, *_args: Any) -> None:
+    if session.info.pop(_HELD, False):
+        session.info[_GATE].release()
 
 
 def rowcount(result: Result[*tuple[Any, ...]]) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,8 +256,17 @@ def source_task(session: Session, source_job_id: str) -> UpstreamTask | None:
 class JobLedger:
     """One job's view of the pool (the `TaskLedger` protocol of songforge.engines.tempolor)."""
 
-    def __init__(self, db: Database, settings: Settings, job_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        job_id: str,
+        attend: Callable[[str], bool] | None = None,
+    ) -> None:
+        """`attend(item_id)`: the worker's way to run a queued job now, if it can still claim it
+        (True when it ran); what `attend_unattended` runs a slot's holder with. None: never."""
         self._db = db
+        self._attend = attend
         self._box = key_box(settings.data_dir)
         self._job_id = job_id
         self._timeout = float(settings.job_timeout_seconds)
@@ -357,6 +367,39 @@ class JobLedger:
             assert row is not None
             row.key_id, row.task_id, row.state, row.updated_ms = key.id, None, "reserved", now_ms()
             return self._lease(key)
+
+    def unattended(self, key_id: int | None = None) -> list[str]:
+        """The queued jobs (not this one) holding a slot of an active key (only key `key_id` when
+        given), oldest first: their task was reserved or sent, then they went back to the queue (a
+        restart, a dead worker) and no worker polls them. Their slots count all the same, rightly:
+        the platform runs their tasks."""
+        holding = [
+            UpstreamTask.state.in_(_HOLDING),
+            UpstreamTask.job_id != self._job_id,
+            Job.state == "queued",  # core.states.JobState.QUEUED (store imports no core)
+            UpstreamKey.state == ACTIVE,
+        ]
+        if key_id is not None:
+            holding.append(UpstreamKey.id == key_id)
+        with self._db.session() as s:
+            return list(
+                s.scalars(
+                    select(UpstreamTask.job_id)
+                    .join(Job, Job.item_id == UpstreamTask.job_id)
+                    .join(UpstreamKey, UpstreamKey.id == UpstreamTask.key_id)
+                    .where(*holding)
+                    .order_by(Job.queued_ms, Job.created_ms, Job.item_id)
+                    .limit(8)
+                )
+            )
+
+    def attend_unattended(self, key_id: int | None = None) -> bool:
+        """Runs the first unattended holder (`unattended`) this worker can still claim, through
+        the worker's `attend`; False when there is none (or no `attend`): then the slots' holders
+        are being run, and their slots come free when they end."""
+        if self._attend is None:
+            return False
+        return any(self._attend(item_id) for item_id in self.unattended(key_id))
 
     def sent(self, lease: Lease, task_id: str) -> None:
         self._set(state="sent", key_id=lease.key_id, task_id=task_id)

@@ -419,7 +419,23 @@ def _bind_job(ctx: WorkerContext, job: Job, engine: object) -> None:
     if bind is not None:
         from songforge.store.upstream import JobLedger
 
-        bind(JobLedger(ctx.db, ctx.settings, job.item_id))
+        bind(JobLedger(ctx.db, ctx.settings, job.item_id, attend=lambda item_id: attend_job(ctx, item_id)))
+
+
+def attend_job(ctx: WorkerContext, item_id: str) -> bool:
+    """Runs queued job `item_id` in this worker now, nested in the job (or upload) that asked, if it
+    can still claim it; True when it ran. The upstream engine asks it for a job holding the key slot
+    it waits for while that job sits in the queue (`TaskLedger.attend_unattended`): every worker may
+    be such a waiter, so the holder would otherwise never be claimed. The asker keeps its own claim
+    and lease (its heartbeat thread renews it) and goes on when this returns; an engine bound
+    anew by the nested job keeps the asker's ledger in its own call's locals."""
+    job = queue.claim(ctx.db, item_id, ctx.worker_id)
+    if job is None:
+        return False
+    log.info("job %s: run now, it holds the upstream key slot another job here waits for", item_id)
+    outcome = run_music_job(ctx, job)
+    log.info("job %s %s", item_id, outcome)
+    return True
 
 
 def _abandon(ctx: WorkerContext, job: Job) -> RunOutcome:

@@ -7,11 +7,16 @@ restarted and the jobs it held are requeued (or failed) at once, and jobs whose 
 renewing its lease are requeued or failed.
 
 Idle workers are woken, not left to find work by polling: after the server commits new jobs (or its
-supervisor requeues some) it writes a byte into each worker's pipe, and an idle worker waits on its
-pipe, so the wait from acceptance to a claim is the time to wake a process. A pipe and not a
-multiprocessing Event: Event.set() waits, under a lock, until every sleeping worker has been
-scheduled, which stalled the submitting request (and the workers' own clear()) behind the slowest
-low-priority process on a busy machine; a non-blocking one-byte write never waits for anyone.
+supervisor requeues some) it writes a line into each worker's pipe, and an idle worker waits on its
+pipe, so the wait from acceptance to a claim is the time to wake a process. The line names the new
+jobs, in a different order for each worker (worker k first the k-th), and a worker's claim prefers
+them (`queue.claim_next(prefer=...)`, a tie-break among one request's variations): two idle workers
+woken for a request's two variations each take their own at once, where both used to race for the
+first and the loser paid a second claim round (and, on SQLite, the wait for the winner's lock).
+A pipe and not a multiprocessing Event: Event.set() waits, under a lock, until every sleeping
+worker has been scheduled, which stalled the submitting request (and the workers' own clear())
+behind the slowest low-priority process on a busy machine; a non-blocking write of one short line
+never waits for anyone.
 The short poll remains as a fallback for work the server's own commits do not announce (uploads,
 other processes writing the same database).
 
@@ -102,9 +107,8 @@ def worker_main(
             report.beat()
             # Drained before looking, so a job committed after the look leaves a byte that ends
             # the wait below at once: no wake-up is lost between the look and the wait.
-            if wake is not None:
-                _drain(wake.fileno())
-            if not run_one(ctx):
+            named = _woken_for(_drain(wake.fileno())) if wake is not None else []
+            if not run_one(ctx, named):
                 if wake is not None:
                     select.select([wake.fileno()], [], [], IDLE_POLL_SECONDS)
                 else:
@@ -114,22 +118,46 @@ def worker_main(
         ctx.db.dispose()
 
 
-def _drain(fd: int) -> None:
+def _drain(fd: int) -> bytes:
+    """Everything in the wake-up pipe (b"" when nothing was)."""
+    chunks = []
     try:
-        while os.read(fd, 4096):
-            pass
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
     except BlockingIOError:
         pass
+    return b"".join(chunks)
 
 
-def run_one(ctx: WorkerContext) -> bool:
-    """Claims and runs one unit of work. False when there was nothing to do.
+def _wake_line(item_ids: list[str], slot: int) -> bytes:
+    """What `WorkerPool.wake_up` writes to the worker in `slot`: the new jobs' ids, that worker's
+    own first (the `slot`-th, cyclically), one line well under PIPE_BUF so the write is atomic."""
+    ids = item_ids[: queue.PREFER_MAX]
+    if not ids:
+        return b"!\n"
+    k = slot % len(ids)
+    return (",".join(ids[k:] + ids[:k]) + "\n").encode()
+
+
+def _woken_for(data: bytes) -> list[str]:
+    """The job ids the wake-up lines in `data` name, the latest line's first: what to prefer."""
+    named: list[str] = []
+    for line in reversed(data.split(b"\n")):
+        for item_id in line.decode("ascii", "replace").split(","):
+            if item_id.isalnum() and item_id not in named:
+                named.append(item_id)
+    return named[: queue.PREFER_MAX]
+
+
+def run_one(ctx: WorkerContext, prefer: list[str] | None = None) -> bool:
+    """Claims and runs one unit of work. False when there was nothing to do. `prefer`: the music
+    jobs this worker was woken for (`queue.claim_next`).
 
     Uploads (voice analysis, stems) go first: they are short, and their POST waits for them.
     """
     if uploads_dispatch.run_one(ctx):
         return True
-    job = queue.claim_next(ctx.db, ctx.worker_id)
+    job = queue.claim_next(ctx.db, ctx.worker_id, prefer=prefer or ())
     if job is None:
         return False
     from songforge.workers.generate import run_music_job
@@ -157,12 +185,13 @@ class WorkerPool:
         self._serial = 0
         self._wakers: dict[str, Any] = {}  # slot -> write end of that worker's wake-up pipe
 
-    def wake_up(self, _item_ids: list[str] | None = None) -> None:
-        """Tells idle workers there is work (a `Database.on_jobs_queued` hook: after the commit).
+    def wake_up(self, item_ids: list[str] | None = None) -> None:
+        """Tells idle workers there is work (a `Database.on_jobs_queued` hook: after the commit),
+        naming the new jobs (`item_ids`), each worker's own first (`_wake_line`).
         Never blocks: a full pipe already holds a wake-up, a closed one belongs to a dead worker."""
-        for writer in list(self._wakers.values()):
+        for slot, writer in list(self._wakers.items()):
             try:
-                os.write(writer.fileno(), b"!")
+                os.write(writer.fileno(), _wake_line(list(item_ids or ()), int(slot)))
             except OSError:  # BlockingIOError (full), BrokenPipeError, a closed fd
                 pass
 

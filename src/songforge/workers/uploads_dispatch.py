@@ -48,7 +48,19 @@ def _claim_voice(ctx: WorkerContext) -> str | None:
     return _claim(ctx, Voice, Voice.status, VoiceStatus.QUEUED, VoiceStatus.RUNNING)
 
 
+# Whether any upload waits, both kinds in one read, built once: every idle worker's loop asks it
+# before it claims a music job, so it lies on the path from a request's acceptance to its claim.
+_ANY_QUEUED = select(
+    select(StemsTask.item_id).where(StemsTask.state == StemsState.QUEUED).limit(1).exists(),
+    select(Voice.item_id).where(Voice.status == VoiceStatus.QUEUED).limit(1).exists(),
+)
+
+
 def run_one(ctx: WorkerContext) -> bool:
+    with ctx.db.session() as s:
+        row = s.execute(_ANY_QUEUED).one()
+    if not any(row):
+        return False
     item_id = _claim_stems(ctx)
     if item_id is not None:
         _guarded(ctx, process_stems_task, item_id, "stems")

@@ -57,8 +57,11 @@ def split_upstream(
 ) -> tuple[Path, dict[str, Any]]:
     """The upstream's stems zip of the upload `source_key` (in `scratch`) and the task's `detail`
     fields. Raises EngineError with the platform's reason when it fails."""
+    from songforge.workers.generate import attend_job
+
     engine: Any = get_engine(UPSTREAM_ENGINE)
-    engine.bind_job(JobLedger(ctx.db, ctx.settings, item_id))
+    # attend: a queued job holding the key slot this task waits for runs here (`attend_job`).
+    engine.bind_job(JobLedger(ctx.db, ctx.settings, item_id, attend=lambda job_id: attend_job(ctx, job_id)))
     settings = ctx.settings
     signing.use_blob_store(settings.data_dir, ctx.blobs)  # S3: the store's presigned link, as the API's
 

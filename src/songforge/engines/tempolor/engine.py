@@ -291,6 +291,8 @@ class TempolorEngine:
                 raise EngineError(f"Timed out before the upstream accepted the task: {last}")
             lease = ledger.acquire(key_id)
             if lease is None:
+                if ledger.attend_unattended(key_id):
+                    continue  # a slot's holder ran here meanwhile: its slot may be free now
                 _wait(progress, 1, "waiting for an upstream key", timing.poll_seconds, ledger)
                 continue
             client = OpenApiClient(lease.base_url, lease.api_key, timeout=timing.request_seconds)

@@ -61,6 +61,13 @@ class TaskLedger(Protocol):
         given); None while every such key is at its limit; raises an EngineError naming each key's
         state when none is active."""
 
+    def attend_unattended(self, key_id: int | None = None) -> bool:
+        """While `acquire` finds every key full: runs, here and now, a queued job that holds one of
+        those slots (its task was sent, then its worker died or the server restarted, and it waits
+        in the queue for a worker to poll it again); True when one ran, so the slot may be free.
+        Without this, jobs waiting for a slot could take every worker while the job holding it
+        waits behind them in the queue, forever (issue 17: after a restart, one worker)."""
+
     def sent(self, lease: KeyLease, task_id: str) -> None:
         """Stores the upstream task id for this job (the slot stays taken)."""
 

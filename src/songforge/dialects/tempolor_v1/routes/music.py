@@ -146,12 +146,13 @@ def submit_answer(
     `source_engine`: for an extension, the engine that made the work it continues."""
     engine = check_engine(s, account, request, source_engine)
     try:
-        jobs = scheduler.submit(s, account=account, request=request, variations=variations, engine=engine)
+        jobs, busy_now = scheduler.submit_counted(
+            s, account=account, request=request, variations=variations, engine=engine
+        )
     except scheduler.AccountBusy as busy:
         s.rollback()
         return JSONResponse(busy_body(busy), status_code=429, headers={"Retry-After": str(busy.retry_after)})
     limit = jobs[0].max_jobs
-    busy_now = scheduler.busy_slots(s, account.tenant_id, account.user_id)
     return {
         "result": True,
         "itemIds": [j.item_id for j in jobs],
