@@ -52,6 +52,7 @@ from vocals_cases import SETS, Case  # noqa: E402
 SR = 44100
 LINES_PER_SECTION = 2
 BARS_PER_LINE = 2
+INTRO_BARS = 1  # silence before the first line, as a song's intro (see `render`)
 
 # Candidate -> {gender: voice.extra overrides}. The base decides who speaks; other keys are singer knobs.
 CANDIDATES: dict[str, dict[str, dict]] = {
@@ -178,16 +179,20 @@ def voice_for(case: Case, candidate: str):
 
 
 def render(case: Case, candidate: str):
+    """The case sung after INTRO_BARS of nothing, as every song's vocal comes after its intro: sung
+    from t=0, the first syllable's consonant (placed before its note) had no room and was cut off.
+    The intro bar holds the first chord, so every line is sung over the chords it had before."""
     sections = sections_for(case)
     bars = LINES_PER_SECTION * BARS_PER_LINE
     voice = voice_for(case, candidate)
+    chords = case.chords.split()
     t0 = time.perf_counter()
     v = sing(
         sections=sections,
         key=case.key,
         bpm=case.bpm,
-        bar_chords=case.chords.split() * 8,
-        section_bars=[("verse", 0, bars), ("chorus", bars, bars)],
+        bar_chords=chords[:1] * INTRO_BARS + chords * 8,
+        section_bars=[("verse", INTRO_BARS, bars), ("chorus", INTRO_BARS + bars, bars)],
         voice=voice,
         seed=case.seed,
     )
