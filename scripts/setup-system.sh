@@ -16,6 +16,13 @@ have_cmd festival || need+=(festival)
 [ -d /usr/share/festival/voices/english/ked_diphone ] || need+=(festvox-kdlpc16k)
 # The studio's browser tests: Debian's Chromium, driven by Playwright (never its own browser download).
 have_cmd chromium || need+=(chromium)
+# `--bench` (make bench): what the benchmarks' outside ears and mixtures need beyond that: espeak-ng as
+# one of the separation benchmark's voices, the MuseScore and TimGM6mb SoundFonts as its other instruments.
+if [ "${1:-}" = "--bench" ]; then
+  have_cmd espeak-ng || need+=(espeak-ng)
+  [ -f /usr/share/sounds/sf3/MuseScore_General.sf3 ] || need+=(musescore-general-soundfont)
+  [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need+=(timgm6mb-soundfont)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
