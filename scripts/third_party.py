@@ -81,6 +81,24 @@ SYSTEM_ASSETS: list[tuple[str, str, str, str]] = [
         "LGPL-2.1-or-later; Debian's build enables GPL parts (GPL-2.0-or-later, some GPL-3.0-or-later)",
     ),
     (
+        "eSpeak NG",
+        "espeak-ng",
+        "benchmarks only (`make bench`): one of the separation mixtures' voices (a subprocess)",
+        "GPL-3.0-or-later (some files under other free licences, per the package's copyright file)",
+    ),
+    (
+        "MuseScore General SoundFont",
+        "musescore-general-soundfont",
+        "benchmarks only (`make bench`): the separation mixtures' instruments",
+        "MIT (S. Christian Collins; parts public domain or CC0)",
+    ),
+    (
+        "TimGM6mb SoundFont",
+        "timgm6mb-soundfont",
+        "benchmarks only (`make bench`): the separation benchmark's held-out instruments",
+        "GPL-2 (Tim Brechbill)",
+    ),
+    (
         "Chromium",
         "chromium",
         "tests only: the studio's browser tests, through Playwright",
