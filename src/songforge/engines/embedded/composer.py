@@ -491,7 +491,7 @@ class Composer:
         if (bpm < 85 or bpm >= 130) and self.feel != "half-time":
             strong = {
                 int(round(n.start))
-                for n in part.notes
+                for n in (*part.notes, *fills)  # a fill's snare on the beat is that beat's hit
                 if n.pitch in (pat.KICK, pat.SNARE, pat.CLAP, pat.RIM) and on_beat(n)
             }
             for beat in range(self.plan.bars * 4):
