@@ -13,7 +13,7 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from songforge import config
 from songforge.core import queue
@@ -35,6 +35,9 @@ from songforge.workers.context import WorkerContext
 from songforge.workers.extend import extender_for, extension_of, run_extension
 from songforge.workers.measure import measure_result
 from songforge.workers.scratch import job_scratch
+
+if TYPE_CHECKING:
+    from songforge.store.upstream import JobLedger
 
 log = logging.getLogger("songforge.worker")
 
@@ -417,9 +420,15 @@ def _bind_job(ctx: WorkerContext, job: Job, engine: object) -> None:
     record) get it from the database through the worker: engines import no store."""
     bind = getattr(engine, "bind_job", None)
     if bind is not None:
-        from songforge.store.upstream import JobLedger
+        bind(job_ledger(ctx, job.item_id))
 
-        bind(JobLedger(ctx.db, ctx.settings, job.item_id, attend=lambda item_id: attend_job(ctx, item_id)))
+
+def job_ledger(ctx: WorkerContext, item_id: str) -> JobLedger:
+    """The upstream engine's view of job (or stems task) `item_id`, able to run a queued holder of
+    the key slot it waits for in this worker (`attend_job`)."""
+    from songforge.store.upstream import JobLedger
+
+    return JobLedger(ctx.db, ctx.settings, item_id, attend=lambda held: attend_job(ctx, held))
 
 
 def attend_job(ctx: WorkerContext, item_id: str) -> bool:

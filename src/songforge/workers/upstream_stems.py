@@ -27,7 +27,6 @@ from songforge.engines.base import EngineError, ProgressFn
 from songforge.engines.registry import get_engine
 from songforge.http import signing
 from songforge.store.models import Account, StemsTask, UpstreamTask
-from songforge.store.upstream import JobLedger
 from songforge.workers.context import WorkerContext
 
 __all__ = ["LINK_TTL_SECONDS", "split_upstream", "upstream_wanted"]
@@ -57,11 +56,10 @@ def split_upstream(
 ) -> tuple[Path, dict[str, Any]]:
     """The upstream's stems zip of the upload `source_key` (in `scratch`) and the task's `detail`
     fields. Raises EngineError with the platform's reason when it fails."""
-    from songforge.workers.generate import attend_job
+    from songforge.workers.generate import job_ledger
 
     engine: Any = get_engine(UPSTREAM_ENGINE)
-    # attend: a queued job holding the key slot this task waits for runs here (`attend_job`).
-    engine.bind_job(JobLedger(ctx.db, ctx.settings, item_id, attend=lambda job_id: attend_job(ctx, job_id)))
+    engine.bind_job(job_ledger(ctx, item_id))
     settings = ctx.settings
     signing.use_blob_store(settings.data_dir, ctx.blobs)  # S3: the store's presigned link, as the API's
 
