@@ -186,6 +186,10 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
     app.add_exception_handler(Exception, _unexpected_handler)
     # Inside starlette's ServerErrorMiddleware, which re-raises after its 500 and so made uvicorn reset
     # the keep-alive connection: unexpected errors are answered here instead (see http/failsafe.py).
+    # Status polls that will be answered 200 skip the router (dialects/tempolor_v1/status_reads.py).
+    from songforge.dialects.tempolor_v1.status_reads import StatusReads
+
+    app.add_middleware(StatusReads, prefix=PREFIX)
     app.add_middleware(FailsafeMiddleware)
 
     from songforge.dialects import tempolor_v1

@@ -27,7 +27,7 @@ from songforge.dialects.tempolor_v1.routes import (
     share,
     uploads,
 )
-from songforge.http.deps import current_tenant
+from songforge.http.deps import authenticate
 from songforge.http.errors import ApiError
 from songforge.http.slashes import declare_other_forms
 
@@ -55,7 +55,7 @@ def render_http_error(
     without a valid token, so nothing about the routes leaks before authentication."""
     if status in (404, 405):
         try:
-            current_tenant(_request)
+            authenticate(_request)
         except ApiError as exc:
             return JSONResponse(
                 {"error": exc.message, "code": exc.status}, status_code=exc.status, headers=exc.headers

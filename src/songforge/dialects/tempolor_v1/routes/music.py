@@ -39,7 +39,7 @@ from songforge.dialects.tempolor_v1.schemas import (
 from songforge.dialects.tempolor_v1.views import busy_body
 from songforge.engines.registry import engine_ready, refusal
 from songforge.errors import InvalidInput
-from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
+from songforge.http.deps import authenticate, current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
 from songforge.outbox import CallbackTargetError, drop_pending, validate_callback_url
 from songforge.store.blobs import BlobStore
@@ -260,11 +260,20 @@ router.add_api_route("/music", list_music, methods=["GET"], response_model=None,
 )
 async def get_music(job_id: str, request: Request) -> JSONResponse:
     # Hot path (clients poll it): no thread hop, one indexed query, no response-model filtering.
-    tenant = current_tenant(request)
+    # Most polls do not even get here: `status_reads.StatusReads` answers them before routing.
+    response = status_response(request, authenticate(request), job_id)
+    if response is None:
+        raise ApiError(404, f"No record found for {job_id}")
+    return response
+
+
+def status_response(request: Request, tenant: Tenant, job_id: str) -> JSONResponse | None:
+    """The 200 answer to a status read of `job_id` by `tenant`, or None when it has no such job
+    (ApiError 400 for a malformed id)."""
     reader: JobReader = request.app.state.job_reader
     job = reader.get(tenant.id, parse_job_id(job_id))
     if job is None or job_id_of(job) != job_id:
-        raise ApiError(404, f"No record found for {job_id}")
+        return None
     return JSONResponse(job_record(job, url_for=link_maker(request, request.app.state.settings)))
 
 
