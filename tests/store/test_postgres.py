@@ -174,3 +174,28 @@ def test_status_reads_use_the_orm_path_on_postgres(replicas: list[Database]) -> 
     got = reader.get(account.tenant_id, job.item_id)
     assert got is not None and got.item_id == job.item_id and got.request["prompt"] == "x"
     assert reader.get("another-tenant", job.item_id) is None
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkouts ping only a connection that idled (`PING_AFTER_IDLE_S`, 0 here so that any pause
+    counts): a backend killed meanwhile (a server restart, an idle timeout) costs no request."""
+    from sqlalchemy import text
+
+    from songforge.store import db as db_module
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
+    db = Database(pg_url)
+    try:
+        with db.session() as s:
+            first = s.scalar(text("select pg_backend_pid()"))
+        admin = create_engine(normalize_url(pg_url))
+        with admin.connect() as c:
+            assert c.scalar(text("select pg_terminate_backend(:pid)"), {"pid": first}) is True
+        admin.dispose()
+        with db.session() as s:
+            second = s.scalar(text("select pg_backend_pid()"))
+        assert second is not None and second != first
+    finally:
+        db.dispose()

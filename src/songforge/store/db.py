@@ -10,12 +10,14 @@ of being sprinkled over every route that submits work.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 CommitHook = Callable[[list[str]], None]
@@ -44,6 +46,35 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A pooled connection is pinged before use only when it sat idle for `PING_AFTER_IDLE_S`.
+
+    `pool_pre_ping` pings at every checkout: one more round trip for every transaction, and a worker's
+    claim is three transactions' worth of round trips long, each a wake-up of a low-priority process
+    on a busy machine. A connection used a moment ago is as alive as a ping would show; one that
+    sat idle (long enough for the server to restart under it) is pinged, and a failed ping makes
+    the pool replace it (`DisconnectionError`), as pre-ping did."""
+    last_use = "songforge_last_use"
+
+    def note_use(_dbapi_conn: Any, record: Any, *_args: Any) -> None:
+        record.info[last_use] = time.monotonic()
+
+    def ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(last_use, float("-inf")) <= PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure means this connection is unusable
+            raise DisconnectionError("connection failed its ping after idling") from exc
+
+    event.listen(engine, "connect", note_use)
+    event.listen(engine, "checkin", note_use)
+    event.listen(engine, "checkout", ping_if_idle)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
@@ -57,10 +88,12 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
+            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            _ping_when_idle(self.engine)
         # SQLite: this process's admissions queue at this gate for the file's write lock
         # (`hold_write_gate`); every session of this database knows it through its `info`.
         info = {_GATE: threading.Lock()} if self.is_sqlite else {}
@@ -110,6 +143,12 @@ class Database:
                 raise
             finally:
                 _open_gate(s)
+
+    def read(self, statement: Any) -> Any:
+        """The first row of one read-only `statement`, outside any transaction: a lone read needs
+        no BEGIN and COMMIT, which on PostgreSQL are two of its three round trips."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(statement).first()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -57,8 +57,7 @@ _ANY_QUEUED = select(
 
 
 def run_one(ctx: WorkerContext) -> bool:
-    with ctx.db.session() as s:
-        row = s.execute(_ANY_QUEUED).one()
+    row = ctx.db.read(_ANY_QUEUED)
     if not any(row):
         return False
     item_id = _claim_stems(ctx)

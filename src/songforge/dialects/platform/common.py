@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from songforge.config import Settings
 from songforge.dialects.platform.envelope import OpenApiError, Status, bad_parameter
 from songforge.dialects.platform.keys import find_key, hash_key, key_from_header
 from songforge.http.auth_guard import AuthGuard, client_address
 from songforge.http.body import BadBody, BodyTimeout, BodyTooLarge, NotJson, parse_json, read_capped
+from songforge.http.offload import off_loop
 from songforge.http.public_url import public_base_url
 from songforge.store.db import Database
 from songforge.store.deployment import private_callbacks_allowed
@@ -52,7 +52,7 @@ def base_url_of(request: Request) -> str:
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     """Database work off the event loop: a busy SQLite file must not stall other requests."""
-    return await run_in_threadpool(fn, *args)
+    return await off_loop(fn, *args)
 
 
 def _lookup(db: Database, key: str) -> Caller | None:

@@ -24,6 +24,7 @@ from songforge.dialects.tempolor_v1.schemas import SubmitResponse, doc
 from songforge.errors import InvalidInput
 from songforge.http.deps import current_tenant, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
+from songforge.http.offload import off_loop
 from songforge.outbox import CallbackTargetError, validate_callback_url
 from songforge.store.db import Database
 from songforge.store.deployment import private_callbacks_allowed
@@ -128,6 +129,4 @@ async def post_extend(
     settings: Settings = Depends(get_settings),
 ) -> Any:
     body = await read_body(request)
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_submit, body, tenant, db, settings)
+    return await off_loop(_submit, body, tenant, db, settings)

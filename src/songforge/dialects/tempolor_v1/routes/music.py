@@ -41,6 +41,7 @@ from songforge.engines.registry import engine_ready, refusal
 from songforge.errors import InvalidInput
 from songforge.http.deps import authenticate, current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
+from songforge.http.offload import off_loop
 from songforge.outbox import CallbackTargetError, drop_pending, validate_callback_url
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
@@ -180,9 +181,7 @@ async def post_song(
     settings: Settings = Depends(get_settings),
 ) -> Any:
     body = await read_body(request)
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_submit, "song", body, tenant, db, settings)
+    return await off_loop(_submit, "song", body, tenant, db, settings)
 
 
 @router.post(
@@ -199,9 +198,7 @@ async def post_instrumental(
     settings: Settings = Depends(get_settings),
 ) -> Any:
     body = await read_body(request)
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_submit, "instrumental", body, tenant, db, settings)
+    return await off_loop(_submit, "instrumental", body, tenant, db, settings)
 
 
 def _list_music(
@@ -314,9 +311,7 @@ async def patch_music(
     with the job's record, as GET /music/{job_id} does."""
     parse_job_id(job_id)  # a malformed id is a 400 before the body is read, as GET answers it
     body = await read_body(request)
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_label, job_id, body, tenant, db, link_maker(request, settings))
+    return await off_loop(_label, job_id, body, tenant, db, link_maker(request, settings))
 
 
 @router.delete(
