@@ -40,9 +40,16 @@ def link_base(request: Request, settings: Settings) -> str:
 
 
 def link_maker(request: Request, settings: Settings) -> Callable[[str], str]:
-    """Signs blob keys for this caller: the record's `cover` and `waveformUrl` links."""
-    base, ttl = link_base(request, settings), settings.download_ttl_seconds
-    return lambda key: signing.signed_url(settings.data_dir, base, key, ttl)
+    """Signs blob keys for this caller: the record's `cover` and `waveformUrl` links. The base is
+    worked out at the first link: most status polls are of unfinished jobs, which have none."""
+    base: list[str] = []
+
+    def sign(key: str) -> str:
+        if not base:
+            base.append(link_base(request, settings))
+        return signing.signed_url(settings.data_dir, base[0], key, settings.download_ttl_seconds)
+
+    return sign
 
 
 def named_link(request: Request, settings: Settings, key: str, name: str) -> str:
