@@ -2,7 +2,8 @@
 
 Generation is CPU-heavy and runs synchronous library code, so it lives in separate processes
 (never the server's event loop), at a lower CPU priority so the API keeps answering status
-reads quickly while the machine is busy. The server supervises them: a worker that dies is
+reads quickly while the machine is busy: each job runs in a thread that lowers its own priority,
+while the loop that waits for work and claims it keeps the server's (`workers.priority`). The server supervises them: a worker that dies is
 restarted and the jobs it held are requeued (or failed) at once, and jobs whose worker stopped
 renewing its lease are requeued or failed.
 
@@ -46,12 +47,12 @@ from songforge.store.models import Job
 from songforge.workers import scratch, uploads_dispatch
 from songforge.workers.context import WorkerContext
 from songforge.workers.engine_report import EngineReport
+from songforge.workers.priority import run_low
 from songforge.workers.retention import PRUNE_CHECK_SECONDS, prune_if_due
 
 log = logging.getLogger("songforge.workers")
 
 IDLE_POLL_SECONDS = 0.2
-WORKER_NICE = 10
 REAP_EVERY_SECONDS = 5.0
 
 
@@ -78,14 +79,11 @@ def worker_main(
         return
     if setup is not None:
         setup()
-    try:
-        os.nice(WORKER_NICE)
-    except OSError:
-        pass
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
     from songforge.workers.measure import start_warm_up
 
-    start_warm_up()
+    # The imports and the analysis warm-up are heavy: low priority, like every job (workers.priority).
+    run_low(start_warm_up)
     stopping = False
 
     def _on_term(_sig: int, _frame: Any) -> None:
@@ -155,14 +153,14 @@ def run_one(ctx: WorkerContext, prefer: list[str] | None = None) -> bool:
 
     Uploads (voice analysis, stems) go first: they are short, and their POST waits for them.
     """
-    if uploads_dispatch.run_one(ctx):
+    if uploads_dispatch.run_one(ctx, run=run_low):
         return True
     job = queue.claim_next(ctx.db, ctx.worker_id, prefer=prefer or ())
     if job is None:
         return False
     from songforge.workers.generate import run_music_job
 
-    outcome = run_music_job(ctx, job)
+    outcome = run_low(run_music_job, ctx, job)
     log.info("job %s %s", job.item_id, outcome)
     return True
 

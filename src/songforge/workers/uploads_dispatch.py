@@ -56,17 +56,23 @@ _ANY_QUEUED = select(
 )
 
 
-def run_one(ctx: WorkerContext) -> bool:
+def _here(fn: Callable[..., object], *args: Any) -> object:
+    return fn(*args)
+
+
+def run_one(ctx: WorkerContext, run: Callable[..., object] = _here) -> bool:
+    """Claims and processes one queued upload; False when none waits. `run(fn, *args)` runs the
+    processing (a local worker's `priority.run_low`: at low priority, while it claims at normal)."""
     row = ctx.db.read(_ANY_QUEUED)
     if not any(row):
         return False
     item_id = _claim_stems(ctx)
     if item_id is not None:
-        _guarded(ctx, process_stems_task, item_id, "stems")
+        run(_guarded, ctx, process_stems_task, item_id, "stems")
         return True
     item_id = _claim_voice(ctx)
     if item_id is not None:
-        _guarded(ctx, process_voice, item_id, "voice")
+        run(_guarded, ctx, process_voice, item_id, "voice")
         return True
     return False
 
