@@ -3,9 +3,9 @@
 Generation is CPU-heavy and runs synchronous library code, so it lives in separate processes
 (never the server's event loop), at a lower CPU priority so the API keeps answering status
 reads quickly while the machine is busy: each job runs in a thread that lowers its own priority,
-while the loop that waits for work and claims it keeps the server's (`workers.priority`). The server supervises them: a worker that dies is
-restarted and the jobs it held are requeued (or failed) at once, and jobs whose worker stopped
-renewing its lease are requeued or failed.
+while the loop that waits for work and claims it keeps the server's (`workers.priority`). The
+server supervises them: a worker that dies is restarted and the jobs it held are requeued (or
+failed) at once, and jobs whose worker stopped renewing its lease are requeued or failed.
 
 Idle workers are woken, not left to find work by polling: after the server commits new jobs (or its
 supervisor requeues some) it writes a line into each worker's pipe, and an idle worker waits on its
