@@ -160,6 +160,22 @@ def test_admission_counts_only_the_active_set(db: Database, seeded: tuple[Tenant
     _assert_indexed(db, refused)
 
 
+def test_whose_turn_it_is_reads_only_the_active_set(db: Database, seeded: tuple[Tenant, list[str]]) -> None:
+    """A worker's claim looks for the next job in one statement (heads of line, running counts,
+    `served_ms`), over the queued and running rows only, however long the history."""
+    _, active = seeded
+
+    def peek() -> None:
+        with db.session() as s:
+            turn = queue._next_in_turn(s)
+            assert turn is not None and turn[0] in active
+            s.rollback()
+
+    statements = _statements(db, peek)
+    assert len(statements) == 1, statements
+    _assert_indexed(db, peek)
+
+
 def test_scheduler_views_read_only_active_jobs(db: Database, seeded: tuple[Tenant, list[str]]) -> None:
     tenant, active = seeded
 

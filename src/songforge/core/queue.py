@@ -81,7 +81,7 @@ def _try_claim(s: Session, item_id: str, worker_id: str, t: int) -> Job | None:
 _RUNNING_BY_TENANT = (
     # job_is_active(): lets the planner read ix_jobs_active (active rows only) instead of
     # walking every job in tenant order for the GROUP BY (SQLite did: issue 17).
-    select(Job.tenant_id, func.count())
+    select(Job.tenant_id, func.count().label("n"))
     .where(job_is_active(), Job.state == JobState.RUNNING)
     .group_by(Job.tenant_id)
 )
@@ -126,7 +126,27 @@ def _heads(engines: bool) -> Any:
     )
 
 
-_HEADS = {False: _heads(False), True: _heads(True)}
+def _turns(engines: bool) -> Any:
+    """Each tenant's head of line (`_heads`) with what decides whose turn it is, in one statement
+    (on PostgreSQL each statement of a claim was a round trip and a wake-up): the tenant's running
+    jobs (`_RUNNING_BY_TENANT`, over the active rows only) and its `served_ms`."""
+    heads = _heads(engines).subquery("heads")
+    running = _RUNNING_BY_TENANT.subquery("running")
+    return select(
+        heads.c.item_id,
+        heads.c.tenant_id,
+        heads.c.queued_ms,
+        heads.c.created_ms,
+        func.coalesce(running.c.n, 0).label("running"),
+        func.coalesce(Tenant.served_ms, 0).label("served"),
+    ).select_from(
+        heads.outerjoin(running, running.c.tenant_id == heads.c.tenant_id).outerjoin(
+            Tenant, Tenant.id == heads.c.tenant_id
+        )
+    )
+
+
+_TURNS = {False: _turns(False), True: _turns(True)}
 
 
 def _next_in_turn(
@@ -139,22 +159,18 @@ def _next_in_turn(
     for the first (the loser would pay a second round, and on SQLite the wait for the winner's
     write lock). The fair order between tenants, and FIFO by `queued_ms` within one, are unchanged.
 
-    Reads only the queued and running rows (`ix_jobs_state`): one head of line per tenant, the
-    running count per tenant (of every engine: a tenant's load is its load), and the candidates'
-    `tenants.served_ms`."""
+    Reads only the queued and running rows (`ix_jobs_state`), in one statement (`_TURNS`): one head
+    of line per tenant, the running count per tenant (of every engine: a tenant's load is its
+    load), and the candidates' `tenants.served_ms`."""
     named = list(prefer[:PREFER_MAX])
     params: dict[str, Any] = {"prefer_first": named[0] if named else "", "prefer_rest": named[1:]}
     if engines is not None:
         params["engines"] = sorted(engines)
-    heads = s.execute(_HEADS[engines is not None], params).all()
+    heads = s.execute(_TURNS[engines is not None], params).all()
     if not heads:
         return None
-    turns = tenant_turns(s, {h.tenant_id for h in heads})
-    best = min(
-        heads,
-        key=lambda h: (*turns[h.tenant_id], h.queued_ms, h.created_ms, h.item_id),
-    )
-    return best.item_id, max((served for _, served in turns.values()), default=0)
+    best = min(heads, key=lambda h: (h.running, h.served, h.queued_ms, h.created_ms, h.item_id))
+    return best.item_id, max(int(h.served) for h in heads)
 
 
 def claim_next(
