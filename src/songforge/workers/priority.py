@@ -38,8 +38,10 @@ def run_low(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in a new thread at low priority, waited for here; its exception is raised here.
 
     The thread is a daemon: a worker told to stop (SIGTERM raises SystemExit in the main thread,
-    which is waiting here) exits without finishing the job, and the pool hands the job back, as it
-    did when the job ran in the main thread and SystemExit interrupted it there."""
+    which is waiting here) exits without finishing the job, and the pool hands the job back. Unlike
+    when SystemExit interrupted a job running in the main thread, the job's own `finally` blocks do
+    not run: its scratch folder is left to `workers.scratch`'s sweep, and batch partners it had
+    claimed are handed back with it (their worker id is this worker's), as after a crash."""
     outcome: dict[str, Any] = {}
 
     def body() -> None:
