@@ -55,8 +55,11 @@ def test_callback_is_recorded_wakes_the_worker_and_needs_the_task_secret(tmp_pat
             "event": "audio_complete",
             "audio_url": "u.mp3",
         }
+        # The wrong secret changes the last character to one it is not (a fixed "x" was the
+        # secret itself one time in 64).
+        wrong = secret[:-1] + ("y" if secret.endswith("x") else "x")
         for bad in (
-            f"/upstream/callbacks/{job}/{secret[:-1]}x",
+            f"/upstream/callbacks/{job}/{wrong}",
             f"/upstream/callbacks/{other}/{secret}",
             f"/upstream/callbacks/nosuchjob/{secret}",
         ):
