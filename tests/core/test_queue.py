@@ -76,3 +76,51 @@ def test_progress_and_complete_need_the_lease(db: Database, account: Account, su
         done = s.get(Job, job.item_id)
         assert (done.state, done.progress, done.title, done.blobs) == ("completed", 100, "T", {"wav": "k"})
     assert not queue.fail(db, job.item_id, "w1", "too late")
+
+
+def test_nothing_is_claimed_while_the_unless_condition_holds(
+    db: Database, account: Account, submit: Submit
+) -> None:
+    """A local worker's uploads go first: its music claim carries `UPLOADS_WAITING`, and while a
+    stems split is queued the music job stays queued; once the split is taken, the claim proceeds."""
+    from songforge.store.models import StemsTask
+    from songforge.workers.uploads_dispatch import UPLOADS_WAITING
+
+    jobs = submit(account)
+    t = now_ms()
+    with db.session() as s:
+        s.add(
+            StemsTask(
+                item_id="stems1", tenant_id=account.tenant_id, user_id="u1", state="queued",
+                source_key="k", created_ms=t, updated_ms=t,
+            )
+        )  # fmt: skip
+    assert queue.claim_next(db, "w1", unless=UPLOADS_WAITING) is None
+    with db.session() as s:
+        assert {s.get(Job, j.item_id).state for j in jobs} == {"queued"}
+        s.execute(update(StemsTask).where(StemsTask.item_id == "stems1").values(state="running"))
+    claimed = queue.claim_next(db, "w1", unless=UPLOADS_WAITING)
+    assert claimed is not None and claimed.item_id in {j.item_id for j in jobs}
+    # Without the condition (a distributed worker has no uploads to do) the claim ignores uploads.
+    with db.session() as s:
+        s.execute(update(StemsTask).where(StemsTask.item_id == "stems1").values(state="queued"))
+    other = queue.claim_next(db, "w2")
+    assert other is not None and other.item_id != claimed.item_id
+
+
+def test_without_update_returning_the_claim_reads_then_updates(
+    db: Database, account: Account, submit: Submit
+) -> None:
+    """SQLite before 3.35 has no UPDATE ... RETURNING: the claim falls back to the turn's read and
+    a conditional UPDATE, with the same order, exclusivity and `unless`."""
+    from sqlalchemy import false, true
+
+    db.engine.dialect.update_returning = False  # what SQLAlchemy reports for an old SQLite
+    a = submit(account)
+    b = submit(account)
+    assert queue.claim_next(db, "w0", unless=true()) is None
+    order = [queue.claim_next(db, f"w{i}", unless=false()) for i in range(5)]
+    got = [j.item_id for j in order if j is not None]
+    assert len(got) == 4 and len(set(got)) == 4
+    assert set(got[:2]) == {j.item_id for j in a} and set(got[2:]) == {j.item_id for j in b}
+    assert order[4] is None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, update
 
 from songforge.core import accounts, queue, scheduler, tenants
 from songforge.dialects.tempolor_v1.params import parse_music_params
@@ -96,12 +96,14 @@ def seeded(db: Database) -> tuple[Tenant, list[str]]:
     return tenant, active
 
 
-def _statements(db: Database, fn: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """The SELECTs reading `jobs` that `fn` sends, with their parameters."""
+def _statements(
+    db: Database, fn: Callable[[], Any], verbs: tuple[str, ...] = ("SELECT",)
+) -> list[tuple[str, Any]]:
+    """The statements of `verbs` reading `jobs` that `fn` sends, with their parameters."""
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and re.search(r"\bFROM jobs\b", statement):
+        if statement.lstrip().upper().startswith(verbs) and re.search(r"\b(FROM|UPDATE) jobs\b", statement):
             seen.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", record)
@@ -121,9 +123,11 @@ def _plan(db: Database, statement: str, parameters: Any) -> list[str]:
         return [str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters).fetchall()]
 
 
-def _assert_indexed(db: Database, fn: Callable[[], Any], index: str | None = None) -> None:
+def _assert_indexed(
+    db: Database, fn: Callable[[], Any], index: str | None = None, verbs: tuple[str, ...] = ("SELECT",)
+) -> None:
     """No statement of `fn` scans `jobs`; with `index`, every one uses that index."""
-    for statement, parameters in _statements(db, fn):
+    for statement, parameters in _statements(db, fn, verbs):
         plan = _plan(db, statement, parameters)
         text = "\n".join(plan)
         if db.is_sqlite:
@@ -279,3 +283,36 @@ def test_counters_follow_every_state_change(fresh_db: Database) -> None:
     assert 'songforge_jobs{engine="embedded",state="failed"} 1.0' in text
     assert 'songforge_jobs{engine="embedded",state="queued"} 3.0' in text
     assert 'songforge_queue_wait_seconds_count{engine="embedded"} 4.0' in text
+
+
+def test_a_claim_is_one_indexed_update_over_the_active_set(
+    db: Database, seeded: tuple[Tenant, list[str]]
+) -> None:
+    """The claim chooses and takes the job in one UPDATE (the turn's read is its subquery), and
+    records the tenant's turn in another; neither scans the history. The job goes back to the
+    queue afterwards; the claims stay counted in the queue-wait histogram, so this test comes
+    after the one that checks those counters."""
+    _, active = seeded
+    claimed: list[Job] = []
+
+    def claim() -> None:
+        job = queue.claim_next(db, "w-plans-claim")
+        assert job is not None and job.item_id in active
+        claimed.append(job)
+
+    def hand_back() -> None:
+        with db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.item_id == claimed[-1].item_id)
+                .values(state="queued", worker_id=None, lease_until_ms=None, started_ms=None,
+                        attempts=Job.attempts - 1, stage="queued")
+            )  # fmt: skip
+
+    verbs = ("SELECT", "UPDATE")
+    statements = _statements(db, claim, verbs)
+    hand_back()
+    if db.dialect != "sqlite" or db.engine.dialect.update_returning:
+        assert [st.split()[0].upper() for st, _ in statements] == ["UPDATE", "UPDATE"], statements
+    _assert_indexed(db, claim, verbs=verbs)
+    hand_back()

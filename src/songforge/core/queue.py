@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, String, bindparam, case, func, select, union_all, update
+from sqlalchemy.orm import Session, aliased
 
 from songforge import config
 from songforge.clock import now_ms
@@ -43,19 +43,20 @@ PREFER_MAX = 16  # `claim_next(prefer=...)`: the ids a claim looks at (a wake-up
 # request's acceptance to its start, and composing this statement anew cost more than running it.
 # No ORM synchronisation (no object of this session holds the row); the row comes back through
 # RETURNING where the database has it (SQLite 3.35+, PostgreSQL), else one read by key.
+_CLAIM_VALUES: dict[str, Any] = {
+    "state": JobState.RUNNING,
+    "worker_id": bindparam("claim_worker"),
+    "lease_until_ms": bindparam("claim_lease"),
+    "started_ms": bindparam("claim_at"),
+    "attempts": Job.attempts + 1,
+    "progress": 0,
+    "stage": "starting",
+    "updated_ms": bindparam("claim_at"),
+}
 _CLAIM = (
     update(Job)
     .where(Job.item_id == bindparam("claim_item"), Job.state == JobState.QUEUED)
-    .values(
-        state=JobState.RUNNING,
-        worker_id=bindparam("claim_worker"),
-        lease_until_ms=bindparam("claim_lease"),
-        started_ms=bindparam("claim_at"),
-        attempts=Job.attempts + 1,
-        progress=0,
-        stage="starting",
-        updated_ms=bindparam("claim_at"),
-    )
+    .values(**_CLAIM_VALUES)
     .execution_options(synchronize_session=False)
 )
 _CLAIM_RETURNING = _CLAIM.returning(Job).execution_options(populate_existing=True)
@@ -149,6 +150,79 @@ def _turns(engines: bool) -> Any:
 _TURNS = {False: _turns(False), True: _turns(True)}
 
 
+def _claim_in_turn(engines: bool, unless: Any = None) -> Any:
+    """The claim of the job whose turn it is, as one UPDATE: `_next_in_turn`'s choice (the same
+    order) as its scalar subquery, the row back through RETURNING. On PostgreSQL the read and the
+    claim were two round trips; on SQLite the choice is now made under the write lock the UPDATE
+    takes, so no other process can take that row in between. On PostgreSQL another worker can
+    still claim it first (READ COMMITTED re-checks only the row's own condition): the UPDATE then
+    matches nothing and `claim_next` looks again. `unless`: a condition under which nothing is
+    claimed (see `claim_next`)."""
+    turns = _turns(engines).subquery("turns")
+    choice = (
+        select(turns.c.item_id)
+        .order_by(turns.c.running, turns.c.served, turns.c.queued_ms, turns.c.created_ms, turns.c.item_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    conditions = [Job.item_id == choice, Job.state == JobState.QUEUED]
+    if unless is not None:
+        conditions.append(~unless)
+    return (
+        update(Job)
+        .where(*conditions)
+        .values(**_CLAIM_VALUES)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+# Built once per shape (`unless` is a module-level expression of the caller's, so few shapes).
+_CLAIMS: dict[tuple[bool, int], tuple[Any, Any]] = {}
+
+
+def _claim_statement(engines: bool, unless: Any) -> Any:
+    key = (engines, id(unless))
+    if key not in _CLAIMS:
+        _CLAIMS[key] = (unless, _claim_in_turn(engines, unless))
+    return _CLAIMS[key][1]
+
+
+def _waiting(engines: bool) -> Any:
+    """Whether a job (of the bound `engines`) is queued: one indexed probe (`ix_jobs_state`)."""
+    queued = [Job.state == JobState.QUEUED]
+    if engines:
+        queued.append(Job.engine.in_(bindparam("engines", expanding=True)))
+    return select(Job.item_id).where(*queued).limit(1).exists()
+
+
+_WAITING = {False: _waiting(False), True: _waiting(True)}
+
+
+def _served_after() -> Any:
+    """The claimed job's tenant was served now: strictly after every tenant with a job still
+    queued (and after itself), so claims within one millisecond still rotate. One subquery,
+    evaluated once: the latest of those turns plus one, or now."""
+    other = aliased(Tenant)
+    tenant = bindparam("served_tenant", type_=String)
+    waiting = union_all(
+        select(Job.tenant_id).where(job_is_active(), Job.state == JobState.QUEUED), select(tenant)
+    )
+    turns = union_all(
+        select((other.served_ms + 1).label("at")).where(other.id.in_(waiting)),
+        select(bindparam("served_at", type_=BigInteger).label("at")),
+    ).subquery("turns")
+    return (
+        update(Tenant)
+        .where(Tenant.id == tenant)
+        .values(served_ms=select(func.max(turns.c.at)).scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SERVED_AFTER = _served_after()
+
+
 def _next_in_turn(
     s: Session, engines: Collection[str] | None = None, prefer: Sequence[str] = ()
 ) -> tuple[str, int] | None:
@@ -179,30 +253,62 @@ def claim_next(
     now: int | None = None,
     engines: Collection[str] | None = None,
     prefer: Sequence[str] = (),
+    unless: Any = None,
 ) -> Job | None:
     """Takes the next job in fair order (see the module notes) or returns None when none is queued.
     With `engines`, only a job of one of them: a worker never takes a job it has no engine for.
-    `prefer`: the jobs this worker was woken for, a tie-break within one tenant (`_next_in_turn`)."""
+    `prefer`: the jobs this worker was woken for, a tie-break within one tenant (`_next_in_turn`).
+    `unless`: a SQL condition (a module-level expression, built once) under which nothing is
+    claimed and None returned: a local worker's uploads go first, and asking in the claim itself
+    saves an idle worker's wake-up one statement (`workers.local.run_one`)."""
     if engines is not None and not engines:
         return None
+    named = list(prefer[:PREFER_MAX])
+    params: dict[str, Any] = {"prefer_first": named[0] if named else "", "prefer_rest": named[1:]}
+    if engines is not None:
+        params["engines"] = sorted(engines)
     for _ in range(8):
         with db.session() as s:
-            turn = _next_in_turn(s, engines, prefer)
-            if turn is None:
-                return None
-            item_id, served_before = turn
+            if not s.get_bind().dialect.update_returning:
+                if unless is not None and s.scalar(select(unless)):
+                    return None
+                turn = _next_in_turn(s, engines, prefer)
+                if turn is None:
+                    return None
+                job = _claim_in_two(s, turn, worker_id, now)
+                if job is not None:
+                    return job
+                continue  # another process took it first
             t = now if now is not None else now_ms()
-            job = _try_claim(s, item_id, worker_id, t)
-            if job is not None:
-                # Strictly after every turn seen, so claims within one millisecond still rotate.
-                s.execute(
-                    update(Tenant)
-                    .where(Tenant.id == job.tenant_id)
-                    .values(served_ms=max(t, served_before + 1))
-                    .execution_options(synchronize_session=False)
-                )
-                return job
+            claim = {**params, "claim_worker": worker_id, "claim_lease": t + LEASE_MS, "claim_at": t}
+            job = s.execute(_claim_statement(engines is not None, unless), claim).scalars().first()
+            if job is None:
+                probe = [_WAITING[engines is not None]] + ([unless] if unless is not None else [])
+                waiting = s.execute(select(*probe), params).first()
+                if waiting is None or not waiting[0] or any(waiting[1:]):
+                    return None  # nothing queued, or `unless` held
+                continue  # another worker took the chosen row first: look again
+            events.publish_job_changed(s, job, is_final=False)
+            s.execute(_SERVED_AFTER, {"served_tenant": job.tenant_id, "served_at": t})
+            s.expunge(job)
+            return cast(Job, job)
     return None
+
+
+def _claim_in_two(s: Session, turn: tuple[str, int], worker_id: str, now: int | None) -> Job | None:
+    """`claim_next` where UPDATE has no RETURNING (SQLite before 3.35): the conditional claim of
+    the job `_next_in_turn` chose, then its tenant's turn; None when another process won the row."""
+    item_id, served_before = turn
+    t = now if now is not None else now_ms()
+    job = _try_claim(s, item_id, worker_id, t)
+    if job is not None:
+        s.execute(
+            update(Tenant)
+            .where(Tenant.id == job.tenant_id)
+            .values(served_ms=max(t, served_before + 1))
+            .execution_options(synchronize_session=False)
+        )
+    return job
 
 
 def claim(db: Database, item_id: str, worker_id: str, now: int | None = None) -> Job | None:

@@ -151,13 +151,16 @@ def run_one(ctx: WorkerContext, prefer: list[str] | None = None) -> bool:
     """Claims and runs one unit of work. False when there was nothing to do. `prefer`: the music
     jobs this worker was woken for (`queue.claim_next`).
 
-    Uploads (voice analysis, stems) go first: they are short, and their POST waits for them.
+    Uploads (voice analysis, stems) go first: they are short, and their POST waits for them. The
+    music claim leaves the queue alone while one waits (`unless`), so a wake-up for a music job
+    costs one statement, not an uploads read and then the claim. An upload that another worker
+    took between the two leaves this one idle until its next look (`IDLE_POLL_SECONDS`).
     """
-    if uploads_dispatch.run_one(ctx, run=run_low):
-        return True
-    job = queue.claim_next(ctx.db, ctx.worker_id, prefer=prefer or ())
+    job = queue.claim_next(
+        ctx.db, ctx.worker_id, prefer=prefer or (), unless=uploads_dispatch.UPLOADS_WAITING
+    )
     if job is None:
-        return False
+        return uploads_dispatch.run_one(ctx, run=run_low)
     from songforge.workers.generate import run_music_job
 
     outcome = run_low(run_music_job, ctx, job)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from songforge.clock import now_ms
 from songforge.core.states import StemsState, VoiceStatus
@@ -48,12 +48,14 @@ def _claim_voice(ctx: WorkerContext) -> str | None:
     return _claim(ctx, Voice, Voice.status, VoiceStatus.QUEUED, VoiceStatus.RUNNING)
 
 
-# Whether any upload waits, both kinds in one read, built once: every idle worker's loop asks it
-# before it claims a music job, so it lies on the path from a request's acceptance to its claim.
-_ANY_QUEUED = select(
+# Whether any upload waits, both kinds, as one SQL condition built once: an idle worker's music
+# claim carries it (`core.queue.claim_next(unless=...)`), so uploads go first without a read of
+# their own on the path from a request's acceptance to its claim.
+UPLOADS_WAITING = or_(
     select(StemsTask.item_id).where(StemsTask.state == StemsState.QUEUED).limit(1).exists(),
     select(Voice.item_id).where(Voice.status == VoiceStatus.QUEUED).limit(1).exists(),
 )
+_ANY_QUEUED = select(UPLOADS_WAITING)
 
 
 def _here(fn: Callable[..., object], *args: Any) -> object:
@@ -64,7 +66,7 @@ def run_one(ctx: WorkerContext, run: Callable[..., object] = _here) -> bool:
     """Claims and processes one queued upload; False when none waits. `run(fn, *args)` runs the
     processing (a local worker's `priority.run_low`: at low priority, while it claims at normal)."""
     row = ctx.db.read(_ANY_QUEUED)
-    if not any(row):
+    if row is None or not row[0]:
         return False
     item_id = _claim_stems(ctx)
     if item_id is not None:
