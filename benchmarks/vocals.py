@@ -62,6 +62,8 @@ CANDIDATES: dict[str, dict[str, dict]] = {
         "female": {"base": "hibari", "method": "slowed"},
         "male": {"base": "joe", "method": "slowed"},
     },
+    # joe re-pitched by WORLD, as before overlap-add (singer.REPITCH)
+    "joe-world": {"female": {"base": "hibari"}, "male": {"base": "joe", "repitch": "world"}},
 }
 
 

@@ -329,7 +329,7 @@ def _render_neural(
 ) -> tuple[float, np.ndarray, float, float]:
     """Sing one line with a neural base: the model renders the phones to durations written from the
     notes (`neural.plan_units`), then the notes' pitch is imposed (hibari: as its vocoder's F0;
-    joe: by WORLD, which here only re-pitches). Returns what `_render_line` returns."""
+    joe: by overlap-add, `REPITCH`, which here only re-pitches). Returns what `_render_line` returns."""
     return _render_neural_parts(line, notes, syl_notes, bpm, params, seed, ())[0]
 
 
@@ -343,7 +343,7 @@ def _render_neural_parts(
     parts: tuple[Part, ...] | list[Part],
 ) -> tuple[tuple[float, np.ndarray, float, float], list[np.ndarray]]:
     """`_render_neural`, and each part sung on the same words and timing, starting where the line does
-    (joe: re-pitched by WORLD from the same analysis as the lead's; hibari: voiced by its vocoder at
+    (joe: each part a take of its own, re-pitched as the lead is; hibari: voiced by its vocoder at
     the part's F0 from the same model frames)."""
     from songforge.engines.singing import neural
 
@@ -380,6 +380,19 @@ def _render_neural_parts(
             )
             ys.append(_at_work_sr(audio, m.sr))
         x, others = ys[0], ys[1:]
+    elif params.get("repitch") == "psola":
+        # Every part is a take of its own: the model sings the line again with other noise and that
+        # take is re-pitched. Parts overlap-added from the lead's own grains cost t02-rock-m's stem
+        # 0.55 DNSMOS OVRL (2.16 against 2.71, BAK 2.66 against 3.82). A part keeps only its voiced
+        # spans: the double's consonants, 10-25 ms off the lead's, blurred the words (four joe tuning
+        # songs: Whisper WER 16.7% -> 12.8%, OVRL the same).
+        audio, _ = m.render(line.ids, units, seed=seed)
+        x = _psola_parts(audio, m.sr, line, units, start, bpm, params, [(notes, params)], seed)[0]
+        others = []
+        for i, part in enumerate(parts, start=1):
+            take, _ = m.render(line.ids, units, seed=seed + 7919 * i)
+            got = _psola_parts(take, m.sr, line, units, start, bpm, params, [part], seed + i, unvoiced=False)
+            others.append(got[0])
     else:
         audio, _ = m.render(line.ids, units, seed=seed)
         x, others = _repitch_parts(audio, m.sr, start, bpm, params, [(notes, params), *parts])
@@ -404,6 +417,19 @@ def _repitch(
 # stems went from 2.21 to 2.46 DNSMOS OVRL on average (every song the same or better) and Whisper's
 # WER from 21.7% to 17.6% (benchmarks/vocals.py's songs; harvest instead of dio was worse than both).
 DIO_ALLOWED_RANGE = 0.3
+# How joe's speech takes the notes' pitch: "world" (dio + WORLD resynthesis) or "psola" (overlap-add
+# on the phones the model voices, `psola.repitch`). On the 8 joe tuning songs (benchmarks/vocals.py,
+# with the parts as below): DNSMOS OVRL 2.50 -> 2.86 (every song up), Whisper WER 15.4% -> 12.2%,
+# notes within 50 cents 90% -> 97.5%; the lead alone (no chorus parts) on five of them 2.71 -> 3.06.
+# The 2-minute song on joe: 12.0-12.9 s with WORLD, 13.3 s with overlap-add.
+REPITCH = "psola"
+# The harmony's level under joe's lead when both are overlap-added (harmony.HARMONY_DB elsewhere). At
+# -9 dB, pyin heard lead and a harmony a sixth above as one voice at their common fundamental (a
+# twelfth down) on some chorus notes (t04-ballad-m: 10 notes off against 3 with WORLD) and DNSMOS rated
+# the stem lower; at -12 dB three joe tuning songs kept 93-100% of notes within 50 cents (86-93% with
+# WORLD at -9 dB). Not for hibari: -12 dB there gave OVRL 2.59 -> 2.66 but Whisper's WER 8.3% -> 11.9%
+# (it dropped a phrase of t07-folk-f), so hibari keeps harmony.HARMONY_DB.
+PSOLA_HARMONY_DB = -12.0
 
 
 def _repitch_parts(
@@ -442,6 +468,65 @@ def _repitch_parts(
     return (outs[0] if shape else x), outs[1:] if shape else outs
 
 
+# Consonants that are voiced and periodic enough to carry the note (espeak-ng IPA, piper's alphabet):
+# a held "l", "m" or "ng" at a note's end is heard at the note's pitch.
+_SONORANTS = set("mnŋlɹrwjɾɫ")
+
+
+def _voiced_samples(line, units: np.ndarray, n: int) -> np.ndarray:
+    """Per sample at WORK_SR of a neural line rendered to `units`: whether the model is voicing a
+    vowel or a sonorant there (from its own phone timings, so voicing is never guessed from audio)."""
+    from songforge.engines.singing import neural
+
+    symbols = neural.id_symbols(line.base)
+    ends = np.round(np.cumsum(units) * line.unit_s * WORK_SR).astype(int)
+    starts = np.concatenate([[0], ends[:-1]])
+    mask = np.zeros(n, dtype=bool)
+    prev = ""
+    for j, (i, (s, role)) in enumerate(zip(line.ids, line.roles, strict=True)):
+        sym = symbols.get(i, "")
+        if sym == "_":
+            sym = prev  # piper's pad after a symbol continues that symbol's sound
+        prev = sym
+        if s >= 0 and (role in ("main", "vowel") or sym in _SONORANTS):
+            mask[starts[j] : min(ends[j], n)] = True
+    return mask
+
+
+def _psola_parts(
+    audio: np.ndarray,
+    sr: int,
+    line,
+    units: np.ndarray,
+    start: float,
+    bpm: float,
+    params: dict,
+    parts: list[Part] | tuple[Part, ...],
+    seed: int,
+    unvoiced: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """What `_repitch_parts` returns, by overlap-add (`psola`) on the voiced phones instead of WORLD."""
+    from songforge.engines.singing import psola
+
+    x = _at_work_sr(audio, sr)
+    n = len(x)
+    voiced = _voiced_samples(line, units, n)
+    frames = np.arange(0, n + int(FRAME_S * WORK_SR), int(FRAME_S * WORK_SR))
+    f0s = [np.interp(np.arange(n), frames, _f0_hz(pn, start + frames / WORK_SR, bpm, pp)) for pn, pp in parts]
+    outs = psola.repitch(
+        x,
+        WORK_SR,
+        voiced,
+        f0s,
+        formant=params["formant"],
+        tilt_db=params["tilt_db"],
+        breath=params["breathiness"],
+        seed=seed,
+        unvoiced=unvoiced,
+    )
+    return outs[0], outs[1:]
+
+
 def _breath(rng: np.random.Generator, dur: float) -> np.ndarray:
     n = int(dur * WORK_SR)
     noise = rng.standard_normal(n)
@@ -462,6 +547,7 @@ def _voice_params(voice: VoiceProfile | None) -> dict:
         "vibrato_rate": float(extra.get("vibrato_rate", 5.5)),
         "vibrato_cents": float(extra.get("vibrato_cents", 20.0)),
         "method": str(extra.get("method") or ("direct" if is_neural(base) else METHOD)),
+        "repitch": str(extra.get("repitch") or REPITCH),
         "chorus_parts": bool(extra.get("chorus_parts", CHORUS_PARTS and chorus_parts())),
     }
 
@@ -634,9 +720,11 @@ def sing(
     sides: np.ndarray | None = None
     harmony_notes: list[Note] = []
     doubles: list[tuple[int, float, float]] = []
+    psola_parts = params["base"] == "joe" and params["repitch"] == "psola"
+    harmony_db = PSOLA_HARMONY_DB if psola_parts else harmony.HARMONY_DB
     gains = {
         "double": [10 ** (harmony.DOUBLE_DB / 20) * g for g in harmony.pan_gains(harmony.PARTS_PAN)],
-        "harmony": [10 ** (harmony.HARMONY_DB / 20) * g for g in harmony.pan_gains(-harmony.PARTS_PAN)],
+        "harmony": [10 ** (harmony_db / 20) * g for g in harmony.pan_gains(-harmony.PARTS_PAN)],
     }
     for li, (section_name, _, text) in enumerate(sung):
         line_notes = by_line.get(li)
