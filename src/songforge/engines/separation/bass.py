@@ -1,4 +1,5 @@
-"""Drums, bass and other from an accompaniment (a mix without its voice), by masks that need no weights.
+"""Drums, bass and other from an accompaniment (a mix without its voice), by masks: classical ones, and
+below 2 kHz a tiny learned share for the bass (1,177 weights in `bass_share.json`).
 
 Why a pitch-tracked comb: below 250 Hz the kick carries more energy than the bass (70-80% of what lies
 under the bass's own harmonics, in the benchmark's mixtures), and the bass's harmonics run well above any
@@ -11,17 +12,22 @@ harmonics. The percussive/harmonic split in the low band uses a short frequency 
 frequency" and hands the bass to the drums.
 
 The masks are ratios of one split of the magnitude (drums = percussive, bass = harmonic x comb, other =
-the rest of the harmonic part), so the three stems add up to the input exactly. Every step looks at most
-a few seconds around a frame, so a block separated with that much context on each side gives the stems
-the whole file would.
+the rest of the harmonic part), so the three stems add up to the input exactly. The comb loses the bass
+at its note onsets, where a plucked or slapped attack is broadband and the kick lands with it; below
+`low_hz` the bass's share is therefore the output of a small MLP on per-bin cues of the mixture (see
+`SHARE_MODEL`), and the drums and other split the rest in the ratio the masks above give them. Every
+step looks at most a few seconds around a frame, so a block separated with that much context on each
+side gives the stems the whole file would.
 
 Constants were chosen on the tuning mixtures of `benchmarks/separation.py` only (held-out untouched).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -61,6 +67,7 @@ class BassParams:
     comb_width_hz: float = 12.0  # Gaussian tooth around each harmonic (bins are 10.8 Hz apart)
     bass_top_hz: float = 800.0  # the comb fades out above this ...
     bass_top_width_oct: float = 1.0  # ... over about this many octaves
+    learned_share: bool = True  # below low_hz the bass takes the share model's share (see SHARE_MODEL)
 
 
 DEFAULT_BASS = BassParams()
@@ -101,13 +108,13 @@ def _salience(n_bins: int, sr: int, n_fft: int, bp: BassParams) -> tuple[sparse.
     return matrix, f0s.astype(np.float32)
 
 
-def note_segments(mag: np.ndarray, sr: int, p: Params, bp: BassParams) -> np.ndarray:
-    """Segment edges (frame indices, first 0, last = frames): low-band onsets, long gaps cut to pieces.
+def low_onsets(mag: np.ndarray, sr: int, p: Params, bp: BassParams) -> np.ndarray:
+    """Onset frames of the low band (a kick's or a bass note's), ascending, none closer than
+    `onset_gap_frames`.
 
     Levels are relative to the loudest frame and the flux's percentile within `local_s` of each frame, not
-    over the whole input, so the edges a chunk finds are the ones the whole file has.
+    over the whole input, so the onsets a chunk finds are the ones the whole file has.
     """
-    frames = mag.shape[1]
     top = max(2, int(np.searchsorted(_freqs(sr, p), bp.onset_top_hz)))
     low = mag[:top]
     width = 2 * int(bp.local_s * sr / p.hop) + 1
@@ -121,7 +128,13 @@ def note_segments(mag: np.ndarray, sr: int, p: Params, bp: BassParams) -> np.nda
     for t in np.flatnonzero(peak) + 1:
         if t - edges[-1] >= bp.onset_gap_frames:
             edges.append(int(t))
-    edges.append(frames)
+    return np.asarray(edges[1:], dtype=np.int64)
+
+
+def note_segments(mag: np.ndarray, sr: int, p: Params, bp: BassParams) -> np.ndarray:
+    """Segment edges (frame indices, first 0, last = frames): low-band onsets, long gaps cut to pieces."""
+    frames = mag.shape[1]
+    edges = [0, *(int(t) for t in low_onsets(mag, sr, p, bp)), frames]
     out = [0]
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         pieces = max(1, int(np.ceil((b - a) / bp.max_segment_frames)))
@@ -170,6 +183,165 @@ def bass_comb(f0: np.ndarray, freqs: np.ndarray, bp: BassParams) -> np.ndarray:
     return comb.astype(np.float32)
 
 
+# ----------------------------------------------------------------------------- the low-band share model
+#
+# Why a learned share: at a note's onset a slap or a picked bass is broadband (only ~30% of a slap's onset
+# energy lies on its comb's teeth, two thirds of it below 250 Hz, where the kick is as loud or louder), so
+# the comb and the HPSS share hand it to the drums: frames e-1..e+2 of an onset carried 5% of the true bass
+# energy in the slap mixtures. The ideal share on just those frames lifts the bass from 67% to 96% of the
+# tuning mixtures won; fixed shares or "the sustained level of the following frames" let the kick into
+# the bass and lost (bass 1.4-4.9 dB). What tells them apart is many weak cues at once (how a bin decays
+# over the next frames, whether it sits on the following note's comb, how peaked it is across frequency,
+# the HPSS share now and three frames on, the frame's offset from the onset), so a tiny MLP weighs them:
+# 22 features per low-band bin and frame, two tanh layers of 24, a sigmoid; 1,177 weights in
+# `bass_share.json`, rebuilt by scripts/train_bass_share.py (seed 0; data: the tuning SoundFonts' training
+# mixtures of benchmarks/separation_mixtures.py, never a benchmark mixture). Its output is the bass's
+# share of each bin below `low_hz`; the drums and the other stem split the rest as the masks above did.
+
+SHARE_MODEL = Path(__file__).resolve().parent / "bass_share.json"
+SHARE_LAYOUT = "bass-share-v1"
+SHARE_FEATURES = 22
+SHARE_BLOCK = 256  # frames per feature block: bounds the temporaries (~4 MB)
+MAX_SINCE = 10  # frames since the last onset, clipped
+
+
+@lru_cache(maxsize=2)
+def load_share_model(path: Path = SHARE_MODEL) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The MLP's (weight, bias) pairs, float32; a file of another layout is refused (ValueError), since
+    its features would be read in the wrong order."""
+    data = json.loads(Path(path).read_text())
+    if data.get("layout") != SHARE_LAYOUT or data.get("features") != SHARE_FEATURES:
+        raise ValueError(f"{path} is not a {SHARE_LAYOUT} model with {SHARE_FEATURES} features")
+    layers = tuple(
+        (np.asarray(w, np.float32), np.asarray(b, np.float32))
+        for w, b in zip(data["weights"], data["biases"], strict=True)
+    )
+    return layers
+
+
+def share_predict(layers: tuple[tuple[np.ndarray, np.ndarray], ...], x: np.ndarray) -> np.ndarray:
+    h = x
+    for i, (w, b) in enumerate(layers):
+        h = h @ w.T + b
+        if i < len(layers) - 1:
+            h = np.tanh(h)
+    return (1.0 / (1.0 + np.exp(-h[:, 0]))).astype(np.float32)
+
+
+def onset_context(onsets: np.ndarray, f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(frames since the last onset, clipped to MAX_SINCE, -1 on the frame before an onset; the pitch each
+    frame's comb uses). Frames e-1..e+2 of an onset take the pitch of the note that starts there (the
+    tracker pools each segment after its attack frame), since those frames are where the note begins."""
+    frames = len(f0)
+    marks = np.full(frames, -(10**6), np.int64)
+    marks[onsets] = onsets
+    last = np.maximum.accumulate(marks)
+    since = np.minimum(np.arange(frames) - last, MAX_SINCE)
+    seg_f0 = f0.copy()
+    for e in onsets:
+        if e >= 1:
+            since[e - 1] = -1
+        seg_f0[max(0, e - 1) : e + 3] = f0[min(e + 1, frames - 1)]
+    return since, seg_f0
+
+
+def share_features(
+    logmag: np.ndarray,
+    frac: np.ndarray,
+    mag: np.ndarray,
+    since: np.ndarray,
+    seg_f0: np.ndarray,
+    voicing: np.ndarray,
+    freqs: np.ndarray,
+    sel: np.ndarray,
+    bp: BassParams,
+) -> np.ndarray:
+    """(bins x len(sel), SHARE_FEATURES) features of the low-band bins at frames `sel`. `logmag` is the
+    log magnitude padded by 2 bins each side and 3 frames before, 8 after (edge values)."""
+    nb, frames = frac.shape[0], frac.shape[1]
+    c = sel + 3
+    lt = logmag[2:-2, c]
+    x = np.empty((nb, len(sel), SHARE_FEATURES), np.float32)
+    x[..., 0] = np.clip(lt - logmag[2:-2, c + 3], -5, 5)  # decay over the next 3 and 6 frames
+    x[..., 1] = np.clip(lt - logmag[2:-2, c + 6], -5, 5)
+    x[..., 2] = np.clip(lt - logmag[2:-2, c - 2], -5, 5)  # rise from 2 frames before
+    x[..., 3] = np.clip(lt - lt.max(axis=0, keepdims=True), -10, 0)
+    comb = bass_comb(seg_f0[sel], freqs, bp)
+    x[..., 4] = comb
+    x[..., 5] = np.clip(np.rint(freqs[:, None] / seg_f0[sel][None, :]), 0, 8) / 8.0
+    x[..., 6] = np.log2(np.maximum(freqs, 10.0) / 100.0)[:, None]
+    x[..., 7] = frac[:, sel]
+    x[..., 8] = frac[:, np.minimum(sel + 3, frames - 1)]
+    x[..., 9] = np.clip(logmag[2:-2, c + 3] - logmag[2:-2, c + 6], -5, 5)
+    for k, s in enumerate((-1, 0, 1, 2)):
+        x[..., 10 + k] = (since[sel] == s)[None, :]
+    x[..., 14] = voicing[sel][None, :]
+    n120 = int(np.searchsorted(freqs, 120.0))
+    power = mag[:, sel] ** 2
+    x[..., 15] = (power[:n120].sum(axis=0) / (power.sum(axis=0) + EPS))[None, :]
+    x[..., 16] = np.clip(lt - np.maximum(logmag[1:-3, c], logmag[3:-1, c]), -5, 5)  # peak across bins
+    x[..., 17] = np.clip(lt - (logmag[:-4, c] + logmag[1:-3, c] + logmag[3:-1, c] + logmag[4:, c]) / 4, -5, 5)
+    x[..., 18] = (np.maximum(since[sel], 0) / MAX_SINCE)[None, :]
+    x[..., 19] = np.clip(np.log2(seg_f0[sel] / 100.0), -2, 3)[None, :]
+    x[..., 20] = np.clip(logmag[2:-2, c + 1] - logmag[2:-2, c + 4], -5, 5)
+    x[..., 21] = (1.0 - frac[:, sel]) * (1.0 - comb)
+    return x.reshape(-1, SHARE_FEATURES)
+
+
+def share_inputs(
+    mag: np.ndarray, frac: np.ndarray, f0: np.ndarray, sr: int, p: Params, bp: BassParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What `share_features` reads, for the low band of `mag`/`frac`: (logmag, frac, mag, since, seg_f0,
+    voicing, freqs)."""
+    low = _low_bins(sr, p, bp)
+    freqs = _freqs(sr, p)[:low].astype(np.float32)
+    since, seg_f0 = onset_context(low_onsets(mag, sr, p, bp), f0.astype(np.float32))
+    lowmag, lowfrac = mag[:low], frac[:low]
+    logmag = np.pad(np.log(lowmag + 1e-7), ((2, 2), (3, 8)), mode="edge")
+    # Voicing: the share of the low band's harmonic energy under the comb, over frames t+2..t+7 (the note
+    # after the attack; a kick alone leaves little there).
+    harm2 = (lowmag * lowfrac) ** 2
+    v = np.empty(len(f0), np.float32)
+    for a in range(0, len(f0), SHARE_BLOCK):
+        b = min(len(f0), a + SHARE_BLOCK)
+        v[a:b] = (bass_comb(seg_f0[a:b], freqs, bp) * harm2[:, a:b]).sum(axis=0) / (
+            harm2[:, a:b].sum(axis=0) + EPS
+        )
+    csum = np.concatenate([[0.0], np.cumsum(v, dtype=np.float64)])
+    lo = np.minimum(np.arange(len(f0)) + 2, len(f0) - 1)
+    hi = np.minimum(lo + 6, len(f0))
+    voicing = ((csum[hi] - csum[lo]) / (hi - lo)).astype(np.float32)
+    return logmag, lowfrac, lowmag, since, seg_f0, voicing, freqs
+
+
+def learned_share(
+    mag: np.ndarray, frac: np.ndarray, f0: np.ndarray, sr: int, p: Params, bp: BassParams
+) -> np.ndarray:
+    """The model's bass share (0..1) of each bin below `low_hz`, (low bins, frames)."""
+    layers = load_share_model()
+    inputs = share_inputs(mag, frac, f0, sr, p, bp)
+    frames = mag.shape[1]
+    out = np.empty((inputs[1].shape[0], frames), np.float32)
+    for a in range(0, frames, SHARE_BLOCK):
+        sel = np.arange(a, min(frames, a + SHARE_BLOCK))
+        x = share_features(*inputs, sel, bp)
+        out[:, sel] = share_predict(layers, x).reshape(len(inputs[6]), len(sel))
+    return out
+
+
+def analyse(
+    spec: np.ndarray, sr: int, p: Params, bp: BassParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(magnitude, harmonic share, bass pitch per frame) of a (channels, bins, frames) STFT."""
+    mag = np.mean(np.abs(spec), axis=0)
+    frac = pooled_harmonic_fraction(mag, sr, p)  # upper bands: pooled HPSS, as the classical method
+    low = _low_bins(sr, p, bp)
+    frac[:low] = lowband_hpss(mag[:low], bp)
+    harm = mag[:low] * frac[:low]
+    f0 = track_bass(harm, mag[:low] - harm, mag, sr, p, bp)
+    return mag, frac, f0
+
+
 def split_accompaniment(
     accompaniment: np.ndarray,
     sr: int,
@@ -182,16 +354,20 @@ def split_accompaniment(
         padded = np.pad(accompaniment, ((0, p.n_fft - n), (0, 0)))
         return {k: v[:n] for k, v in split_accompaniment(padded, sr, p, bp).items()}
     spec = _stft(accompaniment, p)
-    mag = np.mean(np.abs(spec), axis=0)
-    frac = pooled_harmonic_fraction(mag, sr, p)  # upper bands: pooled HPSS, as the classical method
+    mag, frac, f0 = analyse(spec, sr, p, bp)
     low = _low_bins(sr, p, bp)
-    frac[:low] = lowband_hpss(mag[:low], bp)
-    harm = mag[:low] * frac[:low]
-    f0 = track_bass(harm, mag[:low] - harm, mag, sr, p, bp)
     share = bass_comb(f0, _freqs(sr, p)[:low], bp) * frac[:low]
-    # Magnitude-ratio masks of one split of `mag`: drums 1 - frac, bass frac x comb, other the rest.
-    drums = _istft(spec * (1.0 - frac)[None], n, p)
-    del frac
+    # Magnitude-ratio masks of one split of `mag`: drums 1 - frac, bass frac x comb, other the rest; below
+    # `low_hz` the bass takes the learned share instead and drums and other split the rest in that ratio.
+    drum_share = 1.0 - frac
+    if bp.learned_share:
+        learned = learned_share(mag, frac, f0, sr, p, bp)
+        low_drums = drum_share[:low]
+        rest = low_drums + (frac[:low] - share)  # drums + other under the comb masks
+        low_drums *= (1.0 - learned) / (rest + EPS)
+        share = learned
+    drums = _istft(spec * drum_share[None], n, p)
+    del frac, drum_share
     spec[:, low:] = 0.0
     spec[:, :low] *= share[None]
     bass = _istft(spec, n, p)

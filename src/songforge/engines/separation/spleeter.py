@@ -13,7 +13,8 @@ code when loaded.
 The vocal is the masked mix; the accompaniment is the remainder (so the stems add up to the input, and
 everything above the model's 11 kHz band goes to it). For four stems the accompaniment is split further by
 `bass.split_accompaniment`: harmonic/percussive median filters for the drums and a comb on the tracked
-bass line's harmonics for the bass (a crossover below 200 Hz scored no better than mix/4 on the bass).
+bass line's harmonics for the bass (a crossover below 200 Hz scored no better than mix/4 on the bass),
+with a small learned share below 2 kHz that gives the bass its note onsets back from the drums.
 """
 
 from __future__ import annotations
