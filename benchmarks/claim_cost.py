@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from scratch_pg import throwaway_pg
 
 
 @contextlib.contextmanager
@@ -40,18 +39,8 @@ def database(pg: bool, data_dir: Path) -> Iterator[str]:
     if not pg:
         yield f"sqlite:///{data_dir / 'songforge.db'}"
         return
-    from sqlalchemy import create_engine, text
-
-    name = f"songforge_claim_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_pg("songforge_claim") as url:
+        yield url
 
 
 def pct(values: list[float], q: int) -> float:

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from songforge.config import Settings  # noqa: E402
 from songforge.core.accounts import upsert_account  # noqa: E402
@@ -55,7 +55,9 @@ from songforge.store.db import Database  # noqa: E402
 from songforge.store.factory import open_database  # noqa: E402
 from songforge.store.models import Job  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from scratch_pg import throwaway_pg  # noqa: E402
+
 USER = "gateway"
 DAY_MS = 86_400_000
 CHUNK = 1_000
@@ -336,18 +338,8 @@ def measure(base: str, seeded: Seeded, calls: int) -> dict[str, float]:
     return out
 
 
-@contextmanager
-def pg_database() -> Iterator[str]:
-    name = f"songforge_history_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pg_database() -> AbstractContextManager[str]:
+    return throwaway_pg("songforge_history")
 
 
 def run_one(label: str, n: int, calls: int, database_url: str | None) -> dict[str, float]:

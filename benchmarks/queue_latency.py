@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -36,8 +35,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
+from scratch_pg import throwaway_pg
+
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def free_port() -> int:
@@ -53,16 +53,8 @@ def database(pg: bool, data_dir: Path) -> Iterator[str]:
     if not pg:
         yield f"sqlite:///{data_dir / 'songforge.db'}"
         return
-    name = f"songforge_qlat_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_pg("songforge_qlat") as url:
+        yield url
 
 
 @contextlib.contextmanager
