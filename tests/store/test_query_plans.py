@@ -172,7 +172,7 @@ def test_whose_turn_it_is_reads_only_the_active_set(db: Database, seeded: tuple[
     def peek() -> None:
         with db.session() as s:
             turn = queue._next_in_turn(s)
-            assert turn is not None and turn[0] in active
+            assert turn is not None and turn in active
             s.rollback()
 
     statements = _statements(db, peek)

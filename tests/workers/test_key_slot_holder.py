@@ -128,7 +128,7 @@ def test_a_worker_waiting_for_a_key_slot_runs_the_queued_job_that_holds_it(
         with db.session() as s:
             first = queue._next_in_turn(s)
         assert first is not None
-        waiter = first[0]
+        waiter = first
         (holder,) = [j for j in jobs if j != waiter]
         ledger = JobLedger(db, settings, holder)
         lease = ledger.acquire()

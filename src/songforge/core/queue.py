@@ -223,28 +223,33 @@ def _served_after() -> Any:
 _SERVED_AFTER = _served_after()
 
 
-def _next_in_turn(
-    s: Session, engines: Collection[str] | None = None, prefer: Sequence[str] = ()
-) -> tuple[str, int] | None:
-    """The job whose turn it is and the tenants' highest `served_ms`, or None when none is queued
-    (of `engines`, when given). `prefer`: job ids this claimant was woken for, its own first; among
-    a tenant's jobs queued in the same millisecond (one request's variations) they go first, so two
-    workers woken for one request's two variations each take their own instead of both racing
-    for the first (the loser would pay a second round, and on SQLite the wait for the winner's
-    write lock). The fair order between tenants, and FIFO by `queued_ms` within one, are unchanged.
-
-    Reads only the queued and running rows (`ix_jobs_state`), in one statement (`_TURNS`): one head
-    of line per tenant, the running count per tenant (of every engine: a tenant's load is its
-    load), and the candidates' `tenants.served_ms`."""
+def _turn_params(engines: Collection[str] | None, prefer: Sequence[str]) -> dict[str, Any]:
+    """The bound values of `_TURNS` and of the claims built on it: the preferred jobs, the engines."""
     named = list(prefer[:PREFER_MAX])
     params: dict[str, Any] = {"prefer_first": named[0] if named else "", "prefer_rest": named[1:]}
     if engines is not None:
         params["engines"] = sorted(engines)
-    heads = s.execute(_TURNS[engines is not None], params).all()
+    return params
+
+
+def _next_in_turn(
+    s: Session, engines: Collection[str] | None = None, prefer: Sequence[str] = ()
+) -> str | None:
+    """The job whose turn it is, or None when none is queued (of `engines`, when given). `prefer`:
+    job ids this claimant was woken for, its own first; among a tenant's jobs queued in the same
+    millisecond (one request's variations) they go first, so two workers woken for one request's
+    two variations each take their own instead of both racing for the first (the loser would pay
+    a second round, and on SQLite the wait for the winner's write lock). The fair order between
+    tenants, and FIFO by `queued_ms` within one, are unchanged.
+
+    Reads only the queued and running rows (`ix_jobs_state`), in one statement (`_TURNS`): one head
+    of line per tenant, the running count per tenant (of every engine: a tenant's load is its
+    load), and the candidates' `tenants.served_ms`."""
+    heads = s.execute(_TURNS[engines is not None], _turn_params(engines, prefer)).all()
     if not heads:
         return None
     best = min(heads, key=lambda h: (h.running, h.served, h.queued_ms, h.created_ms, h.item_id))
-    return best.item_id, max(int(h.served) for h in heads)
+    return str(best.item_id)
 
 
 def claim_next(
@@ -263,22 +268,22 @@ def claim_next(
     saves an idle worker's wake-up one statement (`workers.local.run_one`)."""
     if engines is not None and not engines:
         return None
-    named = list(prefer[:PREFER_MAX])
-    params: dict[str, Any] = {"prefer_first": named[0] if named else "", "prefer_rest": named[1:]}
-    if engines is not None:
-        params["engines"] = sorted(engines)
+    params = _turn_params(engines, prefer)
     for _ in range(8):
         with db.session() as s:
             if not s.get_bind().dialect.update_returning:
+                # SQLite before 3.35 (no UPDATE ... RETURNING): the turn's read, then the conditional claim.
                 if unless is not None and s.scalar(select(unless)):
                     return None
-                turn = _next_in_turn(s, engines, prefer)
-                if turn is None:
+                item_id = _next_in_turn(s, engines, prefer)
+                if item_id is None:
                     return None
-                job = _claim_in_two(s, turn, worker_id, now)
-                if job is not None:
-                    return job
-                continue  # another process took it first
+                t = now if now is not None else now_ms()
+                job = _try_claim(s, item_id, worker_id, t)
+                if job is None:
+                    continue  # another process took it first
+                s.execute(_SERVED_AFTER, {"served_tenant": job.tenant_id, "served_at": t})
+                return job
             t = now if now is not None else now_ms()
             claim = {**params, "claim_worker": worker_id, "claim_lease": t + LEASE_MS, "claim_at": t}
             job = s.execute(_claim_statement(engines is not None, unless), claim).scalars().first()
@@ -293,22 +298,6 @@ def claim_next(
             s.expunge(job)
             return cast(Job, job)
     return None
-
-
-def _claim_in_two(s: Session, turn: tuple[str, int], worker_id: str, now: int | None) -> Job | None:
-    """`claim_next` where UPDATE has no RETURNING (SQLite before 3.35): the conditional claim of
-    the job `_next_in_turn` chose, then its tenant's turn; None when another process won the row."""
-    item_id, served_before = turn
-    t = now if now is not None else now_ms()
-    job = _try_claim(s, item_id, worker_id, t)
-    if job is not None:
-        s.execute(
-            update(Tenant)
-            .where(Tenant.id == job.tenant_id)
-            .values(served_ms=max(t, served_before + 1))
-            .execution_options(synchronize_session=False)
-        )
-    return job
 
 
 def claim(db: Database, item_id: str, worker_id: str, now: int | None = None) -> Job | None:
