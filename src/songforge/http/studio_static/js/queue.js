@@ -17,6 +17,7 @@ export class Queue {
     this.app = app;
     this.timer = null;
     this.records = new Map(); // job_id -> its record, for naming queue entries (fetched once)
+    this.accountsShown = null; // what the accounts table last showed, as JSON
     $("#account-form").addEventListener("submit", (e) => { e.preventDefault(); this.createAccount(); });
   }
 
@@ -40,10 +41,19 @@ export class Queue {
     this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
   }
 
+  /** Rebuilt only when what the rows show changes: a rebuild every refresh would take the focus
+   * off a Delete button a keyboard user is on. */
   renderAccounts(available) {
     const byUser = new Map(available.map((a) => [a.user_id, a]));
+    const accounts = Object.values(this.app.accounts);
+    const shown = JSON.stringify(accounts.map((acc) => {
+      const slots = byUser.get(acc.user_id) || {};
+      return [acc.user_id, acc.maxJobs, slots.executing, slots.available, acc.updated];
+    }));
     const body = $("#accounts-table tbody");
-    body.replaceChildren(...Object.values(this.app.accounts).map((acc) => {
+    if (shown === this.accountsShown && body.children.length === accounts.length) return;
+    this.accountsShown = shown;
+    body.replaceChildren(...accounts.map((acc) => {
       const slots = byUser.get(acc.user_id) || {};
       return el("tr", { dataset: { userId: acc.user_id } },
         el("th", { scope: "row" }, acc.user_id),
