@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--api-processes", type=int, default=1, help="serve --api-processes")
     args = ap.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="songforge-bench-"))
@@ -148,7 +149,8 @@ def main() -> None:
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "songforge", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--workers", str(args.workers), "--log-level", "warning"],
+         "--workers", str(args.workers), "--api-processes", str(args.api_processes),
+         "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )  # fmt: skip
     try:
@@ -205,7 +207,8 @@ def main() -> None:
     reads, writes, elapsed = res["reads"], res["writes"], res["elapsed"]
     print(
         f"api_load: {args.clients} clients ({args.clients - 2} polling GET /music/{{job_id}}, 2 submitting "
-        f"POST /music/instrumental) for {elapsed:.1f} s; server with {args.workers} worker process(es) "
+        f"POST /music/instrumental) for {elapsed:.1f} s; server with {args.api_processes} API "
+        f"process(es) and {args.workers} worker process(es) "
         f"generating throughout ({running} running at the end, {done} of the first {len(job_ids)} completed)"
     )
     print(f"machine: {os.cpu_count()} cores, load average before/after: {os.getloadavg()[0]:.2f}")

@@ -14,6 +14,7 @@ Settings fields (empty or unset means the default):
 
   SONGFORGE_DATA_DIR            data dir: SQLite db, blobs, link-signing secret (./data)
   SONGFORGE_WORKERS             generation worker processes (one per core)
+  SONGFORGE_API_PROCESSES       processes answering HTTP on `songforge serve`'s socket (1)
   SONGFORGE_DATABASE_URL        SQLAlchemy URL (SQLite under the data dir)
   SONGFORGE_QUEUE               Redis URL of the distributed task queue (unset: in-process workers)
   SONGFORGE_BLOB_STORE          s3://bucket/prefix blob store (unset: the data dir)
@@ -150,6 +151,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = field(default_factory=lambda: _env_int("SONGFORGE_WORKERS", os.cpu_count() or 1))
+    # `songforge serve --api-processes`: the first runs everything, the others the API alone.
+    api_processes: int = field(default_factory=lambda: _env_int("SONGFORGE_API_PROCESSES", 1))
     # default: sqlite under data_dir
     database_url: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_DATABASE_URL") or None)
     # Scale-out (all unset in the embedded default): a Redis URL for the distributed task queue,

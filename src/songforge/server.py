@@ -111,9 +111,17 @@ def _document_error_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings, *, run_workers: bool = True, run_background: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    run_workers: bool = True,
+    run_background: bool = True,
+    wake_address: str | None = None,
+) -> FastAPI:
     """`run_workers=False` and `run_background=False` serve the API alone (tests, benchmarks that
-    bring their own workers); `songforge serve` runs everything."""
+    bring their own workers, `serve --api-processes`' other processes); `songforge serve` runs
+    everything. `wake_address`: where those other processes relay their new jobs' wake-ups to this
+    one's workers (`songforge.workers.wake_relay`)."""
     install()  # this process writes job changes too (recovery, reaping): dialects must hear of them
     private_dir(settings.data_dir)  # 0700: tenants' secrets and audio (songforge.store.private)
 
@@ -137,10 +145,18 @@ def create_app(settings: Settings, *, run_workers: bool = True, run_background: 
             await asyncio.to_thread(pool.start)
             app.state.worker_pool = pool
             tasks.append(asyncio.create_task(pool.supervise(stop)))
+        relay = None
+        if pool is not None and wake_address is not None:
+            from songforge.workers.wake_relay import WakeListener
+
+            relay = WakeListener(wake_address, pool.wake_up)
+            relay.start()
         try:
             yield
         finally:
             stop.set()
+            if relay is not None:
+                relay.close()
             for t in tasks:
                 try:
                     await asyncio.wait_for(t, timeout=10)

@@ -36,6 +36,12 @@ def serve(
     port: int = typer.Option(8000, "--port", help="Port to listen on"),
     data_dir: Path | None = DataDir,
     workers: int | None = typer.Option(None, "--workers", help="Worker processes [default: one per core]"),
+    api_processes: int | None = typer.Option(
+        None,
+        "--api-processes",
+        help="Processes answering HTTP on the one socket: the first also runs the workers and callbacks, "
+        "the others the API alone [default: $SONGFORGE_API_PROCESSES, else 1]",
+    ),
     allow_private_callbacks: bool | None = typer.Option(
         None,
         "--allow-private-callbacks/--no-allow-private-callbacks",
@@ -50,9 +56,7 @@ def serve(
 ) -> None:
     """Run the HTTP API and its generation workers (with --queue: the API only; run `songforge
     worker` processes for generation)."""
-    import uvicorn
-
-    from songforge.server import create_app
+    from songforge.cli.api_processes import serve as serve_api
 
     settings = build_settings(data_dir, database_url, host=host, port=port)
     apply_scale_out(settings, queue, blob_store, s3_endpoint)
@@ -62,6 +66,11 @@ def serve(
             err.print("[red]--workers must be 0 or more[/red]")
             raise typer.Exit(2)
         settings.workers = workers
+    if api_processes is not None:
+        settings.api_processes = api_processes
+    if settings.api_processes < 1:
+        err.print("[red]--api-processes must be 1 or more[/red]")
+        raise typer.Exit(2)
     settings.allow_private_callbacks = allow_private_callbacks
     if settings.workers > 0 and not settings.queue_url:
         problem = engine_problem()
@@ -71,15 +80,10 @@ def serve(
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
     join_deployment(settings, "serve", allow_private_callbacks)
     where = f"queue: {settings.queue_url}" if settings.queue_url else f"workers: {settings.workers}"
+    if settings.api_processes > 1:
+        where += f"  API processes: {settings.api_processes}"
     err.print(f"Songforge on http://{host}:{port}  data: {settings.data_dir.resolve()}  {where}")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    serve_api(settings, log_level)
 
 
 @app.command()
