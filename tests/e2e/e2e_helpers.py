@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -38,3 +39,19 @@ def make_account(client: httpx.Client, user_id: str = "u1", max_jobs: int | None
     r = client.post("/accounts", json=body)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def children(pid: int, named: str | None = None) -> list[int]:
+    """The processes whose parent is `pid` (from /proc), only those whose name is `named` if given."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                comm, rest = f.read().rsplit(")", 1)
+            if int(rest.split()[1]) == pid and (named is None or comm.split("(", 1)[1] == named):
+                out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
-from e2e_helpers import make_account, wait_final, wait_until
+from e2e_helpers import children, make_account, wait_final, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +22,7 @@ def test_kill_9_mid_generation_reruns_the_job(make_server) -> None:  # type: ign
             "/music/instrumental", json={"prompt": "orchestral build", "model_instrumental": "i3"}
         ).json()["jobs"]
         victim = wait_until(lambda: _running(c), timeout=60, interval=0.05)[0]["job_id"]
-    worker_pids = _children(server.proc.pid)
+    worker_pids = children(server.proc.pid)
     server.kill()
     # the workers die with the server: nothing keeps generating unsupervised
     wait_until(lambda: not any(_alive(p) for p in worker_pids), timeout=10)
@@ -52,21 +50,6 @@ def test_graceful_restart_keeps_everything(make_server) -> None:  # type: ignore
         assert c.get("/accounts/keep").json()["maxJobs"] == 7
         assert c.get(f"/music/{job}").json()["status_name"] == "COMPLETED"
     assert httpx.get(link).status_code == 200  # signed links survive a restart
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
 
 
 def _alive(pid: int) -> bool:
