@@ -136,6 +136,31 @@ def _tilt_filter(sr: int, tilt_db: float) -> np.ndarray:
     return firwin2(129, freqs, gain, fs=sr)
 
 
+NOISE_NFFT = 512  # the unvoiced spans' formant warp works on STFT frames this long (21 ms at 24 kHz)
+NOISE_SMOOTH_BINS = 9  # their spectral envelope: the magnitudes smoothed over this many bins (420 Hz)
+
+
+def warp_unvoiced(x: np.ndarray, sr: int, formant: float) -> np.ndarray:
+    """`x` with its spectral envelope moved up by `formant` (the grains' warp, for the spans PSOLA
+    leaves alone: a consonant heard through the same vocal tract as the vowels around it). Each STFT
+    frame's magnitudes, smoothed over NOISE_SMOOTH_BINS, give the envelope; the frame is scaled by the
+    ratio of the envelope read at f/formant to the envelope at f, its phase kept."""
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import istft, stft
+
+    if abs(formant - 1.0) < 1e-3 or len(x) < NOISE_NFFT:
+        return x
+    _, _, z = stft(x, sr, nperseg=NOISE_NFFT, noverlap=3 * NOISE_NFFT // 4)
+    env = uniform_filter1d(np.abs(z), NOISE_SMOOTH_BINS, axis=0) + 1e-9
+    bins = np.arange(z.shape[0]) / formant
+    lo = np.clip(np.floor(bins).astype(int), 0, z.shape[0] - 1)
+    hi = np.clip(lo + 1, 0, z.shape[0] - 1)
+    fr = np.clip(bins - lo, 0, 1)[:, None]
+    warped = env[lo] * (1 - fr) + env[hi] * fr
+    _, y = istft(z * np.clip(warped / env, 0.05, 20.0), sr, nperseg=NOISE_NFFT, noverlap=3 * NOISE_NFFT // 4)
+    return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
+
+
 def repitch(
     x: np.ndarray,
     sr: int,
@@ -151,7 +176,9 @@ def repitch(
     `voiced_s` marks; elsewhere x as it is. `formant` scales the grains' spectra (> 1: a shorter
     vocal tract), `tilt_db` tilts above 1 kHz (dB per octave), `breath` adds air above 2 kHz on the
     voiced spans. With `unvoiced=False` only the voiced spans are kept (a backing part's vowels).
-    Deterministic: the same input and seed give the same output."""
+    The tilt and the air are put on the re-pitched spans only; the spans between (the consonants)
+    keep their level and take the formant warp by `warp_unvoiced`, so that consonant and vowel are
+    heard through one vocal tract. Deterministic: the same input and seed give the same output."""
     n = len(x)
     n_frames = (n + HOP - 1) // HOP
     fv = np.zeros(n_frames, dtype=bool)
@@ -171,6 +198,7 @@ def repitch(
         mix[b - ramp : b] = np.linspace(1, 0, ramp)
     tilt = _tilt_filter(sr, tilt_db) if abs(tilt_db) > 1e-3 else None
     rng = np.random.default_rng(seed)
+    x_u = warp_unvoiced(x, sr, formant) if unvoiced else x
     outs = []
     for f0 in f0_parts:
         off = int(2 * sr / FMIN) + 2  # room for a grain (two periods, widened by `formant`) at either end
@@ -210,7 +238,7 @@ def repitch(
                 pos = int(round(ts)) + int(t_rel[0]) + off
                 y[pos : pos + len(grain)] += grain
                 ts += target
-        out = y[off : off + n] * mix + (x * (1.0 - mix) if unvoiced else 0.0)
+        out = y[off : off + n] * mix
         if breath > 0:
             noise = rng.standard_normal(n)
             hf = oaconvolve(noise, firwin2(129, [0, 1800, 2500, sr / 2], [0, 0, 1, 1], fs=sr), mode="same")
@@ -218,5 +246,7 @@ def repitch(
             out = out + hf * env * mix * breath * 0.6
         if tilt is not None:
             out = oaconvolve(out, tilt, mode="same")
+        if unvoiced:
+            out = out + x_u * (1.0 - mix)
         outs.append(out)
     return outs

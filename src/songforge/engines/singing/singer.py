@@ -27,6 +27,7 @@ from songforge.engines.singing import lyrics as lyrics_mod
 from songforge.engines.singing.bases import default_base, is_neural, speak
 from songforge.engines.singing.common import LyricSection, SungVocals
 from songforge.engines.singing.melody import Note, SyllableInfo, compose, line_slots
+from songforge.engines.singing.neural import SONORANTS
 from songforge.engines.singing.speech import (
     SpokenLine,
     SungWord,
@@ -468,9 +469,7 @@ def _repitch_parts(
     return (outs[0] if shape else x), outs[1:] if shape else outs
 
 
-# Consonants that are voiced and periodic enough to carry the note (espeak-ng IPA, piper's alphabet):
-# a held "l", "m" or "ng" at a note's end is heard at the note's pitch.
-_SONORANTS = set("mnŋlɹrwjɾɫ")
+_SONORANTS = SONORANTS  # voiced enough to carry the note (neural.SONORANTS)
 
 
 def _voiced_samples(line, units: np.ndarray, n: int) -> np.ndarray:
