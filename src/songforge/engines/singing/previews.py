@@ -12,7 +12,8 @@ from songforge.engines.singing.voices import PREVIEW_LYRICS, artist_voice
 # Bumped whenever the singer changes how a voice sounds: previews are kept once rendered (in the blob
 # store, under this revision), so an upgraded server renders them again instead of serving the old
 # singer's. 2: joe re-pitched by overlap-add, chorus parts as takes of their own.
-PREVIEW_REVISION = 2
+# 3: word-initial consonants held longer, the formant warp on consonants too.
+PREVIEW_REVISION = 3
 
 
 def render_preview(item_id: str, path: Path) -> None:
