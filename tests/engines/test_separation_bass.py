@@ -216,9 +216,36 @@ def test_a_kick_alone_stays_with_the_drums(slap_and_kick) -> None:
 
 def test_the_share_model_file_is_tiny_and_checked(tmp_path: Path) -> None:
     layers = bass_split.load_share_model()
-    assert layers[0][0].shape == (24, bass_split.SHARE_FEATURES) and layers[-1][0].shape == (1, 24)
+    hidden = layers[0][0].shape[0]
+    assert layers[0][0].shape == (hidden, bass_split.SHARE_FEATURES) and layers[-1][0].shape == (1, hidden)
+    assert sum(w.size + b.size for w, b in layers) < 3000
     assert bass_split.SHARE_MODEL.stat().st_size < 100_000
     other = tmp_path / "other.json"
-    other.write_text('{"layout": "something-else", "features": 22, "weights": [], "biases": []}')
-    with pytest.raises(ValueError, match="bass-share-v1"):
+    other.write_text('{"layout": "bass-share-v1", "features": 22, "weights": [], "biases": []}')
+    with pytest.raises(ValueError, match="bass-share-v2"):  # an older model reads other features
         bass_split.load_share_model(other)
+
+
+def test_the_long_context_features_tell_a_held_note_from_a_hit() -> None:
+    """Features 22/23 (level against the frames before, decay over 12 frames) and 25 (level against the
+    loudest within ~1 s): a held bass note is level with its past and its future, a kick rises out of
+    silence and is gone 280 ms later."""
+    p, bp = DEFAULT_PARAMS, bass_split.DEFAULT_BASS
+    t = np.arange(4 * SR) / SR
+    held = sum(0.3 / h * np.sin(2 * np.pi * 55.0 * h * t) for h in (1, 2, 3)) * (t >= 0.5)
+    kick_t = t - 3.0
+    kick = 0.8 * np.sin(2 * np.pi * 60.0 * kick_t) * np.exp(-kick_t / 0.04) * (kick_t >= 0)
+    for audio, frame_s, sustained in ((held, 1.5, True), (kick, 3.0, False)):
+        x = np.repeat(audio[:, None], 2, axis=1).astype(np.float32)
+        mag, frac, f0 = bass_split.analyse(_stft(x, p), SR, p, bp)
+        inputs = bass_split.share_inputs(mag, frac, f0, SR, p, bp)
+        frame = int(round(frame_s * SR / p.hop)) + 2  # the STFT's first frame is centred before 0
+        sel = np.arange(frame - 1, frame + 2)
+        feats = bass_split.share_features(*inputs, sel, bp).reshape(len(inputs[6]), len(sel), -1)
+        k = int(np.argmax(feats[:, 1, 3]))  # the frame's loudest low bin
+        before, decay, vs_local = feats[k, :, 22], feats[k, :, 23], feats[k, :, 25]
+        assert np.all(vs_local <= 0.0)
+        if sustained:
+            assert np.all(np.abs(before) < 0.5) and np.all(np.abs(decay) < 0.5), (before, decay)
+        else:
+            assert before.max() > 3.0 and decay.max() > 3.0, (before, decay)
