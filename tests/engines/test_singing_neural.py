@@ -237,3 +237,35 @@ def test_numerals_are_sung(voice_id: str) -> None:
         seed=1,
     )
     assert len(v.lines) == 2 and float(np.max(np.abs(v.audio))) > 0.1
+
+
+def test_hibari_sings_its_chorus_harmony_well_under_the_lead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harmony is what costs a hibari chorus its speech quality, so it sits `HIBARI_HARMONY_DB`
+    under the lead: present, but under it (the lead and the double are the same with or without it)."""
+    from songforge.engines.singing import singer
+
+    voice = _neural("voice_aurora")
+    sections = plan_lyrics("[Chorus]\nHold my hand and sing along", "", 0)
+
+    def take(v, harmony_db: float) -> np.ndarray:
+        monkeypatch.setattr(singer, "HIBARI_HARMONY_DB", harmony_db)
+        got = sing(
+            sections=sections,
+            key="A:minor",
+            bpm=110,
+            bar_chords=["Am", "F"],
+            section_bars=[("chorus", 0, 2)],
+            voice=v,
+            seed=3,
+        )
+        return got.audio.astype(np.float64).mean(axis=1)
+
+    level = singer.HIBARI_HARMONY_DB
+    full = take(voice, level)
+    no_harmony = take(voice, -300.0)
+    lead = take(dataclasses.replace(voice, extra={**voice.extra, "chorus_parts": False}), -300.0)
+    rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
+    harmony_db = 20 * np.log10(rms(full - no_harmony) / rms(lead))
+    # -9.6 dB at -12: its voicing is a little louder than the lead's. At the former -9 it was -6.6 dB.
+    assert level - 4 < harmony_db < level + 4 and harmony_db < -8, harmony_db
+    assert rms(no_harmony - lead) > 0.2 * rms(lead)  # the double is there too

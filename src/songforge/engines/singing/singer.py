@@ -428,9 +428,13 @@ REPITCH = "psola"
 # -9 dB, pyin heard lead and a harmony a sixth above as one voice at their common fundamental (a
 # twelfth down) on some chorus notes (t04-ballad-m: 10 notes off against 3 with WORLD) and DNSMOS rated
 # the stem lower; at -12 dB three joe tuning songs kept 93-100% of notes within 50 cents (86-93% with
-# WORLD at -9 dB). Not for hibari: -12 dB there gave OVRL 2.59 -> 2.66 but Whisper's WER 8.3% -> 11.9%
-# (it dropped a phrase of t07-folk-f), so hibari keeps harmony.HARMONY_DB.
+# WORLD at -9 dB).
 PSOLA_HARMONY_DB = -12.0
+# hibari's harmony level. Of the chorus parts the harmony is what costs the stem's speech quality: on
+# the 8 hibari tuning songs DNSMOS OVRL was 2.57 with both parts, 2.61 without the double, 2.89
+# without the harmony; filtering the harmony (low-pass 4 kHz) or softening the parts' consonants
+# (their noise -10 or -20 dB) changed nothing, only its level did (-13 dB: 2.69).
+HIBARI_HARMONY_DB = -12.0
 
 
 def _repitch_parts(
@@ -720,7 +724,11 @@ def sing(
     harmony_notes: list[Note] = []
     doubles: list[tuple[int, float, float]] = []
     psola_parts = params["base"] == "joe" and params["repitch"] == "psola"
-    harmony_db = PSOLA_HARMONY_DB if psola_parts else harmony.HARMONY_DB
+    harmony_db = harmony.HARMONY_DB
+    if psola_parts:
+        harmony_db = PSOLA_HARMONY_DB
+    elif params["base"] == "hibari":
+        harmony_db = HIBARI_HARMONY_DB
     gains = {
         "double": [10 ** (harmony.DOUBLE_DB / 20) * g for g in harmony.pan_gains(harmony.PARTS_PAN)],
         "harmony": [10 ** (harmony_db / 20) * g for g in harmony.pan_gains(-harmony.PARTS_PAN)],
