@@ -132,6 +132,19 @@ def test_analyse_voice_finds_the_pitch_range() -> None:
     assert low["gender"] == "male" and abs(low["medianMidi"] - librosa.hz_to_midi(116.0)) < 3
 
 
+@pytest.mark.parametrize(("singer", "bases"), [("festival", ("slt", "kal")), ("neural", ("hibari", "joe"))])
+def test_a_cloned_voice_is_sung_on_the_singers_base_of_its_gender(
+    monkeypatch: pytest.MonkeyPatch, singer: str, bases: tuple[str, str]
+) -> None:
+    monkeypatch.setenv("SONGFORGE_SINGER", singer)
+    female = {"gender": "female", "medianMidi": 67, "formantsHz": [600.0, 1900.0]}
+    male = {"gender": "male", "medianMidi": 52, "formantsHz": [450.0, 1350.0]}
+    her, him = profile_to_voice("cloned_f", female), profile_to_voice("cloned_m", male)
+    assert (her.extra["base"], him.extra["base"]) == bases
+    # the warp is the sample's formants against a typical voice of its gender, whichever base sings it
+    assert her.extra["formant"] == round(2500.0 / 2310.0, 3) and him.extra["formant"] == 0.9
+
+
 @pytest.mark.parametrize("kind", ["silence", "noise"])
 def test_analyse_voice_rejects_samples_without_voice(kind: str) -> None:
     rng = np.random.default_rng(0)

@@ -18,8 +18,9 @@ from songforge.engines.base import EngineError, VoiceProfile
 
 ANALYSIS_SR = 16000
 MAX_ANALYSED_S = 60.0  # the first minute says all we need and keeps the cost bounded
-# Typical F1/F2 averages of the festival base voices' speech, used to turn measured formants into a warp.
-_BASE_FORMANTS = {"slt": 560.0 + 1750.0, "kal": 500.0 + 1500.0}
+# Typical F1/F2 averages of a female and a male speaking voice (festival's slt and kal, which the warp
+# was first set against), used to turn measured formants into a warp of whichever base sings the voice.
+_TYPICAL_FORMANTS = {"female": 560.0 + 1750.0, "male": 500.0 + 1500.0}
 
 
 def _mono16k(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -125,8 +126,12 @@ def analyse_voice(audio: np.ndarray, sr: int) -> dict:
 
 
 def profile_to_voice(item_id: str, profile: dict) -> VoiceProfile:
+    """A cloned voice on the base of its gender that the singer uses (`SONGFORGE_SINGER`: hibari / joe,
+    or festival's slt / kal), warped toward the sample's formants, tilt and breath."""
+    from songforge.engines.singing.bases import default_base
+
     gender: Literal["female", "male"] = "male" if profile.get("gender") == "male" else "female"
-    base = "kal" if gender == "male" else "slt"
+    base = default_base(gender)
     median = float(profile.get("medianMidi", 55 if gender == "male" else 67))
     lo = float(profile.get("lowMidi", median - 7))
     hi = float(profile.get("highMidi", median + 7))
@@ -136,7 +141,7 @@ def profile_to_voice(item_id: str, profile: dict) -> VoiceProfile:
     f1, f2 = (profile.get("formantsHz") or [0.0, 0.0])[:2]
     formant = 1.0
     if f1 > 0 and f2 > 0:
-        formant = float(np.clip((f1 + f2) / _BASE_FORMANTS[base], 0.85, 1.15))
+        formant = float(np.clip((f1 + f2) / _TYPICAL_FORMANTS[gender], 0.85, 1.15))
     slope = float(profile.get("spectralSlopeDbPerOctave", -6.0))
     return VoiceProfile(
         item_id=item_id,
