@@ -101,8 +101,7 @@ class _FirstServer(uvicorn.Server):
         self.supervisor = supervisor
 
     def stop_others(self) -> None:
-        self.supervisor.stopping.set()
-        self.supervisor.stop()
+        self.supervisor.stop()  # sets `stopping` first, so the watcher starts nothing more
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         others = asyncio.create_task(asyncio.to_thread(self.stop_others))

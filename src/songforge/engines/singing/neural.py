@@ -546,22 +546,22 @@ def plan_units(line: NeuralLine, spans: list[tuple[float, float]], lead_s: float
     on_o, co_o = onset.copy(), coda.copy()
     weight = nat.copy()  # how an onset's time is shared among its ids
     symbols = id_symbols(line.base)
-    obstruent = np.zeros(len(line.ids), dtype=bool)
+    held = np.zeros(len(line.ids), dtype=bool)  # the onset ids sung longer: joe's obstruents, all of hibari's
     prev = ""
     for j, i in enumerate(line.ids):
         sym = symbols.get(i, "")
         sym = prev if sym == "_" else sym  # piper's pad continues the symbol before it
         prev = sym
-        obstruent[j] = sym not in SONORANTS or line.base != "joe"
+        held[j] = sym not in SONORANTS or line.base != "joe"
     for i, syl in enumerate(line.syllables[:n_syl]):
         ids = [j for j, (s, role) in enumerate(line.roles) if s == i and role == "onset"]
-        obs = float(sum(nat[j] for j in ids if obstruent[j]))
-        if not (syl.word_start and obs > 0):
+        held_s = float(sum(nat[j] for j in ids if held[j]))
+        if not (syl.word_start and held_s > 0):
             continue
         target = max(onset[i] * WORD_ONSET_STRETCH, min(WORD_ONSET_MIN_S, 3.0 * onset[i]))
-        grow = (target - (onset[i] - obs)) / obs
+        grow = (target - (onset[i] - held_s)) / held_s
         for j in ids:
-            weight[j] = nat[j] * grow if obstruent[j] else nat[j]
+            weight[j] = nat[j] * grow if held[j] else nat[j]
         on_o[i] = target
     for i in range(n_syl):
         t0, t1 = spans[i]

@@ -473,9 +473,6 @@ def _repitch_parts(
     return (outs[0] if shape else x), outs[1:] if shape else outs
 
 
-_SONORANTS = SONORANTS  # voiced enough to carry the note (neural.SONORANTS)
-
-
 def _voiced_samples(line, units: np.ndarray, n: int) -> np.ndarray:
     """Per sample at WORK_SR of a neural line rendered to `units`: whether the model is voicing a
     vowel or a sonorant there (from its own phone timings, so voicing is never guessed from audio)."""
@@ -491,7 +488,7 @@ def _voiced_samples(line, units: np.ndarray, n: int) -> np.ndarray:
         if sym == "_":
             sym = prev  # piper's pad after a symbol continues that symbol's sound
         prev = sym
-        if s >= 0 and (role in ("main", "vowel") or sym in _SONORANTS):
+        if s >= 0 and (role in ("main", "vowel") or sym in SONORANTS):
             mask[starts[j] : min(ends[j], n)] = True
     return mask
 
