@@ -44,6 +44,7 @@ from scipy.signal import resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from songforge.config import singer_engine  # noqa: E402
 from songforge.engines.singing import LyricSection, plan_lyrics, sing  # noqa: E402
 from songforge.engines.singing.bases import is_neural, plain_speech  # noqa: E402
 from songforge.engines.singing.voices import NEURAL_RANGE_SHIFT, artist_voice  # noqa: E402
@@ -164,13 +165,16 @@ def sections_for(case: Case) -> list[LyricSection]:
     return out
 
 
-def voice_for(case: Case, candidate: str):
+def candidate_voice(item_id: str, candidate: str):
     """The catalogue voice on the candidate's base; on a neural base with the range that
-    SONGFORGE_SINGER=neural gives it (voices.NEURAL_RANGE_SHIFT)."""
-    voice = artist_voice(case.voice)
-    assert voice is not None, case.voice
+    SONGFORGE_SINGER=neural gives it (voices.NEURAL_RANGE_SHIFT), on festival's without it, whichever
+    singer this process's settings chose (the profile comes with that singer's shift)."""
+    voice = artist_voice(item_id)
+    assert voice is not None, item_id
     over = CANDIDATES[candidate][voice.gender]
-    shift = NEURAL_RANGE_SHIFT[voice.gender] if is_neural(str(over.get("base"))) else 0
+    given = NEURAL_RANGE_SHIFT[voice.gender] if singer_engine() == "neural" else 0
+    wanted = NEURAL_RANGE_SHIFT[voice.gender] if is_neural(str(over.get("base"))) else 0
+    shift = wanted - given
     return dataclasses.replace(
         voice,
         low_midi=voice.low_midi + shift,
@@ -186,7 +190,7 @@ def render(case: Case, candidate: str):
     The intro bar holds the first chord, so every line is sung over the chords it had before."""
     sections = sections_for(case)
     bars = LINES_PER_SECTION * BARS_PER_LINE
-    voice = voice_for(case, candidate)
+    voice = candidate_voice(case.voice, candidate)
     chords = case.chords.split()
     t0 = time.perf_counter()
     v = sing(
@@ -309,18 +313,8 @@ Everything we need is in this song"""
 
 def two_minute_song(candidate: str) -> dict:
     out = {}
-    for gender, vid in (("female", "voice_aurora"), ("male", "voice_atlas")):
-        voice = artist_voice(vid)
-        assert voice is not None
-        over = CANDIDATES[candidate][gender]
-        shift = NEURAL_RANGE_SHIFT[gender] if is_neural(str(over.get("base"))) else 0
-        voice = dataclasses.replace(
-            voice,
-            low_midi=voice.low_midi + shift,
-            high_midi=voice.high_midi + shift,
-            median_midi=voice.median_midi + shift,
-            extra={**voice.extra, **over},
-        )
+    for vid in ("voice_aurora", "voice_atlas"):
+        voice = candidate_voice(vid, candidate)
         sections = plan_lyrics(TWO_MINUTES, "", 0)
         bars = [
             ("verse", 0, 8),

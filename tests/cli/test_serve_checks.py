@@ -63,3 +63,28 @@ def test_worker_processes_must_be_positive(tmp_path: Path) -> None:
         ],
     )  # fmt: skip
     assert result.exit_code == 2 and "--processes must be 1 or more" in result.output
+
+
+@pytest.mark.parametrize("hidden", ["hibari", "piper"])
+def test_a_missing_voice_wheel_is_named_when_the_server_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hidden: str
+) -> None:
+    """The neural singer is the default: without its wheels `serve` refuses at once, naming the package,
+    its install command and the fallback, instead of failing the first song."""
+    import importlib.util
+
+    from songforge.cli.common import engine_problem
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == hidden else real(name, *a)
+    )
+    monkeypatch.delenv("SONGFORGE_SINGER", raising=False)
+    package = {"hibari": "hibari-tts==0.2.1", "piper": "piper-tts==1.8.0"}[hidden]
+    result = CliRunner().invoke(app, ["serve", "--data-dir", str(tmp_path / "d"), "--port", "1"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, text
+    assert "Cannot start:" in text and f"pip install {package}" in text, text
+    assert "SONGFORGE_SINGER=festival" in text, text
+    monkeypatch.setenv("SONGFORGE_SINGER", "festival")  # the fallback needs no neural wheel
+    assert engine_problem() is None

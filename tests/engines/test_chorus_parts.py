@@ -1,5 +1,6 @@
 """Choruses sing with a double of the lead and a harmony line a diatonic third or sixth away; verses
-sing alone. On real festival speech and WORLD synthesis, and through the embedded engine."""
+sing alone. On real festival speech (the fallback singer) and WORLD synthesis, and through the embedded
+engine."""
 
 from __future__ import annotations
 
@@ -41,8 +42,16 @@ def _sing(voice_id: str, seed: int = 5):
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def festival_singer():
+    """Festival's fallback singer (the neural default's harmony level: test_singing_neural.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SONGFORGE_SINGER", "festival")
+        yield
+
+
 @pytest.fixture(scope="module", params=["voice_aurora", "voice_atlas"])
-def sung(request):
+def sung(request, festival_singer):
     return request.param, _sing(request.param)
 
 

@@ -17,6 +17,12 @@ from songforge.engines.singing.voices import artist_voice
 pytestmark = pytest.mark.skipif(shutil.which("festival") is None, reason="festival not installed")
 
 
+@pytest.fixture(autouse=True)
+def festival_singer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Festival's singing mode sings festival's diphone bases: the fallback singer's voices."""
+    monkeypatch.setenv("SONGFORGE_SINGER", "festival")
+
+
 def test_sing_scores_follows_the_written_durations() -> None:
     score = (
         ("i", ((130.0, 0.4),), 0.0),

@@ -126,8 +126,8 @@ def test_analyse_voice_finds_the_pitch_range() -> None:
     assert abs(prof["highMidi"] - librosa.hz_to_midi(360.0)) < 1.5
     assert prof["gender"] == "female"
     assert 4.5 < prof["vibratoRateHz"] < 6.5
-    voice = profile_to_voice("cloned_1", prof)
-    assert voice.low_midi <= 55 and voice.high_midi >= 66 and voice.extra["base"] == "slt"
+    voice = profile_to_voice("cloned_1", prof)  # on the default singer's female base
+    assert voice.low_midi <= 55 and voice.high_midi >= 66 and voice.extra["base"] == "hibari"
     low = analyse_voice(np.stack([_voice_like(90.0, 150.0)] * 2, axis=1), sr)
     assert low["gender"] == "male" and abs(low["medianMidi"] - librosa.hz_to_midi(116.0)) < 3
 

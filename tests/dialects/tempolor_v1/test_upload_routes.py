@@ -349,10 +349,10 @@ def test_artist_voice_preview_is_rendered_once_and_served(env: Env) -> None:
     assert r.headers["content-type"] == "audio/mpeg"
     audio, sr = sf.read(io.BytesIO(r.content))
     assert len(audio) / sr > 1.0 and np.abs(audio).max() > 0.05
-    # Kept under the singer's revision: an upgraded singer renders its previews again.
+    # Kept under the singer's revision and name: an upgraded or switched singer renders them again.
     from songforge.engines.singing.previews import PREVIEW_REVISION
 
-    assert f"artist-voices/r{PREVIEW_REVISION}/{item}.mp3" in env.blob_files()
+    assert f"artist-voices/r{PREVIEW_REVISION}/neural/{item}.mp3" in env.blob_files()
     again = env.client.get(P + f"/music/artist-voices/{item}/preview.mp3")
     assert again.status_code == 200 and again.content == r.content
 

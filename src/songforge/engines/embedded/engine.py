@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 
 
 def check_ready() -> None:
-    """Raise EngineError naming what is missing (SoundFont, fluidsynth) and how to install it."""
+    """Raise EngineError naming what is missing (SoundFont, fluidsynth, the singer's voice wheels) and
+    how to install it."""
+    from songforge.engines.singing.bases import check_ready as singer_ready
+
     render.check_ready()
+    singer_ready()
 
 
 def key_from_chords(bars: list[list[Chord]]) -> Key:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from songforge.errors import EngineError, Unavailable
+
 FESTIVAL_BASES = ("slt", "kal", "ked")
 NEURAL_BASES = ("hibari", "joe")
 
@@ -30,6 +32,23 @@ def plain_speech(lines: list[str], base: str) -> list[tuple[np.ndarray, int]]:
     from songforge.engines.singing.speech import speak_lines
 
     return [(sp.audio, sp.sr) for sp in speak_lines(safe, base)]
+
+
+def check_ready() -> None:
+    """Raise `EngineError` when the singer the settings chose cannot sing here: with the neural
+    default, a missing voice wheel is named (package and install command) when the server starts,
+    not in the first song's failure."""
+    from songforge.config import singer_engine
+
+    if singer_engine() != "neural":
+        return
+    from songforge.engines.singing import neural
+
+    for base in ("hibari", "joe"):
+        try:
+            neural.check_installed(base)
+        except Unavailable as exc:
+            raise EngineError(f"{exc}; or set SONGFORGE_SINGER=festival to sing with festival") from None
 
 
 def default_base(gender: str) -> str:

@@ -16,6 +16,14 @@ from songforge.engines.singing.voices import PREVIEW_LYRICS, artist_voice
 PREVIEW_REVISION = 3
 
 
+def preview_key(item_id: str) -> str:
+    """Where a voice's preview is kept: per revision and per singer (`SONGFORGE_SINGER`), so an
+    operator who switches singers hears the one that sings their songs."""
+    from songforge.config import singer_engine
+
+    return f"artist-voices/r{PREVIEW_REVISION}/{singer_engine()}/{item_id}.mp3"
+
+
 def render_preview(item_id: str, path: Path) -> None:
     """Sing two short lines in this voice so that a listener can judge it. Written as WAV or MP3
     according to `path`'s suffix. Raises KeyError for an unknown voice."""

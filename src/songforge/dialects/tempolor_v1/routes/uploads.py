@@ -610,10 +610,10 @@ _preview_guard = threading.Lock()
 
 
 def _render_preview(blobs: BlobStore, item_id: str) -> Path:
-    """Renders the preview once per singer revision, on first request, and keeps it in the blob store."""
-    from songforge.engines.singing.previews import PREVIEW_REVISION
+    """Renders the preview once per singer and revision, on first request, and keeps it in the blob store."""
+    from songforge.engines.singing.previews import preview_key
 
-    key = f"artist-voices/r{PREVIEW_REVISION}/{item_id}.mp3"
+    key = preview_key(item_id)
     path = blobs.path(key)
     if path.is_file():
         return path
