@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -111,17 +112,30 @@ def _document_error_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _freeze_startup_heap() -> None:
+    """Moves everything alive once the server has started (modules, routes, schemas, the ORM's
+    mappings) out of the collector's reach. Python's oldest-generation collections walk every tracked
+    object, and each one stalls the event loop for all requests in flight; measured with
+    `benchmarks/api_load.py` (1 API process, 2 workers generating, two rounds each way), submissions'
+    p99 went from 148-153 ms to 100-104 ms and status reads' from 30.3-30.5 ms to 27.3-28.7 ms."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings,
     *,
     run_workers: bool = True,
     run_background: bool = True,
     wake_address: str | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """`run_workers=False` and `run_background=False` serve the API alone (tests, benchmarks that
     bring their own workers, `serve --api-processes`' other processes); `songforge serve` runs
     everything. `wake_address`: where those other processes relay their new jobs' wake-ups to this
-    one's workers (`songforge.workers.wake_relay`)."""
+    one's workers (`songforge.workers.wake_relay`). `freeze_heap`: a server process of its own
+    (`songforge serve`) takes its startup heap out of the collector's reach (`_freeze_startup_heap`);
+    not where many apps share a process, as in tests."""
     install()  # this process writes job changes too (recovery, reaping): dialects must hear of them
     private_dir(settings.data_dir)  # 0700: tenants' secrets and audio (songforge.store.private)
 
@@ -151,6 +165,8 @@ def create_app(
 
             relay = WakeListener(wake_address, pool.wake_up)
             relay.start()
+        if freeze_heap:
+            _freeze_startup_heap()
         try:
             yield
         finally:

@@ -61,7 +61,7 @@ def api_child(settings: Settings, sock: socket.socket, wake_address: str | None,
     """One of the API-only processes (a module-level function: the supervisor spawns it)."""
     _name_this_process(b"songforge-api")
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
-    app = create_app(settings, run_workers=False, run_background=False)
+    app = create_app(settings, run_workers=False, run_background=False, freeze_heap=True)
     if wake_address is not None:
         app.state.db.on_jobs_queued(WakeSender(wake_address))
     uvicorn.Server(_uvicorn_config(app, settings, log_level)).run(sockets=[sock])
@@ -72,7 +72,7 @@ def serve(settings: Settings, log_level: str) -> None:
     beside it once this one is up."""
     extra = max(0, settings.api_processes - 1)
     wake_address = new_address() if extra and settings.workers > 0 and not settings.queue_url else None
-    app = create_app(settings, wake_address=wake_address)
+    app = create_app(settings, wake_address=wake_address, freeze_heap=True)
     config = _uvicorn_config(app, settings, log_level)
     sock = config.bind_socket()
     if not extra:
