@@ -18,7 +18,6 @@ one database at once.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import socket
 import threading
@@ -28,12 +27,12 @@ import uvicorn
 
 from songforge.config import Settings
 from songforge.server import create_app
+from songforge.workers.prctl import name_this_process
 from songforge.workers.supervisor import Supervisor
 from songforge.workers.wake_relay import WakeSender, new_address
 
 log = logging.getLogger("songforge.serve")
 
-_PR_SET_NAME = 15
 SUPERVISE_SECONDS = 1.0
 
 
@@ -48,18 +47,9 @@ def _uvicorn_config(app: Any, settings: Settings, log_level: str) -> uvicorn.Con
     )
 
 
-def _name_this_process(name: bytes) -> None:
-    """Sets the process name `ps` and /proc/<pid>/comm show (Linux), so an operator (and a test)
-    can tell the API processes from the generation workers."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def api_child(settings: Settings, sock: socket.socket, wake_address: str | None, log_level: str) -> None:
     """One of the API-only processes (a module-level function: the supervisor spawns it)."""
-    _name_this_process(b"songforge-api")
+    name_this_process(b"songforge-api")  # so an operator (and a test) tells them from the workers
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO))
     app = create_app(settings, run_workers=False, run_background=False, freeze_heap=True)
     if wake_address is not None:

@@ -28,7 +28,6 @@ also checks its parent pid, so a `kill -9` of the server never leaves orphans ge
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -47,6 +46,7 @@ from songforge.store.models import Job
 from songforge.workers import scratch, uploads_dispatch
 from songforge.workers.context import WorkerContext
 from songforge.workers.engine_report import EngineReport
+from songforge.workers.prctl import signal_with_parent
 from songforge.workers.priority import run_low
 from songforge.workers.retention import PRUNE_CHECK_SECONDS, prune_if_due
 
@@ -54,14 +54,6 @@ log = logging.getLogger("songforge.workers")
 
 IDLE_POLL_SECONDS = 0.2
 REAP_EVERY_SECONDS = 5.0
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def worker_main(
@@ -74,7 +66,7 @@ def worker_main(
     """Entry point of one worker process. `setup` is the composition root's per-process set-up
     (`songforge.wiring.install`: the dialects' event subscribers), run before any job is touched.
     `wake` is the read end of this worker's wake-up pipe (a byte in it: there may be new work)."""
-    _die_with_parent()
+    signal_with_parent(signal.SIGKILL)
     if os.getppid() != parent_pid:
         return
     if setup is not None:

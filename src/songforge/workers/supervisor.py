@@ -13,7 +13,6 @@ supervisor itself.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -24,6 +23,8 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from songforge.workers.prctl import signal_with_parent
+
 log = logging.getLogger("songforge.supervisor")
 
 FIRST_BACKOFF_SECONDS = 1.0
@@ -33,16 +34,8 @@ HEALTHY_AFTER_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 20.0
 
 
-def _term_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _child_main(parent_pid: int, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    _term_with_parent()
+    signal_with_parent(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the supervisor went before the signal was armed
         return
     target(*args)
