@@ -116,8 +116,9 @@ def _freeze_startup_heap() -> None:
     """Moves everything alive once the server has started (modules, routes, schemas, the ORM's
     mappings) out of the collector's reach. Python's oldest-generation collections walk every tracked
     object, and each one stalls the event loop for all requests in flight; measured with
-    `benchmarks/api_load.py` (1 API process, 2 workers generating, two rounds each way), submissions'
-    p99 went from 148-153 ms to 100-104 ms and status reads' from 30.3-30.5 ms to 27.3-28.7 ms."""
+    `benchmarks/api_load.py` (2 workers generating, two rounds each way; benchmarks/results/
+    api_load_gc_freeze_stop31.txt), submissions' p99 went from 158-169 ms to 107-117 ms with one API
+    process, and to 47 ms with two (reads' p99 17 ms)."""
     gc.collect()
     gc.freeze()
 

@@ -44,7 +44,7 @@ def check_ready() -> None:
         return
     from songforge.engines.singing import neural
 
-    for base in ("hibari", "joe"):
+    for base in NEURAL_BASES:
         try:
             neural.check_installed(base)
         except Unavailable as exc:

@@ -65,9 +65,10 @@ class _Analysed:
 
 
 def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
-    """`x` (samples first) at `target` Hz, float64. soxr rather than scipy's `resample_poly`: joe's
-    22,050 Hz against the 24 kHz work rate is a 160/147 ratio, and polyphase filtering at it took a
-    fifth of a 2-minute joe song's singing time (2.8 of 11.9 s; soxr: a few tens of milliseconds)."""
+    """`x` (samples first) at `target` Hz, float64. soxr rather than scipy's `resample_poly`: at joe's
+    22,050 Hz against the 24 kHz work rate (160/147) and at the 24 -> 44.1 kHz output (147/80),
+    polyphase filtering took 2.8 s of the 14.6 s that two 2-minute songs' singing took (one hibari,
+    one joe; cProfile); soxr does the same 48 calls in 0.29 s."""
     if sr == target:
         return np.asarray(x, dtype=np.float64)
     import soxr
