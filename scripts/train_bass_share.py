@@ -1,4 +1,4 @@
-"""Rebuild `src/songforge/engines/separation/bass_share.json`, the bass's low-band share model of
+"""Rebuild `src/songforge/engines/separation/bass_share.npz`, the bass's low-band share model of
 `bass.split_accompaniment` (why it exists: the comment above `SHARE_MODEL` there).
 
 Data recipe: `benchmarks/separation_mixtures.training_conditions(48)`: drums, bass and keys rendered from
@@ -6,25 +6,28 @@ MIDI with the two tuning SoundFonts (MuseScore General, FluidR3), seven GM bass 
 eight grooves, seeds 50000+ (never a benchmark mixture; the held-out SoundFont and voice are never used).
 The input is what `split_accompaniment` gets in use: each mixture (voice included, stereo) less Spleeter's
 vocal (`--input true`: the true drums + bass + other instead), analysed exactly as `split_accompaniment`
-does; the target per low-band bin and frame is the ideal ratio mask's bass share
-|B|^2 / (|B|^2 + |D|^2 + |O|^2 + |R|^2) of the channel-mean magnitudes, R being what the input holds
-beyond the three (the vocal's leftovers), weighted by that bin's energy over the mixture's bass energy
-(each mixture's SDR counts alike; the least-squares complex-mask target Re(B X*)/|X|^2 scored the same
-on the tuning set: bass 5.67 dB, drums 7.47). Two tanh layers of 32, sigmoid output, MSE, Adam 3e-3,
-30 epochs of 4096-row batches, torch seed 0 on one thread: the same file from the same renders.
+does, into the (26 features, low bins, frames) map `bass.feature_map` gives the net; the target per bin
+and frame is the ideal ratio mask's bass share |B|^2 / (|B|^2 + |D|^2 + |O|^2 + |R|^2) of the
+channel-mean magnitudes, R being what the input holds beyond the three (the vocal's leftovers), weighted
+by that bin's energy over the mixture's bass energy (each mixture's SDR counts alike). The net is
+`bass.ShareNet`'s: a 1x1 convolution to 16 channels, three residual tanh convolutions (`SHARE_CONVS`), a
+1x1 convolution and a sigmoid; weighted MSE on random 128-frame crops, 8 per step, Adam with a one-cycle
+schedule to 3e-3, 60 epochs, torch and NumPy seed 0: the same file from the same renders (the shipped
+file was trained with `--threads 2`, ~9 minutes; one thread gave the same loss to 5 digits over the
+epochs compared).
 `--soundfonts musescore` (or fluidr3) trains on one tuning SoundFont's mixtures only, for a
 leave-one-SoundFont-out check on the other's tuning mixtures.
 
-Run:  .venv/bin/python scripts/train_bass_share.py [--mixtures 48] [--epochs 30] [--hidden 32]
-        [--input spleeter|true] [--soundfonts musescore,fluidr3] [--vocal-cache DIR] [--out PATH]
+Run:  .venv/bin/python scripts/train_bass_share.py [--mixtures 48] [--epochs 60] [--channels 16]
+        [--input spleeter|true] [--soundfonts musescore,fluidr3] [--vocal-cache DIR] [--threads N]
+        [--out PATH]
 (renders missing mixtures with fluidsynth and the voices first, ~6 s each, and runs Spleeter on each,
-~3 s; training ~5-10 min on one core).
+~3 s).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -39,7 +42,8 @@ from songforge.engines.separation import bass  # noqa: E402
 from songforge.engines.separation.classical import DEFAULT_PARAMS, _stft  # noqa: E402
 
 SR = 44100
-HIDDEN = 32
+CHANNELS = 16
+CROP, BATCH = 128, 8  # frames per training crop, crops per step
 
 
 def stereo(x: np.ndarray) -> np.ndarray:
@@ -60,11 +64,12 @@ def spleeter_accompaniment(mix: np.ndarray, cache: Path | None = None) -> np.nda
     return x - vocals
 
 
-def mixture_rows(
+def mixture_maps(
     stems: dict[str, np.ndarray], acc: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, targets and weights of one mixture; `acc` is the accompaniment analysed (default: the true
-    one); whatever it holds beyond drums, bass and other (a vocal's leftovers) counts against the bass."""
+    """Feature map (features, low bins, frames), target and weight maps (low bins, frames) of one mixture;
+    `acc` is the accompaniment analysed (default: the true one); whatever it holds beyond drums, bass and
+    other (a vocal's leftovers) counts against the bass."""
     p, bp = DEFAULT_PARAMS, bass.DEFAULT_BASS
     true_acc = stereo(stems["drums"] + stems["bass"] + stems["other"]).astype(np.float32)
     if acc is None:
@@ -77,50 +82,80 @@ def mixture_rows(
     }
     total = power["bass"] + power["drums"] + power["other"]
     total += np.mean(np.abs(_stft(acc - true_acc, p)), axis=0)[:low] ** 2
-    xs, ys, ws = [], [], []
-    frames = mag.shape[1]
-    for a in range(0, frames, bass.SHARE_BLOCK):
-        sel = np.arange(a, min(frames, a + bass.SHARE_BLOCK))
-        xs.append(bass.share_features(*inputs, sel, bp))
-        ys.append((power["bass"][:, sel] / (total[:, sel] + 1e-12)).ravel())
-        ws.append((total[:, sel] / power["bass"].sum()).ravel())
-    return np.concatenate(xs), np.concatenate(ys).astype(np.float32), np.concatenate(ws).astype(np.float32)
+    x = bass.feature_map(inputs, 0, mag.shape[1], bp)
+    y = (power["bass"] / (total + 1e-12)).astype(np.float32)
+    w = (total / power["bass"].sum()).astype(np.float32)
+    return x, y, w
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int, hidden: int = HIDDEN) -> list[np.ndarray]:
+def share_net(channels: int):  # -> torch.nn.Module, named and shaped as bass.ShareNet reads it
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = torch.nn.Conv2d(bass.SHARE_FEATURES, channels, 1)
+            self.convs = [name for name, _, _ in bass.SHARE_CONVS]
+            for name, kernel, dil in bass.SHARE_CONVS:
+                pad = (dil[0] * (kernel[0] // 2), dil[1] * (kernel[1] // 2))
+                setattr(self, name, torch.nn.Conv2d(channels, channels, kernel, padding=pad, dilation=dil))
+            self.out = torch.nn.Conv2d(channels, 1, 1)
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            h = torch.tanh(self.inp(x))
+            for name in self.convs:
+                h = h + torch.tanh(getattr(self, name)(h))
+            return self.out(h)[:, 0]
+
+    return Net()
+
+
+def fit(
+    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    epochs: int,
+    channels: int = CHANNELS,
+    crop: int = CROP,
+    batch: int = BATCH,
+    threads: int = 1,
+) -> dict[str, np.ndarray]:
+    """Weighted MSE of the sigmoid share on random (all bins x `crop` frames) crops; Adam with a one-cycle
+    schedule peaking at 3e-3; an epoch is as many crops as the data has frames."""
     import torch
 
     torch.manual_seed(0)
-    torch.set_num_threads(1)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(x.shape[1], hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, 1),
-    )
-    xt, yt, wt = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(w / w.mean())
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    w_mean = float(np.mean(np.concatenate([w.ravel() for _, _, w in data])))
+    net = share_net(channels)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    steps = sum(x.shape[2] for x, _, _ in data) // (crop * batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps * epochs)
     for epoch in range(epochs):
-        perm = torch.randperm(len(yt))
         total = 0.0
-        for i in range(0, len(yt), 4096):
-            idx = perm[i : i + 4096]
-            out = torch.sigmoid(net(xt[idx])[:, 0])
-            loss = (wt[idx] * (out - yt[idx]) ** 2).mean()
+        for _ in range(steps):
+            xb, yb, wb = [], [], []
+            for _ in range(batch):
+                x, y, w = data[int(rng.integers(len(data)))]
+                a = int(rng.integers(0, x.shape[2] - crop))
+                xb.append(x[:, :, a : a + crop])
+                yb.append(y[:, a : a + crop])
+                wb.append(w[:, a : a + crop] / w_mean)
+            xt, yt, wt = (torch.from_numpy(np.stack(v).astype(np.float32)) for v in (xb, yb, wb))
+            loss = (wt * (torch.sigmoid(net(xt)) - yt) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
-        print(f"epoch {epoch + 1}: loss {total / len(yt):.5f}", flush=True)
-    return [t.detach().numpy().astype(np.float64) for t in net.parameters()]
+            schedule.step()
+            total += float(loss.detach())
+        print(f"epoch {epoch + 1}: loss {total / steps:.5f}", flush=True)
+    return {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mixtures", type=int, default=48)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--hidden", type=int, default=HIDDEN, help="units in each of the two tanh layers")
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--channels", type=int, default=CHANNELS, help="channels of the net's convolutions")
     ap.add_argument(
         "--soundfonts",
         default=",".join(mixtures.TUNING_SOUNDFONTS),
@@ -133,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         help="accompaniment to learn on: the mix less Spleeter's vocal (as in use) or the true one",
     )
     ap.add_argument("--vocal-cache", type=Path, default=None, help="keep Spleeter's vocals here (.npy)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads while training")
     ap.add_argument("--out", type=Path, default=bass.SHARE_MODEL)
     args = ap.parse_args(argv)
     fonts = set(args.soundfonts.split(","))
-    xs, ys, ws = [], [], []
+    data = []
     for cond in mixtures.training_conditions(args.mixtures):
         if cond.soundfont not in fonts:
             continue
@@ -150,25 +186,23 @@ def main(argv: list[str] | None = None) -> int:
                 args.vocal_cache.mkdir(parents=True, exist_ok=True)
                 cache = args.vocal_cache / f"{cond.index:04d}.npy"
             acc = spleeter_accompaniment(mix, cache)
-        x, y, w = mixture_rows(stems, acc)
-        xs.append(x)
-        ys.append(y)
-        ws.append(w)
-        print(f"mixture {cond.index} ({cond.soundfont}): {len(y)} rows", flush=True)
-    params = fit(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), args.epochs, args.hidden)
-    model = {
-        "layout": bass.SHARE_LAYOUT,
-        "features": bass.SHARE_FEATURES,
-        "recipe": f"training_conditions({args.mixtures}), {args.input} accompaniment, hidden {args.hidden}, "
+        data.append(mixture_maps(stems, acc))
+        print(f"mixture {cond.index} ({cond.soundfont}): {data[-1][1].size} bins x frames", flush=True)
+    params = fit(data, args.epochs, args.channels, threads=args.threads)
+    recipe = (
+        f"training_conditions({args.mixtures}), {args.input} accompaniment, {args.channels} channels, "
         f"{args.epochs} epochs, seed 0"
-        + (
-            "" if fonts == set(mixtures.TUNING_SOUNDFONTS) else f", SoundFonts {','.join(sorted(fonts))} only"
-        ),
-        "weights": [np.round(params[i], 6).tolist() for i in range(0, len(params), 2)],
-        "biases": [np.round(params[i], 6).tolist() for i in range(1, len(params), 2)],
-    }
-    args.out.write_text(json.dumps(model, separators=(",", ":")) + "\n")
-    print(f"wrote {args.out}")
+    )
+    if fonts != set(mixtures.TUNING_SOUNDFONTS):
+        recipe += f", SoundFonts {','.join(sorted(fonts))} only"
+    np.savez(
+        args.out,
+        layout=np.array(bass.SHARE_LAYOUT),
+        features=np.array(bass.SHARE_FEATURES),
+        recipe=np.array(recipe),
+        **params,
+    )
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
     return 0
 
 

@@ -214,16 +214,53 @@ def test_a_kick_alone_stays_with_the_drums(slap_and_kick) -> None:
     assert onset_low_energy(out["drums"], lone) > 0.8 * kick
 
 
-def test_the_share_model_file_is_tiny_and_checked(tmp_path: Path) -> None:
-    layers = bass_split.load_share_model()
+def test_the_share_model_file_is_small_and_checked(tmp_path: Path) -> None:
+    net = bass_split.load_share_model()
+    assert net.size < 25_000  # measured: 17,137 weights
+    assert bass_split.SHARE_MODEL.stat().st_size < 200_000
+    params = {k: v.numpy() for k, v in net.params.items()}
+    older = tmp_path / "older.npz"  # an older model read the features otherwise
+    np.savez(older, layout=np.array("bass-share-v2"), features=np.array(26), **params)
+    with pytest.raises(ValueError, match="bass-share-v3"):
+        bass_split.load_share_model(older)
+    reshaped = tmp_path / "reshaped.npz"  # the right name on a net of other kernels
+    wide = dict(params, **{"c3.weight": np.zeros((16, 16, 5, 5), np.float32)})
+    np.savez(reshaped, layout=np.array(bass_split.SHARE_LAYOUT), features=np.array(26), **wide)
+    with pytest.raises(ValueError, match="c3"):
+        bass_split.load_share_model(reshaped)
+
+
+def test_the_attacks_second_opinion_is_tiny_and_checked(tmp_path: Path) -> None:
+    layers = bass_split.load_onset_model()
     hidden = layers[0][0].shape[0]
     assert layers[0][0].shape == (hidden, bass_split.SHARE_FEATURES) and layers[-1][0].shape == (1, hidden)
     assert sum(w.size + b.size for w, b in layers) < 3000
-    assert bass_split.SHARE_MODEL.stat().st_size < 100_000
     other = tmp_path / "other.json"
     other.write_text('{"layout": "bass-share-v1", "features": 22, "weights": [], "biases": []}')
     with pytest.raises(ValueError, match="bass-share-v2"):  # an older model reads other features
-        bass_split.load_share_model(other)
+        bass_split.load_onset_model(other)
+
+
+def test_the_share_in_chunks_is_the_share_in_one_pass(slap_and_kick, monkeypatch) -> None:
+    """`learned_share` runs the net on NET_CHUNK frames at a time with NET_REACH frames of context each
+    side: that must give what one pass over every frame gives, or stems would depend on where a chunk
+    (or a streamed block) starts."""
+    stems, _ = slap_and_kick
+    mix = (stems["bass"] + stems["drums"]).astype(np.float32)
+    p, bp = DEFAULT_PARAMS, bass_split.DEFAULT_BASS
+    mag, frac, f0 = bass_split.analyse(_stft(mix, p), SR, p, bp)
+    frames = mag.shape[1]
+    assert frames > bass_split.NET_CHUNK + 2 * bass_split.NET_REACH  # at least two chunks
+    chunked = bass_split.learned_share(mag, frac, f0, SR, p, bp)
+    monkeypatch.setattr(bass_split, "NET_CHUNK", frames)
+    whole = bass_split.learned_share(mag, frac, f0, SR, p, bp)
+    assert chunked.shape == whole.shape
+    assert np.max(np.abs(chunked - whole)) < 1e-5
+    # ... and the context is needed: without it the frames at a chunk's edge come out otherwise.
+    monkeypatch.setattr(bass_split, "NET_CHUNK", 512)
+    monkeypatch.setattr(bass_split, "NET_REACH", 0)
+    bare = bass_split.learned_share(mag, frac, f0, SR, p, bp)
+    assert np.max(np.abs(bare[:, 505:519] - whole[:, 505:519])) > 1e-3
 
 
 def test_the_long_context_features_tell_a_held_note_from_a_hit() -> None:
