@@ -217,8 +217,9 @@ def bass_comb(f0: np.ndarray, freqs: np.ndarray, bp: BassParams) -> np.ndarray:
 # and EQ/gain augmentation of the stems were tried that way and lost (4.95 and 5.03 against 5.14).
 # With the sub-octave cut and the attacks' second opinion of `learned_share` (that MLP learned on both
 # fonts, so it leaks a little), the leave-one-out figures are 5.67 dB (10 of 12 won) and 6.12 (12 of 12)
-# against the MLP alone's 4.93 (7) and 5.23 (11). Tuning set: 5.78 -> 6.22 dB, 21 -> 24 of 24 won;
-# held-out (benchmarks/results/separation_stop32_after.txt): 4.71 -> 4.89 dB, still 5 of 8 won.
+# against the MLP alone's 4.93 (7) and 5.23 (11); trained on 96 mixtures rather than 48, 5.72 (11) and
+# 6.27 (12), so the shipped file is that. Tuning set: 5.78 -> 6.35 dB, 21 -> 23 of 24 won; held-out
+# (benchmarks/results/separation_heldout_stop32_final.txt): 4.71 -> 5.15 dB, still 5 of 8 won.
 
 SHARE_MODEL = Path(__file__).resolve().parent / "bass_share.npz"
 SHARE_LAYOUT = "bass-share-v3"
@@ -286,7 +287,8 @@ def load_share_model(path: Path = SHARE_MODEL) -> ShareNet:
 # takes the larger of its share and the net's. On the slap-on-kick case of tests/engines/
 # test_separation_bass.py the net alone gave the bass 0.19 of its onset energy below 250 Hz (the MLP
 # alone 0.25), with the second opinion 0.22; over frames -1..2 it was 0.25 but took a lone kick from the
-# drums (0.80 -> 0.798 of it). Tuning set: bass 6.25 dB alone, 6.22 with it, 24 of 24 won either way.
+# drums (0.80 -> 0.798 of it). Tuning set: bass 6.25 dB alone, 6.22 with it, 24 of 24 won either way
+# (figures of the net trained on 48 mixtures; on 96, the slap case's share with it is 0.29).
 ONSET_MODEL = Path(__file__).resolve().parent / "bass_share_onsets.json"
 ONSET_LAYOUT = "bass-share-v2"
 
