@@ -89,24 +89,19 @@ def mixture_maps(
     return x, y, w
 
 
-def share_net(channels: int):  # -> torch.nn.Module, named and shaped as bass.ShareNet reads it
+def share_net(channels: int):  # -> torch.nn.Module whose parameters bass.share_forward reads
     import torch
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inp = torch.nn.Conv2d(bass.SHARE_FEATURES, channels, 1)
-            self.convs = [name for name, _, _ in bass.SHARE_CONVS]
-            for name, kernel, dil in bass.SHARE_CONVS:
-                pad = (dil[0] * (kernel[0] // 2), dil[1] * (kernel[1] // 2))
-                setattr(self, name, torch.nn.Conv2d(channels, channels, kernel, padding=pad, dilation=dil))
+            for name, kernel, _ in bass.SHARE_CONVS:
+                setattr(self, name, torch.nn.Conv2d(channels, channels, kernel))
             self.out = torch.nn.Conv2d(channels, 1, 1)
 
         def forward(self, x):  # type: ignore[no-untyped-def]
-            h = torch.tanh(self.inp(x))
-            for name in self.convs:
-                h = h + torch.tanh(getattr(self, name)(h))
-            return self.out(h)[:, 0]
+            return bass.share_forward(dict(self.named_parameters()), x)
 
     return Net()
 

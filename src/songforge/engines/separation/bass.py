@@ -25,9 +25,11 @@ Constants were chosen on the tuning mixtures of `benchmarks/separation.py` only 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -231,9 +233,32 @@ LOCAL_FRAMES = 43  # half-width (~1 s) of the window a bin's level is compared w
 # The net after its 1x1 input convolution: three residual tanh convolutions over (bins, frames), (name,
 # kernel, dilation); then a 1x1 convolution to the share's logit.
 SHARE_CONVS = (("c1", (5, 5), (1, 1)), ("c2", (5, 5), (2, 2)), ("c3", (3, 5), (1, 4)))
+
+
+def conv_padding(kernel: tuple[int, int], dil: tuple[int, int]) -> tuple[int, int]:
+    """Zero padding that keeps a dilated convolution's output the size of its input."""
+    return dil[0] * (kernel[0] // 2), dil[1] * (kernel[1] // 2)
+
+
 # Frames each side of a frame that its share depends on through the net (2 + 4 + 8 = 14).
-NET_REACH = sum(dil[1] * (kernel[1] // 2) for _, kernel, dil in SHARE_CONVS)
+NET_REACH = sum(conv_padding(kernel, dil)[1] for _, kernel, dil in SHARE_CONVS)
 NET_CHUNK = 512  # frames per forward pass, each with NET_REACH frames of context each side
+
+
+def share_forward(params: Mapping[str, Any], x: Any) -> Any:
+    """The net's logits (batch, bins, frames) of a (batch, SHARE_FEATURES, bins, frames) torch tensor;
+    `params` maps "inp.weight", "c1.bias", ... to tensors. `ShareNet` runs it, and
+    scripts/train_bass_share.py trains through it."""
+    import torch
+
+    conv = torch.nn.functional.conv2d
+    h = torch.tanh(conv(x, params["inp.weight"], params["inp.bias"]))
+    for name, kernel, dil in SHARE_CONVS:
+        pad = conv_padding(kernel, dil)
+        h = h + torch.tanh(
+            conv(h, params[f"{name}.weight"], params[f"{name}.bias"], padding=pad, dilation=dil)
+        )
+    return conv(h, params["out.weight"], params["out.bias"])[:, 0]
 
 
 class ShareNet:
@@ -258,15 +283,9 @@ class ShareNet:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(SHARE_FEATURES, bins, frames) float32 -> (bins, frames) share, 0..1; the convolutions pad
         with zeros, so only frames NET_REACH or more from either end are what a longer input gives."""
-        torch, w = self._torch, self.params
-        conv = torch.nn.functional.conv2d
+        torch = self._torch
         with torch.no_grad():
-            h = torch.tanh(conv(torch.from_numpy(x)[None], w["inp.weight"], w["inp.bias"]))
-            for name, kernel, dil in SHARE_CONVS:
-                pad = (dil[0] * (kernel[0] // 2), dil[1] * (kernel[1] // 2))
-                h = h + torch.tanh(conv(h, w[f"{name}.weight"], w[f"{name}.bias"], padding=pad, dilation=dil))
-            out = torch.sigmoid(conv(h, w["out.weight"], w["out.bias"]))
-        return out[0, 0].numpy()
+            return torch.sigmoid(share_forward(self.params, torch.from_numpy(x)[None]))[0].numpy()
 
 
 @lru_cache(maxsize=2)
@@ -450,22 +469,25 @@ def learned_share(
     inputs = share_inputs(mag, frac, f0, sr, p, bp)
     frames = mag.shape[1]
     out = np.empty((inputs[1].shape[0], frames), np.float32)
+    since, seg_f0, freqs = inputs[3], inputs[4], inputs[6]
+    mlp = load_onset_model()
     for a in range(0, frames, NET_CHUNK):
         b = min(frames, a + NET_CHUNK)
         lo, hi = max(0, a - NET_REACH), min(frames, b + NET_REACH)
-        out[:, a:b] = net(feature_map(inputs, lo, hi, bp))[:, a - lo : b - lo]
-    attack = np.flatnonzero(inputs[3] <= 1)  # the frame before an onset, the onset's and the next
-
-    mlp = load_onset_model()
-    for a in range(0, len(attack), SHARE_BLOCK):
-        sel = attack[a : a + SHARE_BLOCK]
-        second = mlp_predict(mlp, share_features(*inputs, sel, bp)).reshape(-1, len(sel))
-        out[:, sel] = np.maximum(out[:, sel], second)
+        x = feature_map(inputs, lo, hi, bp)
+        share = net(x)[:, a - lo : b - lo]
+        # The attacks' second opinion, on the frame before an onset, the onset's and the next, from the
+        # same features.
+        attack = np.flatnonzero(since[a:b] <= 1)
+        if len(attack):
+            rows = x[:, :, attack + (a - lo)].transpose(1, 2, 0).reshape(-1, SHARE_FEATURES)
+            second = mlp_predict(mlp, rows).reshape(-1, len(attack))
+            share[:, attack] = np.maximum(share[:, attack], second)
+        out[:, a:b] = share
     # Once a note's attack is over (3 frames after its onset), what lies below half its pitch is a kick's
     # sub-bass, not the note: in one tuning mixture (a hip-hop kick under a fingered bass) the net gave
     # the bass 80 times its true energy below 60 Hz. At the attack a slap's broadband energy does reach
     # down there, so those frames keep the net's share.
-    since, seg_f0, freqs = inputs[3], inputs[4], inputs[6]
     out *= (freqs[:, None] >= bp.sub_octave * seg_f0[None, :]) | (since <= 2)[None, :]
     return out
 
