@@ -14,7 +14,8 @@ Settings fields (empty or unset means the default):
 
   SONGFORGE_DATA_DIR            data dir: SQLite db, blobs, link-signing secret (./data)
   SONGFORGE_WORKERS             generation worker processes (one per core)
-  SONGFORGE_API_PROCESSES       processes answering HTTP on `songforge serve`'s socket (1)
+  SONGFORGE_API_PROCESSES       processes answering HTTP on `songforge serve`'s socket (2 where the
+                                process may run on two cores or more, else 1)
   SONGFORGE_DATABASE_URL        SQLAlchemy URL (SQLite under the data dir)
   SONGFORGE_QUEUE               Redis URL of the distributed task queue (unset: in-process workers)
   SONGFORGE_BLOB_STORE          s3://bucket/prefix blob store (unset: the data dir)
@@ -105,7 +106,7 @@ Read at call time (the function that reads each):
 
 Read once, at import of `songforge.core.queue`:
 
-  SONGFORGE_LEASE_SECONDS        a running job's lease, renewed while generating (30)
+  SONGFORGE_LEASE_SECONDS        a running job's lease, renewed every quarter of it while generating (8)
                                  -> `lease_seconds()`
 
 `AWS_*` variables belong to boto3 and are read by `store/s3.py` and boto3 itself.
@@ -123,6 +124,21 @@ from typing import Literal
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def default_api_processes() -> int:
+    """2 where this process may use two cores or more, else 1.
+
+    Why 2: one Python process answers on one core at a time, and on a 2-core machine with both
+    workers generating it topped out near 3,900 status reads/s at p99 27 ms and submissions at p99
+    107-117 ms; two answered 7,000-7,400/s at p99 17 ms and 47 ms (`benchmarks/api_load.py`). More
+    than two gained nothing there, and each costs about 110 MB. The cores counted are the ones this
+    process may run on (a container's CPU set), not the machine's."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
 
 
 def _env_days(name: str) -> int | None:
@@ -152,7 +168,9 @@ class Settings:
     port: int = 8000
     workers: int = field(default_factory=lambda: _env_int("SONGFORGE_WORKERS", os.cpu_count() or 1))
     # `songforge serve --api-processes`: the first runs everything, the others the API alone.
-    api_processes: int = field(default_factory=lambda: _env_int("SONGFORGE_API_PROCESSES", 1))
+    api_processes: int = field(
+        default_factory=lambda: _env_int("SONGFORGE_API_PROCESSES", default_api_processes())
+    )
     # default: sqlite under data_dir
     database_url: str | None = field(default_factory=lambda: os.environ.get("SONGFORGE_DATABASE_URL") or None)
     # Scale-out (all unset in the embedded default): a Redis URL for the distributed task queue,
@@ -407,8 +425,14 @@ def upstream_voices() -> dict[str, str]:
 
 
 def lease_seconds() -> float:
-    """A running job's lease. `core.queue` reads it once, at import."""
-    return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30)
+    """A running job's lease. `core.queue` reads it once, at import.
+
+    Why 8 s: a `songforge worker` that dies (a machine lost, a kill -9) has no supervisor to say so,
+    and its job waits for the lease to run out, holding its account's slot. With 8 s, renewed every
+    2 s, and the workers' maintenance reaping every 2 s, the job is running again within about 10 s
+    (`benchmarks/recovery.py --queue`). A local pool's dead worker is seen by its server at once; the
+    lease is only its backstop. Four beats must be missed in a row for a live job to lose it."""
+    return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 8)
 
 
 # ---------------------------------------------------------------------------- model catalogue

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songforge.config import Settings
-from songforge.http.auth_guard import AuthGuard
+from songforge.http.auth_guard import WINDOW_SECONDS as AUTH_WINDOW_SECONDS
+from songforge.http.auth_guard import AuthGuard, database_counter
 from songforge.http.deps import _TenantCache
 from songforge.http.errors import ApiError, api_error_handler
 from songforge.http.failsafe import FailsafeMiddleware
@@ -210,7 +211,10 @@ def create_app(
 
         dispatch_on_commit(app.state.db, settings.queue_url)
     app.state.tenant_cache = _TenantCache()
-    app.state.auth_guard = AuthGuard(settings.auth_failures_per_minute)
+    # Failures count in the database, once for every API process (`songforge.store.auth_failures`).
+    app.state.auth_guard = AuthGuard(
+        settings.auth_failures_per_minute, shared=database_counter(app.state.db, AUTH_WINDOW_SECONDS)
+    )
     app.state.job_reader = JobReader(app.state.db)
 
     app.add_exception_handler(ApiError, api_error_handler)

@@ -4,6 +4,7 @@ when it dies, admits jobs that the first process's workers run, and goes when th
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 
 import httpx
@@ -60,6 +61,45 @@ def test_a_second_api_process_answers_restarts_and_admits(make_server) -> None: 
     server.stop()
     assert not any(_named(p) for p in second), second
     assert f"Finished server process [{second[0]}]" in server.log(), server.log()
+
+
+def test_failed_sign_ins_are_counted_once_for_both_processes(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(workers=0, extra_args=("--api-processes", "2"), env={"SONGFORGE_AUTH_FAILURES": "5"})
+    assert server.proc is not None
+    child = wait_until(lambda: children(server.proc.pid, "songforge-api"), timeout=30)
+    assert len(child) == 1, child
+
+    def guess() -> int:  # a new wrong token on a new connection: whichever process accepts answers
+        wrong = {"Authorization": f"Bearer sf_x_{secrets.token_hex(8)}", "Connection": "close"}
+        return httpx.get(f"{server.api}/scheduler/available", headers=wrong, timeout=10).status_code
+
+    def valid() -> int:
+        with server.client() as c:
+            return c.get("/scheduler/available", headers={"Connection": "close"}).status_code
+
+    # Five failures through the child alone (the first process stopped), then the first process alone:
+    # it knows the address is past its limit after at most one lookup of its own. The client's valid
+    # token was seen working by each process first, so it keeps working in both.
+    os.kill(child[0], signal.SIGSTOP)
+    try:
+        assert valid() == 200
+    finally:
+        os.kill(child[0], signal.SIGCONT)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        assert valid() == 200
+        assert [guess() for _ in range(5)] == [401] * 5
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    os.kill(child[0], signal.SIGSTOP)
+    try:
+        answers = [guess() for _ in range(4)]
+        assert valid() == 200  # from the same address
+    finally:
+        os.kill(child[0], signal.SIGCONT)
+    assert answers in ([429] * 4, [401] + [429] * 3), answers
+    # And the child, which counted five, still refuses after the first process counted its own.
+    assert {guess() for _ in range(3)} == {429}
 
 
 def _named(pid: int) -> bool:

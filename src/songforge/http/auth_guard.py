@@ -13,13 +13,19 @@ could guess as fast as the database answered and load it for every other tenant.
 - Behind a reverse proxy every client shares the proxy's address; the client's own address is then
   taken from `X-Forwarded-For`, but only when the connection comes from `SONGFORGE_TRUSTED_PROXIES`.
 
-In-process and approximate by design (each API process counts its own): enough to cap the rate of
-guesses and of lookups, with no shared state to fail. Memory is bounded by `max_entries` per table.
+The failure counts are shared by every API process through the database (`shared`, the server
+wires `database_counter`): a client's connections land on whichever process accepts them, and counts
+kept per process gave an address the limit once per process. The check before a lookup stays in
+memory; a process learns an address's shared count at the next failure of it that it sees, so with N
+processes an address gets at most `max_failures + N - 1` counted failures in a window. If the database
+cannot count one, this process counts it alone. The misses and successes stay per process: they save
+lookups and decide nothing. Memory is bounded by `max_entries` per table.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -27,9 +33,18 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from songforge.clock import now_ms
 from songforge.config import Settings
+from songforge.store.auth_failures import count_failure
+from songforge.store.db import Database
 
-__all__ = ["AuthGuard", "client_address"]
+__all__ = ["AuthGuard", "SharedCount", "client_address", "database_counter"]
+
+log = logging.getLogger("songforge.auth")
+
+# Counts one failure of an address where every process sees it; returns (seconds since that
+# address's window began, failures in the window).
+SharedCount = Callable[[str], tuple[float, int]]
 
 MISS_TTL_SECONDS = 5.0
 GOOD_TTL_SECONDS = 300.0
@@ -47,6 +62,7 @@ class AuthGuard:
         good_ttl_s: float = GOOD_TTL_SECONDS,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedCount | None = None,
     ) -> None:
         self.max_failures = max(1, max_failures)
         self.window_s = window_s
@@ -54,6 +70,7 @@ class AuthGuard:
         self.good_ttl_s = good_ttl_s
         self.max_entries = max_entries
         self._clock = clock
+        self._shared = shared
         self._lock = threading.Lock()  # dependencies run on the event loop and in the thread pool
         self._failures: dict[str, tuple[float, int]] = {}  # address -> (window start, count)
         self._misses: dict[str, float] = {}  # credential hash -> expiry
@@ -71,11 +88,20 @@ class AuthGuard:
             return max(1, math.ceil(start + self.window_s - now))
 
     def failed(self, address: str) -> None:
+        """Counts a failed credential from `address` (a call that may write to the database)."""
+        counted = None
+        if self._shared is not None:
+            try:
+                counted = self._shared(address)
+            except Exception:  # noqa: BLE001 - the limit must hold, if only per process
+                log.exception("could not count a failed sign-in in the database; counting it here")
         now = self._clock()
         with self._lock:
             start, count = self._failures.get(address, (now, 0))
             if now - start >= self.window_s:
                 start, count = now, 0
+            if counted is not None:
+                start, count = now - counted[0], counted[1] - 1
             if address not in self._failures and len(self._failures) >= self.max_entries:
                 self._failures = {a: v for a, v in self._failures.items() if now - v[0] < self.window_s}
                 if len(self._failures) >= self.max_entries:
@@ -98,6 +124,18 @@ class AuthGuard:
                 self._good.clear()
             self._good[digest] = self._clock() + self.good_ttl_s
             self._misses.pop(digest, None)
+
+
+def database_counter(db: Database, window_s: float) -> SharedCount:
+    """`AuthGuard`'s `shared` counter in `db` (`songforge.store.auth_failures`)."""
+    window_ms = int(window_s * 1000)
+
+    def count(address: str) -> tuple[float, int]:
+        t = now_ms()
+        start, failures = count_failure(db, address, window_ms, now=t)
+        return max(0.0, (t - start) / 1000.0), failures
+
+    return count
 
 
 def _in_networks(address: str, entries: tuple[str, ...]) -> bool:

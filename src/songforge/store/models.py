@@ -355,3 +355,20 @@ class WorkerEngine(Base):
     kind: Mapped[str] = mapped_column(String(16), default="local")  # local | distributed
     started_ms: Mapped[int] = mapped_column(BigInteger)
     seen_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuthFailure(Base):
+    """Failed sign-ins from one client address in its current window (`songforge.http.auth_guard`).
+
+    Why a table: every API process (`serve --api-processes`, API nodes behind a balancer) answers
+    some of one client's attempts, and a limit each counted alone would let a guesser through that
+    many times over. Only counted failures write here; a row whose window ended is deleted when a
+    new window starts anywhere (`songforge.store.auth_failures`), so the table holds the addresses
+    that failed within the last window and nothing older.
+    """
+
+    __tablename__ = "auth_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_ms: Mapped[int] = mapped_column(BigInteger, index=True)  # when its window started
+    failures: Mapped[int] = mapped_column(Integer)

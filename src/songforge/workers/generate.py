@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("songforge.worker")
 
-# Well inside the lease, so one missed beat never loses it.
-HEARTBEAT_SECONDS = min(5.0, queue.LEASE_MS / 3000)
+# A quarter of the lease, so three missed beats in a row never lose it.
+HEARTBEAT_SECONDS = min(5.0, queue.LEASE_MS / 4000)
 PROGRESS_MIN_INTERVAL = 0.25
 NOTIFY_STEP = 10
 

@@ -61,6 +61,18 @@ def _lookup(db: Database, key: str) -> Caller | None:
         return None if row is None else Caller(row.id, row.tenant_id)
 
 
+def _lookup_guarded(db: Database, key: str, guard: AuthGuard, digest: str, address: str) -> Caller | None:
+    """`_lookup`, telling `guard` how it went: a counted failure is a database write too, so it
+    stays off the event loop with the lookup."""
+    caller = _lookup(db, key)
+    if caller is None:
+        guard.missed(digest)
+        guard.failed(address)
+    else:
+        guard.succeeded(digest)
+    return caller
+
+
 async def open_api_caller(request: Request) -> Caller:
     """The key in `Authorization` (raw, as the platform sends it, or after `Bearer `); 400002
     for a missing, malformed, unknown or revoked key. An address past its failed-attempt limit gets
@@ -86,12 +98,7 @@ async def open_api_caller(request: Request) -> Caller:
             )
         # Only a miss that cost a lookup counts: repeating one wrong key is neither a guess nor a load.
         if not guard.known_miss(digest):
-            caller = await in_thread(_lookup, db_of(request), key)
-            if caller is None:
-                guard.missed(digest)
-                guard.failed(address)
-            else:
-                guard.succeeded(digest)
+            caller = await in_thread(_lookup_guarded, db_of(request), key, guard, digest, address)
     if caller is None:
         raise OpenApiError(Status.AUTH_FAILED)
     return caller
