@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--after", type=float, default=1.5, help="seconds of running before the kill")
     args = ap.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="songforge-recovery-"))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SONGFORGE_MAX_SECONDS_OVERRIDE": "8"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SONGFORGE_MAX_SECONDS_OVERRIDE": "90"}
     if args.queue:
         env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     results: list[tuple[float, str]] = []
