@@ -124,3 +124,18 @@ def test_without_update_returning_the_claim_reads_then_updates(
     assert len(got) == 4 and len(set(got)) == 4
     assert set(got[:2]) == {j.item_id for j in a} and set(got[2:]) == {j.item_id for j in b}
     assert order[4] is None
+
+
+def test_a_job_never_starts_before_it_was_accepted(db: Database, account: Account, submit: Submit) -> None:
+    """A claimant's clock is read before its UPDATE, which may wait for the admission's commit: the
+    recorded start is then the acceptance, not a moment before it (both claim paths)."""
+    first, second = submit(account)
+    early = first.queued_ms - 5
+    claimed = queue.claim_next(db, "w1", now=early)
+    assert claimed is not None and claimed.started_ms == claimed.queued_ms
+    other = queue.claim(
+        db, second.item_id if claimed.item_id == first.item_id else first.item_id, "w2", now=early
+    )
+    assert other is not None and other.started_ms == other.queued_ms
+    late = queue.claim_next(db, "w3", now=first.queued_ms + 7)
+    assert late is None

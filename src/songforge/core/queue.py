@@ -47,7 +47,12 @@ _CLAIM_VALUES: dict[str, Any] = {
     "state": JobState.RUNNING,
     "worker_id": bindparam("claim_worker"),
     "lease_until_ms": bindparam("claim_lease"),
-    "started_ms": bindparam("claim_at"),
+    # Never before the acceptance: a claimant stamps its time and then may wait for the admission's
+    # write lock, so its stamp can precede the commit that queued the job by that wait.
+    "started_ms": case(
+        (Job.queued_ms > bindparam("claim_at", type_=BigInteger), Job.queued_ms),
+        else_=bindparam("claim_at", type_=BigInteger),
+    ),
     "attempts": Job.attempts + 1,
     "progress": 0,
     "stage": "starting",
