@@ -108,6 +108,23 @@ def scale_out(data_dir: Path, env: dict[str, str], queue: bool) -> Iterator[list
             client.close()
 
 
+def wait_healthy(base: str, tries: int = 600) -> None:
+    """Until the server at `base` answers /healthz (tries 0.1 s apart)."""
+    for _ in range(tries):
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+
+
+def create_token(data_dir: Path, env: dict[str, str]) -> str:
+    """A new token, made by the CLI in the server's data dir."""
+    args = [sys.executable, "-m", "songforge", "token", "create", "--data-dir", str(data_dir)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def wait_for_workers(url: str, count: int, deadline: float) -> None:
     """Until `count` worker processes have reported their engines (`worker_engines`)."""
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
@@ -162,16 +179,8 @@ def main() -> None:
                     )
             try:
                 base = f"http://127.0.0.1:{port}"
-                for _ in range(600):
-                    try:
-                        if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
-                token_args = [sys.executable, "-m", "songforge", "token", "create"]
-                token_args += ["--data-dir", str(data_dir)]
-                out = subprocess.run(token_args, capture_output=True, text=True, check=True, env=env)
-                h = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
+                wait_healthy(base)
+                h = {"Authorization": f"Bearer {create_token(data_dir, env)}"}
                 api = base + "/v1/tempolor"
                 with httpx.Client(headers=h, timeout=60) as c:
                     c.post(api + "/accounts", json={"requestParams": {"user_id": "q"}, "maxJobs": 10})

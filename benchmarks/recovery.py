@@ -34,7 +34,15 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from queue_latency import ROOT, database, free_port, scale_out, wait_for_workers  # noqa: E402
+from queue_latency import (  # noqa: E402
+    ROOT,
+    create_token,
+    database,
+    free_port,
+    scale_out,
+    wait_for_workers,
+    wait_healthy,
+)
 
 WORKERS = 3
 
@@ -98,17 +106,8 @@ def main() -> None:
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
             try:
                 base = f"http://127.0.0.1:{port}"
-                for _ in range(600):
-                    try:
-                        if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
-                out = subprocess.run(
-                    [sys.executable, "-m", "songforge", "token", "create", "--data-dir", str(data_dir)],
-                    capture_output=True, text=True, check=True, env=env,
-                )  # fmt: skip
-                h = {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
+                wait_healthy(base)
+                h = {"Authorization": f"Bearer {create_token(data_dir, env)}"}
                 api = base + "/v1/tempolor"
 
                 def row(item_id: str) -> tuple[str, str | None, int, int | None]:
