@@ -126,3 +126,33 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy() -> None:
     assert client_address(request("203.0.113.9", "198.51.100.1"), plain) == "203.0.113.9"
     assert client_address(request("10.0.0.2", "1.2.3.4, 198.51.100.1, 10.0.0.3"), proxied) == "198.51.100.1"
     assert client_address(request("203.0.113.9", "198.51.100.1"), proxied) == "203.0.113.9"
+
+
+def test_on_the_event_loop_the_shared_count_is_written_without_waiting() -> None:
+    """`failed` on the loop hands the database write to a thread; the shared count, larger than this
+    process's own, is taken when it comes."""
+    import asyncio
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def slow_shared(_address: str) -> tuple[float, int]:
+        release.wait(10)
+        return 1.0, 7  # six failures elsewhere, and this one
+
+    guard = AuthGuard(max_failures=5, window_s=60, shared=slow_shared)
+
+    async def fail_on_the_loop() -> float:
+        start = time.monotonic()
+        guard.failed("10.1.1.1")
+        return time.monotonic() - start
+
+    assert asyncio.run(fail_on_the_loop()) < 1.0  # the shared write is still blocked
+    assert guard.retry_after("10.1.1.1", "guess") is None  # one failure known here so far
+    release.set()
+    deadline = time.monotonic() + 10
+    while guard.retry_after("10.1.1.1", "guess") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    wait = guard.retry_after("10.1.1.1", "guess")
+    assert wait is not None and 58 <= wait <= 60

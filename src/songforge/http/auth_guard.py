@@ -24,12 +24,14 @@ lookups and decide nothing. Memory is bounded by `max_entries` per table.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 
@@ -45,6 +47,8 @@ log = logging.getLogger("songforge.auth")
 # Counts one failure of an address where every process sees it; returns (seconds since that
 # address's window began, failures in the window).
 SharedCount = Callable[[str], tuple[float, int]]
+# Where failures counted on the event loop are written (one thread: they are rare, and in order).
+_SHARED_COUNTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auth-failures")
 
 MISS_TTL_SECONDS = 5.0
 GOOD_TTL_SECONDS = 300.0
@@ -88,20 +92,41 @@ class AuthGuard:
             return max(1, math.ceil(start + self.window_s - now))
 
     def failed(self, address: str) -> None:
-        """Counts a failed credential from `address` (a call that may write to the database)."""
-        counted = None
-        if self._shared is not None:
-            try:
-                counted = self._shared(address)
-            except Exception:  # noqa: BLE001 - the limit must hold, if only per process
-                log.exception("could not count a failed sign-in in the database; counting it here")
+        """Counts a failed credential from `address`. Off the event loop the shared count is waited
+        for (a database write); on it, the write goes to a thread of its own and this process's count
+        takes the shared one when it comes: a write may wait for SQLite's lock, and the loop answers
+        every other request meanwhile."""
+        self._count_here(address, None)
+        if self._shared is None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._count_shared(address)
+        else:
+            _SHARED_COUNTS.submit(self._count_shared, address)
+
+    def _count_shared(self, address: str) -> None:
+        assert self._shared is not None
+        try:
+            counted = self._shared(address)
+        except Exception:  # noqa: BLE001 - the limit holds on this process's own count meanwhile
+            log.exception("could not count a failed sign-in in the database; counted in this process only")
+            return
+        self._count_here(address, counted)
+
+    def _count_here(self, address: str, counted: tuple[float, int] | None) -> None:
+        """One more failure in this process's table, or (`counted`) the shared window and count, which
+        include this process's failures, where they say more."""
         now = self._clock()
         with self._lock:
             start, count = self._failures.get(address, (now, 0))
             if now - start >= self.window_s:
                 start, count = now, 0
             if counted is not None:
-                start, count = now - counted[0], counted[1] - 1
+                if counted[1] >= count:
+                    self._failures[address] = (now - counted[0], counted[1])
+                return
             if address not in self._failures and len(self._failures) >= self.max_entries:
                 self._failures = {a: v for a, v in self._failures.items() if now - v[0] < self.window_s}
                 if len(self._failures) >= self.max_entries:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from songforge.config import Settings
 from songforge.http.auth_guard import AuthGuard, client_address
 from songforge.http.errors import ApiError
+from songforge.http.offload import off_loop
 from songforge.store.blobs import BlobStore
 from songforge.store.db import Database
 from songforge.store.models import Account, Tenant
@@ -70,7 +71,7 @@ def tenant_for_token(
     db: Database, cache: _TenantCache, token: str, guard: AuthGuard | None = None
 ) -> Tenant | None:
     """The tenant of `token`, or None. With `guard`, a hash that missed moments ago is not looked up."""
-    token_hash = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    token_hash = _digest(token)
     tenant = cache.get(token_hash)
     if tenant is not None:
         return tenant
@@ -109,9 +110,17 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def current_tenant(request: Request) -> Tenant:
-    """The dependency form of `authenticate`, run on the event loop (see `get_db`): the lookup is a
-    cache hit for all but one request in `TOKEN_CACHE_SECONDS`, and one indexed row otherwise."""
-    return authenticate(request)
+    """The dependency form of `authenticate`, on the event loop when the token is in the cache (all
+    but one request in `TOKEN_CACHE_SECONDS`; see `get_db`), else in a thread: a miss costs a lookup
+    and a failed one a write (`AuthGuard.failed`), and neither should hold the loop."""
+    token = bearer_token(request)
+    if token is not None and request.app.state.tenant_cache.get(_digest(token)) is not None:
+        return authenticate(request)
+    return await off_loop(authenticate, request)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def authenticate(request: Request) -> Tenant:
@@ -128,7 +137,7 @@ def authenticate(request: Request) -> Tenant:
         tenant = tenant_for_token(state.db, state.tenant_cache, token)
     else:
         address = client_address(request, state.settings)
-        token_hash = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        token_hash = _digest(token)
         wait = guard.retry_after(address, token_hash)
         if wait is not None:
             raise too_many_failures(wait)

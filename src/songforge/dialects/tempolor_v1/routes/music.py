@@ -39,7 +39,7 @@ from songforge.dialects.tempolor_v1.schemas import (
 from songforge.dialects.tempolor_v1.views import busy_body
 from songforge.engines.registry import engine_ready, refusal
 from songforge.errors import InvalidInput
-from songforge.http.deps import authenticate, current_tenant, get_blobs, get_db, get_settings, resolve_account
+from songforge.http.deps import current_tenant, get_blobs, get_db, get_settings, resolve_account
 from songforge.http.errors import ApiError
 from songforge.http.offload import off_loop
 from songforge.outbox import CallbackTargetError, drop_pending, validate_callback_url
@@ -258,7 +258,7 @@ router.add_api_route("/music", list_music, methods=["GET"], response_model=None,
 async def get_music(job_id: str, request: Request) -> JSONResponse:
     # Hot path (clients poll it): no thread hop, one indexed query, no response-model filtering.
     # Most polls do not even get here: `status_reads.StatusReads` answers them before routing.
-    response = status_response(request, authenticate(request), job_id)
+    response = status_response(request, await current_tenant(request), job_id)
     if response is None:
         raise ApiError(404, f"No record found for {job_id}")
     return response
