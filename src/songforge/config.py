@@ -106,7 +106,8 @@ Read at call time (the function that reads each):
 
 Read once, at import of `songforge.core.queue`:
 
-  SONGFORGE_LEASE_SECONDS        a running job's lease, renewed every quarter of it while generating (8)
+  SONGFORGE_LEASE_SECONDS        a running job's lease, renewed every quarter of it (at most 5 s) while
+                                 generating (30)
                                  -> `lease_seconds()`
 
 `AWS_*` variables belong to boto3 and are read by `store/s3.py` and boto3 itself.
@@ -427,12 +428,14 @@ def upstream_voices() -> dict[str, str]:
 def lease_seconds() -> float:
     """A running job's lease. `core.queue` reads it once, at import.
 
-    Why 8 s: a `songforge worker` that dies (a machine lost, a kill -9) has no supervisor to say so,
-    and its job waits for the lease to run out, holding its account's slot. With 8 s, renewed every
-    2 s, and the workers' maintenance reaping every 2 s, the job is running again within about 10 s
-    (`benchmarks/recovery.py --queue`). A local pool's dead worker is seen by its server at once; the
-    lease is only its backstop. Four beats must be missed in a row for a live job to lose it."""
-    return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 8)
+    Why 30 s and not less: a `songforge worker` that dies (a machine lost, a kill -9) has no supervisor
+    to say so, and its job waits for the lease to run out, holding its account's slot (28-29 s from
+    kill to the new attempt; `benchmarks/recovery.py --queue`). 8 s brought that to 6.5-8.1 s, but on
+    a loaded 2-core machine the in-process acestep engine's render kept the heartbeat thread from
+    renewing for longer than that, and a live job lost its lease three times and failed. A local
+    pool's dead worker is seen by its server at once whatever the lease; an operator whose workers
+    are not starved can set 8 for distributed recovery within 10 s."""
+    return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30)
 
 
 # ---------------------------------------------------------------------------- model catalogue
