@@ -8,8 +8,7 @@ alone (`create_app(run_workers=False, run_background=False)`), accepting from th
 scale-out API nodes do from a load balancer. What they share goes through the database, with the
 same consequences as between API nodes: a revoked token stops working in every process within the
 token cache's lifetime, and failed sign-ins are counted in the database, once for all of them
-(`songforge.store.auth_failures`). Two is the default on two cores or more
-(`config.default_api_processes`). Jobs they admit wake the
+(`songforge.store.auth_failures`). Jobs they admit wake the
 first process's workers through `songforge.workers.wake_relay`.
 
 They are supervised by the first (`workers.supervisor`: restarted when one exits, gone when it
