@@ -12,7 +12,7 @@ rather than httpx, because on a 2-core machine the client shares the CPU with th
 its workers: a heavy client would measure itself. It runs in this process, so the figure
 includes that contention, as a real co-located poller would.
 
-    .venv/bin/python benchmarks/api_load.py [--seconds 20] [--clients 50] [--workers N]
+    .venv/bin/python benchmarks/api_load.py [--seconds 20] [--clients 50] [--workers N] [--api-processes N]
 """
 
 from __future__ import annotations
@@ -139,8 +139,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--api-processes", type=int, default=1, help="serve --api-processes")
+    ap.add_argument(
+        "--api-processes", type=int, default=None, help="serve --api-processes (default: the server's own)"
+    )
     args = ap.parse_args()
+    if args.api_processes is None:
+        from songforge.config import default_api_processes
+
+        args.api_processes = default_api_processes()
 
     data_dir = Path(tempfile.mkdtemp(prefix="songforge-bench-"))
     port = free_port()

@@ -88,3 +88,16 @@ def test_a_missing_voice_wheel_is_named_when_the_server_starts(
     assert "SONGFORGE_SINGER=festival" in text, text
     monkeypatch.setenv("SONGFORGE_SINGER", "festival")  # the fallback needs no neural wheel
     assert engine_problem() is None
+
+
+@pytest.mark.parametrize(("cores", "expected"), [({0}, 1), ({0, 1}, 2), ({0, 1, 2, 3, 4, 5, 6, 7}, 2)])
+def test_two_api_processes_by_default_where_two_cores_may_run_them(
+    monkeypatch: pytest.MonkeyPatch, cores: set[int], expected: int
+) -> None:
+    import os
+
+    monkeypatch.delenv("SONGFORGE_API_PROCESSES", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cores)
+    assert Settings().api_processes == expected
+    monkeypatch.setenv("SONGFORGE_API_PROCESSES", "3")  # the operator's number wins
+    assert Settings().api_processes == 3

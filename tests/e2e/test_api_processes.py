@@ -108,3 +108,30 @@ def _named(pid: int) -> bool:
             return f.read().strip() == "songforge-api"
     except OSError:
         return False
+
+
+def test_a_killed_server_takes_its_api_process_at_once_and_restarts_on_its_port(make_server) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of the first process: the API process sharing its socket dies with it (SIGKILL from
+    the kernel, not a graceful stop that would keep answering), so the restarted server is the one
+    that answers."""
+    server = make_server(workers=1, extra_args=("--api-processes", "2"))
+    assert server.proc is not None
+    before = wait_until(lambda: children(server.proc.pid, "songforge-api"), timeout=30)
+    server.kill()
+    wait_until(lambda: not any(_running(p) for p in before), timeout=2)
+    server.start()
+    after = wait_until(lambda: children(server.proc.pid, "songforge-api"), timeout=30)
+    assert not set(after) & set(before), (before, after)
+    with server.client() as c:
+        make_account(c, max_jobs=2)
+        job = c.post("/music/instrumental", json={"prompt": "calm piano"}).json()["jobs"][0]
+        assert wait_final(c, job, timeout=240)["status_name"] == "COMPLETED", server.log()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a reaped-late child still shows its name in /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

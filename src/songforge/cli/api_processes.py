@@ -8,18 +8,20 @@ alone (`create_app(run_workers=False, run_background=False)`), accepting from th
 scale-out API nodes do from a load balancer. What they share goes through the database, with the
 same consequences as between API nodes: a revoked token stops working in every process within the
 token cache's lifetime, and failed sign-ins are counted in the database, once for all of them
-(`songforge.store.auth_failures`). Jobs they admit wake the
+(`songforge.store.auth_failures`). Two is the default on two cores or more
+(`config.default_api_processes`). Jobs they admit wake the
 first process's workers through `songforge.workers.wake_relay`.
 
-They are supervised by the first (`workers.supervisor`: restarted when one exits, gone when it
-goes) and started only after it has brought the schema up to date, so two processes never migrate
-one database at once.
+They are supervised by the first (`workers.supervisor`: restarted when one exits, stopped
+gracefully with it, killed at once when it is killed) and started only after it has brought the
+schema up to date, so two processes never migrate one database at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import threading
 from typing import Any
@@ -70,7 +72,13 @@ def serve(settings: Settings, log_level: str) -> None:
         uvicorn.Server(config).run(sockets=[sock])
         return
     supervisor = Supervisor(
-        api_child, extra, lambda _slot: (settings, sock, wake_address, log_level), name="songforge-api"
+        api_child,
+        extra,
+        lambda _slot: (settings, sock, wake_address, log_level),
+        name="songforge-api",
+        # On a kill -9 of this process: gone at once, not after a graceful stop of up to 5 s during
+        # which a server restarted on the same port would find it still answering.
+        death_signal=signal.SIGKILL,
     )
     server = _FirstServer(config, supervisor)
     watcher = threading.Thread(
@@ -109,3 +117,6 @@ def _supervise(server: uvicorn.Server, supervisor: Supervisor) -> None:
     while not supervisor.stopping.is_set() and not server.should_exit:
         supervisor.check()
         supervisor.stopping.wait(SUPERVISE_SECONDS)
+    # The children were started by this thread, and the kernel sends their death signal (SIGKILL)
+    # when it ends: it must outlive the graceful stop, or that stop would become a kill.
+    supervisor.stopped.wait()

@@ -34,8 +34,10 @@ HEALTHY_AFTER_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 20.0
 
 
-def _child_main(parent_pid: int, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    signal_with_parent(signal.SIGTERM)
+def _child_main(
+    parent_pid: int, death_signal: signal.Signals, target: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
+    signal_with_parent(death_signal)
     if os.getppid() != parent_pid:  # the supervisor went before the signal was armed
         return
     target(*args)
@@ -52,7 +54,10 @@ class _Slot:
 
 class Supervisor:
     """Keeps `count` processes running `target(*args_for(slot))`; `target` must be picklable (a
-    module-level function), as the children are spawned, not forked."""
+    module-level function), as the children are spawned, not forked. `death_signal` is what a
+    child gets when this process dies without stopping it: SIGTERM lets a worker hand its job back;
+    a child holding nothing worth a graceful stop (an API process) takes SIGKILL, so it is gone, and
+    the socket it shares with a restarted server closed, at once."""
 
     def __init__(
         self,
@@ -61,6 +66,7 @@ class Supervisor:
         args_for: Callable[[int], tuple[Any, ...]] = lambda _slot: (),
         *,
         name: str = "songforge-worker",
+        death_signal: signal.Signals = signal.SIGTERM,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if count < 1:
@@ -68,16 +74,18 @@ class Supervisor:
         self.target = target
         self.args_for = args_for
         self.name = name
+        self.death_signal = death_signal
         self.slots = [_Slot() for _ in range(count)]
         self._ctx = mp.get_context("spawn")
         self._clock = clock
         self.stopping = threading.Event()
+        self.stopped = threading.Event()  # set once stop() has seen every child out
 
     def _start(self, i: int) -> None:
         slot = self.slots[i]
         proc = self._ctx.Process(
             target=_child_main,
-            args=(os.getpid(), self.target, self.args_for(i)),
+            args=(os.getpid(), self.death_signal, self.target, self.args_for(i)),
             name=f"{self.name}-{i}",
             daemon=False,  # a daemonic process may not have children; ours run their own threads only
         )
@@ -134,6 +142,7 @@ class Supervisor:
                 log.warning("%s did not stop in %.0f s; killing it", proc.name, timeout)
                 proc.kill()
                 proc.join(2)
+        self.stopped.set()
 
     def run_forever(self, poll_seconds: float = 1.0) -> None:
         """Supervises until SIGTERM or SIGINT, then stops the children."""

@@ -4,9 +4,9 @@ Revision ID: 0012_auth_failures
 Revises: 0011_worker_engines
 Create Date: 2026-12-09 12:00:00
 
-Why: with more than one API process (`serve --api-processes`, or API nodes behind a balancer) each
-counted a client's failed sign-ins on its own, so an address got the limit once per process. One row
-per address that failed within the current window, counted by an upsert
+Why: with more than one API process (`serve --api-processes`, now 2 by default on a machine with two
+cores or more) each counted a client's failed sign-ins on its own, so an address got the limit once
+per process. One row per address that failed within the current window, counted by an upsert
 (`songforge.store.auth_failures`). A new table: nothing else is touched, and it starts empty.
 """
 
