@@ -206,3 +206,56 @@ def test_a_delivery_claims_fairly_across_tenants_and_keeps_every_message(
         assert worker._claim(second.item_id) is None  # its own message: a duplicate now
     finally:
         worker.stop()
+
+
+def test_a_killed_workers_job_is_requeued_without_waiting_for_its_lease(
+    settings: Settings, db: Database, account: Any
+) -> None:
+    """Its named queue connection closes with the process: the next look after `ABSENT_SECONDS`
+    requeues its job, lease or not; a live worker's job and an unannounced holder's are left alone."""
+    import signal
+    import subprocess
+    import sys
+
+    from songforge.workers.presence import ABSENT_SECONDS, DeathWatch, Presence
+
+    url = settings.queue_url or ""
+    script = (
+        "import sys, time; from songforge.workers.presence import Presence\n"
+        "Presence(sys.argv[1], 'doomed').start(); print('up', flush=True); time.sleep(120)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE)
+    alive = Presence(url, "alive")
+    alive.start()
+    t = [0.0]
+    watch = DeathWatch(url, clock=lambda: t[0])
+    dispatcher = distributed.Dispatcher(url)
+    ctx = WorkerContext.from_settings(settings, "maint")
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == b"up"
+        doomed, kept, legacy = (_submit(db, account)[0] for _ in range(3))
+        for job, holder in ((doomed, "doomed"), (kept, "alive"), (legacy, "legacy")):
+            assert queue.claim(db, job.item_id, holder) is not None
+        assert distributed.maintenance_round(ctx, dispatcher, watch)["dead_workers"] == 0  # all connected
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        assert distributed.maintenance_round(ctx, dispatcher, watch)["dead_workers"] == 0  # absent once
+        t[0] += ABSENT_SECONDS
+        counts = distributed.maintenance_round(ctx, dispatcher, watch)
+        assert counts["dead_workers"] == 1 and counts["requeued"] == 1, counts
+        assert dispatcher.waiting() == 1  # sent out again
+        with db.session() as s:
+            states = {j.item_id: s.get(Job, j.item_id).state for j in (doomed, kept, legacy)}  # type: ignore[union-attr]
+        assert states == {doomed.item_id: "queued", kept.item_id: "running", legacy.item_id: "running"}
+        t[0] += ABSENT_SECONDS
+        assert distributed.maintenance_round(ctx, dispatcher, watch)["dead_workers"] == 0  # forgotten
+        # A graceful leave is not a death.
+        alive.leave()
+        t[0] += 2 * ABSENT_SECONDS
+        assert distributed.maintenance_round(ctx, dispatcher, watch)["dead_workers"] == 0
+    finally:
+        child.kill()
+        alive.leave()
+        watch.close()
+        dispatcher.close()
+        ctx.db.dispose()

@@ -495,17 +495,23 @@ def reap_expired(db: Database, now: int | None = None, requeued: list[str] | Non
     return counts
 
 
-def recover_worker(db: Database, worker_id: str, why: str = "the worker process died") -> dict[str, int]:
+def recover_worker(
+    db: Database, worker_id: str, why: str = "the worker process died", requeued: list[str] | None = None
+) -> dict[str, int]:
     """The running jobs of a worker its supervisor saw die are requeued (or failed) at once, by
     the lease rules but without waiting for the lease to run out: that wait was dead time holding
-    the account's slot. The attempt counts, so a job that kills its worker every time ends FAILED."""
+    the account's slot. The attempt counts, so a job that kills its worker every time ends FAILED.
+    The ids of requeued jobs are appended to `requeued`."""
     t = now_ms()
     counts = {"requeued": 0, "failed": 0, "skipped": 0}
     with db.session() as s:
         held = list(s.scalars(select(Job).where(Job.state == JobState.RUNNING, Job.worker_id == worker_id)))
     for job in held:
         with db.session() as s:
-            counts[_recover(s, job, t, why)] += 1
+            outcome = _recover(s, job, t, why)
+        counts[outcome] += 1
+        if outcome == "requeued" and requeued is not None:
+            requeued.append(job.item_id)
     return counts
 
 

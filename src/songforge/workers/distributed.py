@@ -11,8 +11,10 @@ The database stays the source of truth; Redis only carries "job <id> is ready" m
   was deleted, finds no queued row and is acknowledged without doing anything: one job id never
   produces two results or two final callbacks.
 - While generating, the worker renews the job's lease (`workers.generate`); every later write
-  is conditional on still holding it. A worker killed with SIGKILL stops renewing, and any
-  surviving worker's maintenance round requeues the job in the database and sends it again.
+  is conditional on still holding it. A worker killed with SIGKILL closes its named Redis
+  connection as it dies (`workers.presence`), and any surviving worker's maintenance round sees it
+  gone within a few seconds, requeues the job in the database and sends it again; one that stops
+  renewing without dying so (a lost host) is requeued when its lease runs out.
 - Messages can be lost (Redis restarted without persistence, a send that failed after the
   commit). When the Redis queue is empty but the database still has jobs queued for a while,
   maintenance sends those again; one process does so per round (a short Redis lock).
@@ -83,6 +85,7 @@ from songforge.store.models import Job
 from songforge.workers import scratch
 from songforge.workers.context import WorkerContext
 from songforge.workers.engine_report import EngineReport
+from songforge.workers.presence import DeathWatch, Presence
 from songforge.workers.retention import PRUNE_CHECK_SECONDS, prune_if_due
 
 log = logging.getLogger("songforge.distributed")
@@ -488,11 +491,24 @@ def sweep_stranded(db: Database, dispatcher: Dispatcher, older_than_ms: int = ST
     return list(stranded)
 
 
-def maintenance_round(ctx: WorkerContext, dispatcher: Dispatcher) -> dict[str, int]:
-    """Leases, timeouts and lost messages. Every worker runs it; all of it is conditional
-    writes, so concurrent rounds in several processes are safe."""
+def maintenance_round(
+    ctx: WorkerContext, dispatcher: Dispatcher, watch: DeathWatch | None = None
+) -> dict[str, int]:
+    """Dead workers, leases, timeouts and lost messages. Every worker runs it; all of it is
+    conditional writes, so concurrent rounds in several processes are safe."""
     requeued: list[str] = []
     counts = queue.reap_expired(ctx.db, requeued=requeued)
+    counts["dead_workers"] = 0
+    for worker_id in watch.dead() if watch is not None else []:
+        held = queue.recover_worker(
+            ctx.db, worker_id, "the worker process died (its queue connection closed)", requeued
+        )
+        cast(DeathWatch, watch).forget(worker_id)
+        if held["requeued"] or held["failed"]:
+            counts["dead_workers"] += 1
+            counts["requeued"] += held["requeued"]
+            counts["failed"] += held["failed"]
+            log.warning("worker %s is gone (its queue connection closed): %s", worker_id, held)
     if requeued:
         dispatcher.send_jobs(engines_of(ctx.db, requeued))
     counts["timed_out"] = queue.fail_overdue(ctx.db, ctx.settings.job_timeout_seconds * 1000)
@@ -528,6 +544,8 @@ class DistributedWorker:
             self.dispatcher.broker, queues=self.queues, worker_threads=1, worker_timeout=IDLE_POLL_MS
         )
         self.worker.queue_prefetch = 1
+        self.presence = Presence(settings.queue_url, self.worker_id)
+        self.death_watch = DeathWatch(settings.queue_url)
 
     def _run_job(self, item_id: str) -> None:
         """The actor: claim, generate, finish. Never raises (nothing to retry at this level)."""
@@ -604,7 +622,7 @@ class DistributedWorker:
                 if time.monotonic() - last_check > DEPLOYMENT_CHECK_SECONDS:
                     last_check = time.monotonic()
                     self.check_deployment()
-                counts = maintenance_round(self.ctx, self.dispatcher)
+                counts = maintenance_round(self.ctx, self.dispatcher, self.death_watch)
                 if any(counts.get(k) for k in ("requeued", "failed", "timed_out", "resent")):
                     log.warning("maintenance: %s", counts)
             except Exception:  # noqa: BLE001 - e.g. the database restarting; next round retries
@@ -675,6 +693,7 @@ class DistributedWorker:
         from songforge.workers.measure import start_warm_up
 
         start_warm_up()  # its imports finish before the first job thread starts
+        self.presence.start()  # before the first claim: a job is never held by an unwatched worker
         self.worker.start()
         for t in threads:
             t.start()
@@ -695,6 +714,8 @@ class DistributedWorker:
         if handed_back:
             self.dispatcher.send_quietly(engines_of(self.ctx.db, handed_back))
         self.dispatcher.close()
+        self.presence.leave()  # after the hand-back: until then its job is still held
+        self.death_watch.close()
         self.engine_report.forget()
         self.ctx.db.dispose()
 
