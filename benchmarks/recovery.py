@@ -11,8 +11,9 @@ figure is kill -> the new attempt's `started_ms`, per round, and the round's oth
 complete. With --queue the killed worker is started again between rounds.
 
 With a local pool the server sees its worker die and requeues its job at once; a `songforge
-worker` on another machine has no such watcher, so there the job comes back when its lease runs
-out (`SONGFORGE_LEASE_SECONDS`) and a maintenance round reaps it.
+worker`'s death is seen by the other workers when its named Redis connection has been gone for
+3 s (`workers.presence`), and its job requeued then; the lease (`SONGFORGE_LEASE_SECONDS`) is
+only the backstop for a worker that vanishes without its connection closing.
 
     nice -n 10 .venv/bin/python benchmarks/recovery.py [--rounds 5] [--queue] [--after 1.5]
 """

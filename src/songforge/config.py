@@ -428,13 +428,13 @@ def upstream_voices() -> dict[str, str]:
 def lease_seconds() -> float:
     """A running job's lease. `core.queue` reads it once, at import.
 
-    Why 30 s and not less: a `songforge worker` that dies (a machine lost, a kill -9) has no supervisor
-    to say so, and its job waits for the lease to run out, holding its account's slot (28-29 s from
-    kill to the new attempt; `benchmarks/recovery.py --queue`). 8 s brought that to 6.5-8.1 s, but on
-    a loaded 2-core machine the in-process acestep engine's render kept the heartbeat thread from
-    renewing for longer than that, and a live job lost its lease three times and failed. A local
-    pool's dead worker is seen by its server at once whatever the lease; an operator whose workers
-    are not starved can set 8 for distributed recovery within 10 s."""
+    Why 30 s and not less: the lease is only the backstop. A killed `songforge worker` is seen by the
+    others when its named Redis connection closes (`workers.presence`: 5.2-5.6 s from kill to the new
+    attempt, `benchmarks/recovery.py --queue`), a local pool's by its server at once; only a worker
+    that vanishes without closing its connection (a host lost) is waited out, 28-29 s with 30 s. 8 s
+    would shorten that, but on a loaded 2-core machine the in-process acestep engine's render kept
+    the heartbeat thread from renewing for longer than 8 s, and a live job lost its lease three
+    times and failed."""
     return float(os.environ.get("SONGFORGE_LEASE_SECONDS") or 30)
 
 
