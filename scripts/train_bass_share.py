@@ -17,11 +17,13 @@ file was trained with `--threads 2`; one thread gave the same loss to 5 digits o
 compared). 96 mixtures rather than 48 (as many steps: 30 epochs rather than 60) scored better
 leave-one-SoundFont-out: 5.67 -> 5.72 dB on FluidR3 (10 -> 11 of 12 won), 6.12 -> 6.27 on MuseScore.
 `--soundfonts musescore` (or fluidr3) trains on one tuning SoundFont's mixtures only, for a
-leave-one-SoundFont-out check on the other's tuning mixtures.
+leave-one-SoundFont-out check on the other's tuning mixtures (`--evaluate` runs it: the bass SDR of the
+default pipeline with the new model on those 12 mixtures). `--augment` passes each mixture's drums, bass
+and other through random smooth EQs first (`eq_augmented`).
 
 Run:  .venv/bin/python scripts/train_bass_share.py [--mixtures 96] [--epochs 30] [--channels 16]
         [--input spleeter|true] [--soundfonts musescore,fluidr3] [--vocal-cache DIR] [--threads N]
-        [--out PATH]
+        [--augment] [--evaluate] [--out PATH]
 (renders missing mixtures with fluidsynth and the voices first, ~6 s each, and runs Spleeter on each,
 ~3 s).
 """
@@ -87,6 +89,54 @@ def mixture_maps(
     y = (power["bass"] / (total + 1e-12)).astype(np.float32)
     w = (total / power["bass"].sum()).astype(np.float32)
     return x, y, w
+
+
+def eq_augmented(
+    stems: dict[str, np.ndarray], acc: np.ndarray | None, seed: int
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The mixture with drums, bass and other each through its own random smooth EQ (up to +-6 dB, a
+    few broad bumps over log frequency, zero phase), drawn from `seed`: another SoundFont's timbres are
+    what the net meets beyond the two it learns on. `acc` (the mix less Spleeter's vocal) changes by
+    what the stems changed; the vocal's leftovers in it stay as they were."""
+    rng = np.random.default_rng(seed)
+    out = dict(stems)
+    delta = None
+    for name in ("drums", "bass", "other"):
+        x = stems[name].astype(np.float64)
+        freqs = np.fft.rfftfreq(x.shape[0], 1.0 / SR)
+        octave = np.log2(np.maximum(freqs, 20.0) / 20.0) / np.log2(20000.0 / 20.0)  # 0..1
+        gain_db = np.zeros_like(octave)
+        for k in range(1, 4):
+            gain_db += rng.uniform(-1, 1) * np.cos(np.pi * k * octave + rng.uniform(0, 2 * np.pi))
+        gain_db *= 6.0 / max(1.0, float(np.max(np.abs(gain_db))))
+        y = np.fft.irfft(np.fft.rfft(x, axis=0) * (10 ** (gain_db / 20))[:, None], n=x.shape[0], axis=0)
+        out[name] = y.astype(np.float32)
+        change = stereo(out[name]) - stereo(stems[name])
+        delta = change if delta is None else delta + change
+    return out, (None if acc is None else (acc + delta).astype(np.float32))
+
+
+def evaluate(model: Path, fonts: set[str]) -> tuple[float, int, int]:
+    """Bass SDR of the whole default pipeline (`separate(..., method="spleeter")`) with `model` on the
+    tuning mixtures of the SoundFonts not trained on: (mean dB, mixtures won by 3 dB over mix/4, count)."""
+    import separation as bench  # benchmarks/separation.py
+
+    with np.load(model, allow_pickle=False) as data:
+        net = bass.ShareNet({k: data[k] for k in data.files if k not in ("layout", "features", "recipe")})
+    bass.load_share_model = lambda path=bass.SHARE_MODEL: net  # type: ignore[assignment]
+    scores, won = [], 0
+    for cond in mixtures.conditions():
+        if cond.held_out or cond.soundfont in fonts:
+            continue
+        mix, stems = mixtures.build(cond)
+        est = bench.separate(mix, SR, method="spleeter")["bass"]
+        ref = stems["bass"]
+        score = bench.sdr(ref, est[:, : ref.shape[1]])
+        base = bench.sdr(ref, mix / 4)
+        won += score >= base + 3.0
+        scores.append(score)
+        print(f"  {cond.label}: bass {score:.2f} dB (mix/4 {base:.2f})", flush=True)
+    return float(np.mean(scores)), won, len(scores)
 
 
 def share_net(channels: int):  # -> torch.nn.Module whose parameters bass.share_forward reads
@@ -166,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vocal-cache", type=Path, default=None, help="keep Spleeter's vocals here (.npy)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads while training")
     ap.add_argument("--out", type=Path, default=bass.SHARE_MODEL)
+    ap.add_argument("--augment", action="store_true", help="each mixture's stems through a random EQ")
+    ap.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="then score the bass on the tuning mixtures of the SoundFonts not trained on",
+    )
     args = ap.parse_args(argv)
     fonts = set(args.soundfonts.split(","))
     data = []
@@ -182,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.vocal_cache.mkdir(parents=True, exist_ok=True)
                 cache = args.vocal_cache / f"{cond.index:04d}.npy"
             acc = spleeter_accompaniment(mix, cache)
+        if args.augment:
+            stems, acc = eq_augmented(stems, acc, cond.seed)
         data.append(mixture_maps(stems, acc))
         print(f"mixture {cond.index} ({cond.soundfont}): {data[-1][1].size} bins x frames", flush=True)
     params = fit(data, args.epochs, args.channels, threads=args.threads)
@@ -189,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         f"training_conditions({args.mixtures}), {args.input} accompaniment, {args.channels} channels, "
         f"{args.epochs} epochs, seed 0"
     )
+    if args.augment:
+        recipe += ", random EQ per stem"
     if fonts != set(mixtures.TUNING_SOUNDFONTS):
         recipe += f", SoundFonts {','.join(sorted(fonts))} only"
     np.savez(
@@ -199,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         **params,
     )
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+    if args.evaluate:
+        mean, won, count = evaluate(args.out, fonts)
+        print(f"bass on the other SoundFonts' tuning mixtures: {mean:.2f} dB, {won} of {count} won")
     return 0
 
 

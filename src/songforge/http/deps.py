@@ -9,7 +9,6 @@ so guessing tokens can neither go fast nor cost a database lookup each.
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 from fastapi import Request
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from songforge.config import Settings
+from songforge.core.tenants import hash_token
 from songforge.http.auth_guard import AuthGuard, client_address
 from songforge.http.errors import ApiError
 from songforge.http.offload import off_loop
@@ -68,10 +68,11 @@ async def get_settings(request: Request) -> Settings:
 
 
 def tenant_for_token(
-    db: Database, cache: _TenantCache, token: str, guard: AuthGuard | None = None
+    db: Database, cache: _TenantCache, token: str, guard: AuthGuard | None = None, token_hash: str = ""
 ) -> Tenant | None:
-    """The tenant of `token`, or None. With `guard`, a hash that missed moments ago is not looked up."""
-    token_hash = _digest(token)
+    """The tenant of `token` (whose `hash_token` the caller may pass), or None. With `guard`, a hash
+    that missed moments ago is not looked up."""
+    token_hash = token_hash or hash_token(token)
     tenant = cache.get(token_hash)
     if tenant is not None:
         return tenant
@@ -114,13 +115,12 @@ async def current_tenant(request: Request) -> Tenant:
     but one request in `TOKEN_CACHE_SECONDS`; see `get_db`), else in a thread: a miss costs a lookup
     and a failed one a write (`AuthGuard.failed`), and neither should hold the loop."""
     token = bearer_token(request)
-    if token is not None and request.app.state.tenant_cache.get(_digest(token)) is not None:
-        return authenticate(request)
-    return await off_loop(authenticate, request)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    if token is None:
+        raise unauthorized()
+    token_hash = hash_token(token)  # once per request: the status-poll path counts microseconds
+    if request.app.state.tenant_cache.get(token_hash) is not None:
+        return _authenticate(request, token, token_hash)
+    return await off_loop(_authenticate, request, token, token_hash)
 
 
 def authenticate(request: Request) -> Tenant:
@@ -131,19 +131,22 @@ def authenticate(request: Request) -> Tenant:
     token = bearer_token(request)
     if token is None:
         raise unauthorized()
+    return _authenticate(request, token, hash_token(token))
+
+
+def _authenticate(request: Request, token: str, token_hash: str) -> Tenant:
     state = request.app.state
     guard: AuthGuard | None = getattr(state, "auth_guard", None)
     if guard is None:
-        tenant = tenant_for_token(state.db, state.tenant_cache, token)
+        tenant = tenant_for_token(state.db, state.tenant_cache, token, token_hash=token_hash)
     else:
         address = client_address(request, state.settings)
-        token_hash = _digest(token)
         wait = guard.retry_after(address, token_hash)
         if wait is not None:
             raise too_many_failures(wait)
         # Only a miss that cost a lookup counts: repeating one wrong token is neither a guess nor a load.
         looked_up = not guard.known_miss(token_hash)
-        tenant = tenant_for_token(state.db, state.tenant_cache, token, guard)
+        tenant = tenant_for_token(state.db, state.tenant_cache, token, guard, token_hash)
         if tenant is None and looked_up:
             guard.failed(address)
     if tenant is None:

@@ -12,12 +12,11 @@ exactly as before, so errors, failure counting and token lookups have one home.
 
 from __future__ import annotations
 
-import hashlib
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from songforge.core.tenants import hash_token
 from songforge.dialects.tempolor_v1.routes.music import status_response
 from songforge.http.deps import authenticate, bearer_token
 from songforge.http.errors import ApiError
@@ -45,7 +44,7 @@ class StatusReads:
         token = bearer_token(request)
         if not job_id or token is None:
             return None
-        cached = request.app.state.tenant_cache.get(hashlib.sha256(token.encode("utf-8")).hexdigest())
+        cached = request.app.state.tenant_cache.get(hash_token(token))
         if cached is None:
             return None
         try:
