@@ -234,7 +234,7 @@ def _list_music(
     responses=doc(MusicList, 400, 401, 404),
     summary="List generations, newest first",
 )
-def list_music(
+async def list_music(
     request: Request,
     user_id: str | None = Query(None),
     type: str | None = Query(None, description="song (default) or instrumental"),
@@ -242,8 +242,11 @@ def list_music(
     tenant: Tenant = Depends(current_tenant),
     db: Database = Depends(get_db),
     settings: Settings = Depends(get_settings),
-) -> dict[str, Any]:
-    return _list_music(tenant, db, user_id, type, cursor, link_maker(request, settings))
+) -> JSONResponse:
+    # The page's records hold JSON types only, as a status read's do: rendered as they are, since
+    # FastAPI's `jsonable_encoder` took twice as long as the query and the records together.
+    url_for = link_maker(request, settings)
+    return JSONResponse(await off_loop(_list_music, tenant, db, user_id, type, cursor, url_for))
 
 
 router.add_api_route("/music", list_music, methods=["GET"], response_model=None, include_in_schema=False)
