@@ -259,3 +259,15 @@ def test_a_killed_workers_job_is_requeued_without_waiting_for_its_lease(
         watch.close()
         dispatcher.close()
         ctx.db.dispose()
+
+
+def test_a_watch_that_cannot_reach_the_queue_concludes_nothing() -> None:
+    """An unreachable broker is not a room full of dead workers, and the round goes on."""
+    from songforge.workers.presence import DeathWatch
+    from store.scale_services import free_port
+
+    watch = DeathWatch(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        assert watch.dead() == [] and watch.enabled
+    finally:
+        watch.close()

@@ -32,9 +32,10 @@ ABSENT_SECONDS = 3.0
 
 
 def _client(url: str, name: str | None = None) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, client_name=name, single_connection_client=True, socket_connect_timeout=3, socket_timeout=5
-    )
+    # A pool used by one thread at a time keeps one connection open between commands, and makes it
+    # again (named, as every connection it opens) at the next command after a drop; nothing connects
+    # before the first command, so a worker starting while Redis is down is not refused here.
+    return redis.Redis.from_url(url, client_name=name, socket_connect_timeout=3, socket_timeout=5)
 
 
 class Presence:
@@ -99,6 +100,8 @@ class DeathWatch:
         except redis.ResponseError as exc:  # e.g. a managed Redis that refuses CLIENT LIST
             log.warning("presence: %s; a dead worker's job waits for its lease", exc)
             self.enabled = False
+            return []
+        except redis.RedisError:  # unreachable: nothing is known, so nothing is concluded
             return []
         # Connections to this database index only: a deployment sharing a Redis server with another
         # on another index watches its own workers.
