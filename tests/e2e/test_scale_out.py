@@ -1,7 +1,8 @@
 """Scale-out end to end: PostgreSQL, Redis (Dramatiq), S3 (moto), two API and two worker processes.
 
 Jobs go in through both APIs under three accounts with small maxJobs, one worker is SIGKILLed
-while it generates, and then: every accepted job has exactly one final state and its files in S3;
+while it generates (its job is requeued once its Redis connection is seen gone, the lease left at
+its 30 s default), and then: every accepted job has exactly one final state and its files in S3;
 maxJobs was never exceeded (sampled through GET /scheduler/available on both APIs while the jobs
 ran); every callback event reached the receiver at least once, each with a webhook-id that stays
 the same across retries, and no job produced two final events.
@@ -89,7 +90,6 @@ def test_scale_out_two_apis_two_workers_kill_one(tmp_path: Path) -> None:
             **os.environ,
             **S3_ENV,
             "PYTHONUNBUFFERED": "1",
-            "SONGFORGE_LEASE_SECONDS": "3",
             "SONGFORGE_MAX_SECONDS_OVERRIDE": "4",
         }
         common = (
@@ -217,8 +217,12 @@ def test_scale_out_two_apis_two_workers_kill_one(tmp_path: Path) -> None:
                     text("SELECT message_id, item_id, state FROM callback_deliveries")
                 ).all()
             by_id = {r.item_id: r for r in rows}
-            # The killed job ran again and has one result.
+            # The killed job ran again and has one result; it was requeued because its worker's
+            # Redis connection closed (`workers.presence`), not because its 30 s lease ran out.
             assert by_id[killed_job].attempts >= 2
+            extra = by_id[killed_job].extra
+            extra = extra if isinstance(extra, dict) else json.loads(extra)
+            assert extra.get("last_requeue") == "the worker process died (its queue connection closed)", extra
             blobs_of = {
                 r.item_id: (r.blobs if isinstance(r.blobs, dict) else json.loads(r.blobs)) for r in rows
             }
