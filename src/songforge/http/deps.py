@@ -68,11 +68,10 @@ async def get_settings(request: Request) -> Settings:
 
 
 def tenant_for_token(
-    db: Database, cache: _TenantCache, token: str, guard: AuthGuard | None = None, token_hash: str = ""
+    db: Database, cache: _TenantCache, token_hash: str, guard: AuthGuard | None = None
 ) -> Tenant | None:
-    """The tenant of `token` (whose `hash_token` the caller may pass), or None. With `guard`, a hash
+    """The tenant of the token whose `hash_token` is `token_hash`, or None. With `guard`, a hash
     that missed moments ago is not looked up."""
-    token_hash = token_hash or hash_token(token)
     tenant = cache.get(token_hash)
     if tenant is not None:
         return tenant
@@ -119,8 +118,8 @@ async def current_tenant(request: Request) -> Tenant:
         raise unauthorized()
     token_hash = hash_token(token)  # once per request: the status-poll path counts microseconds
     if request.app.state.tenant_cache.get(token_hash) is not None:
-        return _authenticate(request, token, token_hash)
-    return await off_loop(_authenticate, request, token, token_hash)
+        return authenticate_hash(request, token_hash)
+    return await off_loop(authenticate_hash, request, token_hash)
 
 
 def authenticate(request: Request) -> Tenant:
@@ -131,14 +130,15 @@ def authenticate(request: Request) -> Tenant:
     token = bearer_token(request)
     if token is None:
         raise unauthorized()
-    return _authenticate(request, token, hash_token(token))
+    return authenticate_hash(request, hash_token(token))
 
 
-def _authenticate(request: Request, token: str, token_hash: str) -> Tenant:
+def authenticate_hash(request: Request, token_hash: str) -> Tenant:
+    """`authenticate` for a caller that has hashed the request's token already."""
     state = request.app.state
     guard: AuthGuard | None = getattr(state, "auth_guard", None)
     if guard is None:
-        tenant = tenant_for_token(state.db, state.tenant_cache, token, token_hash=token_hash)
+        tenant = tenant_for_token(state.db, state.tenant_cache, token_hash)
     else:
         address = client_address(request, state.settings)
         wait = guard.retry_after(address, token_hash)
@@ -146,7 +146,7 @@ def _authenticate(request: Request, token: str, token_hash: str) -> Tenant:
             raise too_many_failures(wait)
         # Only a miss that cost a lookup counts: repeating one wrong token is neither a guess nor a load.
         looked_up = not guard.known_miss(token_hash)
-        tenant = tenant_for_token(state.db, state.tenant_cache, token, guard, token_hash)
+        tenant = tenant_for_token(state.db, state.tenant_cache, token_hash, guard)
         if tenant is None and looked_up:
             guard.failed(address)
     if tenant is None:

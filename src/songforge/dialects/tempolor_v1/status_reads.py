@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from songforge.core.tenants import hash_token
 from songforge.dialects.tempolor_v1.routes.music import status_response
-from songforge.http.deps import authenticate, bearer_token
+from songforge.http.deps import authenticate_hash, bearer_token
 from songforge.http.errors import ApiError
 
 
@@ -44,11 +44,11 @@ class StatusReads:
         token = bearer_token(request)
         if not job_id or token is None:
             return None
-        cached = request.app.state.tenant_cache.get(hash_token(token))
-        if cached is None:
+        token_hash = hash_token(token)
+        if request.app.state.tenant_cache.get(token_hash) is None:
             return None
         try:
-            tenant = authenticate(request)  # a cache hit: no lookup, no failure counted
+            tenant = authenticate_hash(request, token_hash)  # a cache hit: no lookup, no failure counted
             return status_response(request, tenant, job_id)
         except ApiError:
             return None
