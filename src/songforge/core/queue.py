@@ -483,12 +483,20 @@ def reap_expired(db: Database, now: int | None = None, requeued: list[str] | Non
     """Requeues (or fails) running jobs whose worker stopped renewing its lease. The ids of
     requeued jobs are appended to `requeued` (a distributed queue sends them out again)."""
     t = now if now is not None else now_ms()
-    counts = {"requeued": 0, "failed": 0, "skipped": 0}
     with db.session() as s:
         stale = list(s.scalars(select(Job).where(Job.state == JobState.RUNNING, Job.lease_until_ms < t)))
-    for job in stale:
+    return _recover_each(db, stale, t, "the worker stopped responding", requeued)
+
+
+def _recover_each(
+    db: Database, jobs: list[Job], t: int, why: str, requeued: list[str] | None = None
+) -> dict[str, int]:
+    """`_recover` for each of `jobs`, one transaction each; the outcomes counted, the requeued
+    ids appended to `requeued`."""
+    counts = {"requeued": 0, "failed": 0, "skipped": 0}
+    for job in jobs:
         with db.session() as s:
-            outcome = _recover(s, job, t, "the worker stopped responding")
+            outcome = _recover(s, job, t, why)
         counts[outcome] += 1
         if outcome == "requeued" and requeued is not None:
             requeued.append(job.item_id)
@@ -502,17 +510,9 @@ def recover_worker(
     the lease rules but without waiting for the lease to run out: that wait was dead time holding
     the account's slot. The attempt counts, so a job that kills its worker every time ends FAILED.
     The ids of requeued jobs are appended to `requeued`."""
-    t = now_ms()
-    counts = {"requeued": 0, "failed": 0, "skipped": 0}
     with db.session() as s:
         held = list(s.scalars(select(Job).where(Job.state == JobState.RUNNING, Job.worker_id == worker_id)))
-    for job in held:
-        with db.session() as s:
-            outcome = _recover(s, job, t, why)
-        counts[outcome] += 1
-        if outcome == "requeued" and requeued is not None:
-            requeued.append(job.item_id)
-    return counts
+    return _recover_each(db, held, now_ms(), why, requeued)
 
 
 def timeout_reason(timeout_ms: int) -> str:
@@ -542,15 +542,10 @@ def fail_overdue(db: Database, timeout_ms: int, now: int | None = None) -> int:
 def recover_orphans(db: Database, live_prefix: str) -> dict[str, int]:
     """At server start: jobs still marked running by workers of an earlier boot (the server
     was stopped or killed mid-job) are requeued or failed without waiting for their leases."""
-    t = now_ms()
-    counts = {"requeued": 0, "failed": 0, "skipped": 0}
     with db.session() as s:
         orphans = [
             j
             for j in s.scalars(select(Job).where(Job.state == JobState.RUNNING))
             if not (j.worker_id or "").startswith(live_prefix)
         ]
-    for job in orphans:
-        with db.session() as s:
-            counts[_recover(s, job, t, "the server restarted while generating")] += 1
-    return counts
+    return _recover_each(db, orphans, now_ms(), "the server restarted while generating")

@@ -499,16 +499,18 @@ def maintenance_round(
     requeued: list[str] = []
     counts = queue.reap_expired(ctx.db, requeued=requeued)
     counts["dead_workers"] = 0
-    for worker_id in watch.dead() if watch is not None else []:
+    dead = watch.dead() if watch is not None else []
+    for worker_id in dead:
         held = queue.recover_worker(
             ctx.db, worker_id, "the worker process died (its queue connection closed)", requeued
         )
-        cast(DeathWatch, watch).forget(worker_id)
         if held["requeued"] or held["failed"]:
             counts["dead_workers"] += 1
             counts["requeued"] += held["requeued"]
             counts["failed"] += held["failed"]
             log.warning("worker %s is gone (its queue connection closed): %s", worker_id, held)
+    if watch is not None:
+        watch.forget(dead)
     if requeued:
         dispatcher.send_jobs(engines_of(ctx.db, requeued))
     counts["timed_out"] = queue.fail_overdue(ctx.db, ctx.settings.job_timeout_seconds * 1000)

@@ -113,10 +113,17 @@ class DeathWatch:
         self._absent_since = {w: self._absent_since.get(w, now) for w in absent}
         return sorted(w for w, since in self._absent_since.items() if now - since >= ABSENT_SECONDS)
 
-    def forget(self, worker_id: str) -> None:
-        """After its jobs were recovered: no longer announced, no longer watched."""
-        self.client.srem(PRESENT_KEY, worker_id)
-        self._absent_since.pop(worker_id, None)
+    def forget(self, worker_ids: list[str]) -> None:
+        """After their jobs were recovered: no longer announced, no longer watched. Unreachable, they
+        stay announced, and the next look finds them dead again, holding nothing."""
+        if not worker_ids:
+            return
+        for worker_id in worker_ids:
+            self._absent_since.pop(worker_id, None)
+        try:
+            self.client.srem(PRESENT_KEY, *worker_ids)
+        except redis.RedisError:
+            pass
 
     def close(self) -> None:
         self.client.close()
